@@ -1,0 +1,52 @@
+"""Shared fixtures: the golden reference data and an isolated studio home."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+GOLDEN_DIR = ROOT.parent / "shared" / "golden"
+
+
+@pytest.fixture(autouse=True)
+def studio_home(tmp_path_factory, monkeypatch):
+    """Every test gets its own user folders: nothing touches the real config or library."""
+    home = tmp_path_factory.mktemp("studio_home")
+    monkeypatch.setenv("STUDIO_HOME", str(home))
+    return home
+
+
+class GoldenCase:
+    """One case of ../shared/golden: its JSON description and tensors."""
+
+    def __init__(self, name: str):
+        from safetensors.torch import load_file
+
+        self.name = name
+        self.meta = json.loads((GOLDEN_DIR / f"{name}.json").read_text())
+        self.tensors = load_file(str(GOLDEN_DIR / f"{name}.safetensors"))
+
+    def group(self, prefix: str) -> dict:
+        """Tensors under ``prefix.`` with the prefix removed."""
+        n = len(prefix) + 1
+        return {k[n:]: v for k, v in self.tensors.items() if k.startswith(prefix + ".")}
+
+    def __getitem__(self, key: str):
+        return self.tensors[key]
+
+
+@pytest.fixture(scope="session")
+def golden():
+    if not GOLDEN_DIR.is_dir():
+        pytest.fail(f"golden reference data not found at {GOLDEN_DIR} (it sits in ../shared beside the project)")
+    cache: dict[str, GoldenCase] = {}
+
+    def get(name: str) -> GoldenCase:
+        if name not in cache:
+            cache[name] = GoldenCase(name)
+        return cache[name]
+
+    return get
