@@ -1,0 +1,159 @@
+"""Reading and writing network files. The front door is :func:`load_network`.
+
+Supported inputs: NVIDIA StyleGAN2-ADA / StyleGAN3-repo ``.pkl`` (through a restricted
+unpickler), rosinality ``.pt`` checkpoints (``torch.load(weights_only=True)``) and the
+studio's own ``.safetensors``. Nothing inside a file is ever executed.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from studio.engine.errors import ModelFormatError, StudioError
+from studio.engine.networks import Discriminator, Generator
+
+FORMAT_LABELS = {
+    "nvidia-pkl": "NVIDIA network pickle",
+    "rosinality-pt": "rosinality checkpoint",
+    "native": "studio network (safetensors)",
+}
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
+
+@dataclass
+class LoadedNetwork:
+    """A generator ready to render, with what the studio knows about where it came from."""
+
+    G: Generator
+    D: Discriminator | None
+    format: str                                   # key of FORMAT_LABELS
+    path: Path
+    fingerprint: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+    training_state: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # format-specific facts (training set, args...)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def kind(self) -> str:
+        return self.G.config.kind
+
+    def summary(self) -> dict[str, Any]:
+        """The facts ``studio info`` prints."""
+        G = self.G
+        return {
+            "file": str(self.path),
+            "format": FORMAT_LABELS[self.format],
+            "architecture": f"{self.kind} ({G.config.architecture})" if self.kind == "stylegan2" else self.kind,
+            "resolution": f"{G.img_resolution}x{G.img_resolution}",
+            "image_channels": G.img_channels,
+            "z_dim": G.z_dim,
+            "w_dim": G.w_dim,
+            "num_ws": G.num_ws,
+            "c_dim": G.c_dim,
+            "mapping_layers": G.config.mapping_layers,
+            "parameters": sum(p.numel() for p in G.parameters()),
+            "discriminator": f"yes ({sum(p.numel() for p in self.D.parameters())} parameters)" if self.D else "no",
+            "fingerprint": self.fingerprint,
+            **({"training_state": self.training_state} if self.training_state else {}),
+        }
+
+
+def detect_format(path: Path) -> str:
+    """Which reader a file needs, from its first bytes (the extension is only a hint)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except FileNotFoundError:
+        raise ModelFormatError(f"'{path}' does not exist") from None
+    except IsADirectoryError:
+        raise ModelFormatError(f"'{path}' is a folder, not a network file") from None
+    except OSError as exc:
+        raise ModelFormatError(f"cannot read '{path}': {exc.strerror or exc}") from None
+    if size == 0:
+        raise ModelFormatError(f"'{path.name}' is empty (0 bytes): the download or copy did not finish")
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_LEGACY_TORCH_MAGIC):
+        return "rosinality-pt"
+    if head[:1] == b"\x80":
+        return "nvidia-pkl"
+    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < size:
+        return "native"
+    raise ModelFormatError(
+        f"'{path.name}' is not a network file the studio knows "
+        "(expected an NVIDIA .pkl, a rosinality .pt or a studio .safetensors)"
+    )
+
+
+def load_network(path: str | Path, *, device: str | torch.device = "cpu", with_discriminator: bool = True) -> LoadedNetwork:
+    """Read any supported network file. Raises :class:`ModelFormatError` with a one-line reason."""
+    path = Path(path).expanduser()
+    fmt = detect_format(path)
+    try:
+        if fmt == "native":
+            net = _load_native(path, with_discriminator)
+        elif fmt == "rosinality-pt":
+            net = _load_rosinality(path)
+        else:
+            net = _load_nvidia(path, with_discriminator)
+    except StudioError:
+        raise
+    except (RuntimeError, ValueError, KeyError, TypeError, EOFError) as exc:
+        raise ModelFormatError(f"'{path.name}' could not be read as a {FORMAT_LABELS[fmt]}: {exc}") from None
+    net.G.to(device)
+    if net.D is not None:
+        net.D.to(device)
+    return net
+
+
+def _load_native(path: Path, with_discriminator: bool) -> LoadedNetwork:
+    from studio.engine.formats.native import fingerprint, load_native
+
+    G, D, meta = load_native(path, with_discriminator)
+    return LoadedNetwork(G, D, "native", path, fingerprint(G), meta["provenance"], meta["training_state"])
+
+
+def _load_rosinality(path: Path) -> LoadedNetwork:
+    from studio.engine.formats.native import fingerprint
+    from studio.engine.formats.rosinality import load_rosinality
+
+    ckpt = load_rosinality(path)
+    details = {"state_dict": ckpt.key, "w_avg": ckpt.w_avg_source, "args": ckpt.args}
+    training = {"ada_p": ckpt.ada_aug_p} if ckpt.ada_aug_p is not None else {}
+    return LoadedNetwork(ckpt.generator, None, "rosinality-pt", path, fingerprint(ckpt.generator),
+                         {"source_format": "rosinality-pt"}, training, details)
+
+
+def _load_nvidia(path: Path, with_discriminator: bool) -> LoadedNetwork:
+    from studio.engine.formats.native import fingerprint
+    from studio.engine.formats.nvidia import build_discriminator, build_generator
+    from studio.engine.formats.nvidia_pickle import read_nvidia_pickle
+
+    data = read_nvidia_pickle(path)
+    g_record = data.get("G_ema") or data.get("G")
+    if g_record is None or not hasattr(g_record, "state_dict"):
+        raise ModelFormatError(f"'{path.name}' is a pickle but holds no generator ('G_ema')")
+    if "synthesis.b4.const" not in g_record.state_dict() and "synthesis.input.affine.weight" in g_record.state_dict():
+        raise ModelFormatError(f"'{path.name}' is a StyleGAN3 network; StyleGAN3 support arrives in a later version")
+    G = build_generator(g_record.named_attrs(), g_record.state_dict())
+    D = None
+    d_record = data.get("D")
+    if with_discriminator and d_record is not None and hasattr(d_record, "state_dict"):
+        D = build_discriminator(d_record.named_attrs(), d_record.state_dict())
+    details = {}
+    if isinstance(data.get("training_set_kwargs"), dict):
+        details["training_set"] = {k: v for k, v in data["training_set_kwargs"].items()
+                                   if isinstance(v, (int, float, str, bool, type(None)))}
+    return LoadedNetwork(G, D, "nvidia-pkl", path, fingerprint(G), {"source_format": "nvidia-pkl"}, {}, details)
+
+
+__all__ = ["LoadedNetwork", "load_network", "detect_format", "FORMAT_LABELS"]

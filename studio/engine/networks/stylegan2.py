@@ -16,6 +16,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from studio.engine.latents import truncate
 from studio.engine.networks import ops
 
 NOISE_MODES = ("const", "random", "none")
@@ -138,17 +139,6 @@ class MappingNetwork(nn.Module):
         return x
 
 
-def truncate(ws: torch.Tensor, w_avg: torch.Tensor, psi: float, cutoff: int | None = None) -> torch.Tensor:
-    """Pull ws towards the average w: ``w_avg + psi * (w - w_avg)`` on layers ``[0, cutoff)``."""
-    if psi == 1:
-        return ws
-    if cutoff is None:
-        return w_avg.lerp(ws, psi)
-    ws = ws.clone()
-    ws[:, :cutoff] = w_avg.lerp(ws[:, :cutoff], psi)
-    return ws
-
-
 class SynthesisLayer(nn.Module):
     """Modulated 3x3 convolution, optional 2x upsampling, noise, bias, activation, clamp."""
 
@@ -201,16 +191,24 @@ class SynthesisLayer(nn.Module):
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return ops.bias_act(y, self.bias, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
 
-    def noise(self, n: int, mode: str, generator: torch.Generator | None, like: torch.Tensor):
-        """The noise image added after the convolution, or None."""
+    def noise(self, n: int, mode: str, generator, like: torch.Tensor):
+        """The noise image added after the convolution, or None.
+
+        ``generator`` (random mode) is one ``torch.Generator`` for the batch or a list with one
+        per image, so an image's noise does not depend on the batch it was rendered in.
+        """
         if not self.use_noise or mode == "none":
             return None
         if mode == "const":
             return (self.noise_const * self.noise_strength).to(like.dtype)
         if mode == "random":
-            shape = [n, 1, self.resolution, self.resolution]
-            noise = torch.randn(shape, generator=generator, device=like.device if generator is None
-                                else generator.device, dtype=torch.float32)
+            shape = [1, 1, self.resolution, self.resolution]
+            if isinstance(generator, (list, tuple)):
+                noise = torch.cat([torch.randn(shape, generator=g) for g in generator])
+            elif generator is not None:
+                noise = torch.randn([n] + shape[1:], generator=generator)
+            else:
+                noise = torch.randn([n] + shape[1:], device=like.device)
             return (noise.to(like.device) * self.noise_strength).to(like.dtype)
         raise ValueError(f"noise mode must be one of {NOISE_MODES}, got {mode!r}")
 
