@@ -1,3 +1,4 @@
+import mall
 import torch, time, torch.nn.functional as F, sys
 from probe2 import bench, blur_k, ref_up, polyphase3
 CL = torch.channels_last

@@ -725,7 +725,8 @@ def _read(file: BinaryIO, size: int, label: str) -> dict:
         )
     if head[0] != pickle.PROTO[0] or len(head) < 2:
         raise ModelFormatError(
-            f"{label} is not an NVIDIA network pickle: {_describe_start(head)}, not a pickle."
+            f"{label} is not an NVIDIA network pickle: {_describe_start(head)} (a network "
+            "pickle starts with the marker of pickle protocol 2 or newer)."
         )
     if not 2 <= head[1] <= pickle.HIGHEST_PROTOCOL:
         raise ModelFormatError(
