@@ -11,7 +11,10 @@ import json
 import os
 import sys
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import TYPE_CHECKING, Callable, Sequence
+
+if TYPE_CHECKING:
+    from studio.engine.render import RenderSettings
 
 EXIT_USAGE = 2
 
@@ -40,7 +43,7 @@ def _open_renderer(args: argparse.Namespace):
     return Renderer(network, device=device, batch_size=args.batch)
 
 
-def _settings(args: argparse.Namespace, renderer) -> "RenderSettings":
+def _settings(args: argparse.Namespace, renderer) -> RenderSettings:
     from studio.engine.render import RenderSettings
 
     G = renderer.G

@@ -16,7 +16,6 @@ import pickle
 import random
 import subprocess
 import sys
-import types
 import warnings
 import zipfile
 from collections import OrderedDict
@@ -29,108 +28,10 @@ import torch
 
 from studio.engine.errors import ModelFormatError, UnsafeFileError
 from studio.engine.formats.nvidia_pickle import EasyDict, PersistentModule, read_nvidia_pickle
+from tests.nvidia_pickles import NvidiaStyle, dump_nvidia
 
 PROTOCOLS = [2, 3, 4, 5]
-FAKE_SOURCE = "# stand-in for NVIDIA's networks.py; the reader must never run this text\n"
 _FAKE_ROOTS = ("torch_utils", "dnnlib", "mypkg")
-
-
-# --------------------------------------------------------------------------------------------
-# Building NVIDIA-style pickles
-# --------------------------------------------------------------------------------------------
-
-_ACTIVE: dict[str, Any] = {}
-
-
-def _install_fake_nvidia(prefix: str) -> list[str]:
-    """Fake modules that pickle names exactly like NVIDIA's; returns their names."""
-    names: list[str] = []
-
-    def module(name: str) -> types.ModuleType:
-        mod = types.ModuleType(name)
-        sys.modules[name] = mod
-        names.append(name)
-        return mod
-
-    parts = prefix.rstrip(".").split(".") if prefix else []
-    for i in range(len(parts)):
-        module(".".join(parts[: i + 1]))
-    module(prefix + "torch_utils")
-    persistence = module(prefix + "torch_utils.persistence")
-    module(prefix + "dnnlib")
-    util = module(prefix + "dnnlib.util")
-
-    def _reconstruct_persistent_obj(meta):  # never called: the reader must not resolve it
-        raise AssertionError("the real reconstructor was called")
-
-    _reconstruct_persistent_obj.__module__ = persistence.__name__
-    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
-    persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
-
-    class FakeEasyDict(dict):
-        def __getattr__(self, name):
-            try:
-                return self[name]
-            except KeyError:
-                raise AttributeError(name) from None
-
-        def __setattr__(self, name, value):
-            self[name] = value
-
-    FakeEasyDict.__name__ = FakeEasyDict.__qualname__ = "EasyDict"
-    FakeEasyDict.__module__ = util.__name__
-    util.EasyDict = FakeEasyDict
-    _ACTIVE["reconstruct"] = _reconstruct_persistent_obj
-    _ACTIVE["EasyDict"] = FakeEasyDict
-    return names
-
-
-def _remove_fake_nvidia(names: list[str]) -> None:
-    for name in names:
-        sys.modules.pop(name, None)
-    _ACTIVE.clear()
-
-
-def _easy(value: Any) -> Any:
-    """Plain dicts -> the fake dnnlib.util.EasyDict (recursively), as NVIDIA stores kwargs."""
-    if isinstance(value, dict):
-        return _ACTIVE["EasyDict"]({k: _easy(v) for k, v in value.items()})
-    return value
-
-
-def dump_nvidia(obj: Any, protocol: int = 4, prefix: str = "") -> bytes:
-    """Pickle like NVIDIA's training loop: plain pickle.dump, persistent modules via the
-    fake reconstructor. The fake modules exist only during the dump."""
-    names = _install_fake_nvidia(prefix)
-    try:
-        return pickle.dumps(_easy_top(obj), protocol=protocol)
-    finally:
-        _remove_fake_nvidia(names)
-
-
-def _easy_top(obj: Any) -> Any:
-    if isinstance(obj, dict) and not isinstance(obj, OrderedDict):
-        return {k: (_easy(v) if isinstance(v, dict) else v) for k, v in obj.items()}
-    return obj
-
-
-class NvidiaStyle:
-    """Mixin: pickles like a module decorated with NVIDIA's @persistence.persistent_class."""
-
-    def __reduce_ex__(self, protocol):
-        if "reconstruct" not in _ACTIVE:  # copy.deepcopy outside dump_nvidia
-            return super().__reduce_ex__(protocol)
-        state = dict(self.__dict__)
-        state["_init_args"] = tuple(getattr(self, "_init_args", ()))
-        state["_init_kwargs"] = _easy(dict(getattr(self, "_init_kwargs", {})))
-        meta = dict(
-            type="class",
-            version=6,
-            module_src=getattr(self, "_module_src", FAKE_SOURCE),
-            class_name=type(self).__name__,
-            state=state,
-        )
-        return (_ACTIVE["reconstruct"], (meta,))
 
 
 class FullyConnectedLayer(NvidiaStyle, torch.nn.Module):
@@ -535,18 +436,34 @@ def _legacy_header() -> bytes:
             + pickle.dumps(sys_info, protocol=2))
 
 
-@pytest.mark.parametrize("with_header", [False, True])
-def test_refuses_payload_hidden_in_a_storage_blob(tmp_path: Path, with_header: bool) -> None:
-    marker = _marker(tmp_path)
+def _evil_storage_blob(variant: str, marker: Path) -> bytes:
     payload = pickle.dumps(Call(os.system, f"touch {marker}"), protocol=2)
-    blob = (_legacy_header() if with_header else b"") + payload
+    if variant == "bare payload":
+        return payload
+    if variant == "payload after a legacy header":
+        return _legacy_header() + payload
+    # A global that passes the reader's own pre-scan (a 'torch ...Storage' name) but not
+    # torch's weights-only loader: exercises the second line of defence.
+    return _legacy_header() + b"\x80\x02ctorch\nNotARealStorage\n." + pickle.dumps([], protocol=2)
+
+
+@pytest.mark.parametrize(
+    "variant, global_name",
+    [
+        ("bare payload", "posix.system"),
+        ("payload after a legacy header", "posix.system"),
+        ("unknown storage class", "torch.NotARealStorage"),
+    ],
+)
+def test_refuses_payload_hidden_in_a_storage_blob(tmp_path: Path, variant: str, global_name: str) -> None:
+    marker = _marker(tmp_path)
     snapshot, g_ema = _network_dict()
     g_ema.mapping.register_buffer("sneaky", None)
-    g_ema.mapping._buffers["sneaky"] = BlobTensor(blob)
+    g_ema.mapping._buffers["sneaky"] = BlobTensor(_evil_storage_blob(variant, marker))
     path = tmp_path / "blob.pkl"
     path.write_bytes(dump_nvidia(snapshot, 4))
     error = _assert_refused(path, marker, None)
-    assert "storage" in str(error) and "posix.system" in str(error)
+    assert "storage" in str(error) and global_name in str(error)
     assert "weights_only" not in str(error)  # never advise the unsafe retry
 
 

@@ -19,8 +19,9 @@ This reader never executes anything from the file. It unpickles with a restricte
   constructor arguments, plain attributes, parameters, buffers and child records.
   ``module_src`` is kept as inert text only to name the module; it is never compiled.
 
-Tensor storages inside these pickles are nested legacy ``torch.save`` blobs; they are read
-with ``torch.load(..., weights_only=True)``, torch's own restricted loader.
+Tensor storages inside these pickles are nested legacy ``torch.save`` blobs; their small
+pickle headers are decoded (not run) and checked here, then they are read with
+``torch.load(..., weights_only=True)``, torch's own restricted loader.
 
 The stdlib's pure-Python unpickler (``pickle._Unpickler``) is used rather than the C one,
 because only it lets a subclass replace individual opcodes (EXT, BUILD).
@@ -34,6 +35,7 @@ import io
 import math
 import os
 import pickle
+import pickletools
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -346,11 +348,48 @@ def _torch_size(dims: Any = ()) -> torch.Size:
     return torch.Size(_int_tuple(dims, "a torch.Size"))
 
 
+# Pickle instructions a legacy storage blob never contains (it is written at protocol 2 and
+# holds only numbers, a dict of type sizes, one persistent id and a list of keys).
+_BLOB_FORBIDDEN_OPS = frozenset(
+    {"STACK_GLOBAL", "INST", "OBJ", "REDUCE", "NEWOBJ", "NEWOBJ_EX", "BUILD",
+     "EXT1", "EXT2", "EXT4", "PERSID"}
+)
+
+
+def _prescan_storage_blob(blob: bytes) -> None:
+    """Decode (never run) the five small pickles at the head of a legacy ``torch.save`` blob
+    -- magic number, protocol version, system info, the storage reference, the storage keys --
+    and refuse anything but torch storage classes. This keeps the blob check independent of
+    whatever else the process may have added to torch's weights-only allow-list."""
+    if blob[:2] != b"\x80\x02":
+        raise _Malformed("a tensor storage is not in the format torch writes into network pickles")
+    stream = io.BytesIO(blob)
+    try:
+        for _ in range(5):
+            for opcode, arg, _pos in pickletools.genops(stream):
+                if opcode.name == "GLOBAL":
+                    module, _, name = str(arg).partition(" ")
+                    if module not in ("torch", "torch.cuda") or not name.endswith("Storage"):
+                        raise _Refused(
+                            f"a tensor storage inside it references the global '{module}.{name}', "
+                            "which a network file never needs"
+                        )
+                elif opcode.name in _BLOB_FORBIDDEN_OPS:
+                    raise _Refused(
+                        f"a tensor storage inside it uses the pickle instruction {opcode.name}, "
+                        "which a storage never needs"
+                    )
+    except (ValueError, EOFError, UnicodeDecodeError) as exc:
+        raise _Malformed(f"a tensor storage is damaged ({exc})") from None
+
+
 def _load_from_bytes(blob: Any) -> torch.storage.TypedStorage:
-    """Stand-in for ``torch.storage._load_from_bytes``: the blob is read by torch's
-    weights-only loader, which refuses any global outside its own allow-list."""
+    """Stand-in for ``torch.storage._load_from_bytes``: the blob is checked by
+    :func:`_prescan_storage_blob`, then read by torch's weights-only loader, which refuses any
+    global outside its own allow-list."""
     if not isinstance(blob, (bytes, bytearray)):
         raise _Malformed("a tensor storage is not stored as bytes")
+    _prescan_storage_blob(bytes(blob))
     try:
         storage = torch.load(io.BytesIO(bytes(blob)), weights_only=True, map_location="cpu")
     except pickle.UnpicklingError as exc:
@@ -600,8 +639,19 @@ def _resolve_global(module: str, name: str) -> Any:
 # --------------------------------------------------------------------------------------------
 
 
+class _Dispatch(dict):
+    """Opcode table whose unknown entries say so (the stdlib's lookup raises KeyError)."""
+
+    def __missing__(self, opcode: int) -> Callable[[Any], None]:
+        raise _Malformed(
+            f"it is damaged (the byte 0x{opcode:02x} stands where a pickle instruction should)"
+        )
+
+
 class _SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
-    dispatch: dict[int, Callable[[Any], None]] = dict(pickle._Unpickler.dispatch)  # type: ignore[attr-defined]
+    dispatch: dict[int, Callable[[Any], None]] = _Dispatch(
+        pickle._Unpickler.dispatch  # type: ignore[attr-defined]
+    )
 
     def find_class(self, module: str, name: str) -> Any:
         if self.proto < 3:  # Python 2 spellings, as the stdlib maps them (names only)
@@ -720,8 +770,8 @@ def _read(file: BinaryIO, size: int, label: str) -> dict:
     file.seek(-len(head), io.SEEK_CUR)
     if head.startswith(b"PK"):
         raise ModelFormatError(
-            f"{label} is a zip archive (a torch.save checkpoint), so it is not an NVIDIA network "
-            "pickle; open it as a rosinality .pt checkpoint instead."
+            f"{label} is a zip archive (such as a torch.save checkpoint), so it is not an NVIDIA "
+            "network pickle; rosinality .pt checkpoints are read by their own loader."
         )
     if head[0] != pickle.PROTO[0] or len(head) < 2:
         raise ModelFormatError(

@@ -11,7 +11,6 @@ from __future__ import annotations
 import math
 
 import torch
-import torch.nn.functional as F
 
 from studio.engine.networks import ops
 from studio.engine.networks.stylegan2 import Generator, SynthesisBlock, SynthesisNetwork

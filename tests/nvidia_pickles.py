@@ -1,0 +1,150 @@
+"""Build files that pickle exactly like NVIDIA's StyleGAN2-ADA network pickles.
+
+Fake ``torch_utils.persistence`` and ``dnnlib.util`` modules exist in ``sys.modules`` only while
+pickling (so that ``pickle`` can name them) and are removed before anything is read, so a
+reader under test cannot resolve anything real.
+"""
+
+from __future__ import annotations
+
+import pickle
+import sys
+import types
+from collections import OrderedDict
+from typing import Any, Mapping
+
+import torch
+
+FAKE_SOURCE = "# stand-in for NVIDIA's networks.py; the reader must never run this text\n"
+BUFFER_NAMES = {"resample_filter", "noise_const", "w_avg"}
+
+
+_ACTIVE: dict[str, Any] = {}
+
+
+def _install_fake_nvidia(prefix: str) -> list[str]:
+    """Fake modules that pickle names exactly like NVIDIA's; returns their names."""
+    names: list[str] = []
+
+    def module(name: str) -> types.ModuleType:
+        mod = types.ModuleType(name)
+        sys.modules[name] = mod
+        names.append(name)
+        return mod
+
+    parts = prefix.rstrip(".").split(".") if prefix else []
+    for i in range(len(parts)):
+        module(".".join(parts[: i + 1]))
+    module(prefix + "torch_utils")
+    persistence = module(prefix + "torch_utils.persistence")
+    module(prefix + "dnnlib")
+    util = module(prefix + "dnnlib.util")
+
+    def _reconstruct_persistent_obj(meta):  # never called: the reader must not resolve it
+        raise AssertionError("the real reconstructor was called")
+
+    _reconstruct_persistent_obj.__module__ = persistence.__name__
+    _reconstruct_persistent_obj.__qualname__ = "_reconstruct_persistent_obj"
+    persistence._reconstruct_persistent_obj = _reconstruct_persistent_obj
+
+    class FakeEasyDict(dict):
+        def __getattr__(self, name):
+            try:
+                return self[name]
+            except KeyError:
+                raise AttributeError(name) from None
+
+        def __setattr__(self, name, value):
+            self[name] = value
+
+    FakeEasyDict.__name__ = FakeEasyDict.__qualname__ = "EasyDict"
+    FakeEasyDict.__module__ = util.__name__
+    util.EasyDict = FakeEasyDict
+    _ACTIVE["reconstruct"] = _reconstruct_persistent_obj
+    _ACTIVE["EasyDict"] = FakeEasyDict
+    return names
+
+
+def _remove_fake_nvidia(names: list[str]) -> None:
+    for name in names:
+        sys.modules.pop(name, None)
+    _ACTIVE.clear()
+
+
+def _easy(value: Any) -> Any:
+    """Plain dicts -> the fake dnnlib.util.EasyDict (recursively), as NVIDIA stores kwargs."""
+    if isinstance(value, dict):
+        return _ACTIVE["EasyDict"]({k: _easy(v) for k, v in value.items()})
+    return value
+
+
+def dump_nvidia(obj: Any, protocol: int = 4, prefix: str = "") -> bytes:
+    """Pickle like NVIDIA's training loop: plain pickle.dump, persistent modules via the
+    fake reconstructor. The fake modules exist only during the dump."""
+    names = _install_fake_nvidia(prefix)
+    try:
+        return pickle.dumps(_easy_top(obj), protocol=protocol)
+    finally:
+        _remove_fake_nvidia(names)
+
+
+def _easy_top(obj: Any) -> Any:
+    if isinstance(obj, dict) and not isinstance(obj, OrderedDict):
+        return {k: (_easy(v) if isinstance(v, dict) else v) for k, v in obj.items()}
+    return obj
+
+
+class NvidiaStyle:
+    """Mixin: pickles like a module decorated with NVIDIA's @persistence.persistent_class."""
+
+    def __reduce_ex__(self, protocol):
+        if "reconstruct" not in _ACTIVE:  # copy.deepcopy outside dump_nvidia
+            return super().__reduce_ex__(protocol)
+        state = {k: v for k, v in self.__dict__.items() if k != "_class_name"}
+        state["_init_args"] = tuple(getattr(self, "_init_args", ()))
+        state["_init_kwargs"] = _easy(dict(getattr(self, "_init_kwargs", {})))
+        meta = dict(
+            type="class",
+            version=6,
+            module_src=getattr(self, "_module_src", FAKE_SOURCE),
+            class_name=getattr(self, "_class_name", type(self).__name__),
+            state=state,
+        )
+        return (_ACTIVE["reconstruct"], (meta,))
+
+
+
+
+class PersistentProxy(NvidiaStyle):
+    """A stand-in module with a given class name, tensors, children and attributes."""
+
+    def __init__(self, class_name: str, attrs: Mapping[str, Any]):
+        self.__dict__.update(attrs)
+        self._class_name = class_name
+        self.training = False
+        self._parameters: OrderedDict = OrderedDict()
+        self._buffers: OrderedDict = OrderedDict()
+        self._modules: OrderedDict = OrderedDict()
+
+
+def network_from_state(class_name: str, state: Mapping[str, torch.Tensor],
+                       attrs: Mapping[str, Mapping[str, Any]], init_kwargs: Mapping[str, Any] | None = None):
+    """A persistent-module tree for a flat state dict and per-module attributes ('' = root)."""
+    paths = set(attrs) | {name.rpartition(".")[0] for name in state}
+    for path in list(paths):  # every ancestor exists too
+        while path:
+            path = path.rpartition(".")[0]
+            paths.add(path)
+    nodes = {path: PersistentProxy(path.rpartition(".")[2] or class_name, attrs.get(path, {})) for path in paths}
+    nodes[""]._init_kwargs = dict(init_kwargs or {})
+    for path in sorted(paths, key=lambda p: (p.count("."), p)):
+        if path:
+            parent, _, child = path.rpartition(".")
+            nodes[parent]._modules[child] = nodes[path]
+    for name, tensor in state.items():
+        path, _, leaf = name.rpartition(".")
+        if leaf in BUFFER_NAMES:
+            nodes[path]._buffers[leaf] = tensor.clone()
+        else:
+            nodes[path]._parameters[leaf] = torch.nn.Parameter(tensor.clone(), requires_grad=False)
+    return nodes[""]
