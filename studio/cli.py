@@ -131,6 +131,35 @@ def cmd_mix(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from studio.engine.interpolate import (Keyframe, interpolation_ws, parse_keyframe_seeds, render_frames,
+                                           video_kind, write_video)
+
+    seeds = parse_keyframe_seeds(args.seeds)
+    if len(seeds) < 2:
+        raise CliError(f"an interpolation needs at least 2 seeds, got {len(seeds)}; e.g. --seeds 1,5,9")
+    if not args.fps > 0:
+        raise CliError(f"--fps must be a positive number, got {args.fps:g}")
+    if not 1 <= args.quality <= 10:
+        raise CliError(f"--quality must be from 1 to 10, got {args.quality:g}")
+    out = Path(args.out).expanduser()
+    kind = video_kind(out)   # refuse an unknown suffix before loading the network
+    renderer = _open_renderer(args)
+    settings = _settings(args, renderer)
+    ws = interpolation_ws(renderer, [Keyframe.from_seed(seed) for seed in seeds], args.frames,
+                          space=args.space, loop=args.loop, settings=settings)
+    _outdir(str(out if kind == "frames" else out.parent))
+    with _progress(ws.shape[0], "interpolate") as bar:
+        frames = render_frames(renderer, ws, settings, progress=lambda done, total: bar.update(done - bar.n))
+        try:
+            count = write_video(frames, out, fps=args.fps, loop=True, quality=args.quality)
+        except OSError as exc:
+            raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
+    what = {"mp4": "an MP4 video", "gif": "a GIF", "frames": "PNG frames"}[kind]
+    print(f"wrote {count} frames as {what} to {out} ({args.space.upper()} space{', looping' if args.loop else ''})")
+    return 0
+
+
 def cmd_info(args: argparse.Namespace) -> int:
     from studio.engine.formats import load_network
 
@@ -231,6 +260,22 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--outdir", default="out", help="output folder (default: out)")
     p.set_defaults(func=cmd_mix)
 
+    p = sub.add_parser("interpolate", help="interpolation video between seeds", description=(
+        "Morph between the images of the given seeds (in order; repeats allowed) and write an MP4, a GIF or a "
+        "folder of PNG frames. Every seed's image is one of the frames; --frames counts them all, including "
+        "both ends (with --loop the path returns to the first seed, which is not repeated at the end)."))
+    _add_render_options(p)
+    p.add_argument("--seeds", required=True, help="keyframe seeds in order, at least 2, e.g. 1,5,9")
+    p.add_argument("--frames", type=int, default=60, metavar="N", help="total number of frames (default 60)")
+    p.add_argument("--loop", action="store_true", help="return from the last seed to the first (seamless loop)")
+    p.add_argument("--space", choices=("w", "z"), default="w",
+                   help="w: straight lines between the images' w (default, smooth); z: great circles in z")
+    p.add_argument("--fps", type=float, default=30, help="frames per second for MP4 and GIF (default 30)")
+    p.add_argument("--quality", type=float, default=8, metavar="Q", help="MP4 quality from 1 to 10 (default 8)")
+    p.add_argument("--out", required=True, metavar="PATH",
+                   help="output: video.mp4, anim.gif, or a folder for PNG frames (frame0000.png ...)")
+    p.set_defaults(func=cmd_interpolate)
+
     p = sub.add_parser("info", help="describe a network file",
                        description="Format, architecture, resolution, w layers, classes, parameters and fingerprint.")
     p.add_argument("path", help="network file")
@@ -258,7 +303,7 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    commands = {"generate", "mix", "info", "convert"}
+    commands = {"generate", "mix", "interpolate", "info", "convert"}
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         gui = argparse.ArgumentParser(prog="studio")
         gui.add_argument("model", nargs="?", help="network file or URL to open")

@@ -1,0 +1,37 @@
+"""Start the studio window: checks first, the window next, torch last (on the inference thread)."""
+
+from __future__ import annotations
+
+import sys
+import time
+
+
+def run_app(model: str | None = None, argv: list[str] | None = None) -> int:
+    from studio.ui.startup import check_platform
+
+    problem = check_platform()
+    if problem:
+        print(problem, file=sys.stderr)
+        return 2
+    started = time.perf_counter()
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.crash import install_crash_handler
+    from studio.ui.main_window import MainWindow
+    from studio.ui.session import StudioSession
+
+    app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
+    app.setApplicationName("GAN Art Studio")
+    app.setOrganizationName("gan-art-studio")
+    install_crash_handler()
+    session = StudioSession()
+    window = MainWindow(session)
+    window.show()
+    app.processEvents()
+    window.show_status(f"Ready in {time.perf_counter() - started:.2f} s", 4000)
+    session.client.start()          # imports torch on the worker thread
+    if model:
+        window.open_path(model)
+    elif session.settings.last_model:
+        pass  # the empty state lists recent models; opening the default model arrives with it
+    return app.exec()

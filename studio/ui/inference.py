@@ -1,0 +1,304 @@
+"""The inference thread: one long-lived worker that owns the networks; the UI never runs torch.
+
+Panels post *jobs* under a *key* (``"explore.grid"``, ``"explore.large"``...). A job is a
+callable run on the worker thread with a :class:`JobContext`; it calls engine functions and
+streams results back through the context. Rules (DESIGN.md):
+
+* **Latest wins per key.** A newer job with the same key replaces one still queued, and a
+  running one sees ``ctx.cancelled()`` turn true, so it stops at its next check (between
+  images or batches). Dragging a slider never queues fifty renders.
+* **Stamps.** Every job gets an increasing stamp; results carry it and the client forwards
+  only results whose stamp is still the newest for their key, so panels never see stale images.
+* **Errors are messages.** An exception in a job becomes a ``failed`` signal with one line of
+  text; the worker carries on.
+
+torch and the engine are imported on the worker thread after the window is shown.
+"""
+
+from __future__ import annotations
+
+import itertools
+import threading
+import time
+import traceback
+from collections import OrderedDict
+from dataclasses import dataclass, field
+from typing import Any, Callable
+
+import numpy as np
+from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtGui import QImage
+
+Job = Callable[["JobContext"], Any]
+
+
+def array_to_qimage(array: np.ndarray) -> QImage:
+    """uint8 [H, W, C] (C = 1, 3, 4) -> an independent QImage (safe to create off the UI thread)."""
+    array = np.ascontiguousarray(array)
+    h, w = array.shape[:2]
+    channels = 1 if array.ndim == 2 else array.shape[2]
+    fmt = {1: QImage.Format.Format_Grayscale8, 3: QImage.Format.Format_RGB888,
+           4: QImage.Format.Format_RGBA8888}[channels]
+    return QImage(array.data, w, h, w * channels, fmt).copy()
+
+
+@dataclass
+class WorkerState:
+    """What the worker holds between jobs: the open model and anything expensive to reload."""
+
+    renderer: Any = None            # studio.engine.render.Renderer of the open model
+    device: str = "cpu"
+    extras: dict[str, Any] = field(default_factory=dict)
+
+
+class JobContext:
+    """Passed to a job: the worker's state and the ways to report back."""
+
+    def __init__(self, worker: "InferenceWorker", key: str, stamp: int):
+        self._worker, self.key, self.stamp = worker, key, stamp
+        self.state = worker.state
+
+    @property
+    def renderer(self):
+        if self.state.renderer is None:
+            raise RuntimeError("no model is open: open one with Model > Open model...")
+        return self.state.renderer
+
+    def cancelled(self) -> bool:
+        """True once a newer job with this key was posted, the key was cancelled, or the app quits."""
+        return self._worker.is_stale(self.key, self.stamp)
+
+    def emit_image(self, tag: Any, image: np.ndarray, extra: Any = None) -> None:
+        """Stream one image (uint8 [H, W, C]) with a tag the panel understands (seed, index...)."""
+        self._worker.image_ready.emit(self.key, self.stamp, tag, array_to_qimage(image), extra)
+
+    def emit_progress(self, done: int, total: int) -> None:
+        self._worker.progress.emit(self.key, self.stamp, done, total)
+
+    def emit(self, payload: Any) -> None:
+        """Stream any other result (a dict of figures, a path...)."""
+        self._worker.message.emit(self.key, self.stamp, payload)
+
+
+@dataclass
+class _Request:
+    key: str
+    stamp: int
+    job: Job
+
+
+class InferenceWorker(QThread):
+    """The worker thread. Signals (all queued to the UI thread):
+
+    * ``ready(dict)``: torch imported; ``{'device': ..., 'torch': version, 'threads': n}``.
+    * ``started_job(key, stamp)`` and ``finished(key, stamp, result)``: a job began / returned.
+    * ``failed(key, stamp, message)``: a job raised; ``message`` is one line.
+    * ``image_ready(key, stamp, tag, QImage, extra)``: one streamed image.
+    * ``progress(key, stamp, done, total)``.
+    * ``message(key, stamp, payload)``: any other streamed result.
+    """
+
+    ready = Signal(dict)
+    started_job = Signal(str, int)
+    finished = Signal(str, int, object)
+    failed = Signal(str, int, str)
+    image_ready = Signal(str, int, object, QImage, object)
+    progress = Signal(str, int, int, int)
+    message = Signal(str, int, object)
+
+    def __init__(self, *, device: str = "auto", parent: QObject | None = None):
+        super().__init__(parent)
+        self.setObjectName("studio-inference")
+        self.state = WorkerState()
+        self._device_pref = device
+        self._cond = threading.Condition()
+        self._pending: "OrderedDict[str, _Request]" = OrderedDict()
+        self._latest: dict[str, int] = {}
+        self._stamps = itertools.count(1)
+        self._stopping = False
+        self.coalesced = 0       # queued jobs replaced by a newer one with the same key
+        self.completed = 0
+
+    # -- called from any thread ----------------------------------------------------------------
+    def submit(self, key: str, job: Job) -> int:
+        """Queue ``job`` under ``key``; returns its stamp. Replaces a queued job with that key."""
+        with self._cond:
+            stamp = next(self._stamps)
+            if key in self._pending:
+                self.coalesced += 1
+                del self._pending[key]
+            self._pending[key] = _Request(key, stamp, job)
+            self._latest[key] = stamp
+            self._cond.notify()
+            return stamp
+
+    def cancel(self, key: str) -> None:
+        """Drop a queued job and make a running one stop at its next check."""
+        with self._cond:
+            self._pending.pop(key, None)
+            self._latest[key] = next(self._stamps)
+
+    def is_stale(self, key: str, stamp: int) -> bool:
+        return self._stopping or self._latest.get(key) != stamp
+
+    def is_current(self, key: str, stamp: int) -> bool:
+        return self._latest.get(key) == stamp
+
+    def stop(self, wait_ms: int = 5000) -> None:
+        """Ask the thread to finish (running jobs stop at their next check) and wait for it."""
+        with self._cond:
+            self._stopping = True
+            self._pending.clear()
+            self._cond.notify_all()
+        self.wait(wait_ms)
+
+    # -- the thread ----------------------------------------------------------------------------
+    def run(self) -> None:  # noqa: D401  (QThread entry point)
+        try:
+            info = self._start_engine()
+        except Exception as exc:  # torch missing or broken: say so, keep the window alive
+            self.failed.emit("worker", 0, f"the inference engine could not start: {exc}")
+            return
+        self.ready.emit(info)
+        while True:
+            with self._cond:
+                while not self._pending and not self._stopping:
+                    self._cond.wait()
+                if self._stopping:
+                    return
+                _, request = self._pending.popitem(last=False)
+            self._run(request)
+
+    def _start_engine(self) -> dict:
+        import torch  # the first heavy import happens here, off the UI thread
+
+        from studio.engine.render import pick_device
+
+        device = pick_device(self._device_pref)
+        self.state.device = str(device)
+        return {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads()}
+
+    def _run(self, request: _Request) -> None:
+        ctx = JobContext(self, request.key, request.stamp)
+        if ctx.cancelled():
+            return
+        self.started_job.emit(request.key, request.stamp)
+        try:
+            result = request.job(ctx)
+        except Exception as exc:  # noqa: BLE001 - every failure becomes a message
+            self.failed.emit(request.key, request.stamp, _one_line(exc))
+            if not _is_user_error(exc):
+                traceback.print_exc()
+            return
+        self.completed += 1
+        self.finished.emit(request.key, request.stamp, result)
+
+
+def _is_user_error(exc: BaseException) -> bool:
+    from studio.engine.errors import StudioError
+
+    return isinstance(exc, (StudioError, ValueError, FileNotFoundError))
+
+
+def _one_line(exc: BaseException) -> str:
+    text = str(exc).strip().splitlines()
+    return text[0] if text else type(exc).__name__
+
+
+class InferenceClient(QObject):
+    """The UI-thread face of the worker: forwards only results that are still current.
+
+    Panels connect to these signals and filter by key; stale results never reach them.
+    Signals mirror the worker's: ``image(key, stamp, tag, QImage, extra)``,
+    ``progress(key, stamp, done, total)``, ``message(key, stamp, payload)``,
+    ``finished(key, stamp, result)``, ``failed(key, stamp, message)``, ``ready(dict)``,
+    ``busy(bool)`` (some job is running).
+    """
+
+    ready = Signal(dict)
+    image = Signal(str, int, object, QImage, object)
+    progress = Signal(str, int, int, int)
+    message = Signal(str, int, object)
+    finished = Signal(str, int, object)
+    failed = Signal(str, int, str)
+    busy = Signal(bool)
+
+    def __init__(self, *, device: str = "auto", parent: QObject | None = None):
+        super().__init__(parent)
+        self.worker = InferenceWorker(device=device)
+        self.device_info: dict = {}
+        self._running: set[tuple[str, int]] = set()
+        w = self.worker
+        w.ready.connect(self._on_ready)
+        w.image_ready.connect(self._on_image)
+        w.progress.connect(self._on_progress)
+        w.message.connect(self._on_message)
+        w.started_job.connect(self._on_started)
+        w.finished.connect(self._on_finished)
+        w.failed.connect(self._on_failed)
+
+    def start(self) -> None:
+        self.worker.start(QThread.Priority.LowPriority)
+
+    def submit(self, key: str, job: Job) -> int:
+        return self.worker.submit(key, job)
+
+    def cancel(self, key: str) -> None:
+        self.worker.cancel(key)
+
+    def is_current(self, key: str, stamp: int) -> bool:
+        return self.worker.is_current(key, stamp)
+
+    def shutdown(self) -> None:
+        self.worker.stop()
+
+    def wait_idle(self, timeout_s: float = 30.0) -> bool:
+        """For tests and scripts: process events until no job is queued or running."""
+        from PySide6.QtCore import QCoreApplication
+
+        deadline = time.monotonic() + timeout_s
+        while time.monotonic() < deadline:
+            QCoreApplication.processEvents()
+            with self.worker._cond:
+                idle = not self.worker._pending
+            if idle and not self._running:
+                QCoreApplication.processEvents()
+                return True
+            time.sleep(0.005)
+        return False
+
+    # -- forwarding ----------------------------------------------------------------------------
+    def _on_ready(self, info: dict) -> None:
+        self.device_info = info
+        self.ready.emit(info)
+
+    def _on_started(self, key: str, stamp: int) -> None:
+        self._running.add((key, stamp))
+        self.busy.emit(True)
+
+    def _done(self, key: str, stamp: int) -> None:
+        self._running.discard((key, stamp))
+        if not self._running:
+            self.busy.emit(False)
+
+    def _on_image(self, key, stamp, tag, image, extra) -> None:
+        if self.is_current(key, stamp):
+            self.image.emit(key, stamp, tag, image, extra)
+
+    def _on_progress(self, key, stamp, done, total) -> None:
+        if self.is_current(key, stamp):
+            self.progress.emit(key, stamp, done, total)
+
+    def _on_message(self, key, stamp, payload) -> None:
+        if self.is_current(key, stamp):
+            self.message.emit(key, stamp, payload)
+
+    def _on_finished(self, key, stamp, result) -> None:
+        self._done(key, stamp)
+        if self.is_current(key, stamp):
+            self.finished.emit(key, stamp, result)
+
+    def _on_failed(self, key, stamp, message) -> None:
+        self._done(key, stamp)
+        if key == "worker" or self.is_current(key, stamp):
+            self.failed.emit(key, stamp, message)

@@ -1,0 +1,140 @@
+"""Jobs for the inference thread: thin closures over engine calls, built on the UI thread.
+
+Nothing here runs torch on the UI thread: engine modules are imported inside the job bodies,
+which execute on the worker. Settings cross as plain dicts.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any, Sequence
+
+from studio.ui.inference import Job, JobContext
+
+
+def model_info(renderer) -> dict[str, Any]:
+    """Plain facts about the open model for the UI (no torch objects)."""
+    net, G = renderer.network, renderer.G
+    return {
+        "name": net.name, "path": str(net.path), "format": net.format, "fingerprint": net.fingerprint,
+        "kind": net.kind, "resolution": G.img_resolution, "channels": G.img_channels, "num_ws": G.num_ws,
+        "z_dim": G.z_dim, "w_dim": G.w_dim, "c_dim": G.c_dim, "has_discriminator": net.D is not None,
+        "params": sum(p.numel() for p in G.parameters()), "device": str(renderer.device),
+        "class_names": list(net.details.get("class_names", [])) if isinstance(net.details, dict) else [],
+    }
+
+
+def load_model(source: str) -> Job:
+    """Open a network file or URL and make it the worker's current model."""
+
+    def job(ctx: JobContext) -> dict:
+        from studio.engine.formats import load_network
+        from studio.engine.render import Renderer
+
+        path = _resolve(source, ctx)
+        network = load_network(path, device=ctx.state.device)
+        ctx.state.renderer = Renderer(network, device=ctx.state.device)
+        return model_info(ctx.state.renderer)
+
+    return job
+
+
+def _resolve(source: str, ctx: JobContext) -> Path:
+    try:
+        from studio.engine.download import is_url, resolve_model_source
+    except ImportError:  # downloads not available: local paths only
+        return Path(source).expanduser()
+    if is_url(source):
+        def progress(done: int, total: int | None) -> None:
+            ctx.emit_progress(done, total or 0)
+        return resolve_model_source(source, progress=progress)
+    return Path(source).expanduser()
+
+
+def _settings(d: dict):
+    from studio.engine.render import RenderSettings
+
+    return RenderSettings(
+        truncation_psi=float(d.get("truncation_psi", 1.0)),
+        truncation_cutoff=d.get("truncation_cutoff"),
+        class_index=d.get("class_index"),
+        noise_mode=d.get("noise_mode", "const"),
+        noise_seed=d.get("noise_seed"),
+    )
+
+
+def render_seeds(seeds: Sequence[int], settings: dict) -> Job:
+    """Stream one image per seed (tag = seed), cancelling between batches."""
+    seeds = list(seeds)
+
+    def job(ctx: JobContext) -> int:
+        r = ctx.renderer
+        done = 0
+        for seed, image in r.render_seeds(seeds, _settings(settings), should_cancel=ctx.cancelled):
+            ctx.emit_image(seed, image)
+            done += 1
+            ctx.emit_progress(done, len(seeds))
+        return done
+
+    return job
+
+
+def render_recipe(recipe_json: str, tag: Any = None) -> Job:
+    """Re-create one image from its recipe (tag defaults to the recipe's seed)."""
+
+    def job(ctx: JobContext) -> str:
+        from studio.engine.recipe import Recipe
+
+        recipe = Recipe.from_json(recipe_json)
+        r = ctx.renderer
+        if recipe.model.fingerprint != r.network.fingerprint:
+            raise ValueError(f"this image was made with '{recipe.model.name}', not with the open model")
+        ctx.emit_image(tag if tag is not None else recipe.seed, r.render_recipe(recipe), recipe_json)
+        return recipe_json
+
+    return job
+
+
+def render_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, loop: bool, settings: dict) -> Job:
+    """Stream an interpolation strip (tag = frame index). Keyframes: {'seed': n} or recipe latents."""
+
+    def job(ctx: JobContext) -> int:
+        from studio.engine.interpolate import Keyframe, interpolation_ws, render_frames
+        from studio.engine.recipe import Latent
+
+        r = ctx.renderer
+        s = _settings(settings)
+        keys = [Keyframe(Latent(seed=k.get("seed"))) for k in keyframes]
+        ws = interpolation_ws(r, keys, frames, space=space, loop=loop, settings=s)
+        count = 0
+        for count, image in enumerate(render_frames(r, ws, s, should_cancel=ctx.cancelled), start=1):
+            ctx.emit_image(count - 1, image)
+            ctx.emit_progress(count, ws.shape[0])
+        return count
+
+    return job
+
+
+def export_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, loop: bool, settings: dict,
+                         out: str, fps: int) -> Job:
+    """Render and write an interpolation to a video, GIF or folder of frames (with progress)."""
+
+    def job(ctx: JobContext) -> str:
+        from studio.engine.interpolate import Keyframe, interpolation_ws, render_frames, write_video
+        from studio.engine.recipe import Latent
+
+        r = ctx.renderer
+        s = _settings(settings)
+        keys = [Keyframe(Latent(seed=k.get("seed"))) for k in keyframes]
+        ws = interpolation_ws(r, keys, frames, space=space, loop=loop, settings=s)
+        total = ws.shape[0]
+
+        def progress(done: int, _total: int) -> None:
+            ctx.emit_progress(done, total)
+
+        write_video(render_frames(r, ws, s, progress=progress, should_cancel=ctx.cancelled), out, fps=fps)
+        if ctx.cancelled():
+            raise RuntimeError("export cancelled")
+        return out
+
+    return job

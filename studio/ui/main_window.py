@@ -1,0 +1,296 @@
+"""The main window: model bar, panel switcher, status bar, drag and drop of models and recipes."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import QSettings, Qt, QTimer
+from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtWidgets import (
+    QFileDialog,
+    QHBoxLayout,
+    QLabel,
+    QListWidget,
+    QMainWindow,
+    QMenu,
+    QMessageBox,
+    QProgressBar,
+    QPushButton,
+    QStackedWidget,
+    QTabWidget,
+    QToolBar,
+    QToolButton,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio import paths
+from studio.ui.panels.explore import ExplorePanel
+from studio.ui.session import StudioSession
+
+NETWORK_SUFFIXES = {".pkl", ".pt", ".pth", ".ckpt", ".safetensors"}
+RECIPE_SUFFIXES = {".png", ".json"}
+NETWORK_FILTER = "Networks (*.pkl *.pt *.pth *.safetensors);;All files (*)"
+
+
+def ui_state() -> QSettings:
+    """Window geometry and layout, kept apart from the user's settings."""
+    return QSettings(str(paths.config_dir() / "ui-state.ini"), QSettings.Format.IniFormat)
+
+
+class EmptyState(QWidget):
+    """What the window shows before any model is open."""
+
+    def __init__(self, window: "MainWindow"):
+        super().__init__()
+        v = QVBoxLayout(self)
+        v.addStretch(1)
+        title = QLabel("<h1>GAN Art Studio</h1><p>Open a network to start exploring: an NVIDIA "
+                       "StyleGAN2-ADA <code>.pkl</code>, a rosinality <code>.pt</code> or a studio "
+                       "<code>.safetensors</code>. You can also drop one onto this window.</p>")
+        title.setAlignment(Qt.AlignmentFlag.AlignCenter)
+        title.setWordWrap(True)
+        v.addWidget(title)
+        row = QHBoxLayout()
+        row.addStretch(1)
+        self.open_btn = QPushButton("Open model…")
+        self.open_btn.setMinimumHeight(36)
+        self.open_btn.clicked.connect(window.choose_model)
+        row.addWidget(self.open_btn)
+        row.addStretch(1)
+        v.addLayout(row)
+        self.recent = QListWidget()
+        self.recent.setMaximumWidth(600)
+        self.recent.itemActivated.connect(lambda item: window.session.open_model(item.text()))
+        self.recent_label = QLabel("Recent models (double-click to open):")
+        box = QVBoxLayout()
+        box.addWidget(self.recent_label)
+        box.addWidget(self.recent)
+        holder = QHBoxLayout()
+        holder.addStretch(1)
+        holder.addLayout(box)
+        holder.addStretch(1)
+        v.addLayout(holder)
+        v.addStretch(2)
+
+    def set_recent(self, items: list[str]) -> None:
+        self.recent.clear()
+        self.recent.addItems(items)
+        self.recent.setVisible(bool(items))
+        self.recent_label.setVisible(bool(items))
+
+
+class MainWindow(QMainWindow):
+    def __init__(self, session: StudioSession):
+        super().__init__()
+        self.session = session
+        self.setWindowTitle("GAN Art Studio")
+        self.setAcceptDrops(True)
+        self.resize(1400, 880)
+
+        self._build_model_bar()
+        self.tabs = QTabWidget()
+        self.explore = ExplorePanel(session)
+        self.tabs.addTab(self.explore, "Explore")
+        self.library_panel = None
+        self._add_library_tab()
+        self.empty = EmptyState(self)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.tabs)
+        self.setCentralWidget(self.stack)
+        self._build_status_bar()
+
+        session.status.connect(self.show_status)
+        session.model_changed.connect(self._on_model)
+        session.model_failed.connect(self._on_model_failed)
+        session.client.ready.connect(self._on_ready)
+        session.client.busy.connect(self._on_busy)
+        session.client.progress.connect(self._on_progress)
+        self._refresh_recent()
+        geometry = ui_state().value("window/geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+
+    # -- building ---------------------------------------------------------------------------------
+    def _build_model_bar(self) -> None:
+        bar = QToolBar("Model")
+        bar.setObjectName("model-bar")
+        bar.setMovable(False)
+        self.addToolBar(bar)
+        open_action = QAction("Open model…", self)
+        open_action.setShortcut(QKeySequence.StandardKey.Open)
+        open_action.triggered.connect(self.choose_model)
+        bar.addAction(open_action)
+        self.recent_menu = QMenu("Recent", self)
+        recent_button = QToolButton()
+        recent_button.setText("Recent")
+        recent_button.setMenu(self.recent_menu)
+        recent_button.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        bar.addWidget(recent_button)
+        self.get_models_action = QAction("Get models…", self)
+        self.get_models_action.triggered.connect(self.get_models)
+        bar.addAction(self.get_models_action)
+        bar.addSeparator()
+        self.model_label = QLabel("  No model open")
+        self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
+        bar.addWidget(self.model_label)
+        self.menuBar().addMenu(self._file_menu(open_action))
+
+    def _file_menu(self, open_action: QAction) -> QMenu:
+        menu = QMenu("&File", self)
+        menu.addAction(open_action)
+        menu.addMenu(self.recent_menu)
+        menu.addAction(self.get_models_action)
+        menu.addSeparator()
+        quit_action = QAction("Quit", self)
+        quit_action.setShortcut(QKeySequence.StandardKey.Quit)
+        quit_action.triggered.connect(self.close)
+        menu.addAction(quit_action)
+        return menu
+
+    def _add_library_tab(self) -> None:
+        try:
+            from studio.ui.panels.library import LibraryPanel
+        except ImportError:
+            return
+        self.library_panel = LibraryPanel(self.session)
+        self.library_panel.open_recipe.connect(self.restore_recipe)
+        self.tabs.addTab(self.library_panel, "Library")
+
+    def _build_status_bar(self) -> None:
+        status = self.statusBar()
+        self.progress = QProgressBar()
+        self.progress.setMaximumWidth(220)
+        self.progress.setTextVisible(True)
+        self.progress.hide()
+        self.device_label = QLabel("starting engine…")
+        status.addPermanentWidget(self.progress)
+        status.addPermanentWidget(self.device_label)
+
+    # -- models -------------------------------------------------------------------------------------
+    def choose_model(self) -> None:
+        start = str(Path(self.session.settings.last_model).parent) if self.session.settings.last_model else ""
+        path, _ = QFileDialog.getOpenFileName(self, "Open a network", start, NETWORK_FILTER)
+        if path:
+            self.session.open_model(path)
+
+    def get_models(self) -> None:
+        try:
+            from studio.ui.get_models import GetModelsDialog
+        except ImportError:
+            QMessageBox.information(self, "Get models", "The model catalogue is not available in this build.")
+            return
+        dialog = GetModelsDialog(self)
+        if dialog.exec() and dialog.chosen_url:
+            self.session.open_model(dialog.chosen_url)
+
+    def _refresh_recent(self) -> None:
+        recent = self.session.settings.recent_models
+        self.recent_menu.clear()
+        for source in recent:
+            action = self.recent_menu.addAction(source)
+            action.triggered.connect(lambda _=False, s=source: self.session.open_model(s))
+        self.recent_menu.setEnabled(bool(recent))
+        self.empty.set_recent(recent)
+
+    def _on_model(self, info: dict) -> None:
+        conditional = f" · {info['c_dim']} classes" if info["c_dim"] else ""
+        self.model_label.setText(
+            f"  <b>{info['name']}</b> · {info['resolution']}×{info['resolution']} · {info['num_ws']} w layers"
+            f"{conditional} · {info['params'] / 1e6:.1f} M params")
+        self.model_label.setToolTip(f"{info['path']}\nfingerprint {info['fingerprint']}")
+        self.setWindowTitle(f"{info['name']} — GAN Art Studio")
+        self.stack.setCurrentWidget(self.tabs)
+        self._refresh_recent()
+
+    def _on_model_failed(self, message: str) -> None:
+        QMessageBox.warning(self, "Could not open the model", message)
+
+    # -- status ---------------------------------------------------------------------------------------
+    def show_status(self, text: str, timeout_ms: int = 0) -> None:
+        self.statusBar().showMessage(text, timeout_ms)
+
+    def _on_ready(self, info: dict) -> None:
+        self.device_label.setText(f"{info['device'].upper()} · torch {info['torch']} · {info['threads']} threads")
+
+    def _on_busy(self, busy: bool) -> None:
+        if not busy:
+            QTimer.singleShot(300, lambda: self.progress.setVisible(self.session.client._running != set()))
+
+    def _on_progress(self, key: str, stamp: int, done: int, total: int) -> None:
+        self.progress.show()
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
+        self.progress.setFormat(f"{done}/{total}" if total else f"{done / 2**20:.0f} MiB")
+
+    # -- drag and drop ----------------------------------------------------------------------------------
+    def dragEnterEvent(self, event) -> None:  # noqa: N802
+        urls = event.mimeData().urls()
+        if urls and Path(urls[0].toLocalFile()).suffix.lower() in NETWORK_SUFFIXES | RECIPE_SUFFIXES:
+            event.acceptProposedAction()
+
+    def dropEvent(self, event) -> None:  # noqa: N802
+        for url in event.mimeData().urls():
+            self.open_path(url.toLocalFile())
+            break
+
+    def open_path(self, path: str) -> None:
+        """A dropped or command-line file: a network opens; an image or JSON restores its recipe."""
+        suffix = Path(path).suffix.lower()
+        if suffix in RECIPE_SUFFIXES:
+            self.restore_from_file(path)
+        else:
+            self.session.open_model(path)
+
+    def restore_from_file(self, path: str) -> None:
+        from studio.engine.recipe import read_recipe
+
+        try:
+            recipe = read_recipe(path)
+        except (ValueError, OSError) as exc:
+            self.show_status(f"{Path(path).name}: {exc}")
+            return
+        if recipe is None:
+            self.show_status(f"{Path(path).name} carries no studio recipe (only images the studio made do)")
+            return
+        self.restore_recipe(recipe)
+
+    def restore_recipe(self, recipe) -> None:
+        """Show the image a recipe describes; open its model first when it is known and not open."""
+        model = self.session.model
+        if model is not None and model["fingerprint"] == recipe.model.fingerprint:
+            self.tabs.setCurrentWidget(self.explore)
+            self.explore.show_recipe(recipe)
+            return
+        known = self._known_path(recipe)
+        if known is None:
+            self.show_status(f"This image needs the model '{recipe.model.name}' "
+                             f"(fingerprint {recipe.model.fingerprint[:12]}…), which is not open; open it first.")
+            return
+        self.show_status(f"Opening '{recipe.model.name}' to restore the image …")
+        stamp = self.session.open_model(known)
+
+        def once(info: dict) -> None:
+            self.session.model_changed.disconnect(once)
+            if info["fingerprint"] == recipe.model.fingerprint:
+                self.tabs.setCurrentWidget(self.explore)
+                self.explore.show_recipe(recipe)
+        self.session.model_changed.connect(once)
+        del stamp
+
+    def _known_path(self, recipe) -> str | None:
+        candidates = [recipe.model.path] if recipe.model.path else []
+        try:
+            for record in self.session.library.models():
+                if record.fingerprint == recipe.model.fingerprint and record.last_path:
+                    candidates.append(record.last_path)
+        except Exception:  # noqa: BLE001
+            pass
+        return next((c for c in candidates if c and Path(c).exists()), None)
+
+    # -- closing ------------------------------------------------------------------------------------------
+    def closeEvent(self, event) -> None:  # noqa: N802
+        ui_state().setValue("window/geometry", self.saveGeometry())
+        self.session.shutdown()
+        super().closeEvent(event)

@@ -1,0 +1,466 @@
+"""Explore: a grid of consecutive seeds, truncation, class and noise, the large view, interpolation.
+
+The seeds' loop — generate a page, pick one, view it large — is: the grid fills as images
+render; click selects (ctrl/shift extend); double-click or Enter opens the large view, where the
+arrow keys walk through the neighbours.
+"""
+
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import Qt, QTimer, Signal
+from PySide6.QtGui import QImage, QKeySequence, QShortcut
+from PySide6.QtWidgets import (
+    QCheckBox,
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.engine.recipe import Recipe
+from studio.ui import jobs
+from studio.ui.qt_compat import QLargeIntSpinBox
+from studio.ui.session import StudioSession
+from studio.ui.widgets.image_grid import ImageGrid
+from studio.ui.widgets.truncation import TruncationControl
+from studio.ui.widgets.viewer import ImageViewer
+
+GRID_KEY = "explore.grid"
+STRIP_KEY = "explore.strip"
+EXPORT_KEY = "explore.export"
+MAX_SEED = 2**32 - 1
+NOISE_MODES = [("const", "Stored (const)"), ("random", "Random, seeded"), ("none", "None")]
+
+
+class ExplorePanel(QWidget):
+    """Signals: ``selection_changed(list[Recipe])`` so other panels can take the selection."""
+
+    selection_changed = Signal(list)
+
+    def __init__(self, session: StudioSession, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.client = session.client
+        self.page = 0
+        self._grid_stamp = 0
+        self._strip_stamp = 0
+        self._viewer: ImageViewer | None = None
+
+        self.grid = ImageGrid(rows=3, cols=7)
+        self.grid.opened.connect(self.open_large)
+        self.grid.selection_changed.connect(self._on_selection)
+
+        self.strip = ImageGrid(rows=1, cols=12, fit=False)
+        self.strip.set_cell_size(110)
+        self.strip.setFlow(ImageGrid.Flow.LeftToRight)
+        self.strip.setWrapping(False)
+        self.strip.setFixedHeight(130)
+        self.strip.opened.connect(self._open_strip_frame)
+        self.strip_box = self._build_strip_box()
+        self.strip_box.hide()
+
+        sidebar = self._build_sidebar()
+        scroll = QScrollArea()
+        scroll.setWidget(sidebar)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        scroll.setFixedWidth(sidebar.sizeHint().width() + scroll.style().pixelMetric(
+            QStyle.PixelMetric.PM_ScrollBarExtent) + 6)
+
+        center = QWidget()
+        cl = QVBoxLayout(center)
+        cl.setContentsMargins(0, 0, 0, 0)
+        cl.addWidget(self.grid, 1)
+        cl.addWidget(self.strip_box)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(scroll)
+        layout.addWidget(center, 1)
+
+        self._play_timer = QTimer(self)
+        self._play_timer.timeout.connect(self._advance_play)
+        self._render_timer = QTimer(self, singleShot=True, interval=0)
+        self._render_timer.timeout.connect(self.render_grid)
+
+        self.client.image.connect(self._on_image)
+        self.client.progress.connect(self._on_progress)
+        self.client.finished.connect(self._on_finished)
+        self.client.failed.connect(self._on_failed)
+        session.model_changed.connect(self._on_model)
+        QShortcut(QKeySequence("Ctrl+Right"), self, self.next_page)
+        QShortcut(QKeySequence("Ctrl+Left"), self, self.prev_page)
+        QShortcut(QKeySequence("Ctrl+S"), self, self.star_selection)
+        self.setEnabled(False)
+
+    # -- layout ------------------------------------------------------------------------------------
+    def _build_sidebar(self) -> QWidget:
+        w = QWidget()
+        v = QVBoxLayout(w)
+
+        seeds = QGroupBox("Seeds")
+        f = QFormLayout(seeds)
+        self.rows_spin = QSpinBox(minimum=1, maximum=8, value=3)
+        self.cols_spin = QSpinBox(minimum=1, maximum=8, value=7)
+        shape = QHBoxLayout()
+        shape.addWidget(self.rows_spin)
+        shape.addWidget(QLabel("×"))
+        shape.addWidget(self.cols_spin)
+        f.addRow("Rows × columns", shape)
+        nav = QHBoxLayout()
+        self.prev_btn = QPushButton("◀")
+        self.next_btn = QPushButton("▶")
+        self.prev_btn.setToolTip("Previous page (Ctrl+Left)")
+        self.next_btn.setToolTip("Next page (Ctrl+Right)")
+        self.page_label = QLabel()
+        nav.addWidget(self.prev_btn)
+        nav.addWidget(self.page_label, 1, Qt.AlignmentFlag.AlignCenter)
+        nav.addWidget(self.next_btn)
+        f.addRow(nav)
+        jump = QHBoxLayout()
+        self.seed_spin = QLargeIntSpinBox()
+        self.seed_spin.setRange(0, MAX_SEED)
+        self.go_btn = QPushButton("Go")
+        jump.addWidget(self.seed_spin, 1)
+        jump.addWidget(self.go_btn)
+        f.addRow("Go to seed", jump)
+        self.random_btn = QPushButton("Random page")
+        f.addRow(self.random_btn)
+        v.addWidget(seeds)
+
+        trunc = QGroupBox("Truncation")
+        f = QFormLayout(trunc)
+        self.psi = TruncationControl(1.0)
+        f.addRow("psi", self.psi)
+        self.cutoff_spin = QSpinBox(minimum=0, maximum=64, value=0)
+        self.cutoff_spin.setSpecialValueText("all layers")
+        self.cutoff_spin.setToolTip("Truncate only the first N w layers (coarse features); 'all layers' = every layer")
+        f.addRow("Cutoff", self.cutoff_spin)
+        v.addWidget(trunc)
+
+        cond = QGroupBox("Generation")
+        f = QFormLayout(cond)
+        self.class_combo = QComboBox()
+        self.class_label = QLabel("Class")
+        f.addRow(self.class_label, self.class_combo)
+        self.noise_combo = QComboBox()
+        for mode, text in NOISE_MODES:
+            self.noise_combo.addItem(text, mode)
+        self.noise_combo.setToolTip("Per-pixel noise: the model's stored noise, fresh noise seeded by each "
+                                    "image's seed, or none (smoother)")
+        f.addRow("Noise", self.noise_combo)
+        v.addWidget(cond)
+
+        sel = QGroupBox("Selection")
+        sv = QVBoxLayout(sel)
+        self.selection_label = QLabel("Click an image; ctrl/shift-click to pick several.")
+        self.selection_label.setWordWrap(True)
+        sv.addWidget(self.selection_label)
+        row = QHBoxLayout()
+        self.view_btn = QPushButton("View large")
+        self.star_btn = QPushButton("★ Star")
+        self.star_btn.setToolTip("Add the selected images to the Library (Ctrl+S)")
+        row.addWidget(self.view_btn)
+        row.addWidget(self.star_btn)
+        sv.addLayout(row)
+        v.addWidget(sel)
+
+        interp = QGroupBox("Interpolation")
+        f = QFormLayout(interp)
+        self.frames_spin = QSpinBox(minimum=2, maximum=2000, value=24)
+        f.addRow("Frames", self.frames_spin)
+        self.space_combo = QComboBox()
+        self.space_combo.addItem("Linear in W", "w")
+        self.space_combo.addItem("Spherical in Z", "z")
+        f.addRow("Path", self.space_combo)
+        self.loop_check = QCheckBox("Loop back to the start")
+        f.addRow(self.loop_check)
+        self.interp_btn = QPushButton("Interpolate selected")
+        self.interp_btn.setToolTip("Select two or more images, then make a strip of frames between them")
+        f.addRow(self.interp_btn)
+        v.addWidget(interp)
+        v.addStretch(1)
+
+        self.rows_spin.valueChanged.connect(self._on_shape)
+        self.cols_spin.valueChanged.connect(self._on_shape)
+        self.prev_btn.clicked.connect(self.prev_page)
+        self.next_btn.clicked.connect(self.next_page)
+        self.go_btn.clicked.connect(lambda: self.go_to_seed(int(self.seed_spin.value())))
+        self.random_btn.clicked.connect(self.random_page)
+        self.psi.value_changed.connect(lambda _v: self.schedule_render())
+        self.cutoff_spin.valueChanged.connect(lambda _v: self.schedule_render())
+        self.class_combo.currentIndexChanged.connect(lambda _i: self.schedule_render())
+        self.noise_combo.currentIndexChanged.connect(lambda _i: self.schedule_render())
+        self.view_btn.clicked.connect(lambda: self.open_large(self._first_selected()))
+        self.star_btn.clicked.connect(self.star_selection)
+        self.interp_btn.clicked.connect(self.make_strip)
+        return w
+
+    def _build_strip_box(self) -> QWidget:
+        box = QGroupBox("Interpolation strip")
+        v = QVBoxLayout(box)
+        v.addWidget(self.strip)
+        row = QHBoxLayout()
+        self.play_btn = QPushButton("▶ Play")
+        self.play_btn.setCheckable(True)
+        self.play_btn.toggled.connect(self._toggle_play)
+        self.fps_spin = QSpinBox(minimum=1, maximum=60, value=12, suffix=" fps")
+        self.export_btn = QPushButton("Export…")
+        self.export_btn.setToolTip("Save as MP4, GIF or a folder of PNG frames")
+        self.export_btn.clicked.connect(self.export_strip)
+        self.strip_status = QLabel()
+        for widget in (self.play_btn, self.fps_spin, self.export_btn):
+            row.addWidget(widget)
+        row.addWidget(self.strip_status, 1)
+        v.addLayout(row)
+        return box
+
+    # -- model ---------------------------------------------------------------------------------------
+    def _on_model(self, info: dict) -> None:
+        self.setEnabled(True)
+        self.cutoff_spin.setMaximum(info["num_ws"])
+        self.class_combo.blockSignals(True)
+        self.class_combo.clear()
+        names = info.get("class_names") or []
+        for k in range(info["c_dim"]):
+            self.class_combo.addItem(f"{k}: {names[k]}" if k < len(names) else f"Class {k}", k)
+        self.class_combo.blockSignals(False)
+        conditional = info["c_dim"] > 0
+        self.class_combo.setVisible(conditional)
+        self.class_label.setVisible(conditional)
+        self.strip_box.hide()
+        self.render_grid(keep=False)
+
+    # -- settings and seeds --------------------------------------------------------------------------
+    def settings(self, noise_seed: int | None = None) -> dict:
+        cutoff = self.cutoff_spin.value() or None
+        return {
+            "truncation_psi": self.psi.value(),
+            "truncation_cutoff": cutoff,
+            "class_index": self.class_combo.currentData() if self.class_combo.count() else None,
+            "noise_mode": self.noise_combo.currentData(),
+            "noise_seed": noise_seed,
+        }
+
+    def page_size(self) -> int:
+        return self.rows_spin.value() * self.cols_spin.value()
+
+    def page_seeds(self) -> list[int]:
+        n = self.page_size()
+        start = self.page * n
+        return [s for s in range(start, start + n) if s <= MAX_SEED]
+
+    def recipe_for(self, seed: int) -> Recipe:
+        s = self.settings()
+        return Recipe(model=self.session.model_ref(), seed=seed, class_index=s["class_index"],
+                      truncation_psi=s["truncation_psi"], truncation_cutoff=s["truncation_cutoff"],
+                      noise_mode=s["noise_mode"], noise_seed=seed if s["noise_mode"] == "random" else None)
+
+    # -- navigation ----------------------------------------------------------------------------------
+    def _on_shape(self) -> None:
+        first = self.page * self._last_page_size if hasattr(self, "_last_page_size") else 0
+        self.grid.set_shape(self.rows_spin.value(), self.cols_spin.value())
+        self.page = first // self.page_size()
+        self.render_grid(keep=True)
+
+    def set_page(self, page: int) -> None:
+        self.page = max(0, min(page, MAX_SEED // self.page_size()))
+        self.render_grid(keep=False)
+
+    def next_page(self) -> None:
+        self.set_page(self.page + 1)
+
+    def prev_page(self) -> None:
+        self.set_page(self.page - 1)
+
+    def random_page(self) -> None:
+        self.set_page(random.randrange(0, MAX_SEED // self.page_size()))
+
+    def go_to_seed(self, seed: int) -> None:
+        self.set_page(seed // self.page_size())
+        row = self.grid.grid_model.row_of(seed)
+        if row is not None:
+            self.grid.select_row(row)
+
+    # -- rendering -----------------------------------------------------------------------------------
+    def schedule_render(self) -> None:
+        """Coalesce bursts of changes (a dragged slider) into one render of the newest state."""
+        self.grid.grid_model.mark_stale()
+        self._render_timer.start()
+
+    def render_grid(self, keep: bool = True) -> None:
+        if self.session.model is None:
+            return
+        seeds = self.page_seeds()
+        self._last_page_size = self.page_size()
+        self.page_label.setText(f"page {self.page + 1:,} · seeds {seeds[0]:,}–{seeds[-1]:,}")
+        self.grid.set_shape(self.rows_spin.value(), self.cols_spin.value())
+        if not keep or [i.tag for i in self.grid.grid_model.items] != seeds:
+            self.grid.grid_model.set_items(seeds, [f"seed {s}" for s in seeds], keep_images=keep)
+        else:
+            self.grid.grid_model.mark_stale()
+        self._grid_stamp = self.client.submit(GRID_KEY, jobs.render_seeds(seeds, self.settings()))
+
+    def _on_image(self, key: str, stamp: int, tag, image: QImage, extra) -> None:
+        if key == GRID_KEY:
+            row = self.grid.grid_model.set_image(tag, image)
+            if self._viewer is not None and row == self._viewer.row:
+                self._viewer.refresh()
+        elif key == STRIP_KEY:
+            self.strip.grid_model.set_image(tag, image)
+
+    def _on_progress(self, key: str, stamp: int, done: int, total: int) -> None:
+        if key == STRIP_KEY:
+            self.strip_status.setText(f"rendering frame {done} of {total}")
+        elif key == EXPORT_KEY:
+            self.strip_status.setText(f"exporting frame {done} of {total}")
+
+    def _on_finished(self, key: str, stamp: int, result) -> None:
+        if key == STRIP_KEY:
+            self.strip_status.setText(f"{result} frames")
+        elif key == EXPORT_KEY:
+            self.strip_status.setText(f"saved {result}")
+            self.session.status.emit(f"Saved {result}", 5000)
+
+    def _on_failed(self, key: str, stamp: int, message: str) -> None:
+        if key in (GRID_KEY, STRIP_KEY, EXPORT_KEY):
+            self.session.status.emit(message, 0)
+            if key != GRID_KEY:
+                self.strip_status.setText(message)
+
+    # -- selection, large view, star ------------------------------------------------------------------
+    def selected_seeds(self) -> list[int]:
+        return [self.grid.grid_model.items[r].tag for r in self.grid.selected_rows()]
+
+    def _first_selected(self) -> int:
+        rows = self.grid.selected_rows()
+        return rows[0] if rows else 0
+
+    def _on_selection(self, rows: list[int]) -> None:
+        seeds = self.selected_seeds()
+        if not seeds:
+            self.selection_label.setText("Click an image; ctrl/shift-click to pick several.")
+        else:
+            shown = ", ".join(str(s) for s in seeds[:8]) + (" …" if len(seeds) > 8 else "")
+            self.selection_label.setText(f"{len(seeds)} selected: seed {shown}")
+        self.selection_changed.emit([self.recipe_for(s) for s in seeds])
+
+    def open_large(self, row: int) -> None:
+        model = self.grid.grid_model
+        if not model.items:
+            return
+
+        def fetch(r: int):
+            item = model.items[r]
+            res = self.session.model["resolution"] if self.session.model else 0
+            return item.image, f"seed {item.tag} · psi {self.psi.value():g} · {res}×{res}"
+
+        self._viewer = ImageViewer(fetch, len(model.items), row, columns=self.cols_spin.value(),
+                                   star=lambda r: self._star_rows([r]), parent=self)
+        self._viewer.row_changed.connect(self.grid.select_row)
+        self._viewer.finished.connect(lambda _r: setattr(self, "_viewer", None))
+        self._viewer.show()
+
+    def star_selection(self) -> None:
+        rows = self.grid.selected_rows()
+        if not rows:
+            self.session.status.emit("Select an image to star it", 3000)
+            return
+        self._star_rows(rows)
+
+    def _star_rows(self, rows: list[int]) -> None:
+        for r in rows:
+            item = self.grid.grid_model.items[r]
+            if item.image is None or item.stale:
+                self.session.status.emit(f"seed {item.tag} is still rendering", 3000)
+                continue
+            if self.session.star(self.recipe_for(item.tag), item.image, source="explore") is not None:
+                self.grid.grid_model.set_badge(r, "★")
+
+    def show_recipe(self, recipe: Recipe) -> None:
+        """Bring an image back from its recipe (a dropped PNG, the Library): its settings and seed."""
+        self.psi.set_value(recipe.truncation_psi)
+        self.cutoff_spin.setValue(recipe.truncation_cutoff or 0)
+        index = self.noise_combo.findData(recipe.noise_mode)
+        if index >= 0:
+            self.noise_combo.setCurrentIndex(index)
+        if recipe.class_index is not None:
+            index = self.class_combo.findData(recipe.class_index)
+            if index >= 0:
+                self.class_combo.setCurrentIndex(index)
+        if recipe.seed is not None:
+            self.go_to_seed(recipe.seed)
+            row = self.grid.grid_model.row_of(recipe.seed)
+            if row is not None:
+                self.open_large(row)
+        else:
+            self.session.status.emit("This recipe has an explicit latent; it opens in the large view", 4000)
+            self.client.submit("explore.recipe", jobs.render_recipe(recipe.to_json(), tag="recipe"))
+
+    # -- interpolation --------------------------------------------------------------------------------
+    def keyframes(self) -> list[dict]:
+        return [{"seed": s} for s in self.selected_seeds()]
+
+    def make_strip(self) -> None:
+        keys = self.keyframes()
+        if len(keys) < 2:
+            self.session.status.emit("Select two or more images to interpolate between (ctrl-click)", 4000)
+            return
+        frames = self.frames_spin.value()
+        loop = self.loop_check.isChecked()
+        self.strip.grid_model.set_items(list(range(frames)), [f"{i + 1}" for i in range(frames)])
+        self.strip_box.show()
+        self.strip_status.setText("rendering…")
+        self._strip_stamp = self.client.submit(STRIP_KEY, jobs.render_interpolation(
+            keys, frames, space=self.space_combo.currentData(), loop=loop, settings=self.settings()))
+
+    def _toggle_play(self, on: bool) -> None:
+        self.play_btn.setText("⏸ Pause" if on else "▶ Play")
+        if on:
+            self._play_row = 0
+            self._play_timer.start(int(1000 / self.fps_spin.value()))
+        else:
+            self._play_timer.stop()
+
+    def _advance_play(self) -> None:
+        n = len(self.strip.grid_model.items)
+        if n == 0:
+            return
+        self.strip.select_row(self._play_row % n)
+        if self._viewer is not None and getattr(self._viewer, "is_strip", False):
+            self._viewer.show_row(self._play_row % n)
+        self._play_row += 1
+
+    def _open_strip_frame(self, row: int) -> None:
+        model = self.strip.grid_model
+
+        def fetch(r: int):
+            return model.items[r].image, f"frame {r + 1} of {len(model.items)}"
+
+        self._viewer = ImageViewer(fetch, len(model.items), row, parent=self)
+        self._viewer.is_strip = True
+        self._viewer.row_changed.connect(self.strip.select_row)
+        self._viewer.finished.connect(lambda _r: setattr(self, "_viewer", None))
+        self._viewer.show()
+
+    def export_strip(self) -> None:
+        path, chosen = QFileDialog.getSaveFileName(
+            self, "Export interpolation", "interpolation.mp4",
+            "MP4 video (*.mp4);;Animated GIF (*.gif);;Folder of PNG frames (*)")
+        if not path:
+            return
+        if chosen.startswith("Folder"):
+            path = path.rsplit(".", 1)[0] if path.endswith((".mp4", ".gif")) else path
+        self.strip_status.setText("exporting…")
+        self.client.submit(EXPORT_KEY, jobs.export_interpolation(
+            self.keyframes() or [], self.frames_spin.value(), space=self.space_combo.currentData(),
+            loop=self.loop_check.isChecked(), settings=self.settings(), out=path, fps=self.fps_spin.value()))

@@ -1,0 +1,118 @@
+"""What the panels share: the inference client, the open model, the library, the settings.
+
+Signals:
+* ``model_changed(dict)``: a model finished loading (the dict from ``jobs.model_info``).
+* ``model_failed(str)``: opening a model failed, with the reason.
+* ``status(str, int)``: a message for the status bar and how long to show it (ms, 0 = until replaced).
+* ``starred(int)``: an image was added to the library (its id).
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
+from PySide6.QtGui import QImage
+
+from studio.settings import Settings, load_settings, save_settings
+from studio.ui import jobs
+from studio.ui.inference import InferenceClient
+
+MODEL_KEY = "model.load"
+
+
+def qimage_to_png(image: QImage, max_side: int | None = None) -> bytes:
+    if max_side and max(image.width(), image.height()) > max_side:
+        from PySide6.QtCore import Qt
+
+        image = image.scaled(max_side, max_side, Qt.AspectRatioMode.KeepAspectRatio,
+                             Qt.TransformationMode.SmoothTransformation)
+    data = QByteArray()
+    buffer = QBuffer(data)
+    buffer.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buffer, "PNG")
+    buffer.close()
+    return bytes(data.data())
+
+
+class StudioSession(QObject):
+    model_changed = Signal(dict)
+    model_failed = Signal(str)
+    status = Signal(str, int)
+    starred = Signal(int)
+
+    def __init__(self, *, client: InferenceClient | None = None, settings: Settings | None = None, library=None,
+                 parent: QObject | None = None):
+        super().__init__(parent)
+        self.settings = settings or load_settings()
+        self.client = client or InferenceClient(device=self.settings.device, parent=self)
+        self.model: dict | None = None
+        self._library = library
+        self._model_stamp = 0
+        self.client.finished.connect(self._on_finished)
+        self.client.failed.connect(self._on_failed)
+
+    # -- the library opens lazily (first star / first visit of the Library panel) ----------------
+    @property
+    def library(self):
+        if self._library is None:
+            from studio.library import Library
+
+            self._library = Library()
+        return self._library
+
+    # -- models ----------------------------------------------------------------------------------
+    def open_model(self, source: str) -> int:
+        """Load a network file or URL on the worker; ``model_changed`` follows."""
+        self.status.emit(f"Opening {source} …", 0)
+        self._model_stamp = self.client.submit(MODEL_KEY, jobs.load_model(source))
+        self._pending_source = source
+        return self._model_stamp
+
+    def _on_finished(self, key: str, stamp: int, result) -> None:
+        if key != MODEL_KEY:
+            return
+        self.model = result
+        self.settings.add_recent(self._pending_source)
+        self._save_settings()
+        try:
+            self.library.remember_model(result["fingerprint"], result["name"], result["path"])
+        except Exception:  # noqa: BLE001 - a library problem must not block opening a model
+            pass
+        self.status.emit(f"Opened {result['name']}", 4000)
+        self.model_changed.emit(result)
+
+    def _on_failed(self, key: str, stamp: int, message: str) -> None:
+        if key == MODEL_KEY:
+            self.model_failed.emit(message)
+            self.status.emit(f"Could not open the model: {message}", 0)
+        else:
+            self.status.emit(message, 0)
+
+    def _save_settings(self) -> None:
+        try:
+            save_settings(self.settings)
+        except OSError as exc:
+            self.status.emit(f"Settings not saved: {exc}", 6000)
+
+    # -- curation --------------------------------------------------------------------------------
+    def star(self, recipe, image: QImage, *, source: str) -> int | None:
+        """Add an image (with its recipe) to the library; returns its id."""
+        try:
+            image_id = self.library.star(recipe, qimage_to_png(image, 256), source=source,
+                                         size=(image.width(), image.height()))
+        except Exception as exc:  # noqa: BLE001 - surface, never crash
+            self.status.emit(f"Could not star the image: {exc}", 0)
+            return None
+        self.status.emit("Starred — it is in the Library", 3000)
+        self.starred.emit(image_id)
+        return image_id
+
+    def model_ref(self):
+        from studio.engine.recipe import ModelRef
+
+        m = self.model
+        return ModelRef(m["fingerprint"], m["name"], m["path"]) if m else None
+
+    def shutdown(self) -> None:
+        self.client.shutdown()
+        if self._library is not None:
+            self._library.close()
