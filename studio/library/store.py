@@ -519,10 +519,13 @@ class Library:
             # Move the files aside while the connection is still open, so that closing it
             # cannot remove the companions (Windows refuses: then close first).
             try:
-                backup = self._move_damaged_aside()
-            except OSError:
+                backup = self._move_damaged_aside(may_retry=True)
+            except PermissionError:
                 connection.close()
                 backup = self._move_damaged_aside()
+            except BaseException:
+                connection.close()
+                raise
             else:
                 connection.close()
             raise _Damaged(backup) from exc
@@ -560,19 +563,31 @@ class Library:
                 ) from exc
             raise
 
-    def _move_damaged_aside(self) -> Path:
-        """Rename the damaged file (and its -wal / -shm companions); return the new path."""
+    def _move_damaged_aside(self, *, may_retry: bool = False) -> Path:
+        """Rename the damaged file (and its -wal / -shm companions); return the new path.
+
+        Raises :class:`LibraryError` when that fails, or ``PermissionError`` as it is when
+        ``may_retry`` (the caller still holds the file open and will close it and retry).
+        """
         stamp = datetime.now().strftime("%Y%m%d-%H%M%S")
         backup = self.path.with_name(f"{self.path.name}.damaged-{stamp}")
         counter = 1
         while backup.exists():
             counter += 1
             backup = self.path.with_name(f"{self.path.name}.damaged-{stamp}-{counter}")
-        for suffix in ("-wal", "-shm"):
-            companion = self.path.with_name(self.path.name + suffix)
-            if companion.exists():
-                os.replace(companion, backup.with_name(backup.name + suffix))
-        os.replace(self.path, backup)
+        try:
+            os.replace(self.path, backup)
+            for suffix in ("-wal", "-shm"):
+                companion = self.path.with_name(self.path.name + suffix)
+                if companion.exists():
+                    os.replace(companion, backup.with_name(backup.name + suffix))
+        except OSError as exc:
+            if may_retry and isinstance(exc, PermissionError):
+                raise  # Windows, file still open: the caller closes it and tries again
+            raise LibraryError(
+                f"the library file {self.path} is damaged, and it could not be moved aside "
+                f"to {backup}: {exc}. Move or rename it yourself, then start the studio again."
+            ) from exc
         log.warning("library: damaged file %s moved to %s", self.path, backup)
         return backup
 

@@ -249,6 +249,9 @@ class InferenceClient(QObject):
     def is_current(self, key: str, stamp: int) -> bool:
         return self.worker.is_current(key, stamp)
 
+    def running_jobs(self) -> int:
+        return len(self._running)
+
     def shutdown(self) -> None:
         self.worker.stop()
 

@@ -165,6 +165,8 @@ class MainWindow(QMainWindow):
         self.progress.setTextVisible(True)
         self.progress.hide()
         self.device_label = QLabel("starting engine…")
+        self._idle_timer = QTimer(self, singleShot=True, interval=300)
+        self._idle_timer.timeout.connect(self._hide_progress_if_idle)
         status.addPermanentWidget(self.progress)
         status.addPermanentWidget(self.device_label)
 
@@ -216,7 +218,11 @@ class MainWindow(QMainWindow):
 
     def _on_busy(self, busy: bool) -> None:
         if not busy:
-            QTimer.singleShot(300, lambda: self.progress.setVisible(self.session.client._running != set()))
+            self._idle_timer.start()
+
+    def _hide_progress_if_idle(self) -> None:
+        if not self.session.client.running_jobs():
+            self.progress.hide()
 
     def _on_progress(self, key: str, stamp: int, done: int, total: int) -> None:
         self.progress.show()

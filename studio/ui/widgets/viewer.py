@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import Callable
 
 from PySide6.QtCore import Qt, Signal
-from PySide6.QtGui import QAction, QImage, QKeySequence, QPainter, QPixmap
+from PySide6.QtGui import QAction, QImage, QPainter, QPixmap
 from PySide6.QtWidgets import (
     QDialog,
     QGraphicsPixmapItem,
@@ -60,6 +60,9 @@ class ZoomView(QGraphicsView):
     def wheelEvent(self, event) -> None:  # noqa: N802
         self.zoom(1.25 if event.angleDelta().y() > 0 else 0.8)
 
+    def keyPressEvent(self, event) -> None:  # noqa: N802
+        event.ignore()  # arrows navigate between images (the dialog handles them), not scroll
+
     def resizeEvent(self, event) -> None:  # noqa: N802
         super().resizeEvent(event)
         if self._fit:
@@ -85,18 +88,24 @@ class ImageViewer(QDialog):
         self.caption = QLabel(self)
         self.caption.setAlignment(Qt.AlignmentFlag.AlignCenter)
         bar = QToolBar(self)
-        self._add(bar, "Fit", "F", self.view.fit)
-        self._add(bar, "100%", "1", self.view.actual_size)
-        self._add(bar, "Zoom in", QKeySequence.StandardKey.ZoomIn, lambda: self.view.zoom(1.25))
-        self._add(bar, "Zoom out", QKeySequence.StandardKey.ZoomOut, lambda: self.view.zoom(0.8))
+        self._keys = {
+            Qt.Key.Key_F: self.view.fit, Qt.Key.Key_1: self.view.actual_size,
+            Qt.Key.Key_Plus: lambda: self.view.zoom(1.25), Qt.Key.Key_Equal: lambda: self.view.zoom(1.25),
+            Qt.Key.Key_Minus: lambda: self.view.zoom(0.8),
+            Qt.Key.Key_Left: lambda: self.step(-1), Qt.Key.Key_Right: lambda: self.step(1),
+            Qt.Key.Key_Up: lambda: self.step(-self._columns), Qt.Key.Key_Down: lambda: self.step(self._columns),
+        }
+        self._add(bar, "Fit (F)", self.view.fit)
+        self._add(bar, "100% (1)", self.view.actual_size)
+        self._add(bar, "Zoom in (+)", lambda: self.view.zoom(1.25))
+        self._add(bar, "Zoom out (−)", lambda: self.view.zoom(0.8))
         bar.addSeparator()
-        self._add(bar, "◀ Previous", "Left", lambda: self.step(-1))
-        self._add(bar, "Next ▶", "Right", lambda: self.step(1))
-        self._add(bar, "", "Up", lambda: self.step(-self._columns), visible=False)
-        self._add(bar, "", "Down", lambda: self.step(self._columns), visible=False)
+        self._add(bar, "◀ Previous", lambda: self.step(-1))
+        self._add(bar, "Next ▶", lambda: self.step(1))
         if star is not None:
+            self._keys[Qt.Key.Key_S] = lambda: self._star(self.row)
             bar.addSeparator()
-            self._add(bar, "★ Star", "S", lambda: self._star(self.row))
+            self._add(bar, "★ Star (S)", lambda: self._star(self.row))
         self.zoom_label = QLabel(self)
         bar.addSeparator()
         bar.addWidget(self.zoom_label)
@@ -109,14 +118,10 @@ class ImageViewer(QDialog):
         self.row = row
         self.show_row(row)
 
-    def _add(self, bar: QToolBar, text: str, shortcut, slot, visible: bool = True) -> QAction:
+    def _add(self, bar: QToolBar, text: str, slot) -> QAction:
         action = QAction(text, self)
-        action.setShortcut(QKeySequence(shortcut))
         action.triggered.connect(slot)
-        if visible:
-            bar.addAction(action)
-        else:
-            self.addAction(action)
+        bar.addAction(action)
         return action
 
     def show_row(self, row: int) -> None:
@@ -138,7 +143,10 @@ class ImageViewer(QDialog):
             self.show_row(row)
 
     def keyPressEvent(self, event) -> None:  # noqa: N802
-        if event.key() == Qt.Key.Key_Escape:
+        action = self._keys.get(event.key())
+        if action is not None:
+            action()
+        elif event.key() == Qt.Key.Key_Escape:
             self.close()
-            return
-        super().keyPressEvent(event)
+        else:
+            super().keyPressEvent(event)

@@ -1,0 +1,58 @@
+"""A real main window with a real inference thread on a tiny golden network (offscreen Qt)."""
+
+from __future__ import annotations
+
+import os
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+import pytest
+import torch
+
+
+@pytest.fixture(scope="session")
+def tiny_model(golden, tmp_path_factory):
+    """A 64 px StyleGAN2 (rosinality layout) with strong noise, as a .pt file."""
+    case = golden("rosinality_sg2_64")
+    path = tmp_path_factory.mktemp("models") / "tiny.pt"
+    torch.save({"g_ema": case.group("g_ema"), "latent_avg": case["in.truncation_latent"][0]}, path)
+    return path
+
+
+def wait_for(qtbot, condition, timeout=30000):
+    qtbot.waitUntil(condition, timeout=timeout)
+
+
+@pytest.fixture
+def make_window(qtbot, monkeypatch):
+    """Build MainWindow objects; every one is shut down (worker thread stopped) at the end."""
+    from PySide6.QtWidgets import QMessageBox
+
+    from studio.ui.main_window import MainWindow
+    from studio.ui.session import StudioSession
+
+    warnings = []
+    monkeypatch.setattr(QMessageBox, "warning", lambda *a, **k: warnings.append(a[2] if len(a) > 2 else a))
+    made = []
+
+    def make(model=None):
+        session = StudioSession()
+        window = MainWindow(session)
+        window.warnings = warnings
+        qtbot.addWidget(window)
+        window.show()
+        session.client.start()
+        made.append(window)
+        if model is not None:
+            session.open_model(str(model))
+            wait_for(qtbot, lambda: session.model is not None and grid_done(window))
+        return window
+
+    yield make
+    for window in made:
+        window.close()
+
+
+def grid_done(window) -> bool:
+    items = window.explore.grid.grid_model.items
+    return bool(items) and all(item.image is not None and not item.stale for item in items)

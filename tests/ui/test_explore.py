@@ -1,0 +1,105 @@
+"""The Explore panel driven like an artist would, offscreen."""
+
+from __future__ import annotations
+
+import numpy as np
+from PySide6.QtCore import Qt
+
+from studio.ui.widgets.image_grid import ImageGrid
+from tests.ui.conftest import grid_done, wait_for
+
+
+def pixels(image):
+    image = image.convertToFormat(image.Format.Format_RGB888)
+    ptr = image.constBits()
+    return np.frombuffer(ptr, np.uint8, image.sizeInBytes()).reshape(image.height(), image.bytesPerLine())[
+        :, : image.width() * 3].copy()
+
+
+def test_open_model_shows_a_grid_of_consecutive_seeds(make_window, tiny_model):
+    window = make_window(tiny_model)
+    explore = window.explore
+    assert window.stack.currentWidget() is window.tabs
+    assert "tiny" in window.model_label.text() and "64×64" in window.model_label.text()
+    assert [item.tag for item in explore.grid.grid_model.items] == list(range(21))
+    explore.next_page()
+    assert explore.page_seeds()[0] == 21
+    explore.rows_spin.setValue(2)
+    explore.cols_spin.setValue(4)
+    explore.go_to_seed(1000)
+    assert 1000 in explore.page_seeds() and len(explore.page_seeds()) == 8
+    assert explore.selected_seeds() == [1000]
+
+
+def test_moving_psi_rerenders_and_coalesces(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    explore, worker = window.explore, window.session.client.worker
+    before = pixels(explore.grid.grid_model.items[3].image)
+    submitted_before = worker.completed
+    for value in np.linspace(1.0, 0.3, 40):
+        explore.psi.set_value(float(value))
+        qtbot.wait(1)
+    wait_for(qtbot, lambda: grid_done(window) and explore.psi.value() == 0.3)
+    window.session.client.wait_idle()
+    after = pixels(explore.grid.grid_model.items[3].image)
+    assert np.abs(after.astype(int) - before.astype(int)).mean() > 1
+    renders = worker.completed - submitted_before
+    assert renders < 40, f"{renders} grid renders for 40 slider moves: they should coalesce"
+
+
+def test_selection_and_large_view_navigation(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    grid: ImageGrid = window.explore.grid
+    qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, pos=grid.visualRect(grid.grid_model.index(2)).center())
+    qtbot.mouseClick(grid.viewport(), Qt.MouseButton.LeftButton, Qt.KeyboardModifier.ControlModifier,
+                     pos=grid.visualRect(grid.grid_model.index(5)).center())
+    assert window.explore.selected_seeds() == [2, 5]
+    grid.setCurrentIndex(grid.grid_model.index(5))
+    qtbot.keyClick(grid, Qt.Key.Key_Return)
+    viewer = window.explore._viewer
+    assert viewer is not None and viewer.row == 5 and "seed 5" in viewer.caption.text()
+    qtbot.keyClick(viewer, Qt.Key.Key_Right)
+    assert viewer.row == 6 and window.explore.selected_seeds() == [6]
+    qtbot.keyClick(viewer, Qt.Key.Key_Down)   # one row down in a 7-column grid
+    assert viewer.row == 13
+    viewer.close()
+
+
+def test_conditional_controls_hidden_for_unconditional_model(make_window, tiny_model):
+    window = make_window(tiny_model)
+    assert window.explore.class_combo.isHidden()
+    assert window.explore.cutoff_spin.maximum() == 10
+
+
+def test_bad_model_file_is_reported_not_crashed(make_window, tmp_path, qtbot):
+    bad = tmp_path / "broken.pkl"
+    bad.write_bytes(b"\x80\x04garbage")
+    window = make_window()
+    window.session.open_model(str(bad))
+    wait_for(qtbot, lambda: "Could not open" in window.statusBar().currentMessage())
+    assert "broken.pkl" in window.statusBar().currentMessage()
+    assert window.warnings and window.stack.currentWidget() is window.empty
+
+
+def test_job_errors_surface_in_the_status_bar(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+
+    def failing_job(ctx):
+        raise ValueError("the seed list is empty")
+
+    window.session.client.submit("explore.grid", failing_job)
+    wait_for(qtbot, lambda: "the seed list is empty" in window.statusBar().currentMessage())
+
+
+def test_interpolation_strip_between_selected_seeds(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    explore = window.explore
+    explore.grid.select_row(1)
+    explore.grid.selectionModel().select(explore.grid.grid_model.index(4),
+                                         explore.grid.selectionModel().SelectionFlag.Select)
+    explore.frames_spin.setValue(6)
+    explore.make_strip()
+    strip = explore.strip.grid_model
+    wait_for(qtbot, lambda: len(strip.items) == 6 and all(i.image is not None for i in strip.items))
+    first = pixels(strip.items[0].image)
+    assert np.array_equal(first, pixels(explore.grid.grid_model.items[1].image))
