@@ -55,8 +55,11 @@ class StudioSession(QObject):
     def library(self):
         if self._library is None:
             from studio.library import Library
+            from studio.paths import library_db_path
 
-            self._library = Library()
+            self._library, damaged = Library.open_or_recover(library_db_path())
+            if damaged is not None:
+                self.status.emit(str(damaged), 0)
         return self._library
 
     # -- models ----------------------------------------------------------------------------------

@@ -12,8 +12,8 @@ from tests.ui.conftest import grid_done, wait_for
 def pixels(image):
     image = image.convertToFormat(image.Format.Format_RGB888)
     ptr = image.constBits()
-    return np.frombuffer(ptr, np.uint8, image.sizeInBytes()).reshape(image.height(), image.bytesPerLine())[
-        :, : image.width() * 3].copy()
+    rows = np.frombuffer(ptr, np.uint8, image.sizeInBytes()).reshape(image.height(), image.bytesPerLine())
+    return rows[:, : image.width() * 3].reshape(image.height(), image.width(), 3).copy()
 
 
 def test_open_model_shows_a_grid_of_consecutive_seeds(make_window, tiny_model):
