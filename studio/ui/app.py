@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import sys
 import time
 
@@ -29,6 +30,9 @@ def run_app(model: str | None = None, argv: list[str] | None = None) -> int:
     window.show()
     app.processEvents()
     window.show_status(f"Ready in {time.perf_counter() - started:.2f} s", 4000)
+    if os.environ.get("STUDIO_STARTUP_PROBE"):  # benchmarks/startup.py: report and leave
+        print("window-shown", flush=True)
+        return 0
     session.client.start()          # imports torch on the worker thread
     if model:
         window.open_path(model)

@@ -38,6 +38,7 @@ from studio.ui.widgets.viewer import ImageViewer
 GRID_KEY = "explore.grid"
 STRIP_KEY = "explore.strip"
 EXPORT_KEY = "explore.export"
+RECIPE_KEY = "explore.recipe"
 MAX_SEED = 2**32 - 1
 NOISE_MODES = [("const", "Stored (const)"), ("random", "Random, seeded"), ("none", "None")]
 
@@ -55,6 +56,7 @@ class ExplorePanel(QWidget):
         self._grid_stamp = 0
         self._strip_stamp = 0
         self._viewer: ImageViewer | None = None
+        self._strip_request: dict | None = None
 
         self.grid = ImageGrid(rows=3, cols=7)
         self.grid.opened.connect(self.open_large)
@@ -317,6 +319,12 @@ class ExplorePanel(QWidget):
                 self._viewer.refresh()
         elif key == STRIP_KEY:
             self.strip.grid_model.set_image(tag, image)
+        elif key == RECIPE_KEY:
+            recipe = Recipe.from_json(extra)
+            self._viewer = ImageViewer(lambda _r: (image, f"{recipe.model.name} · explicit latent · "
+                                                          f"psi {recipe.truncation_psi:g}"), 1, 0, parent=self)
+            self._viewer.finished.connect(lambda _r: setattr(self, "_viewer", None))
+            self._viewer.show()
 
     def _on_progress(self, key: str, stamp: int, done: int, total: int) -> None:
         if key == STRIP_KEY:
@@ -332,7 +340,7 @@ class ExplorePanel(QWidget):
             self.session.status.emit(f"Saved {result}", 5000)
 
     def _on_failed(self, key: str, stamp: int, message: str) -> None:
-        if key in (GRID_KEY, STRIP_KEY, EXPORT_KEY):
+        if key in (GRID_KEY, STRIP_KEY, EXPORT_KEY, RECIPE_KEY):
             self.session.status.emit(message, 0)
             if key != GRID_KEY:
                 self.strip_status.setText(message)
@@ -404,7 +412,7 @@ class ExplorePanel(QWidget):
                 self.open_large(row)
         else:
             self.session.status.emit("This recipe has an explicit latent; it opens in the large view", 4000)
-            self.client.submit("explore.recipe", jobs.render_recipe(recipe.to_json(), tag="recipe"))
+            self.client.submit(RECIPE_KEY, jobs.render_recipe(recipe.to_json(), tag="recipe"))
 
     # -- interpolation --------------------------------------------------------------------------------
     def keyframes(self) -> list[dict]:
@@ -416,12 +424,18 @@ class ExplorePanel(QWidget):
             self.session.status.emit("Select two or more images to interpolate between (ctrl-click)", 4000)
             return
         frames = self.frames_spin.value()
-        loop = self.loop_check.isChecked()
+        if frames < len(keys):
+            self.session.status.emit(f"Use at least {len(keys)} frames for {len(keys)} images", 4000)
+            return
+        # the strip remembers what made it: export renders exactly this, whatever is selected later
+        self._strip_request = dict(keyframes=keys, frames=frames, space=self.space_combo.currentData(),
+                                   loop=self.loop_check.isChecked(), settings=self.settings())
         self.strip.grid_model.set_items(list(range(frames)), [f"{i + 1}" for i in range(frames)])
         self.strip_box.show()
         self.strip_status.setText("rendering…")
+        r = self._strip_request
         self._strip_stamp = self.client.submit(STRIP_KEY, jobs.render_interpolation(
-            keys, frames, space=self.space_combo.currentData(), loop=loop, settings=self.settings()))
+            r["keyframes"], r["frames"], space=r["space"], loop=r["loop"], settings=r["settings"]))
 
     def _toggle_play(self, on: bool) -> None:
         self.play_btn.setText("⏸ Pause" if on else "▶ Play")
@@ -461,6 +475,7 @@ class ExplorePanel(QWidget):
         if chosen.startswith("Folder"):
             path = path.rsplit(".", 1)[0] if path.endswith((".mp4", ".gif")) else path
         self.strip_status.setText("exporting…")
+        r = self._strip_request
         self.client.submit(EXPORT_KEY, jobs.export_interpolation(
-            self.keyframes() or [], self.frames_spin.value(), space=self.space_combo.currentData(),
-            loop=self.loop_check.isChecked(), settings=self.settings(), out=path, fps=self.fps_spin.value()))
+            r["keyframes"], r["frames"], space=r["space"], loop=r["loop"], settings=r["settings"],
+            out=path, fps=self.fps_spin.value()))
