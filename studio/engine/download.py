@@ -39,6 +39,7 @@ from urllib.request import url2pathname
 
 import requests
 
+from studio.engine.atomic import fsync_dir
 from studio.engine.errors import ModelFormatError, StudioError
 from studio.paths import bundled_models_dir, models_cache_dir
 
@@ -339,7 +340,7 @@ def download(
                 http.close()
         _verify(url, part, expected_sha256)
         os.replace(part, target)
-        _fsync_dir(folder)
+        fsync_dir(folder)
         return target
 
 
@@ -602,17 +603,3 @@ def _remove(path: Path) -> None:
         path.unlink()
 
 
-def _fsync_dir(folder: Path) -> None:
-    """Flush the rename to disk where the platform allows fsync on folders (POSIX)."""
-    if not hasattr(os, "O_DIRECTORY"):
-        return
-    try:
-        fd = os.open(folder, os.O_RDONLY | os.O_DIRECTORY)
-    except OSError:
-        return
-    try:
-        os.fsync(fd)
-    except OSError:
-        pass
-    finally:
-        os.close(fd)
