@@ -76,8 +76,9 @@ class ExplorePanel(QWidget):
         scroll.setWidget(sidebar)
         scroll.setWidgetResizable(True)
         scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        scroll.setFixedWidth(sidebar.sizeHint().width() + scroll.style().pixelMetric(
-            QStyle.PixelMetric.PM_ScrollBarExtent) + 6)
+        sidebar.setMinimumWidth(max(300, sidebar.minimumSizeHint().width()))
+        scroll.setFixedWidth(sidebar.minimumWidth() + scroll.style().pixelMetric(
+            QStyle.PixelMetric.PM_ScrollBarExtent) + 8)
 
         center = QWidget()
         cl = QVBoxLayout(center)
@@ -304,7 +305,8 @@ class ExplorePanel(QWidget):
             return
         seeds = self.page_seeds()
         self._last_page_size = self.page_size()
-        self.page_label.setText(f"page {self.page + 1:,} · seeds {seeds[0]:,}–{seeds[-1]:,}")
+        self.page_label.setText(f"seeds {seeds[0]:,}–{seeds[-1]:,}")
+        self.page_label.setToolTip(f"page {self.page + 1:,} of {MAX_SEED // self.page_size() + 1:,}")
         self.grid.set_shape(self.rows_spin.value(), self.cols_spin.value())
         if not keep or [i.tag for i in self.grid.grid_model.items] != seeds:
             self.grid.grid_model.set_items(seeds, [f"seed {s}" for s in seeds], keep_images=keep)

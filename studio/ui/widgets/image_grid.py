@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from typing import Any, Sequence
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Signal
-from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPalette, QPen, QPixmap
+from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
 TagRole = Qt.ItemDataRole.UserRole + 1
@@ -156,9 +156,9 @@ class ImageCellDelegate(QStyledItemDelegate):
             painter.setPen(QColor(255, 210, 90))
             painter.drawText(box, Qt.AlignmentFlag.AlignCenter, item.badge)
         if option.state & QStyle.StateFlag.State_Selected:
-            pen = QPen(option.palette.color(QPalette.ColorRole.Highlight), 3)
+            pen = QPen(QColor(255, 196, 0), 4)
             painter.setPen(pen)
-            painter.drawRect(rect.adjusted(1, 1, -1, -1))
+            painter.drawRect(rect.adjusted(2, 2, -2, -2))
         painter.restore()
 
 
