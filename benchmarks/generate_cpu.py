@@ -65,6 +65,9 @@ def run_one(name: str, batches: list[int], repeats: int) -> dict:
     import torch
 
     from studio.engine.render import to_uint8
+    from studio.engine.runtime import tune_allocator
+
+    tune_allocator()  # as the CLI and the studio's inference thread do
 
     G = build(name)
     params = sum(p.numel() for p in G.parameters())

@@ -317,6 +317,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     from studio.engine.errors import StudioError
+    from studio.engine.runtime import tune_allocator
+
+    tune_allocator()
 
     try:
         return func(args)

@@ -173,7 +173,9 @@ class InferenceWorker(QThread):
         import torch  # the first heavy import happens here, off the UI thread
 
         from studio.engine.render import pick_device
+        from studio.engine.runtime import tune_allocator
 
+        tune_allocator()
         device = pick_device(self._device_pref)
         self.state.device = str(device)
         return {"device": str(device), "torch": torch.__version__, "threads": torch.get_num_threads()}

@@ -14,12 +14,14 @@ from typing import Any
 
 import numpy as np
 import torch
+import torch.nn.functional as F
 from torch import nn
 
 from studio.engine.latents import truncate
 from studio.engine.networks import ops
 
 NOISE_MODES = ("const", "random", "none")
+PER_IMAGE_RESOLUTION = 64  # inference renders blocks from this resolution up one image at a time
 ARCHITECTURES = ("orig", "skip", "resnet")
 
 
@@ -178,6 +180,8 @@ class SynthesisLayer(nn.Module):
         noise_generator: torch.Generator | None = None,
         fused: bool | None = None,
     ) -> torch.Tensor:
+        if fused is None and not torch.is_grad_enabled() and self._fast_path_ok():
+            return self._forward_inference(x, w, noise_mode, gain, noise_generator)
         styles = self.affine(w)
         y, dcoefs = ops.modulated_conv2d(
             x, self.weight, styles, demodulate=True, up=self.up, padding=self.padding,
@@ -190,6 +194,58 @@ class SynthesisLayer(nn.Module):
             y = y + noise
         clamp = self.conv_clamp * gain if self.conv_clamp is not None else None
         return ops.bias_act(y, self.bias, act=self.activation, gain=self.act_gain * gain, clamp=clamp)
+
+    def _fast_path_ok(self) -> bool:
+        return self.weight.shape[-1] == 3 and self.resample_filter.shape == (4, 4) and self.activation == "lrelu"
+
+    def _forward_inference(self, x, w, noise_mode, gain, generator) -> torch.Tensor:
+        """The same function as ``forward``, arranged for speed when no gradient is needed.
+
+        The activation gain is folded into the demodulation, bias and noise (leaky ReLU is
+        positively homogeneous), the bias rides inside the last convolution, and the tail runs
+        in place. When the activations outweigh the weights (H*W >= 9*C_out) each sample gets
+        its own modulated weight; otherwise the batch shares the weight and the input is scaled.
+        """
+        n, _, h, wd = x.shape
+        g = self.act_gain * gain
+        styles = self.affine(w).to(x.dtype)
+        weight = self.weight.to(x.dtype)
+        d = (styles.square() @ self._weight_sq(weight).t() + 1e-8).rsqrt() * g   # [n, out]
+        bias = self.bias.to(x.dtype) * g
+        per_sample = h * wd >= 9 * self.out_channels
+        if per_sample:
+            ys = [self._conv(x[i:i + 1], weight * (d[i].reshape(-1, 1, 1, 1) * styles[i].reshape(1, -1, 1, 1)), bias)
+                  for i in range(n)]
+            y = ys[0] if n == 1 else torch.cat(ys)
+        else:
+            y = self._conv(x * styles.reshape(n, -1, 1, 1), weight, None)
+            y = torch.addcmul(bias.reshape(1, -1, 1, 1), y, d.reshape(n, -1, 1, 1))
+        noise = self.noise(n, noise_mode, generator, y)
+        if noise is not None:
+            y.add_(noise * g)
+        F.leaky_relu_(y, ops.LRELU_SLOPE)
+        if self.conv_clamp is not None:
+            clamp = self.conv_clamp * gain
+            y.clamp_(-clamp, clamp)
+        return y
+
+    def _weight_sq(self, weight: torch.Tensor) -> torch.Tensor:
+        """sum over the kernel of weight^2, [out, in]; cached while the weights stay the same."""
+        key = (self.weight._version, self.weight.data_ptr(), weight.dtype, weight.device)
+        if getattr(self, "_wsq_key", None) != key:
+            self._wsq = weight.square().sum(dim=[2, 3])
+            self._wsq_key = key
+        return self._wsq
+
+    def _conv(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
+        """3x3 convolution, or for up=2 the transposed convolution followed by the FIR filter
+        (as one depthwise convolution whose 1-pixel padding is the reference's)."""
+        if self.up == 1:
+            return F.conv2d(x, weight, bias, padding=1)
+        y = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
+        c = y.shape[1]
+        blur = (self.resample_filter.flip([0, 1]) * 4).to(y.dtype)[None, None].expand(c, 1, 4, 4)
+        return F.conv2d(y, blur, bias, padding=1, groups=c)
 
     def noise(self, n: int, mode: str, generator, like: torch.Tensor):
         """The noise image added after the convolution, or None.
@@ -233,6 +289,10 @@ class ToRGBLayer(nn.Module):
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, fused: bool | None = None) -> torch.Tensor:
         styles = self.affine(w) * self.weight_gain
+        if fused is None and not torch.is_grad_enabled() and x.shape[0] == 1:
+            weight = self.weight.to(x.dtype) * styles.to(x.dtype).reshape(1, -1, 1, 1)
+            y = F.conv2d(x, weight, self.bias.to(x.dtype))
+            return y.clamp_(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else y
         y, _ = ops.modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused)
         return ops.bias_act(y, self.bias, clamp=self.conv_clamp)
 
@@ -314,6 +374,8 @@ class SynthesisBlock(nn.Module):
         kw = dict(noise_mode=noise_mode, noise_generator=noise_generator, fused=fused)
         if self.in_channels == 0:
             x = self.const.to(ws.dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+            if not torch.is_grad_enabled() and x.device.type == "cpu":
+                x = x.contiguous(memory_format=torch.channels_last)  # oneDNN's fastest layout on CPUs
             x = self.conv1(x, next(w_iter), **kw)
         elif self.architecture == "resnet":
             y = self.skip(x, gain=math.sqrt(0.5))
@@ -395,10 +457,26 @@ class SynthesisNetwork(nn.Module):
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         ws = ws.to(torch.float32)
+        blocks, block_ws = self.blocks(), self.block_ws(ws)
+        split = len(blocks)
+        if fused is None and not torch.is_grad_enabled() and ws.shape[0] > 1:
+            # Large resolutions render one image at a time: per-sample weights beat a shared
+            # weight there, and the working set stays small (see SynthesisLayer._forward_inference).
+            split = next((i for i, b in enumerate(blocks) if b.resolution >= PER_IMAGE_RESOLUTION), split)
+        kw = dict(noise_mode=noise_mode, fused=fused)
         x = img = None
-        for block, cur_ws in zip(self.blocks(), self.block_ws(ws)):
-            x, img = block(x, img, cur_ws, noise_mode=noise_mode, noise_generator=noise_generator, fused=fused)
-        return img
+        for block, cur_ws in zip(blocks[:split], block_ws[:split]):
+            x, img = block(x, img, cur_ws, noise_generator=noise_generator, **kw)
+        if split == len(blocks):
+            return img
+        images = []
+        for i in range(ws.shape[0]):
+            gen = noise_generator[i:i + 1] if isinstance(noise_generator, (list, tuple)) else noise_generator
+            xi, imgi = (x[i:i + 1] if x is not None else None), (img[i:i + 1] if img is not None else None)
+            for block, cur_ws in zip(blocks[split:], block_ws[split:]):
+                xi, imgi = block(xi, imgi, cur_ws[i:i + 1], noise_generator=gen, **kw)
+            images.append(imgi)
+        return torch.cat(images)
 
 
 @dataclass
