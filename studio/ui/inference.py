@@ -17,6 +17,7 @@ torch and the engine are imported on the worker thread after the window is shown
 
 from __future__ import annotations
 
+import gc
 import itertools
 import threading
 import time
@@ -26,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any, Callable
 
 import numpy as np
-from PySide6.QtCore import QObject, QThread, Signal
+from PySide6.QtCore import QObject, QThread, QTimer, Signal
 from PySide6.QtGui import QImage
 
 Job = Callable[["JobContext"], Any]
@@ -207,6 +208,51 @@ def _one_line(exc: BaseException) -> str:
     return text[0] if text else type(exc).__name__
 
 
+class MainThreadGC(QObject):
+    """While a worker thread runs, garbage is collected only on the UI thread.
+
+    Python's cyclic collector runs on whichever thread happens to allocate; if that is the
+    worker, it can destroy Qt widgets off the UI thread and crash the process. So automatic
+    collection is switched off while any worker lives, and a timer on the UI thread collects
+    instead, with the same generation thresholds.
+    """
+
+    _users = 0
+    _instance: "MainThreadGC | None" = None
+
+    def __init__(self):
+        super().__init__()
+        self._timer = QTimer(self)
+        self._timer.setInterval(250)
+        self._timer.timeout.connect(self.collect)
+
+    @classmethod
+    def acquire(cls) -> None:
+        if cls._instance is None:
+            cls._instance = cls()
+        cls._users += 1
+        if cls._users == 1:
+            gc.disable()
+            cls._instance._timer.start()
+
+    @classmethod
+    def release(cls) -> None:
+        if cls._users == 0:
+            return
+        cls._users -= 1
+        if cls._users == 0 and cls._instance is not None:
+            cls._instance._timer.stop()
+            gc.collect()
+            gc.enable()
+
+    @staticmethod
+    def collect() -> None:
+        counts, limits = gc.get_count(), gc.get_threshold()
+        generation = max((g for g in range(3) if counts[g] > limits[g]), default=None)
+        if generation is not None:
+            gc.collect(generation)
+
+
 class InferenceClient(QObject):
     """The UI-thread face of the worker: forwards only results that are still current.
 
@@ -240,6 +286,8 @@ class InferenceClient(QObject):
         w.failed.connect(self._on_failed)
 
     def start(self) -> None:
+        MainThreadGC.acquire()
+        self._gc_held = True
         self.worker.start(QThread.Priority.LowPriority)
 
     def submit(self, key: str, job: Job) -> int:
@@ -256,6 +304,9 @@ class InferenceClient(QObject):
 
     def shutdown(self) -> None:
         self.worker.stop()
+        if getattr(self, "_gc_held", False):
+            self._gc_held = False
+            MainThreadGC.release()
 
     def wait_idle(self, timeout_s: float = 30.0) -> bool:
         """For tests and scripts: process events until no job is queued or running."""
