@@ -95,17 +95,46 @@ def render_recipe(recipe_json: str, tag: Any = None) -> Job:
     return job
 
 
+def _keyframes(ctx: JobContext, specs: Sequence[dict], space: str):
+    """Keyframes from panel specs: {'seed': n} or {'recipe': json} (a favourite).
+
+    A favourite keeps its own look: in W it becomes its fully resolved ws (its truncation,
+    class and style mix); in Z only plain seeds and z latents can take part.
+    """
+    from studio.engine.interpolate import Keyframe
+    from studio.engine.latents import mix_styles
+    from studio.engine.recipe import Latent, Recipe
+
+    r = ctx.renderer
+    keys = []
+    for spec in specs:
+        if "seed" in spec:
+            keys.append(Keyframe.from_seed(int(spec["seed"])))
+            continue
+        recipe = Recipe.from_json(spec["recipe"])
+        if recipe.model.fingerprint != r.network.fingerprint:
+            raise ValueError(f"a favourite was made with '{recipe.model.name}', not with the open model")
+        if space == "z":
+            if recipe.mix is not None or recipe.w is not None:
+                raise ValueError("favourites with a style mix or an explicit w can only be interpolated in W")
+            keys.append(Keyframe(recipe.latent))
+            continue
+        ws = r.ws_from_latent(recipe.latent, r.settings_of(recipe))
+        if recipe.mix is not None:
+            ws = mix_styles(ws, r.ws_from_latent(recipe.mix.source, r.settings_of(recipe)), recipe.mix.layers)
+        keys.append(Keyframe(Latent(w=ws[0].cpu().numpy())))
+    return keys
+
+
 def render_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, loop: bool, settings: dict) -> Job:
-    """Stream an interpolation strip (tag = frame index). Keyframes: {'seed': n} or recipe latents."""
+    """Stream an interpolation strip (tag = frame index)."""
 
     def job(ctx: JobContext) -> int:
-        from studio.engine.interpolate import Keyframe, interpolation_ws, render_frames
-        from studio.engine.recipe import Latent
+        from studio.engine.interpolate import interpolation_ws, render_frames
 
         r = ctx.renderer
         s = _settings(settings)
-        keys = [Keyframe(Latent(seed=k.get("seed"))) for k in keyframes]
-        ws = interpolation_ws(r, keys, frames, space=space, loop=loop, settings=s)
+        ws = interpolation_ws(r, _keyframes(ctx, keyframes, space), frames, space=space, loop=loop, settings=s)
         count = 0
         for count, image in enumerate(render_frames(r, ws, s, should_cancel=ctx.cancelled), start=1):
             ctx.emit_image(count - 1, image)
@@ -120,21 +149,17 @@ def export_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, 
     """Render and write an interpolation to a video, GIF or folder of frames (with progress)."""
 
     def job(ctx: JobContext) -> str:
-        from studio.engine.interpolate import Keyframe, interpolation_ws, render_frames, write_video
-        from studio.engine.recipe import Latent
+        from studio.engine.interpolate import interpolation_ws, render_frames, write_video
 
         r = ctx.renderer
         s = _settings(settings)
-        keys = [Keyframe(Latent(seed=k.get("seed"))) for k in keyframes]
-        ws = interpolation_ws(r, keys, frames, space=space, loop=loop, settings=s)
+        ws = interpolation_ws(r, _keyframes(ctx, keyframes, space), frames, space=space, loop=loop, settings=s)
         total = ws.shape[0]
 
         def progress(done: int, _total: int) -> None:
             ctx.emit_progress(done, total)
 
         write_video(render_frames(r, ws, s, progress=progress, should_cancel=ctx.cancelled), out, fps=fps)
-        if ctx.cancelled():
-            raise RuntimeError("export cancelled")
         return out
 
     return job

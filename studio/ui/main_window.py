@@ -156,7 +156,15 @@ class MainWindow(QMainWindow):
             return
         self.library_panel = LibraryPanel(self.session)
         self.library_panel.open_recipe.connect(self.restore_recipe)
+        self.library_panel.interpolate.connect(self._interpolate_favourites)
         self.tabs.addTab(self.library_panel, "Library")
+
+    def _interpolate_favourites(self, recipes: list) -> None:
+        if self.session.model is None or any(r.model.fingerprint != self.session.model["fingerprint"] for r in recipes):
+            self.show_status("Open the model these favourites were made with first")
+            return
+        self.tabs.setCurrentWidget(self.explore)
+        self.explore.interpolate_recipes(recipes)
 
     def _build_status_bar(self) -> None:
         status = self.statusBar()

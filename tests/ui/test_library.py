@@ -90,3 +90,29 @@ def test_png_for_a_missing_model_says_which(make_window, tiny_model, tmp_path, q
         assert "needs the model 'tiny'" in window.statusBar().currentMessage()
     finally:
         moved.rename(tiny_model)
+
+
+def test_interpolate_between_favourites_keeps_their_truncation(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    explore = window.explore
+    explore.psi.set_value(0.5)
+    wait_for(qtbot, lambda: grid_done(window))
+    explore.grid.select_row(3)
+    explore.star_selection()
+    starred_3 = pixels(explore.grid.grid_model.items[3].image)
+    explore.psi.set_value(1.5)
+    wait_for(qtbot, lambda: grid_done(window))
+    explore.grid.select_row(8)
+    explore.star_selection()
+    panel = window.library_panel
+    window.tabs.setCurrentWidget(panel)
+    wait_for(qtbot, lambda: panel.grid.grid_model.rowCount() == 2)
+    panel.grid.selectAll()
+    explore.frames_spin.setValue(5)
+    panel.interpolate_selected()
+    assert window.tabs.currentWidget() is explore
+    strip = explore.strip.grid_model
+    wait_for(qtbot, lambda: len(strip.items) == 5 and all(i.image is not None for i in strip.items))
+    ends = [pixels(strip.items[0].image), pixels(strip.items[-1].image)]
+    # the favourite at its own psi 0.5, not re-rendered at the panel's 1.5
+    assert min(np.abs(end.astype(int) - starred_3.astype(int)).max() for end in ends) <= 1

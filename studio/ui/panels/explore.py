@@ -205,7 +205,7 @@ class ExplorePanel(QWidget):
         self.noise_combo.currentIndexChanged.connect(lambda _i: self.schedule_render())
         self.view_btn.clicked.connect(lambda: self.open_large(self._first_selected()))
         self.star_btn.clicked.connect(self.star_selection)
-        self.interp_btn.clicked.connect(self.make_strip)
+        self.interp_btn.clicked.connect(lambda: self.make_strip())
         return w
 
     def _build_strip_box(self) -> QWidget:
@@ -420,8 +420,12 @@ class ExplorePanel(QWidget):
     def keyframes(self) -> list[dict]:
         return [{"seed": s} for s in self.selected_seeds()]
 
-    def make_strip(self) -> None:
-        keys = self.keyframes()
+    def interpolate_recipes(self, recipes: list) -> None:
+        """Make a strip through favourites (from the Library) instead of the grid selection."""
+        self.make_strip([{"recipe": r.to_json()} for r in recipes])
+
+    def make_strip(self, keys: list[dict] | None = None) -> None:
+        keys = keys if keys is not None else self.keyframes()
         if len(keys) < 2:
             self.session.status.emit("Select two or more images to interpolate between (ctrl-click)", 4000)
             return

@@ -47,9 +47,11 @@ def _describe(recipe) -> str:
 
 
 class LibraryPanel(QWidget):
-    """Signal ``open_recipe(Recipe)``: the artist asked to see an image again."""
+    """Signals: ``open_recipe(Recipe)``: the artist asked to see an image again;
+    ``interpolate(list[Recipe])``: make an interpolation strip through the selected favourites."""
 
     open_recipe = Signal(object)
+    interpolate = Signal(list)
 
     def __init__(self, session: StudioSession, parent=None):
         super().__init__(parent)
@@ -97,6 +99,8 @@ class LibraryPanel(QWidget):
         self.save_btn = QPushButton("Save")
         self.open_btn = QPushButton("Open in Explore")
         self.delete_btn = QPushButton("Delete")
+        self.interp_btn = QPushButton("Interpolate selected")
+        self.interp_btn.setToolTip("An interpolation strip through two or more selected favourites, in Explore")
         detail = QWidget()
         detail.setFixedWidth(320)
         form = QFormLayout()
@@ -111,6 +115,7 @@ class LibraryPanel(QWidget):
         dv.addWidget(self.info)
         dv.addLayout(form)
         dv.addLayout(buttons)
+        dv.addWidget(self.interp_btn)
         dv.addStretch(1)
 
         body = QHBoxLayout()
@@ -126,6 +131,7 @@ class LibraryPanel(QWidget):
         self.save_btn.clicked.connect(self.save_details)
         self.open_btn.clicked.connect(self.open_selected)
         self.delete_btn.clicked.connect(self.delete_selected)
+        self.interp_btn.clicked.connect(self.interpolate_selected)
         self.stars_spin.valueChanged.connect(self._on_stars)
         self._set_detail_enabled(False)
 
@@ -181,7 +187,8 @@ class LibraryPanel(QWidget):
         return [self.grid.grid_model.items[r].tag for r in self.grid.selected_rows()]
 
     def _set_detail_enabled(self, on: bool) -> None:
-        for w in (self.stars_spin, self.tags_edit, self.note_edit, self.save_btn, self.open_btn, self.delete_btn):
+        for w in (self.stars_spin, self.tags_edit, self.note_edit, self.save_btn, self.open_btn, self.delete_btn,
+                  self.interp_btn):
             w.setEnabled(on)
 
     def _on_selection(self, rows: list[int]) -> None:
@@ -232,6 +239,13 @@ class LibraryPanel(QWidget):
             self.session.status.emit("This image's recipe comes from a newer studio version", 5000)
             return
         self.open_recipe.emit(recipe)
+
+    def interpolate_selected(self) -> None:
+        recipes = [self._images[i].recipe for i in self.selected_ids() if self._images[i].recipe is not None]
+        if len(recipes) < 2:
+            self.session.status.emit("Select two or more favourites to interpolate between (ctrl-click)", 4000)
+            return
+        self.interpolate.emit(recipes)
 
     def delete_selected(self, confirm: bool = True) -> None:
         ids = self.selected_ids()

@@ -1,0 +1,47 @@
+"""Start-up checks and the crash dialog."""
+
+from __future__ import annotations
+
+import sys
+
+from PySide6.QtGui import QGuiApplication
+from PySide6.QtWidgets import QPushButton
+
+from studio.ui.crash import CrashDialog, crash_report
+from studio.ui.startup import check_platform, install_hint
+
+
+def test_no_display_points_to_xvfb_and_the_cli(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    message = check_platform({"PATH": "/usr/bin"})
+    assert "xvfb-run -a studio" in message and "studio --help" in message
+
+
+def test_offscreen_and_wayland_need_no_xcb_check(monkeypatch):
+    monkeypatch.setattr(sys, "platform", "linux")
+    assert check_platform({"QT_QPA_PLATFORM": "offscreen"}) is None
+    assert check_platform({"WAYLAND_DISPLAY": "wayland-0"}) is None
+
+
+def test_missing_xcb_libraries_are_named_with_their_packages(monkeypatch):
+    import studio.ui.startup as startup
+
+    monkeypatch.setattr(sys, "platform", "linux")
+    monkeypatch.setattr(startup, "missing_libraries", lambda plugin: ["libxcb-cursor.so.0", "libxcb-icccm.so.4"])
+    message = check_platform({"DISPLAY": ":0"})
+    assert "libxcb-cursor.so.0" in message
+    assert "sudo apt-get install libxcb-cursor0 libxcb-icccm4" in message
+    assert "dnf install" in install_hint(["libxcb-cursor.so.0"])
+
+
+def test_crash_dialog_has_a_copyable_report(qtbot):
+    try:
+        raise RuntimeError("the brush fell off the easel")
+    except RuntimeError:
+        report = crash_report(*sys.exc_info())
+    assert "the brush fell off the easel" in report and "GAN Art Studio" in report and "Traceback" in report
+    dialog = CrashDialog(report)
+    qtbot.addWidget(dialog)
+    copy = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Copy report")
+    copy.click()
+    assert QGuiApplication.clipboard().text() == report
