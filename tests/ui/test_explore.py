@@ -103,3 +103,35 @@ def test_interpolation_strip_between_selected_seeds(make_window, tiny_model, qtb
     wait_for(qtbot, lambda: len(strip.items) == 6 and all(i.image is not None for i in strip.items))
     first = pixels(strip.items[0].image)
     assert np.array_equal(first, pixels(explore.grid.grid_model.items[1].image))
+
+
+def test_open_model_from_a_url(make_window, tiny_model, qtbot):
+    """`studio URL` / Get models: the network downloads into the cache and opens."""
+    import functools
+    import http.server
+    import threading
+
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(tiny_model.parent))
+    handler.log_message = lambda *a: None
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        window = make_window()
+        url = f"http://127.0.0.1:{server.server_address[1]}/{tiny_model.name}"
+        window.open_path(url)
+        wait_for(qtbot, lambda: window.session.model is not None and grid_done(window))
+        assert window.session.model["name"].startswith("tiny")
+        assert url in window.session.settings.recent_models
+    finally:
+        server.shutdown()
+
+
+def test_get_models_dialog_lists_the_catalogue(qtbot):
+    from studio.ui.get_models import GetModelsDialog
+
+    dialog = GetModelsDialog()
+    qtbot.addWidget(dialog)
+    assert dialog.table.rowCount() == len(dialog.entries) >= 5
+    dialog.table.selectRow(1)
+    dialog.accept()
+    assert dialog.chosen_url == dialog.entries[1].url

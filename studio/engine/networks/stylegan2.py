@@ -212,7 +212,8 @@ class SynthesisLayer(nn.Module):
         weight = self.weight.to(x.dtype)
         d = (styles.square() @ self._weight_sq(weight).t() + 1e-8).rsqrt() * g   # [n, out]
         bias = self.bias.to(x.dtype) * g
-        per_sample = h * wd >= 9 * self.out_channels
+        # CPUs: per-image weights once activations outweigh weights; GPUs: one shared-weight batch
+        per_sample = n == 1 or (x.device.type == "cpu" and h * wd >= 9 * self.out_channels)
         if per_sample:
             ys = [self._conv(x[i:i + 1], weight * (d[i].reshape(-1, 1, 1, 1) * styles[i].reshape(1, -1, 1, 1)), bias)
                   for i in range(n)]
@@ -459,7 +460,7 @@ class SynthesisNetwork(nn.Module):
         ws = ws.to(torch.float32)
         blocks, block_ws = self.blocks(), self.block_ws(ws)
         split = len(blocks)
-        if fused is None and not torch.is_grad_enabled() and ws.shape[0] > 1:
+        if fused is None and not torch.is_grad_enabled() and ws.shape[0] > 1 and ws.device.type == "cpu":
             # Large resolutions render one image at a time: per-sample weights beat a shared
             # weight there, and the working set stays small (see SynthesisLayer._forward_inference).
             split = next((i for i, b in enumerate(blocks) if b.resolution >= PER_IMAGE_RESOLUTION), split)
