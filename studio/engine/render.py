@@ -167,21 +167,41 @@ class Renderer:
         should_cancel: CancelFn | None = None,
     ) -> Iterator[tuple[int, int, np.ndarray]]:
         """Style mixing as the reference: rows give form, columns give the listed style layers."""
+        row_ws = self.ws_from_seeds(row_seeds, settings)
+        col_ws = self.ws_from_seeds(col_seeds, settings)
+        noise = [r for r in row_seeds for _ in col_seeds] if settings.noise_mode == "random" else None
+        for ri, ci, image in self.render_mix_ws(row_ws, col_ws, layers, settings, noise_seeds=noise,
+                                                 progress=progress, should_cancel=should_cancel):
+            yield row_seeds[ri], col_seeds[ci], image
+
+    def render_mix_ws(
+        self,
+        form_ws: torch.Tensor,
+        style_ws: torch.Tensor,
+        layers: Sequence[int],
+        settings: RenderSettings = RenderSettings(),
+        *,
+        noise_seeds: Sequence[int] | None = None,
+        progress: ProgressFn | None = None,
+        should_cancel: CancelFn | None = None,
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """Every form with every style: yields (form index, style index, image), form-major.
+
+        Each cell keeps its form's ws except at ``layers``, which come from the style.
+        """
         bad = [i for i in layers if not 0 <= i < self.num_ws]
         if bad:
             raise ValueError(f"style layers {bad} are outside 0-{self.num_ws - 1} for this model")
-        row_ws = self.ws_from_seeds(row_seeds, settings)
-        col_ws = self.ws_from_seeds(col_seeds, settings)
-        ws = latents.mix_styles(row_ws, col_ws, list(layers))
-        cells = [(r, c) for r in row_seeds for c in col_seeds]
+        ws = latents.mix_styles(form_ws, style_ws, list(layers))
+        cells = [(f, s) for f in range(form_ws.shape[0]) for s in range(style_ws.shape[0])]
         for start in range(0, len(cells), self.batch_size):
             if should_cancel is not None and should_cancel():
                 return
             chunk = cells[start:start + self.batch_size]
-            noise = self._noise_seeds([r for r, _ in chunk], settings)
+            noise = noise_seeds[start:start + len(chunk)] if noise_seeds is not None else None
             images = self._synthesize_batch(ws[start:start + len(chunk)], settings, noise)
-            for (r, c), image in zip(chunk, images):
-                yield r, c, image
+            for (f, s), image in zip(chunk, images):
+                yield f, s, image
             if progress is not None:
                 progress(start + len(chunk), len(cells))
 

@@ -95,35 +95,90 @@ def render_recipe(recipe_json: str, tag: Any = None) -> Job:
     return job
 
 
-def _keyframes(ctx: JobContext, specs: Sequence[dict], space: str):
-    """Keyframes from panel specs: {'seed': n} or {'recipe': json} (a favourite).
-
-    A favourite keeps its own look: in W it becomes its fully resolved ws (its truncation,
-    class and style mix); in Z only plain seeds and z latents can take part.
-    """
-    from studio.engine.interpolate import Keyframe
+def _recipe_ws(r, recipe):
+    """[1, num_ws, w_dim] of a recipe with its own truncation, class and style mix."""
     from studio.engine.latents import mix_styles
+
+    if recipe.model.fingerprint != r.network.fingerprint:
+        raise ValueError(f"an image was made with '{recipe.model.name}', not with the open model")
+    settings = r.settings_of(recipe)
+    ws = r.ws_from_latent(recipe.latent, settings)
+    if recipe.mix is not None:
+        ws = mix_styles(ws, r.ws_from_latent(recipe.mix.source, settings), recipe.mix.layers)
+    return ws
+
+
+def resolve_ws(ctx: JobContext, spec: dict, settings) -> tuple:
+    """A source spec -> (ws [1, num_ws, w_dim], Latent that re-creates it).
+
+    Specs: {'seed': n} (rendered with the panel's settings) or {'recipe': json} (a favourite or
+    a promoted cell, keeping its own look: it becomes its explicit ws).
+    """
     from studio.engine.recipe import Latent, Recipe
 
     r = ctx.renderer
+    if "seed" in spec:
+        seed = int(spec["seed"])
+        return r.ws_from_seeds([seed], settings), Latent(seed=seed)
+    ws = _recipe_ws(r, Recipe.from_json(spec["recipe"]))
+    return ws, Latent(w=ws[0].cpu().numpy())
+
+
+def _keyframes(ctx: JobContext, specs: Sequence[dict], space: str, settings):
+    """Interpolation keyframes; in Z only plain seeds and z latents can take part."""
+    from studio.engine.interpolate import Keyframe
+    from studio.engine.recipe import Recipe
+
     keys = []
     for spec in specs:
-        if "seed" in spec:
-            keys.append(Keyframe.from_seed(int(spec["seed"])))
-            continue
-        recipe = Recipe.from_json(spec["recipe"])
-        if recipe.model.fingerprint != r.network.fingerprint:
-            raise ValueError(f"a favourite was made with '{recipe.model.name}', not with the open model")
-        if space == "z":
+        if space == "z" and "recipe" in spec:
+            recipe = Recipe.from_json(spec["recipe"])
             if recipe.mix is not None or recipe.w is not None:
                 raise ValueError("favourites with a style mix or an explicit w can only be interpolated in W")
             keys.append(Keyframe(recipe.latent))
             continue
-        ws = r.ws_from_latent(recipe.latent, r.settings_of(recipe))
-        if recipe.mix is not None:
-            ws = mix_styles(ws, r.ws_from_latent(recipe.mix.source, r.settings_of(recipe)), recipe.mix.layers)
-        keys.append(Keyframe(Latent(w=ws[0].cpu().numpy())))
+        keys.append(Keyframe(resolve_ws(ctx, spec, settings)[1]) if "recipe" in spec
+                    else Keyframe.from_seed(int(spec["seed"])))
     return keys
+
+
+def render_mix_matrix(forms: Sequence[dict], styles: Sequence[dict], layers: Sequence[int], settings: dict) -> Job:
+    """The forms x styles matrix: streams the sources (tags ('form', i), ('style', j)) and every
+    cell (tag ('cell', i, j)) with the cell's recipe JSON as extra."""
+
+    def job(ctx: JobContext) -> int:
+        from studio.engine.recipe import StyleMix
+
+        r = ctx.renderer
+        s = _settings(settings)
+        form_res = [resolve_ws(ctx, spec, s) for spec in forms]
+        style_res = [resolve_ws(ctx, spec, s) for spec in styles]
+        import torch
+
+        form_ws = torch.cat([ws for ws, _ in form_res])
+        style_ws = torch.cat([ws for ws, _ in style_res])
+        for kind, res_list, ws_all in (("form", form_res, form_ws), ("style", style_res, style_ws)):
+            images = r.synthesize(ws_all, s)
+            for i, image in enumerate(images):
+                if ctx.cancelled():
+                    return 0
+                recipe = r.recipe(s, **_latent_kwargs(res_list[i][1]))
+                ctx.emit_image((kind, i), image, recipe.to_json())
+        total = len(forms) * len(styles)
+        done = 0
+        for f, st, image in r.render_mix_ws(form_ws, style_ws, list(layers), s, should_cancel=ctx.cancelled):
+            mix = StyleMix(source=style_res[st][1], layers=list(layers))
+            recipe = r.recipe(s, mix=mix, **_latent_kwargs(form_res[f][1]))
+            ctx.emit_image(("cell", f, st), image, recipe.to_json())
+            done += 1
+            ctx.emit_progress(done, total)
+        return done
+
+    return job
+
+
+def _latent_kwargs(latent) -> dict:
+    return {"seed": latent.seed} if latent.seed is not None else {"w": latent.w}
 
 
 def render_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, loop: bool, settings: dict) -> Job:
@@ -134,7 +189,7 @@ def render_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, 
 
         r = ctx.renderer
         s = _settings(settings)
-        ws = interpolation_ws(r, _keyframes(ctx, keyframes, space), frames, space=space, loop=loop, settings=s)
+        ws = interpolation_ws(r, _keyframes(ctx, keyframes, space, s), frames, space=space, loop=loop, settings=s)
         count = 0
         for count, image in enumerate(render_frames(r, ws, s, should_cancel=ctx.cancelled), start=1):
             ctx.emit_image(count - 1, image)
@@ -153,7 +208,7 @@ def export_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, 
 
         r = ctx.renderer
         s = _settings(settings)
-        ws = interpolation_ws(r, _keyframes(ctx, keyframes, space), frames, space=space, loop=loop, settings=s)
+        ws = interpolation_ws(r, _keyframes(ctx, keyframes, space, s), frames, space=space, loop=loop, settings=s)
         total = ws.shape[0]
 
         def progress(done: int, _total: int) -> None:
@@ -161,5 +216,21 @@ def export_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, 
 
         write_video(render_frames(r, ws, s, progress=progress, should_cancel=ctx.cancelled), out, fps=fps)
         return out
+
+    return job
+
+
+def write_mix_sheet(forms, styles, cells, cell_size: tuple[int, int], path: str) -> Job:
+    """Write the labelled forms x styles sheet (F1.. across, S1.. down) as a PNG."""
+
+    def job(ctx: JobContext) -> str:
+        from studio.engine.atomic import atomic_path
+        from studio.engine.mixgrid import labelled_sheet
+
+        sheet = labelled_sheet(forms, styles, cells, col_labels=[f"F{i + 1}" for i in range(len(forms))],
+                               row_labels=[f"S{j + 1}" for j in range(len(styles))], cell_size=cell_size)
+        with atomic_path(path) as tmp:
+            sheet.save(tmp, format="PNG")
+        return path
 
     return job

@@ -26,6 +26,7 @@ from PySide6.QtWidgets import (
 
 from studio import paths
 from studio.ui.panels.explore import ExplorePanel
+from studio.ui.panels.mix import MixPanel
 from studio.ui.session import StudioSession
 
 NETWORK_SUFFIXES = {".pkl", ".pt", ".pth", ".ckpt", ".safetensors"}
@@ -92,6 +93,9 @@ class MainWindow(QMainWindow):
         self.tabs = QTabWidget()
         self.explore = ExplorePanel(session)
         self.tabs.addTab(self.explore, "Explore")
+        self.mix = MixPanel(session)
+        self.tabs.addTab(self.mix, "Style Mix")
+        self.explore.selection_changed.connect(lambda recipes: session.selections.__setitem__("explore", recipes))
         self.library_panel = None
         self._add_library_tab()
         self.empty = EmptyState(self)

@@ -4,6 +4,6 @@ import os
 
 os.environ.setdefault("QT_API", "pyside6")
 
-from superqt import QLabeledDoubleSlider, QLargeIntSpinBox  # noqa: E402
+from superqt import QLabeledDoubleSlider, QLabeledRangeSlider, QLargeIntSpinBox  # noqa: E402
 
-__all__ = ["QLabeledDoubleSlider", "QLargeIntSpinBox"]
+__all__ = ["QLabeledDoubleSlider", "QLabeledRangeSlider", "QLargeIntSpinBox"]

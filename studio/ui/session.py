@@ -45,6 +45,7 @@ class StudioSession(QObject):
         self.settings = settings or load_settings()
         self.client = client or InferenceClient(device=self.settings.device, parent=self)
         self.model: dict | None = None
+        self.selections: dict[str, list] = {}   # panel name -> recipes of its current selection
         self._library = library
         self._model_stamp = 0
         self.client.finished.connect(self._on_finished)

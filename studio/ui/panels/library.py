@@ -193,6 +193,7 @@ class LibraryPanel(QWidget):
 
     def _on_selection(self, rows: list[int]) -> None:
         ids = self.selected_ids()
+        self.session.selections["library"] = [self._images[i].recipe for i in ids if self._images[i].recipe]
         self._set_detail_enabled(bool(ids))
         if not ids:
             self.info.clear()

@@ -1,0 +1,376 @@
+"""Style Mix: a forms x styles matrix (GANscapes' 7 x 3 by default).
+
+Forms (layout) run across the top, styles (palette, texture) down the side; each cell keeps
+its form's w except at the chosen layers, which come from its style. Forms and styles come
+from seeds, the Explore selection, Library favourites, or any cell ("use as form / style").
+"""
+
+from __future__ import annotations
+
+import random
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QColor, QImage, QPainter
+from PySide6.QtWidgets import (
+    QComboBox,
+    QFileDialog,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.engine.mixgrid import describe_layers, preset_layers
+from studio.engine.recipe import Recipe
+from studio.ui import jobs
+from studio.ui.qt_compat import QLabeledRangeSlider, QLargeIntSpinBox
+from studio.ui.session import StudioSession
+from studio.ui.widgets.image_grid import ImageGrid
+from studio.ui.widgets.truncation import TruncationControl
+from studio.ui.widgets.viewer import ImageViewer
+
+MATRIX_KEY = "mix.matrix"
+SHEET_KEY = "mix.sheet"
+PRESETS = [("coarse", "Coarse"), ("middle", "Middle"), ("fine", "Fine"), ("default", "Default")]
+SHEET_ASPECTS = [("1:1", 1.0), ("1.27:1 (GANscapes)", 1.27), ("4:3", 4 / 3), ("16:9", 16 / 9)]
+
+
+def corner_image(size: int = 128) -> QImage:
+    image = QImage(size, size, QImage.Format.Format_RGB888)
+    image.fill(QColor(28, 28, 32))
+    painter = QPainter(image)
+    painter.setPen(QColor(210, 210, 210))
+    painter.drawText(image.rect().adjusted(6, 6, -6, -6), Qt.AlignmentFlag.AlignRight | Qt.AlignmentFlag.AlignTop,
+                     "forms →")
+    painter.drawText(image.rect().adjusted(6, 6, -6, -6), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignBottom,
+                     "styles ↓")
+    painter.end()
+    return image
+
+
+class MixPanel(QWidget):
+    def __init__(self, session: StudioSession, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.client = session.client
+        self.forms: list[dict] = [{"seed": s} for s in range(7)]
+        self.styles: list[dict] = [{"seed": s} for s in range(100, 103)]
+        self.layers: list[int] = list(range(7))
+        self.recipes: dict[tuple, str] = {}   # tag -> recipe JSON of what the cell shows
+        self._viewer: ImageViewer | None = None
+
+        self.grid = ImageGrid(rows=4, cols=8)
+        self.grid.opened.connect(self.open_large)
+        sidebar = self._build_sidebar()
+        scroll = QScrollArea()
+        scroll.setWidget(sidebar)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        sidebar.setMinimumWidth(max(300, sidebar.minimumSizeHint().width()))
+        scroll.setFixedWidth(sidebar.minimumWidth() + scroll.style().pixelMetric(
+            QStyle.PixelMetric.PM_ScrollBarExtent) + 8)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(scroll)
+        layout.addWidget(self.grid, 1)
+
+        self.client.image.connect(self._on_image)
+        self.client.finished.connect(self._on_finished)
+        self.client.failed.connect(self._on_failed)
+        session.model_changed.connect(self._on_model)
+        self.setEnabled(False)
+
+    # -- layout ------------------------------------------------------------------------------------
+    def _source_box(self, title: str, count: int, first: int) -> tuple[QGroupBox, QSpinBox, QLargeIntSpinBox]:
+        box = QGroupBox(title)
+        f = QFormLayout(box)
+        count_spin = QSpinBox(minimum=1, maximum=8, value=count)
+        seed_spin = QLargeIntSpinBox()
+        seed_spin.setRange(0, 2**32 - 9)
+        seed_spin.setValue(first)
+        f.addRow("How many", count_spin)
+        f.addRow("Seeds from", seed_spin)
+        return box, count_spin, seed_spin
+
+    def _build_sidebar(self) -> QWidget:
+        w = QWidget()
+        v = QVBoxLayout(w)
+        box, self.form_count, self.form_seed = self._source_box("Forms (layout) — across", 7, 0)
+        row = QGridLayout()
+        self.form_random = QPushButton("Random")
+        self.form_from_explore = QPushButton("From Explore")
+        self.form_from_library = QPushButton("From Library")
+        for i, b in enumerate((self.form_random, self.form_from_explore, self.form_from_library)):
+            row.addWidget(b, 0, i)
+        box.layout().addRow(row)
+        v.addWidget(box)
+        box, self.style_count, self.style_seed = self._source_box("Styles (palette, texture) — down", 3, 100)
+        row = QGridLayout()
+        self.style_random = QPushButton("Random")
+        self.style_from_explore = QPushButton("From Explore")
+        self.style_from_library = QPushButton("From Library")
+        for i, b in enumerate((self.style_random, self.style_from_explore, self.style_from_library)):
+            row.addWidget(b, 0, i)
+        box.layout().addRow(row)
+        v.addWidget(box)
+
+        layers = QGroupBox("Layers taken from the style")
+        lv = QVBoxLayout(layers)
+        presets = QHBoxLayout()
+        self.preset_buttons = {}
+        for key, text in PRESETS:
+            b = QPushButton(text)
+            b.clicked.connect(lambda _=False, k=key: self.set_preset(k))
+            presets.addWidget(b)
+            self.preset_buttons[key] = b
+        lv.addLayout(presets)
+        self.range_slider = QLabeledRangeSlider(Qt.Orientation.Horizontal)
+        self.range_slider.setRange(0, 17)
+        self.range_slider.setValue((0, 6))
+        self.range_slider.valueChanged.connect(self._on_range)
+        lv.addWidget(self.range_slider)
+        self.layers_label = QLabel()
+        self.layers_label.setWordWrap(True)
+        lv.addWidget(self.layers_label)
+        v.addWidget(layers)
+
+        trunc = QGroupBox("Truncation (forms and styles)")
+        tf = QFormLayout(trunc)
+        self.psi = TruncationControl(1.0)
+        tf.addRow("psi", self.psi)
+        v.addWidget(trunc)
+
+        cell = QGroupBox("Selected cell")
+        cv = QGridLayout(cell)
+        self.as_form = QPushButton("Use as form")
+        self.as_style = QPushButton("Use as style")
+        self.star_btn = QPushButton("★ Star")
+        self.view_btn = QPushButton("View large")
+        for i, b in enumerate((self.as_form, self.as_style, self.star_btn, self.view_btn)):
+            cv.addWidget(b, i // 2, i % 2)
+        v.addWidget(cell)
+
+        sheet = QGroupBox("Contact sheet")
+        sf = QFormLayout(sheet)
+        self.sheet_width = QSpinBox(minimum=64, maximum=2048, value=256, suffix=" px")
+        self.sheet_aspect = QComboBox()
+        for text, ratio in SHEET_ASPECTS:
+            self.sheet_aspect.addItem(text, ratio)
+        self.sheet_btn = QPushButton("Export sheet…")
+        sf.addRow("Cell width", self.sheet_width)
+        sf.addRow("Cell aspect", self.sheet_aspect)
+        sf.addRow(self.sheet_btn)
+        v.addWidget(sheet)
+        v.addStretch(1)
+
+        self.form_count.valueChanged.connect(lambda _v: self._reseed("form"))
+        self.form_seed.valueChanged.connect(lambda _v: self._reseed("form"))
+        self.style_count.valueChanged.connect(lambda _v: self._reseed("style"))
+        self.style_seed.valueChanged.connect(lambda _v: self._reseed("style"))
+        self.form_random.clicked.connect(lambda: self.form_seed.setValue(random.randrange(0, 2**31)))
+        self.style_random.clicked.connect(lambda: self.style_seed.setValue(random.randrange(0, 2**31)))
+        self.form_from_explore.clicked.connect(lambda: self.take_selection("form", "explore"))
+        self.style_from_explore.clicked.connect(lambda: self.take_selection("style", "explore"))
+        self.form_from_library.clicked.connect(lambda: self.take_selection("form", "library"))
+        self.style_from_library.clicked.connect(lambda: self.take_selection("style", "library"))
+        self.psi.value_changed.connect(lambda _v: self.render())
+        self.as_form.clicked.connect(lambda: self.promote("form"))
+        self.as_style.clicked.connect(lambda: self.promote("style"))
+        self.star_btn.clicked.connect(self.star_selection)
+        self.view_btn.clicked.connect(lambda: self.open_large(self._first_selected()))
+        self.sheet_btn.clicked.connect(self.export_sheet)
+        return w
+
+    # -- model and sources ---------------------------------------------------------------------------
+    def _on_model(self, info: dict) -> None:
+        self.setEnabled(True)
+        num_ws = info["num_ws"]
+        for key, text in PRESETS:
+            self.preset_buttons[key].setText(f"{text} {describe_layers(preset_layers(key, num_ws))}")
+            self.preset_buttons[key].setToolTip(f"w layers {describe_layers(preset_layers(key, num_ws))} "
+                                                f"of {num_ws}")
+        self.range_slider.blockSignals(True)
+        self.range_slider.setRange(0, num_ws - 1)
+        self.range_slider.blockSignals(False)
+        self.recipes.clear()
+        self._reseed("form", render=False)
+        self._reseed("style", render=False)
+        self.set_preset("default")
+
+    def _reseed(self, which: str, render: bool = True) -> None:
+        count = (self.form_count if which == "form" else self.style_count).value()
+        first = int((self.form_seed if which == "form" else self.style_seed).value())
+        specs = [{"seed": first + i} for i in range(count)]
+        if which == "form":
+            self.forms = specs
+        else:
+            self.styles = specs
+        if render:
+            self.render()
+
+    def set_sources(self, which: str, recipes: list[Recipe]) -> None:
+        """Forms or styles from images (Explore selection, favourites): each keeps its own look."""
+        specs = [{"recipe": r.to_json()} for r in recipes[:8]]
+        if not specs:
+            self.session.status.emit("Select some images first", 3000)
+            return
+        if which == "form":
+            self.forms = specs
+        else:
+            self.styles = specs
+        self.render()
+
+    def take_selection(self, which: str, panel: str) -> None:
+        recipes = self.session.selections.get(panel, [])
+        if not recipes:
+            where = "Explore" if panel == "explore" else "the Library"
+            self.session.status.emit(f"Select images in {where} first", 4000)
+            return
+        self.set_sources(which, recipes)
+
+    def promote(self, which: str) -> None:
+        tag = self._selected_tag()
+        if tag is None or tag not in self.recipes:
+            self.session.status.emit("Select a rendered image in the matrix first", 3000)
+            return
+        spec = {"recipe": self.recipes[tag]}
+        target = self.forms if which == "form" else self.styles
+        if len(target) < 8:
+            target.append(spec)
+        else:
+            target[-1] = spec
+        self.render()
+
+    # -- layers ---------------------------------------------------------------------------------------
+    def set_preset(self, key: str) -> None:
+        num_ws = self.session.model["num_ws"] if self.session.model else 18
+        self.set_layers(preset_layers(key, num_ws))
+
+    def set_layers(self, layers: list[int]) -> None:
+        self.layers = sorted(layers)
+        if self.layers:
+            self.range_slider.blockSignals(True)
+            self.range_slider.setValue((self.layers[0], self.layers[-1]))
+            self.range_slider.blockSignals(False)
+        self.layers_label.setText(f"Styles give w layers {describe_layers(self.layers)}; forms keep the rest.")
+        self.render()
+
+    def _on_range(self, value) -> None:
+        low, high = int(value[0]), int(value[1])
+        self.set_layers(list(range(low, high + 1)))
+
+    # -- rendering -------------------------------------------------------------------------------------
+    def settings(self) -> dict:
+        return {"truncation_psi": self.psi.value(), "noise_mode": "const"}
+
+    def render(self) -> None:
+        """Re-render the matrix now if the panel is on screen, else when it is next shown."""
+        if self.session.model is None:
+            return
+        if not self.isVisible():
+            self._dirty = True
+            return
+        self._dirty = False
+        n_f, n_s = len(self.forms), len(self.styles)
+        tags = [("corner",)] + [("form", i) for i in range(n_f)]
+        labels = [""] + [f"F{i + 1}" for i in range(n_f)]
+        for j in range(n_s):
+            tags += [("style", j)] + [("cell", i, j) for i in range(n_f)]
+            labels += [f"S{j + 1}"] + [f"F{i + 1}·S{j + 1}" for i in range(n_f)]
+        same_shape = [item.tag for item in self.grid.grid_model.items] == tags
+        self.grid.grid_model.set_items(tags, labels, keep_images=same_shape)
+        self.grid.grid_model.set_image(("corner",), corner_image())
+        self.grid.set_shape(n_s + 1, n_f + 1)
+        self.client.submit(MATRIX_KEY, jobs.render_mix_matrix(self.forms, self.styles, self.layers, self.settings()))
+
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        if getattr(self, "_dirty", False):
+            self.render()
+
+    def _on_image(self, key: str, stamp: int, tag, image: QImage, extra) -> None:
+        if key != MATRIX_KEY:
+            return
+        self.recipes[tag] = extra
+        row = self.grid.grid_model.set_image(tag, image)
+        if self._viewer is not None and row == self._viewer.row:
+            self._viewer.refresh()
+
+    def _on_finished(self, key: str, stamp: int, result) -> None:
+        if key == SHEET_KEY:
+            self.session.status.emit(f"Saved the sheet {result}", 5000)
+
+    def _on_failed(self, key: str, stamp: int, message: str) -> None:
+        if key in (MATRIX_KEY, SHEET_KEY):
+            self.session.status.emit(message, 0)
+
+    # -- selection -----------------------------------------------------------------------------------
+    def _first_selected(self) -> int:
+        rows = self.grid.selected_rows()
+        return rows[0] if rows else 0
+
+    def _selected_tag(self):
+        rows = self.grid.selected_rows()
+        return self.grid.grid_model.items[rows[0]].tag if rows else None
+
+    def open_large(self, row: int) -> None:
+        model = self.grid.grid_model
+        if not model.items or model.items[row].tag == ("corner",):
+            return
+
+        def fetch(r: int):
+            item = model.items[r]
+            return item.image, f"{item.label} · styles take layers {describe_layers(self.layers)}"
+
+        self._viewer = ImageViewer(fetch, len(model.items), row, columns=len(self.forms) + 1,
+                                   star=lambda r: self._star_rows([r]), parent=self)
+        self._viewer.row_changed.connect(self.grid.select_row)
+        self._viewer.finished.connect(lambda _r: setattr(self, "_viewer", None))
+        self._viewer.show()
+
+    def star_selection(self) -> None:
+        self._star_rows(self.grid.selected_rows())
+
+    def _star_rows(self, rows: list[int]) -> None:
+        for r in rows:
+            item = self.grid.grid_model.items[r]
+            if item.tag in self.recipes and item.image is not None and not item.stale:
+                if self.session.star(Recipe.from_json(self.recipes[item.tag]), item.image, source="mix") is not None:
+                    self.grid.grid_model.set_badge(r, "★")
+
+    # -- sheet ---------------------------------------------------------------------------------------
+    def sheet_images(self):
+        """The current matrix as numpy arrays: forms, styles and cells[(style, form)]."""
+        from studio.ui.widgets.image_grid import qimage_to_array
+
+        model = self.grid.grid_model
+        get = {item.tag: item.image for item in model.items}
+        missing = [t for t, img in get.items() if img is None]
+        if missing:
+            raise ValueError("the matrix is still rendering")
+        forms = [qimage_to_array(get[("form", i)]) for i in range(len(self.forms))]
+        styles = [qimage_to_array(get[("style", j)]) for j in range(len(self.styles))]
+        cells = {(j, i): qimage_to_array(get[("cell", i, j)])
+                 for i in range(len(self.forms)) for j in range(len(self.styles))}
+        return forms, styles, cells
+
+    def export_sheet(self, path: str | None = None) -> None:
+        try:
+            forms, styles, cells = self.sheet_images()
+        except ValueError as exc:
+            self.session.status.emit(str(exc), 3000)
+            return
+        if path is None:
+            path, _ = QFileDialog.getSaveFileName(self, "Export contact sheet", "style-mix.png", "PNG (*.png)")
+            if not path:
+                return
+        width = self.sheet_width.value()
+        height = round(width / self.sheet_aspect.currentData())
+        self.client.submit(SHEET_KEY, jobs.write_mix_sheet(forms, styles, cells, (width, height), path))

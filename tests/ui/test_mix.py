@@ -1,0 +1,85 @@
+"""The Style Mix panel: the matrix is the mixed ws, cells carry recipes, sources can be promoted."""
+
+from __future__ import annotations
+
+import numpy as np
+import torch
+from PIL import Image
+
+from studio.engine.formats import load_network
+from studio.engine.latents import mix_styles
+from studio.engine.recipe import Recipe
+from studio.engine.render import Renderer, RenderSettings
+from tests.ui.conftest import wait_for
+from tests.ui.test_explore import pixels
+
+
+def matrix_done(panel) -> bool:
+    items = panel.grid.grid_model.items
+    return bool(items) and all(i.image is not None and not i.stale for i in items)
+
+
+def open_mix(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    window.tabs.setCurrentWidget(window.mix)
+    panel = window.mix
+    panel.form_count.setValue(3)
+    panel.style_count.setValue(2)
+    panel.style_seed.setValue(50)
+    panel.set_layers([0, 1, 2, 3])
+    wait_for(qtbot, lambda: matrix_done(panel) and len(panel.grid.grid_model.items) == 12)
+    return window, panel
+
+
+def test_matrix_equals_renders_of_the_mixed_ws(make_window, tiny_model, qtbot):
+    window, panel = open_mix(make_window, tiny_model, qtbot)
+    assert [i.label for i in panel.grid.grid_model.items[:4]] == ["", "F1", "F2", "F3"]
+    r = Renderer(load_network(tiny_model), device="cpu")
+    s = RenderSettings()
+    with torch.inference_mode():
+        ws = mix_styles(r.ws_from_seeds([0, 1, 2], s), r.ws_from_seeds([50, 51], s), [0, 1, 2, 3])
+    expected = r.synthesize(ws, s)  # form-major: (form i, style j) at i * 2 + j
+    model = panel.grid.grid_model
+    for i in range(3):
+        for j in range(2):
+            got = pixels(model.items[model.row_of(("cell", i, j))].image)
+            assert np.abs(got.astype(int) - expected[i * 2 + j].astype(int)).max() <= 1
+    # the presets show this model's real layer indices (10 w layers at 64 px)
+    assert panel.preset_buttons["fine"].text() == "Fine 8-9"
+
+
+def test_star_promote_and_sheet(make_window, tiny_model, qtbot, tmp_path):
+    window, panel = open_mix(make_window, tiny_model, qtbot)
+    model = panel.grid.grid_model
+    row = model.row_of(("cell", 1, 0))
+    panel.grid.select_row(row)
+    panel.star_selection()
+    recipe = Recipe.from_json(panel.recipes[("cell", 1, 0)])
+    assert recipe.seed == 1 and recipe.mix.source.seed == 50 and recipe.mix.layers == [0, 1, 2, 3]
+    image = window.session.library.query()[0]
+    assert image.recipe.mix.layers == [0, 1, 2, 3] and image.source == "mix"
+    cell = pixels(model.items[row].image)
+
+    panel.promote("form")
+    wait_for(qtbot, lambda: matrix_done(panel) and len(model.items) == 15)
+    promoted = pixels(model.items[model.row_of(("form", 3))].image)
+    assert np.abs(promoted.astype(int) - cell.astype(int)).max() <= 1
+
+    out = tmp_path / "sheet.png"
+    panel.sheet_width.setValue(127)
+    panel.sheet_aspect.setCurrentIndex(1)   # 1.27:1
+    panel.export_sheet(str(out))
+    wait_for(qtbot, out.exists)
+    assert Image.open(out).size == (127 * 5, 100 * 3)
+
+
+def test_forms_from_the_explore_selection_keep_their_look(make_window, tiny_model, qtbot):
+    window, panel = open_mix(make_window, tiny_model, qtbot)
+    explore = window.explore
+    window.tabs.setCurrentWidget(explore)
+    explore.psi.set_value(0.5)
+    explore.grid.select_row(5)
+    window.tabs.setCurrentWidget(panel)
+    panel.take_selection("form", "explore")
+    wait_for(qtbot, lambda: matrix_done(panel) and len(panel.grid.grid_model.items) == 6)
+    assert Recipe.from_json(panel.forms[0]["recipe"]).truncation_psi == 0.5
