@@ -18,7 +18,11 @@ style mix, and free-form post-processing / export settings. Its JSON looks like:
 
 Arrays are stored bit-exactly as ``{"dtype": "float32", "shape": [...], "b64": "..."}`` (base64
 of the little-endian bytes). Exported PNGs carry the JSON in an iTXt chunk named
-``studio.recipe``; :func:`read_recipe` gets it back from such a PNG or from a ``.json`` file.
+``studio.recipe``; :func:`read_recipe` gets it back from such a PNG or from a ``.json`` file,
+and from the other formats :mod:`studio.engine.export` writes: TIFF (ImageDescription tag
+holding the JSON), JPEG (an XMP packet with a ``studio:recipe`` property in the
+:data:`XMP_NAMESPACE` namespace, or, for recipes too large for one JPEG segment, numbered
+comment segments starting with :data:`JPEG_COMMENT_PREFIX`) and WebP (XMP).
 """
 
 from __future__ import annotations
@@ -28,6 +32,7 @@ import binascii
 import json
 import math
 import os
+import xml.etree.ElementTree as ElementTree
 from dataclasses import dataclass, field, fields
 from datetime import datetime, timezone
 from pathlib import Path
@@ -42,6 +47,9 @@ from studio.engine.atomic import atomic_path
 __all__ = [
     "RECIPE_VERSION",
     "PNG_KEY",
+    "XMP_NAMESPACE",
+    "XMP_SIGNATURE",
+    "JPEG_COMMENT_PREFIX",
     "NOISE_MODES",
     "ModelRef",
     "Latent",
@@ -56,6 +64,15 @@ RECIPE_VERSION = 1
 
 #: Key of the PNG iTXt chunk that holds the recipe JSON.
 PNG_KEY = "studio.recipe"
+
+#: XML namespace of the ``recipe`` property in the XMP packets of JPEG and WebP exports.
+XMP_NAMESPACE = "urn:gan-art-studio:recipe:1.0"
+
+#: What starts a JPEG APP1 segment holding XMP (the standard XMP namespace and a NUL).
+XMP_SIGNATURE = b"http://ns.adobe.com/xap/1.0/\x00"
+
+#: Start of each JPEG comment segment holding part of a large recipe; "I/N\n" and the part follow.
+JPEG_COMMENT_PREFIX = b"studio.recipe "
 
 #: Allowed values of :attr:`Recipe.noise_mode`.
 NOISE_MODES = ("const", "random", "none")
@@ -482,21 +499,98 @@ def write_png_with_recipe(
 
 
 def read_recipe(path: str | os.PathLike[str]) -> Recipe | None:
-    """Read the recipe carried by a PNG (``studio.recipe`` chunk) or stored in a ``.json`` file.
+    """Read the recipe carried by an image or stored in a ``.json`` file.
 
-    Returns None when the file holds no recipe (an image without the chunk, a JSON object
-    that is not a recipe). Raises ``ValueError`` for a recipe that is present but broken and
-    for a file that is neither JSON nor a readable image; ``OSError`` if it cannot be read.
+    Images: PNG (``studio.recipe`` chunk), TIFF (ImageDescription), JPEG (XMP or the studio's
+    comment segments) and WebP (XMP), as :mod:`studio.engine.export` writes them. Returns None
+    when the file holds no recipe (an image without one, a JSON object that is not a recipe).
+    Raises ``ValueError`` for a recipe that is present but broken and for a file that is
+    neither JSON nor a readable image; ``OSError`` if it cannot be read.
     """
     source = Path(path)
     if source.suffix.lower() == ".json":
         return _read_json_recipe(source)
     try:
         with Image.open(source) as picture:
-            text = getattr(picture, "text", {}).get(PNG_KEY)
+            if picture.format == "TIFF":
+                return _tiff_recipe(picture)
+            if picture.format == "JPEG":
+                text = _jpeg_recipe_text(picture, source.name)
+            elif picture.format == "WEBP":
+                text = _xmp_recipe_text(picture.info.get("xmp"), source.name)
+            else:
+                text = getattr(picture, "text", {}).get(PNG_KEY)
     except UnidentifiedImageError:
         raise ValueError(f"{source.name} is neither an image nor a recipe file") from None
     return None if text is None else Recipe.from_json(text)
+
+
+def _tiff_recipe(picture: Image.Image) -> Recipe | None:
+    """The recipe in a TIFF's ImageDescription; None when the description is something else."""
+    description = picture.tag_v2.get(270)  # type: ignore[attr-defined]
+    if isinstance(description, bytes):
+        description = description.decode("utf-8", errors="replace")
+    if not isinstance(description, str) or _VERSION_KEY not in description:
+        return None
+    try:
+        data = json.loads(description)
+    except json.JSONDecodeError:
+        return None  # a description that merely mentions the key
+    if not isinstance(data, Mapping) or _VERSION_KEY not in data:
+        return None
+    return Recipe.from_dict(data)
+
+
+def _jpeg_recipe_text(picture: Image.Image, name: str) -> str | None:
+    """The recipe JSON in a JPEG's XMP segment or in the studio's numbered comment segments."""
+    segments = getattr(picture, "applist", [])
+    for marker, data in segments:
+        if marker == "APP1" and data.startswith(XMP_SIGNATURE):
+            text = _xmp_recipe_text(data[len(XMP_SIGNATURE):], name)
+            if text is not None:
+                return text
+    parts: dict[int, bytes] = {}
+    count = 0
+    for marker, data in segments:
+        if marker != "COM" or not data.startswith(JPEG_COMMENT_PREFIX):
+            continue
+        head, _, body = data[len(JPEG_COMMENT_PREFIX):].partition(b"\n")
+        try:
+            index, total = (int(n) for n in head.decode("ascii").split("/"))
+        except (UnicodeDecodeError, ValueError):
+            raise ValueError(f"the recipe in {name} is damaged (bad comment segment header)") from None
+        parts[index] = body
+        count = total
+    if not parts:
+        return None
+    if sorted(parts) != list(range(1, count + 1)):
+        raise ValueError(f"the recipe in {name} is incomplete ({len(parts)} of {count} parts)")
+    try:
+        return b"".join(parts[i] for i in range(1, count + 1)).decode("utf-8")
+    except UnicodeDecodeError:
+        raise ValueError(f"the recipe in {name} is damaged (not UTF-8 text)") from None
+
+
+def _xmp_recipe_text(packet: bytes | str | None, name: str) -> str | None:
+    """The ``studio:recipe`` property of an XMP packet, or None when it has none."""
+    if not packet:
+        return None
+    text = packet.decode("utf-8", errors="replace") if isinstance(packet, bytes) else packet
+    if XMP_NAMESPACE not in text:
+        return None
+    if "<!DOCTYPE" in text or "<!ENTITY" in text:  # never expand entities from a file
+        raise ValueError(f"the recipe metadata in {name} is not plain XMP")
+    try:
+        root = ElementTree.fromstring(text.lstrip("\ufeff"))
+    except ElementTree.ParseError as exc:
+        raise ValueError(f"the recipe metadata in {name} is not valid XML: {exc}") from None
+    key = f"{{{XMP_NAMESPACE}}}recipe"
+    for element in root.iter():
+        if element.tag == key:
+            return element.text or ""
+        if key in element.attrib:
+            return element.attrib[key]
+    return None
 
 
 def _read_json_recipe(source: Path) -> Recipe | None:

@@ -96,6 +96,8 @@ class MainWindow(QMainWindow):
         self.mix = MixPanel(session)
         self.tabs.addTab(self.mix, "Style Mix")
         self.explore.selection_changed.connect(lambda recipes: session.selections.__setitem__("explore", recipes))
+        self.export_panel = None
+        self._add_export_tab()
         self.library_panel = None
         self._add_library_tab()
         self.empty = EmptyState(self)
@@ -152,6 +154,19 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         menu.addAction(quit_action)
         return menu
+
+    def _add_export_tab(self) -> None:
+        try:
+            from studio.ui.panels.export import ExportPanel
+        except ImportError:  # the post-processing engine is missing from this build
+            return
+        self.export_panel = ExportPanel(self.session)
+        self.tabs.addTab(self.export_panel, "Export")
+
+    def send_to_export(self, recipes: list) -> None:
+        if self.export_panel is not None:
+            self.tabs.setCurrentWidget(self.export_panel)
+            self.export_panel.set_recipes(recipes)
 
     def _add_library_tab(self) -> None:
         try:

@@ -92,3 +92,16 @@ def test_inference_fast_path_equals_training_path(golden, name, noise_mode):
     assert (fast - plain).abs().max() < 1e-4
     one = torch.inference_mode()(G.synthesis)(ws[1:2], noise_mode=noise_mode, noise_generator=generators()[1:2])
     assert (one - plain[1:2]).abs().max() < 1e-4  # an image does not depend on its batch
+
+
+def test_early_exit_gives_the_skip_image_of_a_lower_block(golden):
+    case = golden("sg2ada_skip32")
+    G = _generator(case)
+    with torch.inference_mode():
+        ws = G.mapping(case["in.z"], None)
+        preview = G.synthesis(ws, max_resolution=16)
+        full = G.synthesis(ws)
+    assert preview.shape[-1] == 16 and full.shape[-1] == 32
+    # the preview is the image the full render upsamples and refines: close after downsampling
+    down = torch.nn.functional.avg_pool2d(full, 2)
+    assert (preview - down).abs().mean() < (full - full.mean()).abs().mean()

@@ -446,19 +446,34 @@ class SynthesisNetwork(nn.Module):
             idx += block.num_conv
         return out
 
+    def preview_resolutions(self) -> list[int]:
+        """Resolutions at which ``forward(max_resolution=...)`` can stop early: with the 'skip'
+        architecture every block carries a finished image; otherwise only the last one does."""
+        if self.blocks()[0].architecture == "skip":
+            return list(self.block_resolutions)
+        return [self.img_resolution]
+
     def forward(
         self,
         ws: torch.Tensor,
         noise_mode: str = "const",
         noise_generator: torch.Generator | None = None,
         fused: bool | None = None,
+        max_resolution: int | None = None,
     ) -> torch.Tensor:
+        """Render ws. ``max_resolution`` stops after that block and returns its image (a cheap
+        preview, e.g. for CLIP, which sees 224 px anyway); see ``preview_resolutions``."""
         if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
             raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         ws = ws.to(torch.float32)
         blocks, block_ws = self.blocks(), self.block_ws(ws)
+        if max_resolution is not None and max_resolution < self.img_resolution:
+            usable = [r for r in self.preview_resolutions() if r <= max_resolution]
+            keep = max(usable) if usable else self.img_resolution
+            count = sum(1 for b in blocks if b.resolution <= keep)
+            blocks, block_ws = blocks[:count], block_ws[:count]
         split = len(blocks)
         if fused is None and not torch.is_grad_enabled() and ws.shape[0] > 1 and ws.device.type == "cpu":
             # Large resolutions render one image at a time: per-sample weights beat a shared

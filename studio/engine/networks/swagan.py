@@ -64,8 +64,12 @@ class SwaganSynthesisNetwork(SynthesisNetwork):
         super().__init__(w_dim, img_resolution // 2, img_channels * SUBBANDS, **kwargs)
         self.img_resolution, self.img_channels = img_resolution, img_channels
 
-    def forward(self, ws, noise_mode="const", noise_generator=None, fused=None):
-        return haar_idwt(super().forward(ws, noise_mode, noise_generator, fused))
+    def preview_resolutions(self) -> list[int]:
+        return [2 * r for r in self.block_resolutions]
+
+    def forward(self, ws, noise_mode="const", noise_generator=None, fused=None, max_resolution=None):
+        half = max_resolution // 2 if max_resolution is not None else None
+        return haar_idwt(super().forward(ws, noise_mode, noise_generator, fused, max_resolution=half))
 
 
 class SwaganGenerator(Generator):

@@ -68,6 +68,7 @@ class MixPanel(QWidget):
 
         self.grid = ImageGrid(rows=4, cols=8)
         self.grid.opened.connect(self.open_large)
+        self.grid.selection_changed.connect(self._on_selection)
         sidebar = self._build_sidebar()
         scroll = QScrollArea()
         scroll.setWidget(sidebar)
@@ -312,6 +313,10 @@ class MixPanel(QWidget):
             self.session.status.emit(message, 0)
 
     # -- selection -----------------------------------------------------------------------------------
+    def _on_selection(self, rows: list[int]) -> None:
+        tags = [self.grid.grid_model.items[r].tag for r in rows]
+        self.session.selections["mix"] = [Recipe.from_json(self.recipes[t]) for t in tags if t in self.recipes]
+
     def _first_selected(self) -> int:
         rows = self.grid.selected_rows()
         return rows[0] if rows else 0

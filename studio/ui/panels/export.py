@@ -1,0 +1,415 @@
+"""Export: post-process and write prints — levels, aspect ratio, print size, upscaling, formats.
+
+Works on the images selected in Explore, Style Mix or the Library (one or a batch), with a live
+before / after preview of the first. Files are re-rendered from their recipes at full quality;
+every file carries its recipe, now with the post-processing and export settings.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from PySide6.QtCore import Qt, QTimer
+from PySide6.QtGui import QColor, QImage, QPixmap
+from PySide6.QtWidgets import (
+    QButtonGroup,
+    QCheckBox,
+    QColorDialog,
+    QComboBox,
+    QDoubleSpinBox,
+    QFileDialog,
+    QFormLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QRadioButton,
+    QScrollArea,
+    QSpinBox,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.ui import jobs
+from studio.ui.session import StudioSession
+
+PREVIEW_KEY = "export.preview"
+EXPORT_KEY = "export.batch"
+PREVIEW_SIDE = 480
+SOURCES = [("explore", "Explore selection"), ("mix", "Style Mix selection"), ("library", "Library selection")]
+FORMATS = [("png", "PNG"), ("tiff", "TIFF"), ("jpeg", "JPEG"), ("webp", "WebP")]
+
+
+class ExportPanel(QWidget):
+    def __init__(self, session: StudioSession, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.client = session.client
+        self.recipes: list = []
+        self.pad_color = (255, 255, 255)
+        self._last_dir = str(Path.home())
+
+        from studio.engine.postprocess import ASPECT_PRESETS
+
+        self.aspect_presets = ASPECT_PRESETS
+        controls = self._build_controls()
+        scroll = QScrollArea()
+        scroll.setWidget(controls)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        controls.setMinimumWidth(max(330, controls.minimumSizeHint().width()))
+        scroll.setFixedWidth(controls.minimumWidth() + scroll.style().pixelMetric(
+            QStyle.PixelMetric.PM_ScrollBarExtent) + 8)
+
+        self.before = QLabel("Choose images to export: select them in Explore, Style Mix or the Library, "
+                             "then press 'Use selection'.")
+        self.after = QLabel()
+        for label in (self.before, self.after):
+            label.setAlignment(Qt.AlignmentFlag.AlignCenter)
+            label.setMinimumSize(300, 300)
+            label.setWordWrap(True)
+            label.setStyleSheet("background: #202024; color: #ddd;")
+        previews = QHBoxLayout()
+        for title, label in (("Before", self.before), ("After", self.after)):
+            box = QVBoxLayout()
+            box.addWidget(QLabel(f"<b>{title}</b>"))
+            box.addWidget(label, 1)
+            previews.addLayout(box, 1)
+        self.summary = QLabel()
+        self.summary.setWordWrap(True)
+        right = QVBoxLayout()
+        right.addLayout(previews, 1)
+        right.addWidget(self.summary)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(scroll)
+        layout.addLayout(right, 1)
+
+        self._preview_timer = QTimer(self, singleShot=True, interval=120)
+        self._preview_timer.timeout.connect(self.update_preview)
+        self.client.image.connect(self._on_image)
+        self.client.progress.connect(self._on_progress)
+        self.client.finished.connect(self._on_finished)
+        self.client.failed.connect(self._on_failed)
+        self._update_size_label()
+
+    # -- controls ---------------------------------------------------------------------------------
+    def _build_controls(self) -> QWidget:
+        w = QWidget()
+        v = QVBoxLayout(w)
+
+        src = QGroupBox("Images")
+        sf = QFormLayout(src)
+        self.source_combo = QComboBox()
+        for key, text in SOURCES:
+            self.source_combo.addItem(text, key)
+        self.use_btn = QPushButton("Use selection")
+        self.source_label = QLabel("nothing chosen")
+        sf.addRow(self.source_combo, self.use_btn)
+        sf.addRow(self.source_label)
+        v.addWidget(src)
+
+        tone = QGroupBox("Tone")
+        tf = QFormLayout(tone)
+        self.levels_check = QCheckBox("Levels (per-channel stretch)")
+        self.levels_low = QDoubleSpinBox(minimum=0.0, maximum=49.0, value=0.1, singleStep=0.1, decimals=2, suffix=" %")
+        self.levels_high = QDoubleSpinBox(minimum=51.0, maximum=100.0, value=99.9, singleStep=0.1, decimals=2,
+                                          suffix=" %")
+        self.auto_levels = QCheckBox("Auto-levels (MAGnet)")
+        self.saturation = QDoubleSpinBox(minimum=0.0, maximum=3.0, value=1.0, singleStep=0.05)
+        self.gamma = QDoubleSpinBox(minimum=0.2, maximum=3.0, value=1.0, singleStep=0.05)
+        tf.addRow(self.levels_check)
+        row = QHBoxLayout()
+        row.addWidget(self.levels_low)
+        row.addWidget(QLabel("to"))
+        row.addWidget(self.levels_high)
+        tf.addRow("Percentiles", row)
+        tf.addRow(self.auto_levels)
+        tf.addRow("Saturation", self.saturation)
+        tf.addRow("Gamma", self.gamma)
+        v.addWidget(tone)
+
+        shape = QGroupBox("Aspect ratio")
+        af = QFormLayout(shape)
+        self.aspect_combo = QComboBox()
+        self.aspect_combo.addItem("Keep (as rendered)", None)
+        for name, ratio in self.aspect_presets.items():
+            self.aspect_combo.addItem(f"{name}  ({ratio:.3g}:1)", ratio)
+        self.aspect_combo.addItem("Custom", "custom")
+        self.aspect_combo.addItem("Like a painting (random)", "painting")
+        self.custom_ratio = QDoubleSpinBox(minimum=1.0, maximum=5.0, value=1.27, singleStep=0.01, decimals=3)
+        orient = QHBoxLayout()
+        self.landscape = QRadioButton("Landscape")
+        self.portrait = QRadioButton("Portrait")
+        self.landscape.setChecked(True)
+        group = QButtonGroup(self)
+        group.addButton(self.landscape)
+        group.addButton(self.portrait)
+        orient.addWidget(self.landscape)
+        orient.addWidget(self.portrait)
+        self.mode_combo = QComboBox()
+        self.mode_combo.addItem("Stretch (undo a squeezed training set)", "stretch")
+        self.mode_combo.addItem("Centre crop", "crop")
+        self.mode_combo.addItem("Pad with a colour", "pad")
+        self.pad_btn = QPushButton("Pad colour…")
+        af.addRow("Ratio", self.aspect_combo)
+        af.addRow("Custom", self.custom_ratio)
+        af.addRow(orient)
+        af.addRow("Mode", self.mode_combo)
+        af.addRow(self.pad_btn)
+        v.addWidget(shape)
+
+        size = QGroupBox("Size")
+        zf = QFormLayout(size)
+        self.size_mode = QComboBox()
+        self.size_mode.addItem("As rendered", "source")
+        self.size_mode.addItem("Long side in pixels", "long")
+        self.size_mode.addItem("Print size", "print")
+        self.long_side = QSpinBox(minimum=16, maximum=20000, value=4096, suffix=" px")
+        self.print_w = QDoubleSpinBox(minimum=1, maximum=1000, value=40, decimals=1)
+        self.print_h = QDoubleSpinBox(minimum=1, maximum=1000, value=50, decimals=1)
+        self.print_unit = QComboBox()
+        self.print_unit.addItems(["cm", "in"])
+        self.dpi = QSpinBox(minimum=30, maximum=1200, value=300, suffix=" dpi")
+        prow = QHBoxLayout()
+        for widget in (self.print_w, QLabel("×"), self.print_h, self.print_unit):
+            prow.addWidget(widget)
+        self.upscaler = QComboBox()
+        self.upscaler.addItem("Lanczos", "lanczos")
+        self.upscaler.addItem("ONNX super-resolution model…", "onnx")
+        self.sharpen = QDoubleSpinBox(minimum=0.0, maximum=2.0, value=0.0, singleStep=0.1)
+        self.size_label = QLabel()
+        zf.addRow("Size", self.size_mode)
+        zf.addRow("Long side", self.long_side)
+        zf.addRow("Print", prow)
+        zf.addRow("Resolution", self.dpi)
+        zf.addRow("Upscaler", self.upscaler)
+        zf.addRow("Sharpen", self.sharpen)
+        zf.addRow(self.size_label)
+        v.addWidget(size)
+
+        fmt = QGroupBox("File")
+        ff = QFormLayout(fmt)
+        self.format_combo = QComboBox()
+        for key, text in FORMATS:
+            self.format_combo.addItem(text, key)
+        self.bits = QComboBox()
+        self.bits.addItem("8 bit", 8)
+        self.bits.addItem("16 bit", 16)
+        self.quality = QSpinBox(minimum=1, maximum=100, value=95)
+        self.folder_edit = QLineEdit(str(Path.home() / "Pictures" / "studio-prints"))
+        self.folder_btn = QPushButton("…")
+        self.name_edit = QLineEdit("{model}-{latent}")
+        self.name_edit.setToolTip("File names: {model}, {latent} (seed or index), {n} (position in the batch)")
+        folder_row = QHBoxLayout()
+        folder_row.addWidget(self.folder_edit, 1)
+        folder_row.addWidget(self.folder_btn)
+        self.overwrite = QCheckBox("Replace existing files")
+        ff.addRow("Format", self.format_combo)
+        ff.addRow("Bit depth", self.bits)
+        ff.addRow("Quality", self.quality)
+        ff.addRow("Folder", folder_row)
+        ff.addRow("Name", self.name_edit)
+        ff.addRow(self.overwrite)
+        v.addWidget(fmt)
+
+        buttons = QHBoxLayout()
+        self.export_btn = QPushButton("Export")
+        self.cancel_btn = QPushButton("Cancel")
+        self.cancel_btn.setEnabled(False)
+        buttons.addWidget(self.export_btn)
+        buttons.addWidget(self.cancel_btn)
+        v.addLayout(buttons)
+        v.addStretch(1)
+
+        self.use_btn.clicked.connect(self.use_selection)
+        self.pad_btn.clicked.connect(self._choose_pad)
+        self.folder_btn.clicked.connect(self._choose_folder)
+        self.upscaler.currentIndexChanged.connect(self._on_upscaler)
+        self.export_btn.clicked.connect(self.export)
+        self.cancel_btn.clicked.connect(lambda: self.client.cancel(EXPORT_KEY))
+        for widget in (self.levels_check, self.auto_levels, self.landscape, self.portrait):
+            widget.toggled.connect(self._changed)
+        for widget in (self.levels_low, self.levels_high, self.saturation, self.gamma, self.custom_ratio,
+                       self.long_side, self.print_w, self.print_h, self.dpi, self.sharpen):
+            widget.valueChanged.connect(self._changed)
+        for widget in (self.aspect_combo, self.mode_combo, self.size_mode, self.print_unit, self.format_combo,
+                       self.bits):
+            widget.currentIndexChanged.connect(self._changed)
+        return w
+
+    # -- settings ---------------------------------------------------------------------------------
+    def _aspect(self) -> float | None:
+        data = self.aspect_combo.currentData()
+        if data == "custom":
+            return float(self.custom_ratio.value())
+        if data == "painting":
+            return getattr(self, "_painting_ratio", 1.27)
+        return data
+
+    def post_settings(self, *, preview: bool = False):
+        """The PostProcess for the export (or, with ``preview``, the same look at preview size)."""
+        from studio.engine.postprocess import PostProcess, print_pixels
+
+        size = long_side = None
+        mode = self.size_mode.currentData()
+        if mode == "long":
+            long_side = self.long_side.value()
+        elif mode == "print":
+            size = print_pixels(self.print_w.value(), self.print_h.value(), self.print_unit.currentText(),
+                                self.dpi.value())
+        if preview:
+            size, long_side = None, PREVIEW_SIDE
+        upscaler = "lanczos" if preview or self.upscaler.currentData() == "lanczos" else f"onnx:{self._onnx_path}"
+        return PostProcess(
+            levels=(self.levels_low.value(), self.levels_high.value()) if self.levels_check.isChecked() else None,
+            auto_levels=self.auto_levels.isChecked(),
+            saturation=self.saturation.value(), gamma=self.gamma.value(),
+            aspect=self._aspect(), orientation="portrait" if self.portrait.isChecked() else "landscape",
+            mode=self.mode_combo.currentData(), pad_color=self.pad_color,
+            size=size, long_side=long_side, upscaler=upscaler,
+            sharpen=0.0 if preview else self.sharpen.value(),
+            bit_depth=8 if preview else self.bits.currentData(),
+        )
+
+    def export_settings(self):
+        from studio.engine.export import ExportSettings
+
+        return ExportSettings(format=self.format_combo.currentData(), quality=self.quality.value(),
+                              dpi=float(self.dpi.value()), overwrite=self.overwrite.isChecked())
+
+    def _changed(self, *_args) -> None:
+        if self.aspect_combo.currentData() == "painting" and not hasattr(self, "_painting_ratio"):
+            from studio.engine.postprocess import painting_aspect
+
+            self._painting_ratio, orientation = painting_aspect()
+            (self.portrait if orientation == "portrait" else self.landscape).setChecked(True)
+        elif self.aspect_combo.currentData() != "painting" and hasattr(self, "_painting_ratio"):
+            del self._painting_ratio
+        self.bits.setEnabled(self.format_combo.currentData() in ("png", "tiff"))
+        self.quality.setEnabled(self.format_combo.currentData() in ("jpeg", "webp"))
+        self._update_size_label()
+        self._preview_timer.start()
+
+    def _update_size_label(self) -> None:
+        from studio.engine.postprocess import output_size
+
+        res = self.session.model["resolution"] if self.session.model else 1024
+        try:
+            w, h = output_size(res, res, self.post_settings())
+        except ValueError as exc:
+            self.size_label.setText(str(exc))
+            return
+        dpi = self.dpi.value()
+        self.size_label.setText(f"Output {w:,} × {h:,} px = {w / dpi * 2.54:.1f} × {h / dpi * 2.54:.1f} cm "
+                                f"({w / dpi:.1f} × {h / dpi:.1f} in) at {dpi} dpi")
+
+    def _choose_pad(self) -> None:
+        color = QColorDialog.getColor(QColor(*self.pad_color), self, "Pad colour")
+        if color.isValid():
+            self.pad_color = (color.red(), color.green(), color.blue())
+            self._changed()
+
+    def _choose_folder(self) -> None:
+        folder = QFileDialog.getExistingDirectory(self, "Export into", self.folder_edit.text())
+        if folder:
+            self.folder_edit.setText(folder)
+
+    def _on_upscaler(self) -> None:
+        if self.upscaler.currentData() == "onnx":
+            path, _ = QFileDialog.getOpenFileName(self, "Super-resolution model", self._last_dir, "ONNX (*.onnx)")
+            if not path:
+                self.upscaler.setCurrentIndex(0)
+                return
+            self._onnx_path = path
+            self.upscaler.setItemText(1, f"ONNX: {Path(path).name}")
+        self._changed()
+
+    # -- sources and preview -----------------------------------------------------------------------
+    def use_selection(self) -> None:
+        key = self.source_combo.currentData()
+        self.set_recipes(self.session.selections.get(key, []))
+
+    def set_recipes(self, recipes: list) -> None:
+        self.recipes = list(recipes)
+        if not self.recipes:
+            self.source_label.setText("nothing selected there")
+            return
+        names = ", ".join(_latent_name(r) for r in self.recipes[:6]) + (" …" if len(self.recipes) > 6 else "")
+        self.source_label.setText(f"{len(self.recipes)} image{'s' * (len(self.recipes) > 1)}: {names}")
+        self.update_preview()
+
+    def update_preview(self) -> None:
+        if not self.recipes or self.session.model is None:
+            return
+        self.client.submit(PREVIEW_KEY, jobs.export_preview(self.recipes[0].to_json(),
+                                                             self.post_settings(preview=True).to_dict()))
+
+    def _show(self, label: QLabel, image: QImage) -> None:
+        pix = QPixmap.fromImage(image)
+        label.setPixmap(pix.scaled(label.size(), Qt.AspectRatioMode.KeepAspectRatio,
+                                   Qt.TransformationMode.SmoothTransformation))
+
+    def _on_image(self, key: str, stamp: int, tag, image: QImage, extra) -> None:
+        if key == PREVIEW_KEY:
+            self._show(self.before if tag == "before" else self.after, image)
+            if tag == "after" and extra:
+                self.summary.setText(extra)
+
+    # -- export ---------------------------------------------------------------------------------------
+    def export(self) -> None:
+        if not self.recipes:
+            self.session.status.emit("Choose images first: select them, then 'Use selection'", 4000)
+            return
+        folder = self.folder_edit.text().strip()
+        if not folder:
+            self.session.status.emit("Choose a folder to export into", 4000)
+            return
+        try:
+            post, export = self.post_settings(), self.export_settings()
+        except ValueError as exc:
+            self.session.status.emit(str(exc), 0)
+            return
+        self.export_btn.setEnabled(False)
+        self.cancel_btn.setEnabled(True)
+        self.client.submit(EXPORT_KEY, jobs.export_batch([r.to_json() for r in self.recipes], post.to_dict(),
+                                                         export.to_dict(), folder, self.name_edit.text()))
+
+    def _on_progress(self, key: str, stamp: int, done: int, total: int) -> None:
+        if key == EXPORT_KEY:
+            self.summary.setText(f"Exporting {done} of {total} …")
+
+    def _on_finished(self, key: str, stamp: int, result) -> None:
+        if key == EXPORT_KEY:
+            self._done()
+            reports = result or []
+            if reports:
+                last = reports[-1]
+                self.summary.setText(f"Wrote {len(reports)} file{'s' * (len(reports) > 1)} to "
+                                     f"{Path(last['path']).parent} — {last['width']:,} × {last['height']:,} px, "
+                                     f"upscaled with {last['upscaler']}")
+                self.session.status.emit(f"Exported {len(reports)} file(s)", 5000)
+
+    def _on_failed(self, key: str, stamp: int, message: str) -> None:
+        if key == EXPORT_KEY:
+            self._done()
+            self.summary.setText(message)
+            self.session.status.emit(message, 0)
+        elif key == PREVIEW_KEY:
+            self.summary.setText(message)
+
+    def _done(self) -> None:
+        self.export_btn.setEnabled(True)
+        self.cancel_btn.setEnabled(False)
+
+
+def _latent_name(recipe) -> str:
+    if recipe.seed is not None:
+        name = f"seed {recipe.seed}"
+    else:
+        name = "latent"
+    if recipe.mix is not None and recipe.mix.source.seed is not None:
+        name += f" × {recipe.mix.source.seed}"
+    return name
