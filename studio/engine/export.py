@@ -17,12 +17,16 @@ What each format carries
 
 Encoders
     8-bit PNG, JPEG and WebP are written by Pillow. Pillow cannot hold 16-bit colour images, and
-    tifffile is not a dependency, so 16-bit PNG and all TIFF files come from the small encoders
-    below (``zlib`` only): PNG with the "Up" filter on every row; TIFF as little-endian,
-    Deflate-compressed strips with horizontal differencing (predictor 2), chunky RGB(A) or
-    greyscale. Both stream row blocks to the file, so memory stays near one copy of the image.
-    :func:`read_image` reads these files back bit-exactly (16-bit PNG with the decoder below,
-    TIFF with imageio's bundled tifffile, everything else with Pillow).
+    tifffile is not a dependency (imageio's bundled copy is deprecated), so 16-bit PNG and all
+    TIFF files come from the small encoders below (``zlib`` only): PNG with the "Up" filter on
+    every row; TIFF as little-endian, Deflate-compressed strips with horizontal differencing
+    (predictor 2), chunky RGB(A) or greyscale, X/YResolution 1:1 with "no unit" when there is no
+    DPI. 8-bit TIFF uses the same encoder so that there is one TIFF code path, and because
+    Pillow's libtiff writer bypasses the Python file object (a full disk would come back as a
+    bare "encoder error" instead of ENOSPC). Both encoders stream row blocks to the file, so
+    memory stays near one copy of the image. :func:`read_image` reads every file written here
+    back bit-exactly: 16-bit PNG and the studio's TIFF layouts with the small decoders below,
+    everything else with Pillow.
 
 Safety
     Every write goes through :func:`studio.engine.atomic.atomic_path`: the target is either its
@@ -75,6 +79,7 @@ __all__ = [
     "export_image",
     "export_batch",
     "postprocess_and_export",
+    "postprocess_record",
     "render_and_export",
     "read_image",
     "unique_path",
@@ -104,7 +109,7 @@ _SOFTWARE = f"GAN Art Studio {__version__}"
 
 ProgressFn = Callable[[int, int], None]     # (done, total)
 CancelFn = Callable[[], bool]
-StageFn = Callable[[str], None]             # a stage name: "render", "post-process", "write"
+PostProgressFn = Callable[[float, str], None]   # (fraction of the job done 0..1, stage now running)
 ImageSource = Union[np.ndarray, Callable[[], np.ndarray]]
 
 
@@ -219,6 +224,9 @@ def srgb_profile() -> bytes | None:
 def _as_image_array(image: Any) -> np.ndarray:
     """``image`` as a contiguous HxWxC uint8 / uint16 array with C in 1, 3, 4."""
     if isinstance(image, Image.Image):
+        if image.mode not in ("L", "RGB", "RGBA", "I;16"):
+            has_alpha = "A" in image.getbands() or "transparency" in image.info
+            image = image.convert("RGBA" if has_alpha else "RGB")
         image = np.asarray(image)
     array = np.asarray(image)
     if array.dtype not in (np.uint8, np.uint16):
@@ -499,6 +507,8 @@ def _encode_tiff(stream: BinaryIO, array: np.ndarray, recipe_text: str | None, d
         entries.append((270, _ASCII, _ascii_json(recipe_text).encode("ascii")))
     if dpi is not None:
         entries += [(282, _RATIONAL, [_rational(dpi)]), (283, _RATIONAL, [_rational(dpi)]), (296, _SHORT, [2])]
+    else:  # baseline TIFF wants a resolution: 1:1 with "no absolute unit" says there is none
+        entries += [(282, _RATIONAL, [(1, 1)]), (283, _RATIONAL, [(1, 1)]), (296, _SHORT, [1])]
     if channels == 4:
         entries.append((338, _SHORT, [2]))            # unassociated alpha
     if icc is not None:
@@ -612,8 +622,9 @@ _ENCODERS: dict[tuple[str, bool], Callable[..., None]] = {
 def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     """Read an image file as HxWxC uint8 or uint16 (C in 1, 3, 4), keeping 16-bit samples exact.
 
-    16-bit PNG is decoded here (Pillow would reduce it to 8 bits), TIFF through imageio's
-    tifffile reader (Pillow as the fallback), everything else through Pillow. Palette and
+    16-bit PNG is decoded here (Pillow would reduce it to 8 bits), and so are the TIFF layouts
+    :func:`export_image` writes (strips, chunky, 8 or 16 bit, uncompressed or Deflate, with or
+    without horizontal differencing); everything else goes through Pillow. Palette and
     grey+alpha images come back as RGB / RGBA. Raises ``ValueError`` for a file that is not a
     readable image, ``OSError`` when it cannot be read.
     """
@@ -623,15 +634,61 @@ def read_image(path: str | os.PathLike[str]) -> np.ndarray:
     if head.startswith(b"\x89PNG\r\n\x1a\n") and head[24] == 16:
         return _as_image_array(_read_png16(source.read_bytes(), source.name))
     if head[:4] in (b"II*\x00", b"MM\x00*"):
-        try:
-            import imageio.v3 as iio
-
-            array = np.asarray(iio.imread(source, extension=".tif"))
-            if array.dtype in (np.uint8, np.uint16) and (array.ndim == 2 or array.shape[-1] in (1, 3, 4)):
-                return _as_image_array(array)
-        except Exception:  # noqa: BLE001 - any reader failure falls back to Pillow
-            pass
+        with contextlib.suppress(_NotMine):
+            return _as_image_array(_read_tiff(source.read_bytes()))
     return _read_with_pillow(source)
+
+
+class _NotMine(Exception):
+    """A TIFF layout the small decoder does not handle (Pillow gets to try)."""
+
+
+_TIFF_SIZES = {1: 1, 2: 1, 3: 2, 4: 4, 5: 8, 7: 1, 16: 8}
+
+
+def _read_tiff(data: bytes) -> np.ndarray:
+    """Decode the first image of a TIFF with the layouts the studio writes, else raise _NotMine."""
+    try:
+        return _decode_tiff(data)
+    except (struct.error, KeyError, IndexError, ValueError, zlib.error):
+        raise _NotMine from None  # damaged or unusual: Pillow decides what to say
+
+
+def _decode_tiff(data: bytes) -> np.ndarray:
+    order = "<" if data[:2] == b"II" else ">"
+    (ifd,) = struct.unpack(order + "I", data[4:8])
+    (count,) = struct.unpack(order + "H", data[ifd:ifd + 2])
+    tags: dict[int, tuple[int, ...]] = {}
+    for index in range(count):
+        entry = data[ifd + 2 + 12 * index: ifd + 14 + 12 * index]
+        tag, kind, number = struct.unpack(order + "HHI", entry[:8])
+        if kind not in (3, 4):
+            continue  # only the numeric fields matter here
+        size = _TIFF_SIZES[kind] * number
+        (offset,) = struct.unpack(order + "I", entry[8:12])
+        raw = entry[8:8 + size] if size <= 4 else data[offset:offset + size]
+        tags[tag] = struct.unpack(f"{order}{number}{'H' if kind == 3 else 'I'}", raw)
+    width, height = tags[256][0], tags[257][0]
+    channels = tags.get(277, (1,))[0]
+    bits = set(tags.get(258, (1,)))
+    compression, predictor = tags.get(259, (1,))[0], tags.get(317, (1,))[0]
+    photometric, planar = tags.get(262, (-1,))[0], tags.get(284, (1,))[0]
+    if (len(bits) != 1 or bits - {8, 16} or compression not in (1, 8, 32946) or predictor not in (1, 2)
+            or planar != 1 or channels not in (1, 3, 4) or photometric not in (1, 2) or 273 not in tags
+            or tags.get(339, (1,))[0] != 1):
+        raise _NotMine
+    dtype = np.dtype(order + ("u2" if bits == {16} else "u1"))
+    strips = []
+    for offset, length in zip(tags[273], tags[279]):
+        chunk = data[offset:offset + length]
+        strips.append(zlib.decompress(chunk) if compression != 1 else chunk)
+    flat = np.frombuffer(b"".join(strips), dtype)
+    if flat.size < height * width * channels:
+        raise ValueError("truncated")
+    pixels = flat[:height * width * channels].reshape(height, width, channels).astype(dtype.newbyteorder("="))
+    if predictor == 2:
+        pixels = np.cumsum(pixels, axis=1, dtype=pixels.dtype)  # wraps modulo 2**bits like the encoder
+    return pixels
 
 
 def _read_with_pillow(source: Path) -> np.ndarray:
@@ -755,11 +812,74 @@ def _file_name(pattern: str, index: int, name: str, recipe: Recipe | None, ext: 
     return text
 
 
-def _with_settings(recipe: Recipe | None, post: PostProcess | None, export: ExportSettings) -> Recipe | None:
+PostSteps = Union["PostProcess", Sequence["PostProcess"], None]
+
+
+def _steps(post: PostSteps) -> list[PostProcess]:
+    """``post`` as a list of post-processing passes (None: none)."""
+    if post is None:
+        return []
+    if isinstance(post, Sequence):
+        return list(post)
+    return [post]
+
+
+def postprocess_record(post: PostSteps) -> dict[str, Any]:
+    """What a recipe records under ``postprocess`` for ``post``.
+
+    One pass is its ``to_dict()`` (so ``PostProcess.from_dict`` reads it back); several passes,
+    applied in order, are ``{"steps": [pass.to_dict(), ...]}``; none is ``{}``.
+    """
+    steps = _steps(post)
+    if not steps:
+        return {}
+    if len(steps) == 1:
+        return steps[0].to_dict()
+    return {"steps": [step.to_dict() for step in steps]}
+
+
+def _with_settings(recipe: Recipe | None, post: PostSteps, export: ExportSettings) -> Recipe | None:
     """A copy of ``recipe`` recording the post-processing and export settings (None stays None)."""
     if recipe is None:
         return None
-    return replace(recipe, postprocess={} if post is None else post.to_dict(), export=export.to_dict())
+    return replace(recipe, postprocess=postprocess_record(post), export=export.to_dict())
+
+
+def _to_uint8(image: np.ndarray) -> np.ndarray:
+    """A 16-bit image reduced to 8 bits (nearest: ``round(x / 257)``); 8-bit images unchanged."""
+    if image.dtype == np.uint16:
+        return ((image.astype(np.uint32) + 128) // 257).astype(np.uint8)
+    return image
+
+
+def _run_steps(image: np.ndarray, post: PostSteps,
+               progress: PostProgressFn | None = None) -> tuple[np.ndarray, str, list[str]]:
+    """Apply each pass in order: (image, the resamplers used joined by ', ', notes).
+
+    Passes that change nothing are skipped. A 16-bit image is reduced to 8 bits first
+    (post-processing works on 8-bit sources), with a note.
+    """
+    steps = [step for step in _steps(post) if not step.is_identity]
+    if not steps:
+        return image, "none", []
+    from studio.engine.postprocess import apply
+
+    notes: list[str] = []
+    if image.dtype == np.uint16:
+        image = _to_uint8(image)
+        notes.append("the 16-bit source was reduced to 8 bits for post-processing")
+    upscalers: list[str] = []
+    for number, step in enumerate(steps):
+        report = None
+        if progress is not None:
+            report = (lambda fraction, stage, n=number:
+                      progress((n + fraction) / len(steps), stage))
+        result = apply(image, step, progress=report)
+        image = result.image
+        notes.extend(result.notes)
+        if result.upscaler != "none" and result.upscaler not in upscalers:
+            upscalers.append(result.upscaler)
+    return image, ", ".join(upscalers) or "none", notes
 
 
 def export_batch(
@@ -767,7 +887,7 @@ def export_batch(
     folder: str | os.PathLike[str],
     *,
     name_pattern: str = "{name}.{ext}",
-    post: PostProcess | None = None,
+    post: PostSteps = None,
     export: ExportSettings = ExportSettings(),
     progress: ProgressFn | None = None,
     should_cancel: CancelFn | None = None,
@@ -775,7 +895,8 @@ def export_batch(
     """Post-process and export many images into ``folder`` (created when missing).
 
     ``items`` are ``(name, image, recipe)``; ``image`` is an array or a callable returning one
-    (rendered only when its turn comes). ``name_pattern`` may use ``{name}``, ``{index}``
+    (rendered only when its turn comes). ``post`` is one :class:`PostProcess`, a sequence of
+    passes applied in order, or None. ``name_pattern`` may use ``{name}``, ``{index}``
     (1-based), ``{seed}`` (the recipe's, or empty) and ``{ext}``. Without
     ``export.overwrite``, a taken name becomes ``name (2).ext``, ``name (3).ext`` ...
     ``should_cancel`` is asked before each image and again before writing it: files already
@@ -783,7 +904,7 @@ def export_batch(
     file (total is 0 when ``items`` has no length). Returns the paths written, in order.
     """
     out = Path(folder).expanduser()
-    with _os_errors_as_export_errors(out / "x"):
+    with _os_errors_as_export_errors(out / "(folder)"):
         out.mkdir(parents=True, exist_ok=True)
     total = len(items) if isinstance(items, Sequence) else 0
     written: list[Path] = []
@@ -791,10 +912,7 @@ def export_batch(
         if should_cancel is not None and should_cancel():
             break
         image = source() if callable(source) else source
-        if post is not None and not post.is_identity:
-            from studio.engine.postprocess import apply
-
-            image = apply(image, post).image
+        image, _, _ = _run_steps(image, post)
         if should_cancel is not None and should_cancel():
             break
         target = out / _file_name(name_pattern, index, name, recipe, export.extension)
@@ -813,13 +931,15 @@ def export_batch(
 
 @dataclass
 class ExportReport:
-    """What an export wrote: the file, its pixel size (width, height), the upscaler used and notes."""
+    """What an export wrote: the file, its pixel size (width, height), the resampler / upscaler
+    used, notes on what was done, the DPI written (or None) and the bits per channel."""
 
     path: Path
     size: tuple[int, int]
     upscaler: str
     notes: list[str] = field(default_factory=list)
     dpi: float | None = None
+    bits: int = 8
 
     @property
     def print_size_inches(self) -> tuple[float, float] | None:
@@ -829,51 +949,96 @@ class ExportReport:
         return self.size[0] / self.dpi, self.size[1] / self.dpi
 
 
+def _check_before_work(post: PostSteps, export: ExportSettings, target: Path) -> None:
+    """Refuse what would fail only at the end (existing file, missing folder, 16 bits in
+    JPEG/WebP) before the slow part."""
+    if not export.overwrite and os.path.lexists(target):
+        raise ExportError(_exists_message(target))
+    if not target.parent.is_dir():
+        raise ExportError(f"cannot write {target.name}: the folder {target.parent} does not exist")
+    steps = _steps(post)
+    if export.format in ("jpeg", "webp") and steps and steps[-1].bit_depth == 16:
+        raise ExportError(f"{FORMAT_LABELS[export.format]} holds 8 bits per channel; export 16-bit "
+                          "images as PNG or TIFF, or choose 8 bits")
+
+
 def postprocess_and_export(
     image: np.ndarray,
     recipe: Recipe | None,
-    post: PostProcess,
+    post: PostSteps,
     export: ExportSettings,
     path: str | os.PathLike[str],
     *,
-    stage: StageFn | None = None,
+    progress: PostProgressFn | None = None,
 ) -> ExportReport:
-    """Post-process ``image`` with ``post`` and write it to ``path`` with ``export``.
+    """Post-process ``image`` with ``post`` (one pass or several, in order) and write it.
 
-    The embedded recipe (a copy of ``recipe``) records ``post`` and ``export``. ``stage`` is
-    told "post-process" and "write" as they start.
+    The embedded recipe (a copy of ``recipe``) records ``post`` (see :func:`postprocess_record`)
+    and ``export``. ``progress(fraction, stage)`` follows the work (0..1).
     """
-    from studio.engine.postprocess import apply
-
-    if stage is not None:
-        stage("post-process")
-    result = apply(image, post)
-    if stage is not None:
-        stage("write")
-    written = export_image(path, result.image, _with_settings(recipe, post, export), export)
-    height, width = result.image.shape[:2]
-    return ExportReport(written, (width, height), result.upscaler, list(result.notes), export.dpi)
+    target = Path(path).expanduser()
+    _check_before_work(post, export, target)
+    report = None
+    if progress is not None:
+        report = lambda fraction, stage: progress(0.9 * fraction, stage)  # noqa: E731
+    result, upscaler, notes = _run_steps(image, post, report)
+    if progress is not None:
+        progress(0.9, "write")
+    written = export_image(target, result, _with_settings(recipe, post, export), export)
+    if progress is not None:
+        progress(1.0, "done")
+    height, width = result.shape[:2]
+    return ExportReport(written, (width, height), upscaler, notes, export.dpi, result.dtype.itemsize * 8)
 
 
 def render_and_export(
     renderer: Renderer,
     recipe: Recipe,
-    post: PostProcess,
+    post: PostSteps,
     export: ExportSettings,
     path: str | os.PathLike[str],
     *,
-    stage: StageFn | None = None,
+    progress: PostProgressFn | None = None,
 ) -> ExportReport:
     """Re-render ``recipe`` at full quality with ``renderer``, post-process it and write it.
 
-    ``stage`` (optional) is told "render", "post-process" and "write" as each starts. The
-    file's embedded recipe is ``recipe`` with ``postprocess = post.to_dict()`` and
-    ``export = export.to_dict()``; ``recipe`` itself is not changed.
+    ``post`` is one :class:`PostProcess` or several passes applied in order.
+    ``progress(fraction, stage)`` (optional) follows the stages "render", the post-processing
+    stages and "write". The file's embedded recipe is ``recipe`` with ``postprocess`` and
+    ``export`` filled in; ``recipe`` itself is not changed.
     """
     target = Path(path).expanduser()
-    if not export.overwrite and os.path.lexists(target):  # fail before the slow part
-        raise ExportError(_exists_message(target))
-    if stage is not None:
-        stage("render")
+    _check_before_work(post, export, target)
+    if progress is not None:
+        progress(0.0, "render")
     image = renderer.render_recipe(recipe)
-    return postprocess_and_export(image, recipe, post, export, target, stage=stage)
+    report = None
+    if progress is not None:
+        report = lambda fraction, stage: progress(0.2 + 0.8 * fraction, stage)  # noqa: E731
+    return postprocess_and_export(image, recipe, post, export, target, progress=report)
+
+
+def plan_passes(*, colour: Mapping[str, Any], shape: Mapping[str, Any], final: Mapping[str, Any],
+                size: tuple[int, int] | None) -> tuple[list, str]:
+    """Post-processing passes for colour, an aspect reshape and a final size (e.g. a print).
+
+    One pass when they agree. When the aspect and the final size disagree (the issue's
+    ``--aspect 1.27 --print 40x50cm``), two: colour and the reshape (with its mode) at the
+    source's scale, then the result fills the final size, cropped centrally (or padded when the
+    mode is pad) so it is not distorted twice. Returns the passes and a note for the user.
+    """
+    from studio.engine.postprocess import PostProcess
+
+    try:
+        return [PostProcess(**colour, **shape, **final, size=size)], ""
+    except ValueError:
+        if shape.get("aspect") is None or size is None:
+            raise
+    mode = shape.get("mode", "stretch")
+    fill = "pad" if mode == "pad" else "crop"
+    passes = [PostProcess(**colour, **shape),
+              PostProcess(**final, size=size, mode=fill, pad_color=shape.get("pad_color", (255, 255, 255)))]
+    note = (f"the aspect reshape comes first ({mode}), then the image fills {size[0]}x{size[1]} px "
+            f"({'padded' if fill == 'pad' else 'cropped centrally'})")
+    return passes, note
+

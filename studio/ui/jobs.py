@@ -234,3 +234,61 @@ def write_mix_sheet(forms, styles, cells, cell_size: tuple[int, int], path: str)
         return path
 
     return job
+
+
+def export_preview(recipe_json: str, passes: Sequence[dict], final_size_text: str) -> Job:
+    """Before / after of the first image: the render, and the post-processing at preview size."""
+
+    def job(ctx: JobContext) -> None:
+        from studio.engine.postprocess import PostProcess, apply
+        from studio.engine.recipe import Recipe
+
+        r = ctx.renderer
+        recipe = Recipe.from_json(recipe_json)
+        if recipe.model.fingerprint != r.network.fingerprint:
+            raise ValueError(f"this image was made with '{recipe.model.name}'; open that model to export it")
+        image = r.render_recipe(recipe)
+        ctx.emit_image("before", image)
+        if ctx.cancelled():
+            return
+        notes = []
+        for spec in passes:
+            result = apply(image, PostProcess.from_dict(spec))
+            image = result.image
+            notes += result.notes
+        ctx.emit_image("after", image, "; ".join([final_size_text] + notes))
+
+    return job
+
+
+def export_batch(recipe_jsons: Sequence[str], passes: Sequence[dict], export: dict, folder: str,
+                 name_pattern: str) -> Job:
+    """Re-render each recipe, post-process and write it; returns one report dict per file."""
+
+    def job(ctx: JobContext) -> list[dict]:
+        from pathlib import Path
+
+        from studio.engine.export import ExportSettings, render_and_export, unique_path
+        from studio.engine.postprocess import PostProcess
+        from studio.engine.recipe import Recipe
+
+        r = ctx.renderer
+        steps = [PostProcess.from_dict(p) for p in passes]
+        settings = ExportSettings.from_dict(export)
+        out = Path(folder).expanduser()
+        out.mkdir(parents=True, exist_ok=True)
+        reports = []
+        for n, text in enumerate(recipe_jsons, start=1):
+            if ctx.cancelled():
+                break
+            recipe = Recipe.from_json(text)
+            latent = f"seed{recipe.seed:04d}" if recipe.seed is not None else f"image{n:03d}"
+            name = name_pattern.format(model=r.network.name, latent=latent, n=n) + "." + settings.extension
+            target = out / name if settings.overwrite else unique_path(out / name)
+            report = render_and_export(r, recipe, steps, settings, target)
+            reports.append({"path": str(report.path), "width": report.size[0], "height": report.size[1],
+                            "upscaler": report.upscaler, "notes": report.notes})
+            ctx.emit_progress(n, len(recipe_jsons))
+        return reports
+
+    return job

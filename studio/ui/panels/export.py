@@ -249,9 +249,11 @@ class ExportPanel(QWidget):
             return getattr(self, "_painting_ratio", 1.27)
         return data
 
-    def post_settings(self, *, preview: bool = False):
-        """The PostProcess for the export (or, with ``preview``, the same look at preview size)."""
-        from studio.engine.postprocess import PostProcess, print_pixels
+    def passes(self, *, preview: bool = False) -> tuple[list, str]:
+        """The post-processing passes (see ``export.plan_passes``) and a note; with ``preview``,
+        the same look at preview size with the fast resampler."""
+        from studio.engine.export import plan_passes
+        from studio.engine.postprocess import print_pixels
 
         size = long_side = None
         mode = self.size_mode.currentData()
@@ -260,19 +262,21 @@ class ExportPanel(QWidget):
         elif mode == "print":
             size = print_pixels(self.print_w.value(), self.print_h.value(), self.print_unit.currentText(),
                                 self.dpi.value())
-        if preview:
-            size, long_side = None, PREVIEW_SIDE
-        upscaler = "lanczos" if preview or self.upscaler.currentData() == "lanczos" else f"onnx:{self._onnx_path}"
-        return PostProcess(
-            levels=(self.levels_low.value(), self.levels_high.value()) if self.levels_check.isChecked() else None,
-            auto_levels=self.auto_levels.isChecked(),
-            saturation=self.saturation.value(), gamma=self.gamma.value(),
-            aspect=self._aspect(), orientation="portrait" if self.portrait.isChecked() else "landscape",
-            mode=self.mode_combo.currentData(), pad_color=self.pad_color,
-            size=size, long_side=long_side, upscaler=upscaler,
-            sharpen=0.0 if preview else self.sharpen.value(),
-            bit_depth=8 if preview else self.bits.currentData(),
-        )
+        if preview and size is not None:
+            scale = PREVIEW_SIDE / max(size)
+            size = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
+        elif preview:
+            long_side = PREVIEW_SIDE
+        onnx = getattr(self, "_onnx_path", None)
+        upscaler = "lanczos" if preview or self.upscaler.currentData() == "lanczos" or not onnx else f"onnx:{onnx}"
+        colour = dict(levels=(self.levels_low.value(), self.levels_high.value()) if self.levels_check.isChecked()
+                      else None, auto_levels=self.auto_levels.isChecked(), saturation=self.saturation.value(),
+                      gamma=self.gamma.value())
+        shape = dict(aspect=self._aspect(), orientation="portrait" if self.portrait.isChecked() else "landscape",
+                     mode=self.mode_combo.currentData(), pad_color=self.pad_color)
+        final = dict(long_side=long_side, upscaler=upscaler, sharpen=0.0 if preview else self.sharpen.value(),
+                     bit_depth=8 if preview else self.bits.currentData())
+        return plan_passes(colour=colour, shape=shape, final=final, size=size)
 
     def export_settings(self):
         from studio.engine.export import ExportSettings
@@ -293,18 +297,29 @@ class ExportPanel(QWidget):
         self._update_size_label()
         self._preview_timer.start()
 
-    def _update_size_label(self) -> None:
+    def output_size(self) -> tuple[int, int]:
         from studio.engine.postprocess import output_size
 
-        res = self.session.model["resolution"] if self.session.model else 1024
+        w = h = self.session.model["resolution"] if self.session.model else 1024
+        passes, _ = self.passes()
+        for step in passes:
+            w, h = output_size(w, h, step)
+        return w, h
+
+    def _size_text(self) -> str:
+        w, h = self.output_size()
+        dpi = self.dpi.value()
+        return (f"Output {w:,} × {h:,} px = {w / dpi * 2.54:.1f} × {h / dpi * 2.54:.1f} cm "
+                f"({w / dpi:.1f} × {h / dpi:.1f} in) at {dpi} dpi")
+
+    def _update_size_label(self) -> None:
         try:
-            w, h = output_size(res, res, self.post_settings())
+            text = self._size_text()
+            note = self.passes()[1]
         except ValueError as exc:
             self.size_label.setText(str(exc))
             return
-        dpi = self.dpi.value()
-        self.size_label.setText(f"Output {w:,} × {h:,} px = {w / dpi * 2.54:.1f} × {h / dpi * 2.54:.1f} cm "
-                                f"({w / dpi:.1f} × {h / dpi:.1f} in) at {dpi} dpi")
+        self.size_label.setText(text + (f"\n{note}" if note else ""))
 
     def _choose_pad(self) -> None:
         color = QColorDialog.getColor(QColor(*self.pad_color), self, "Pad colour")
@@ -344,8 +359,14 @@ class ExportPanel(QWidget):
     def update_preview(self) -> None:
         if not self.recipes or self.session.model is None:
             return
-        self.client.submit(PREVIEW_KEY, jobs.export_preview(self.recipes[0].to_json(),
-                                                             self.post_settings(preview=True).to_dict()))
+        try:
+            passes, _ = self.passes(preview=True)
+            size_text = self._size_text()
+        except ValueError as exc:
+            self.summary.setText(str(exc))
+            return
+        self.client.submit(PREVIEW_KEY, jobs.export_preview(self.recipes[0].to_json(), [p.to_dict() for p in passes],
+                                                             size_text))
 
     def _show(self, label: QLabel, image: QImage) -> None:
         pix = QPixmap.fromImage(image)
@@ -368,14 +389,16 @@ class ExportPanel(QWidget):
             self.session.status.emit("Choose a folder to export into", 4000)
             return
         try:
-            post, export = self.post_settings(), self.export_settings()
+            passes, _ = self.passes()
+            export = self.export_settings()
         except ValueError as exc:
             self.session.status.emit(str(exc), 0)
             return
         self.export_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
-        self.client.submit(EXPORT_KEY, jobs.export_batch([r.to_json() for r in self.recipes], post.to_dict(),
-                                                         export.to_dict(), folder, self.name_edit.text()))
+        self.client.submit(EXPORT_KEY, jobs.export_batch([r.to_json() for r in self.recipes],
+                                                         [p.to_dict() for p in passes], export.to_dict(), folder,
+                                                         self.name_edit.text()))
 
     def _on_progress(self, key: str, stamp: int, done: int, total: int) -> None:
         if key == EXPORT_KEY:

@@ -1,0 +1,1037 @@
+"""Post-processing for export: levels, colour, aspect ratio, print size, upscaling, sharpening.
+
+The chain ``apply()`` runs, in this order:
+
+1. **Levels** (GANscapes): per colour channel, the ``low``-th percentile maps to 0 and the
+   ``high``-th to 255: ``(x - lo) * 255 / (hi - lo)``, rounded and clipped. **Auto-levels**
+   (MAGnet's automatic contrast) is the same stretch at fixed percentiles 0.5 / 99.5.
+2. **Saturation and gamma**, at source resolution in float32.
+3. **Aspect reshape** to a long:short ratio: *stretch* (resize to the ratio; undoes a training
+   set squeezed to a square, as GANscapes does with 1.27:1), *crop* (centred), or *pad* (with a
+   colour).
+4. **Resize** to the final size: Lanczos, or a user's super-resolution ONNX model followed by
+   Lanczos to the exact size.
+5. **Sharpen** (unsharp mask).
+
+Everything is off by default: ``PostProcess()`` changes nothing.
+
+Memory: the final resize and sharpening run in horizontal strips written straight into the
+output array, so a 12000 px export holds the output plus a few strips, never a float32 copy of
+the whole output (``benchmarks/export_memory.py`` measures it). 8-bit output resamples uint8 with
+Pillow; 16-bit output resamples each channel as float32 strips and keeps the unrounded values of
+levels, colour and resizing until the final conversion (``x * 257``).
+
+Images are numpy arrays: ``[H, W]`` (grayscale) or ``[H, W, C]`` with C = 1 (L), 2 (LA),
+3 (RGB) or 4 (RGBA), uint8. The alpha channel is never stretched or sharpened; it is resized
+with the colour (premultiplied, so transparent pixels do not bleed their colour).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+import math
+import re
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Callable, Mapping
+
+import numpy as np
+from PIL import Image, ImageFilter
+
+from studio.engine.errors import StudioError
+
+ProgressFn = Callable[[float, str], None]
+"""``progress(fraction, stage)``: fraction of the whole chain done, 0..1, and what runs now.
+An exception raised by the callback aborts ``apply()`` (that is how a caller cancels)."""
+
+ASPECT_PRESETS: dict[str, float] = {
+    "1:1": 1.0,
+    "1.27:1": 1.27,              # GANscapes: mean ratio of its ~5,300 impressionist landscapes
+    "4:5": 1.25,
+    "3:4": 4 / 3,
+    "2:3": 1.5,
+    "16:9": 16 / 9,
+    "sqrt2 (A-series)": 2 ** 0.5,
+}
+
+AUTO_LEVELS_PERCENTILES = (0.5, 99.5)
+"""Auto-levels (MAGnet's automatic contrast) is the levels stretch at these percentiles: a
+little more clipping than GANscapes' 0.1 / 99.9 so that a few stray pixels of a generated image
+(specks, artefacts) do not hold the stretch back, but not so much that highlights burn out.
+MAGnet's article does not give its percentiles; this is the studio's choice."""
+
+MODES = ("stretch", "crop", "pad")
+ORIENTATIONS = ("landscape", "portrait")
+MAX_SIDE = 100_000
+"""Largest output side accepted (a sanity bound; file formats have their own lower limits)."""
+MAX_ASPECT = 10.0
+
+_CM_PER_INCH = 2.54
+_LUMA = (0.299, 0.587, 0.114)   # Rec. 601, as Pillow's "L" conversion and ImageEnhance.Color
+
+
+def _round_half_up(x: float) -> int:
+    """Round to the nearest integer, halves upwards (2.5 -> 3), unlike Python's round()."""
+    return int(math.floor(x + 0.5))
+
+
+# ---------------------------------------------------------------------------------------------
+# Aspect ratios and print sizes
+
+
+_FRENCH_FORMATS: dict[str, tuple[tuple[int, int], ...]] = {
+    # The French standard stretcher sizes ("toiles de format standard"), long x short side in
+    # cm, numbers 1 to 120, as art-supply makers list them (lists differ by a centimetre here
+    # and there). Colour merchants sold canvases in these sizes from the 19th century; much of
+    # the WikiArt material the seed systems trained on was painted on them.
+    "figure": ((22, 16), (24, 19), (27, 22), (33, 24), (35, 27), (41, 33), (46, 38), (55, 46),
+               (61, 50), (65, 54), (73, 60), (81, 65), (92, 73), (100, 81), (116, 89), (130, 97),
+               (146, 114), (162, 130), (195, 130)),
+    "paysage": ((22, 14), (24, 16), (27, 19), (33, 22), (35, 24), (41, 27), (46, 33), (55, 38),
+                (61, 46), (65, 50), (73, 54), (81, 60), (92, 65), (100, 73), (116, 81), (130, 89),
+                (146, 97), (162, 114), (195, 114)),
+    "marine": ((22, 12), (24, 14), (27, 16), (33, 19), (35, 22), (41, 24), (46, 27), (55, 33),
+               (61, 38), (65, 46), (73, 50), (81, 54), (92, 60), (100, 65), (116, 73), (130, 81),
+               (146, 89), (162, 97), (195, 97)),
+}
+
+# family: (probability, probability that a work of the family hangs in portrait orientation)
+_PAINTING_FAMILIES: dict[str, tuple[float, float]] = {
+    "square": (0.08, 0.5),
+    "figure": (0.42, 0.65),
+    "paysage": (0.30, 0.15),
+    "marine": (0.15, 0.10),
+    "panorama": (0.05, 0.05),
+}
+_PAINTING_JITTER = 0.03   # standard deviation of the log-ratio noise added to a format's ratio
+
+
+def painting_aspect(rng: np.random.Generator | int | None = None) -> tuple[float, str]:
+    """Sample an aspect ratio from an approximate distribution of real paintings' formats.
+
+    Returns ``(ratio, orientation)``: the long:short ratio (in [1, 3]) and ``'landscape'`` or
+    ``'portrait'``. ``rng`` is a numpy Generator, a seed (same seed, same answer) or None.
+
+    MachineRay 2 did this with a table of the measured width/height ratios of its 850 training
+    paintings, sampled by inverse-CDF interpolation. That table is not redistributed, and the
+    studio ships no painting corpus, so this is an **approximation built from stated
+    assumptions**, not a measurement:
+
+    * 42 % "figure", 30 % "paysage", 15 % "marine": one of the 19 French standard canvas sizes
+      of that family (``_FRENCH_FORMATS``; figure ratios 1.20-1.50, paysage 1.33-1.71, marine
+      1.50-2.01), chosen uniformly;
+    * 8 % near-square (ratio uniform in 1.00-1.05);
+    * 5 % elongated / panoramic (log-uniform in 2-3);
+    * each ratio is multiplied by ``exp(N(0, 0.03))`` (hand-built stretchers, cut-down canvases,
+      cropped reproductions), folded back above 1 and clipped to [1, 3];
+    * orientation: portrait with probability 0.65 for figure, 0.15 paysage, 0.10 marine,
+      0.5 square, 0.05 panoramic (figures are mostly portraits, landscapes mostly wide).
+
+    The family weights are the studio's guess, chosen so that the result looks like a general
+    WikiArt mix: median ratio about 1.36, mean 1.42, 90 % between 1.04 and 2.04, portraits
+    about 38 % (GANscapes measured a mean of 1.27 on impressionist landscapes alone). Treat it as "plausibly painting-like", not
+    as statistics of any collection.
+    """
+    gen = np.random.default_rng(rng)
+    names = list(_PAINTING_FAMILIES)
+    weights = np.array([_PAINTING_FAMILIES[n][0] for n in names])
+    family = names[int(gen.choice(len(names), p=weights / weights.sum()))]
+    if family == "square":
+        ratio = float(gen.uniform(1.0, 1.05))
+    elif family == "panorama":
+        ratio = float(math.exp(gen.uniform(math.log(2.0), math.log(3.0))))
+    else:
+        sizes = _FRENCH_FORMATS[family]
+        long, short = sizes[int(gen.integers(len(sizes)))]
+        ratio = long / short
+    ratio *= float(math.exp(gen.normal(0.0, _PAINTING_JITTER)))
+    if ratio < 1.0:
+        ratio = 1.0 / ratio
+    ratio = min(ratio, 3.0)
+    portrait = gen.random() < _PAINTING_FAMILIES[family][1]
+    return ratio, "portrait" if portrait else "landscape"
+
+
+_NAMED_RATIOS = {
+    "square": 1.0,
+    "sqrt2": 2 ** 0.5, "sqrt(2)": 2 ** 0.5, "√2": 2 ** 0.5, "a-series": 2 ** 0.5, "iso": 2 ** 0.5,
+    "a": 2 ** 0.5,
+    "golden": (1 + 5 ** 0.5) / 2, "phi": (1 + 5 ** 0.5) / 2,
+}
+_RATIO_TEXT = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*(?:[:x×/]\s*([0-9]*\.?[0-9]+))?\s*$", re.IGNORECASE)
+
+
+def parse_aspect(text: str) -> float:
+    """Read an aspect ratio and return it as a long:short ratio >= 1.
+
+    Accepts a number (``"1.27"``), a pair in either order (``"1.27:1"``, ``"4:5"``, ``"16:9"``,
+    ``"2x3"``, ``"16/9"``), a preset name of ``ASPECT_PRESETS``, ``"sqrt2"`` / ``"√2"`` /
+    ``"a4"`` (any ISO A size: sqrt 2), ``"square"`` and ``"golden"``. Orientation is not part of
+    the answer: ``"4:5"`` and ``"5:4"`` both give 1.25. Raises ValueError on anything else.
+    """
+    if not isinstance(text, str):
+        raise ValueError(f"aspect ratio must be text like '4:5' or '1.27', got {text!r}")
+    key = text.strip().lower()
+    if text.strip() in ASPECT_PRESETS:
+        return ASPECT_PRESETS[text.strip()]
+    if key in _NAMED_RATIOS:
+        return _NAMED_RATIOS[key]
+    if re.fullmatch(r"a[0-9]{1,2}", key):
+        return 2 ** 0.5
+    match = _RATIO_TEXT.match(key)
+    if match:
+        a = float(match.group(1))
+        b = float(match.group(2)) if match.group(2) is not None else 1.0
+        if a > 0 and b > 0:
+            ratio = max(a, b) / min(a, b)
+            if ratio <= MAX_ASPECT:
+                return ratio
+            raise ValueError(f"aspect ratio {text!r} is {ratio:.3g}:1; the studio allows at most {MAX_ASPECT:g}:1")
+    raise ValueError(
+        f"cannot read aspect ratio {text!r}: use a ratio like '1.27', '1.27:1', '4:5' or '16:9', "
+        f"'sqrt2' or 'a4', or one of {', '.join(ASPECT_PRESETS)}"
+        + " (a random painting-like ratio is painting_aspect(), not a fixed ratio)"
+    )
+
+
+_PRINT_TEXT = re.compile(
+    r"^\s*([0-9]*\.?[0-9]+)\s*[x×*]\s*([0-9]*\.?[0-9]+)\s*(cm|mm|in|inch|inches|\"|'')\s*$", re.IGNORECASE)
+
+
+def parse_print_size(text: str) -> tuple[float, float, str]:
+    """Read a print size ``"40x50cm"``, ``"16x20in"``, ``"40 x 50 cm"`` -> ``(width, height, unit)``.
+
+    The unit comes back as ``'cm'`` or ``'in'``; millimetres are converted to cm
+    (``"400x500mm"`` -> ``(40.0, 50.0, 'cm')``), and ``inch``, ``inches`` and ``"`` mean inches.
+    The first number is the width. Raises ValueError on anything else.
+    """
+    match = _PRINT_TEXT.match(text) if isinstance(text, str) else None
+    if not match:
+        raise ValueError(f"cannot read print size {text!r}: use WIDTHxHEIGHT with a unit, e.g. '40x50cm' or '16x20in'")
+    w, h, unit = float(match.group(1)), float(match.group(2)), match.group(3).lower()
+    if w <= 0 or h <= 0:
+        raise ValueError(f"print size {text!r} must have two positive sides")
+    if unit == "mm":
+        return w / 10, h / 10, "cm"
+    return w, h, "cm" if unit == "cm" else "in"
+
+
+def print_pixels(width: float, height: float, unit: str, dpi: float) -> tuple[int, int]:
+    """Pixels for a print of ``width x height`` ``unit`` ('cm' or 'in') at ``dpi`` dots per inch.
+
+    Each side is ``size_in_inches * dpi`` rounded half up (1 inch = 2.54 cm exactly):
+    40 x 50 cm at 300 dpi is 4724.4 x 5905.5 -> 4724 x 5906; 16 x 20 in -> 4800 x 6000.
+    """
+    if unit not in ("cm", "in"):
+        raise ValueError(f"print unit must be 'cm' or 'in', got {unit!r}")
+    for name, value in (("width", width), ("height", height), ("dpi", dpi)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not math.isfinite(value) or value <= 0:
+            raise ValueError(f"print {name} must be a positive number, got {value!r}")
+    per_inch = dpi if unit == "in" else dpi / _CM_PER_INCH
+    w, h = _round_half_up(width * per_inch), _round_half_up(height * per_inch)
+    if max(w, h) > MAX_SIDE:
+        raise ValueError(f"{width:g} x {height:g} {unit} at {dpi:g} dpi is {w} x {h} px; the studio exports at most {MAX_SIDE} px a side")
+    return max(1, w), max(1, h)
+
+
+# ---------------------------------------------------------------------------------------------
+# Settings
+
+
+def _number(name: str, value: Any, lo: float, hi: float, *, lo_open: bool = False) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"{name} must be a number, got {value!r}")
+    value = float(value)
+    if not math.isfinite(value) or value > hi or value < lo or (lo_open and value == lo):
+        bound = f"> {lo:g}" if lo_open else f">= {lo:g}"
+        raise ValueError(f"{name} must be {bound} and <= {hi:g}, got {value!r}")
+    return value
+
+
+def _integer(name: str, value: Any, lo: int, hi: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)) \
+            or not math.isfinite(float(value)) or float(value) != int(value):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    value = int(value)
+    if not lo <= value <= hi:
+        raise ValueError(f"{name} must be between {lo} and {hi}, got {value}")
+    return value
+
+
+def _pair(name: str, value: Any) -> tuple[Any, Any]:
+    if isinstance(value, (str, bytes)) or not hasattr(value, "__len__") or len(value) != 2:
+        raise ValueError(f"{name} must be a pair of numbers, got {value!r}")
+    return value[0], value[1]
+
+
+def _colour(value: Any) -> tuple[int, int, int]:
+    if isinstance(value, str):
+        text = value.strip().lstrip("#")
+        if re.fullmatch(r"[0-9a-fA-F]{6}", text):
+            return int(text[0:2], 16), int(text[2:4], 16), int(text[4:6], 16)
+        raise ValueError(f"pad_color must be (r, g, b) or '#rrggbb', got {value!r}")
+    if not hasattr(value, "__len__") or len(value) != 3:
+        raise ValueError(f"pad_color must be (r, g, b) or '#rrggbb', got {value!r}")
+    return tuple(_integer("pad_color component", v, 0, 255) for v in value)  # type: ignore[return-value]
+
+
+@dataclass(frozen=True)
+class PostProcess:
+    """Export post-processing settings. The defaults change nothing (``is_identity``).
+
+    Construction validates and normalises (lists become tuples, whole floats ints) and raises
+    ValueError with a message meant for the user; ``from_dict`` does the same for saved
+    settings, rejecting unknown keys.
+
+    Geometry: ``aspect`` (long:short, >= 1) and ``orientation`` give the target shape, ``mode``
+    how the source gets there; ``size`` (exact pixels) or ``long_side`` give the final pixels.
+    With ``size`` and no ``aspect``, the shape is the size's own (so a 40 x 50 cm print crops,
+    pads or stretches to 4:5); with both, they must agree to within 1 % (or a pixel), otherwise
+    the image would be silently distorted. Without ``size``/``long_side`` the result keeps the
+    source's scale: stretch and pad grow one side, crop shrinks one.
+    """
+
+    levels: tuple[float, float] | None = None
+    auto_levels: bool = False
+    saturation: float = 1.0
+    gamma: float = 1.0
+    aspect: float | None = None
+    orientation: str = "landscape"
+    mode: str = "stretch"
+    pad_color: tuple[int, int, int] = (255, 255, 255)
+    size: tuple[int, int] | None = None
+    long_side: int | None = None
+    upscaler: str = "lanczos"
+    sharpen: float = 0.0
+    bit_depth: int = 8
+
+    def __post_init__(self) -> None:
+        put = functools.partial(object.__setattr__, self)
+        if self.levels is not None:
+            low, high = _pair("levels", self.levels)
+            low = _number("levels low percentile", low, 0.0, 100.0)
+            high = _number("levels high percentile", high, 0.0, 100.0)
+            if not low < high:
+                raise ValueError(f"levels low percentile must be below the high one, got {low:g} / {high:g}")
+            put("levels", (low, high))
+        if not isinstance(self.auto_levels, (bool, np.bool_)):
+            raise ValueError(f"auto_levels must be true or false, got {self.auto_levels!r}")
+        put("auto_levels", bool(self.auto_levels))
+        put("saturation", _number("saturation", self.saturation, 0.0, 4.0))
+        put("gamma", _number("gamma", self.gamma, 0.1, 10.0))
+        if self.aspect is not None:
+            aspect = self.aspect
+            if isinstance(aspect, str):
+                aspect = parse_aspect(aspect)
+            aspect = _number("aspect", aspect, 0.0, MAX_ASPECT, lo_open=True)
+            if aspect < 1.0:
+                raise ValueError(f"aspect is a long:short ratio >= 1 (got {aspect:g}); "
+                                 f"use {1 / aspect:.4g} with orientation 'portrait' or 'landscape'")
+            put("aspect", aspect)
+        if self.orientation not in ORIENTATIONS:
+            raise ValueError(f"orientation must be 'landscape' or 'portrait', got {self.orientation!r}")
+        if self.mode not in MODES:
+            raise ValueError(f"mode must be one of {', '.join(MODES)}, got {self.mode!r}")
+        put("pad_color", _colour(self.pad_color))
+        if self.size is not None:
+            w, h = _pair("size", self.size)
+            put("size", (_integer("size width", w, 1, MAX_SIDE), _integer("size height", h, 1, MAX_SIDE)))
+        if self.long_side is not None:
+            put("long_side", _integer("long_side", self.long_side, 1, MAX_SIDE))
+        if self.size is not None and self.long_side is not None:
+            raise ValueError("give either size (exact pixels) or long_side, not both")
+        if self.size is not None and self.aspect is not None:
+            w, h = self.size
+            t = self.target_ratio()
+            assert t is not None
+            if not (abs(w - h * t) <= 1.0 or abs(h - w / t) <= 1.0 or abs((w / h) / t - 1.0) <= 0.01):
+                shape = "portrait" if h > w else "landscape"
+                raise ValueError(
+                    f"size {w}x{h} is {max(w, h) / min(w, h):.3f}:1 {shape}, which contradicts aspect "
+                    f"{self.aspect:.4g}:1 {self.orientation}; give only one of them, or matching ones")
+        if not isinstance(self.upscaler, str) or not (
+                self.upscaler == "lanczos" or (self.upscaler.startswith("onnx:") and self.upscaler[5:].strip())):
+            raise ValueError(f"upscaler must be 'lanczos' or 'onnx:/path/to/model.onnx', got {self.upscaler!r}")
+        put("sharpen", _number("sharpen", self.sharpen, 0.0, 2.0))
+        if self.bit_depth not in (8, 16) or isinstance(self.bit_depth, bool):
+            raise ValueError(f"bit_depth must be 8 or 16, got {self.bit_depth!r}")
+        put("bit_depth", int(self.bit_depth))
+
+    def target_ratio(self) -> float | None:
+        """The target width / height (below 1 for portrait), or None to keep the source's."""
+        if self.aspect is not None:
+            if self.orientation == "portrait" and self.aspect != 1.0:
+                return 1.0 / self.aspect
+            return self.aspect
+        if self.size is not None:
+            return self.size[0] / self.size[1]
+        return None
+
+    @property
+    def colour_is_identity(self) -> bool:
+        return self.levels is None and not self.auto_levels and self.saturation == 1.0 and self.gamma == 1.0
+
+    @property
+    def is_identity(self) -> bool:
+        """True when ``apply`` returns the image unchanged whatever its size."""
+        return (self.colour_is_identity and self.aspect is None and self.size is None
+                and self.long_side is None and self.sharpen == 0.0 and self.bit_depth == 8)
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready dict (tuples become lists); ``from_dict`` reads it back."""
+        out: dict[str, Any] = {}
+        for f in dataclasses.fields(self):
+            value = getattr(self, f.name)
+            out[f.name] = list(value) if isinstance(value, tuple) else value
+        return out
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> "PostProcess":
+        """Settings from a dict (missing keys take their defaults); ValueError on unknown keys
+        or invalid values."""
+        if not isinstance(data, Mapping):
+            raise ValueError(f"post-processing settings must be a mapping, got {type(data).__name__}")
+        known = {f.name for f in dataclasses.fields(cls)}
+        unknown = sorted(set(data) - known)
+        if unknown:
+            raise ValueError(f"unknown post-processing setting(s): {', '.join(map(str, unknown))} "
+                             f"(known: {', '.join(sorted(known))})")
+        return cls(**dict(data))
+
+
+@dataclass
+class PostResult:
+    """What ``apply`` produced: the image, the resampler actually used, and what was done."""
+
+    image: np.ndarray
+    upscaler: str
+    notes: list[str] = field(default_factory=list)
+
+
+# ---------------------------------------------------------------------------------------------
+# Colour
+
+
+def _check_image(image: np.ndarray) -> np.ndarray:
+    """uint8 [H, W] or [H, W, C], C in 1..4 -> a [H, W, C] view."""
+    if not isinstance(image, np.ndarray) or image.dtype != np.uint8:
+        raise ValueError(f"expected a uint8 image array, got {getattr(image, 'dtype', type(image).__name__)}")
+    if image.ndim == 2:
+        image = image[:, :, None]
+    if image.ndim != 3 or image.shape[2] not in (1, 2, 3, 4) or image.shape[0] < 1 or image.shape[1] < 1:
+        raise ValueError(f"expected an image [H, W] or [H, W, C] with 1 to 4 channels, got shape {image.shape}")
+    return image
+
+
+def _colour_channels(channels: int) -> int:
+    """How many leading channels carry colour (the rest is alpha)."""
+    return {1: 1, 2: 1, 3: 3, 4: 3}[channels]
+
+
+def _check_percentiles(low: float, high: float) -> None:
+    if not (0.0 <= low < high <= 100.0):
+        raise ValueError(f"levels percentiles must satisfy 0 <= low < high <= 100, got {low!r} / {high!r}")
+
+
+def levels(image: np.ndarray, low: float = 0.1, high: float = 99.9) -> np.ndarray:
+    """GANscapes' levels: per colour channel, stretch the ``low``..``high`` percentile range to 0..255.
+
+    Exactly ``lo, hi = np.percentile(x, [low, high])`` and
+    ``np.clip(np.round((x.astype(float) - lo) * 255 / (hi - lo)), 0, 255).astype(np.uint8)``
+    per channel; a flat channel (``hi == lo``) is left unchanged; alpha is left unchanged.
+    uint8 in, uint8 out (a new array, same shape).
+    """
+    _check_percentiles(low, high)
+    src = _check_image(image)
+    out = src.copy()
+    for c in range(_colour_channels(src.shape[2])):
+        x = src[:, :, c]
+        lo, hi = np.percentile(x, [low, high])
+        if hi == lo:
+            continue
+        out[:, :, c] = np.clip(np.round((x.astype(float) - lo) * 255 / (hi - lo)), 0, 255).astype(np.uint8)
+    return out.reshape(image.shape)
+
+
+def _levels_float(image: np.ndarray, low: float, high: float) -> np.ndarray:
+    """The levels stretch without the rounding: float32 [H, W, C] in 0..255 (alpha copied)."""
+    out = image.astype(np.float32)
+    for c in range(_colour_channels(image.shape[2])):
+        x = image[:, :, c]
+        lo, hi = np.percentile(x, [low, high])
+        if hi != lo:
+            out[:, :, c] = np.clip((x.astype(float) - lo) * 255 / (hi - lo), 0, 255)
+    return out
+
+
+def _saturation_gamma(x: np.ndarray, saturation: float, gamma: float) -> None:
+    """In place on float32 [H, W, C] 0..255: blend with Rec. 601 luma, then ``255 (x/255)^(1/gamma)``
+    (gamma > 1 brightens the midtones, as Photoshop's Levels middle slider)."""
+    if saturation != 1.0 and x.shape[2] >= 3:
+        rgb = x[:, :, :3]
+        luma = rgb @ np.asarray(_LUMA, dtype=np.float32)
+        rgb -= luma[:, :, None]
+        rgb *= np.float32(saturation)
+        rgb += luma[:, :, None]
+        np.clip(rgb, 0, 255, out=rgb)
+    if gamma != 1.0:
+        col = x[:, :, :_colour_channels(x.shape[2])]
+        np.clip(col, 0, 255, out=col)
+        col /= 255
+        np.power(col, np.float32(1.0 / gamma), out=col)
+        col *= 255
+
+
+def _colour_stage(image: np.ndarray, s: PostProcess, notes: list[str]) -> np.ndarray:
+    """Levels, saturation, gamma at source resolution: uint8 for 8-bit output (rounded exactly
+    as GANscapes), float32 0..255 for 16-bit (unrounded)."""
+    pct: tuple[float, float] | None = None
+    if s.levels is not None:
+        pct = s.levels
+        notes.append(f"levels {pct[0]:g} / {pct[1]:g} percentiles")
+        if s.auto_levels:
+            notes.append("auto-levels not applied: explicit levels take precedence")
+    elif s.auto_levels:
+        pct = AUTO_LEVELS_PERCENTILES
+        notes.append(f"auto-levels ({pct[0]:g} / {pct[1]:g} percentiles)")
+    colour_ops = s.saturation != 1.0 or s.gamma != 1.0
+    if s.saturation != 1.0:
+        if image.shape[2] < 3:
+            notes.append("saturation ignored: grayscale image")
+        else:
+            notes.append(f"saturation x{s.saturation:g}")
+    if s.gamma != 1.0:
+        notes.append(f"gamma {s.gamma:g}")
+    if s.bit_depth == 8 and not colour_ops:
+        return levels(image, *pct) if pct is not None else image
+    x = _levels_float(image, *pct) if pct is not None else image.astype(np.float32)
+    _saturation_gamma(x, s.saturation, s.gamma)
+    if s.bit_depth == 8:
+        return np.clip(np.rint(x), 0, 255).astype(np.uint8)
+    return x
+
+
+# ---------------------------------------------------------------------------------------------
+# Geometry
+
+
+@dataclass(frozen=True)
+class _Plan:
+    crop: tuple[int, int, int, int] | None   # (left, top, right, bottom) in the source
+    content: tuple[int, int]                 # size the (cropped) source is resampled to
+    canvas: tuple[int, int]                  # output size
+    offset: tuple[int, int]                  # where the content sits on the canvas
+    description: str | None
+
+
+def _plan(src_w: int, src_h: int, s: PostProcess) -> _Plan:
+    if src_w < 1 or src_h < 1:
+        raise ValueError(f"source size must be positive, got {src_w}x{src_h}")
+    t = s.target_ratio()
+    w, h = src_w, src_h
+    crop = None
+    description = None
+    shape_w, shape_h = w, h
+    if t is not None:
+        label = "1:1" if s.aspect == 1.0 or t == 1.0 else f"{max(t, 1 / t):.4g}:1 {'landscape' if t >= 1 else 'portrait'}"
+        if s.mode == "crop":
+            if w / h > t:
+                cw = max(1, min(w, _round_half_up(h * t)))
+                crop = ((w - cw) // 2, 0, (w - cw) // 2 + cw, h)
+            else:
+                ch = max(1, min(h, _round_half_up(w / t)))
+                crop = (0, (h - ch) // 2, w, (h - ch) // 2 + ch)
+            if crop == (0, 0, w, h):
+                crop = None
+            else:
+                description = f"centre-cropped {w}x{h} to {label} ({crop[2] - crop[0]}x{crop[3] - crop[1]})"
+            shape_w, shape_h = (crop[2] - crop[0], crop[3] - crop[1]) if crop else (w, h)
+        else:   # stretch and pad grow one side
+            if w / h < t:
+                shape_w, shape_h = max(w, _round_half_up(h * t)), h
+            else:
+                shape_w, shape_h = w, max(h, _round_half_up(w / t))
+            if (shape_w, shape_h) != (w, h):
+                verb = "stretched" if s.mode == "stretch" else "padded"
+                description = f"{verb} {w}x{h} to {label}"
+    ratio = t if t is not None else shape_w / shape_h
+    if s.size is not None:
+        canvas = s.size
+    elif s.long_side is not None:
+        L = s.long_side
+        canvas = (L, max(1, _round_half_up(L / ratio))) if ratio >= 1 else (max(1, _round_half_up(L * ratio)), L)
+    else:
+        canvas = (shape_w, shape_h)
+    cw, ch = (crop[2] - crop[0], crop[3] - crop[1]) if crop else (w, h)
+    if s.mode == "pad" and t is not None:
+        scale = min(canvas[0] / cw, canvas[1] / ch)
+        content = (max(1, min(canvas[0], _round_half_up(cw * scale))), max(1, min(canvas[1], _round_half_up(ch * scale))))
+        offset = ((canvas[0] - content[0]) // 2, (canvas[1] - content[1]) // 2)
+    else:
+        content, offset = canvas, (0, 0)
+    return _Plan(crop, content, canvas, offset, description)
+
+
+def output_size(src_w: int, src_h: int, settings: PostProcess) -> tuple[int, int]:
+    """The (width, height) ``apply`` produces for a ``src_w`` x ``src_h`` image, without doing it."""
+    return _plan(src_w, src_h, settings).canvas
+
+
+# ---------------------------------------------------------------------------------------------
+# Resampling and sharpening in strips
+
+_STRIP_PIXELS = 4_000_000
+"""Output pixels per strip (per channel); about 330 rows of a 12000 px wide image."""
+
+
+def _strip_rows(width: int) -> int:
+    return max(16, _STRIP_PIXELS // max(1, width))
+
+
+def _sharpen_sigma(scale: float) -> float:
+    """Unsharp-mask radius (Gaussian sigma, output pixels) for a linear upscale factor: detail
+    lost to an upscale is about as wide as the factor, so half of it, within 1..4 px."""
+    return float(min(4.0, max(1.0, 0.5 * scale)))
+
+
+def _halo(sigma: float) -> int:
+    """Extra rows above and below a strip so that blurring it matches blurring the whole image."""
+    return int(math.ceil(4 * sigma)) + 4
+
+
+_PIL_MODES = {1: "L", 2: "La", 3: "RGB", 4: "RGBa"}   # premultiplied alpha for resampling
+
+
+def _to_pil_u8(src: np.ndarray) -> Image.Image:
+    c = src.shape[2]
+    if c == 1:
+        return Image.fromarray(np.ascontiguousarray(src[:, :, 0]))
+    if c == 3:
+        return Image.fromarray(np.ascontiguousarray(src))
+    straight = Image.fromarray(np.ascontiguousarray(src))   # LA or RGBA
+    return straight.convert(_PIL_MODES[c])
+
+
+def _resample_u8(src: np.ndarray, size: tuple[int, int], out: np.ndarray, amount: float,
+                 sigma: float, tick: Callable[[float], None]) -> None:
+    """Lanczos-resample uint8 ``src`` [h, w, C] to ``size`` into ``out`` [H, W, C], with an
+    optional unsharp mask on the colour channels.
+
+    The two passes are run explicitly: the horizontal one once over the whole (small) source,
+    the vertical one strip by strip (Pillow's ``box`` keeps each strip's filter taps where the
+    whole-image resize has them). Pillow picks the pass order itself when both change, and the
+    order decides where the uint8 intermediate is clipped, so leaving it to Pillow would make
+    strips disagree with each other."""
+    h, w, c = src.shape
+    W, H = size
+    if (W, H) == (w, h) and amount == 0.0:
+        out[...] = src
+        return
+    pil = _to_pil_u8(src)
+    inter = pil.resize((W, h), Image.Resampling.LANCZOS) if W != w else pil
+    del pil
+    halo = _halo(sigma) if amount else 0
+    unsharp = ImageFilter.UnsharpMask(radius=sigma, percent=int(round(amount * 100)), threshold=0)
+    nc = _colour_channels(c)
+    sy = h / H
+    rows = _strip_rows(W)
+    for a in range(0, H, rows):
+        b = min(H, a + rows)
+        a0, b0 = max(0, a - halo), min(H, b + halo)
+        if H != h:
+            part = inter.resize((W, b0 - a0), Image.Resampling.LANCZOS, box=(0, a0 * sy, W, b0 * sy))
+        else:
+            part = inter.crop((0, a0, W, b0))
+        if c in (2, 4):
+            part = part.convert("LA" if c == 2 else "RGBA")
+        if amount:
+            if c in (1, 3):
+                part = part.filter(unsharp)
+            else:
+                bands = part.split()
+                colour = bands[0] if nc == 1 else Image.merge("RGB", bands[:3])
+                sharp = colour.filter(unsharp).split()
+                part = Image.merge(part.mode, (*sharp, bands[-1]))
+        arr = np.asarray(part).reshape(b0 - a0, W, c)
+        out[a:b] = arr[a - a0: b - a0]
+        tick(b / H)
+
+
+def _gaussian_kernel(sigma: float) -> np.ndarray:
+    """Normalised 1-D Gaussian taps out to 3 sigma (float64)."""
+    radius = int(math.ceil(3 * sigma))
+    x = np.arange(-radius, radius + 1, dtype=np.float64)
+    k = np.exp(-0.5 * (x / sigma) ** 2)
+    return k / k.sum()
+
+
+def _unsharp_float(x: np.ndarray, amount: float, sigma: float, rows: slice) -> np.ndarray:
+    """Unsharp mask ``x + amount (x - gaussian(x))`` of float32 [C, n, W], edges replicated,
+    returned for ``rows`` only (the strip without its halo).
+
+    The separable Gaussian is a sum of shifted slices, symmetric taps paired, in PyTorch
+    (multi-threaded, imported here since only 16-bit sharpening needs it): a convolution
+    layer would build an im2col buffer of taps x strip (~0.5 GB for a 12000 px strip)."""
+    import torch
+    import torch.nn.functional as F
+
+    k = _gaussian_kernel(sigma)
+    r = (len(k) - 1) // 2
+    c, n, w = x.shape
+    start, stop = rows.start or 0, n if rows.stop is None else rows.stop
+    with torch.inference_mode():
+        t = torch.from_numpy(np.ascontiguousarray(x))
+        # horizontal pass over the rows the vertical pass needs
+        lo, hi = max(0, start - r), min(n, stop + r)
+        p = F.pad(t[None, :, lo:hi], (r, r, 0, 0), mode="replicate")[0]
+        h = p[:, :, r:r + w] * float(k[r])
+        tmp = torch.empty_like(h)
+        for i in range(r):
+            torch.add(p[:, :, i:i + w], p[:, :, 2 * r - i:2 * r - i + w], out=tmp)
+            h.add_(tmp, alpha=float(k[i]))
+        del p
+        # vertical pass for the wanted rows, replicating the strip's real edges
+        q = F.pad(h[None], (0, 0, r - (start - lo), r - (hi - stop)), mode="replicate")[0]
+        del h
+        m = stop - start
+        v = q[:, r:r + m] * float(k[r])
+        tmp = torch.empty_like(v)
+        for i in range(r):
+            torch.add(q[:, i:i + m], q[:, 2 * r - i:2 * r - i + m], out=tmp)
+            v.add_(tmp, alpha=float(k[i]))
+        del q, tmp
+        core = t[:, start:stop]
+        # x + amount (x - blur) = (1 + amount) x - amount blur
+        v.mul_(-amount).add_(core, alpha=1.0 + amount)
+        return v.numpy()
+
+
+def _resample_f32(src: np.ndarray, size: tuple[int, int], out: np.ndarray, amount: float,
+                  sigma: float, tick: Callable[[float], None]) -> None:
+    """Lanczos-resample float32 ``src`` [h, w, C] (0..255) to ``size`` into uint16 ``out``:
+    horizontal pass per channel over the whole source, vertical pass per channel and strip (as
+    ``_resample_u8``); alpha premultiplied while resampling; optional unsharp mask on the colour
+    channels; converted with ``round(x * 257)``. Only strips are ever float32 at full width."""
+    h, w, c = src.shape
+    W, H = size
+    nc = _colour_channels(c)
+    alpha = c in (2, 4)
+    resize = (W, H) != (w, h)
+    planes = src
+    if alpha and resize:
+        planes = src.copy()
+        planes[:, :, :nc] *= src[:, :, nc:nc + 1] / 255
+    inters: list[Image.Image] = []
+    if resize:
+        for i in range(c):
+            band = Image.fromarray(np.ascontiguousarray(planes[:, :, i]))
+            inters.append(band.resize((W, h), Image.Resampling.LANCZOS) if W != w else band)
+    del planes
+    halo = _halo(sigma) if amount else 0
+    sy = h / H
+    rows = _strip_rows(W)
+    for a in range(0, H, rows):
+        b = min(H, a + rows)
+        a0, b0 = max(0, a - halo), min(H, b + halo)
+        if resize:
+            if H != h:
+                box = (0, a0 * sy, W, b0 * sy)
+                strip = np.stack([np.asarray(im.resize((W, b0 - a0), Image.Resampling.LANCZOS, box=box))
+                                  for im in inters])
+            else:
+                strip = np.stack([np.asarray(im.crop((0, a0, W, b0))) for im in inters])
+            if alpha:
+                a_plane = np.clip(strip[nc], 0, 255)
+                strip[nc] = a_plane
+                scale = np.divide(255.0, a_plane, out=np.zeros_like(a_plane), where=a_plane > 1e-3)
+                strip[:nc] *= scale
+        else:
+            strip = np.ascontiguousarray(np.moveaxis(src[a0:b0], 2, 0))
+        core = slice(a - a0, b - a0)
+        if amount:
+            sharp = _unsharp_float(strip[:nc], amount, sigma, core)
+            strip = strip[:, core]
+            strip[:nc] = sharp
+            del sharp
+        else:
+            strip = strip[:, core]
+        for i in range(c):
+            part = strip[i]
+            part *= 257
+            np.rint(part, out=part)
+            np.clip(part, 0, 65535, out=part)
+            out[a:b, :, i] = part
+        tick(b / H)
+
+
+# ---------------------------------------------------------------------------------------------
+# ONNX super-resolution
+
+
+class OnnxUpscaler:
+    """A user's super-resolution ONNX model, run with onnxruntime (CUDA when it works, else CPU).
+
+    The model must take one float (or float16) tensor ``[1, 3, h, w]``, RGB in 0..1, and return
+    ``[1, 3, s*h, s*w]`` for an integer scale s (the Real-ESRGAN / ESRGAN export convention).
+    The scale is read from the model's static shapes, else from a probe run. Images are
+    processed in overlapping tiles (``tile`` px, ``overlap`` px of context on each side,
+    discarded afterwards) so memory stays bounded; models with a fixed input size get tiles of
+    exactly that size (edge tiles padded by replicating the border).
+
+    ``provider`` is the execution provider that really runs the model, read back from the
+    session: onnxruntime silently falls back to the CPU when CUDA cannot start.
+    """
+
+    def __init__(self, path: str | Path, *, tile: int = 256, overlap: int = 16,
+                 providers: list[str] | None = None) -> None:
+        try:
+            import onnxruntime as ort
+        except ImportError as exc:
+            raise StudioError("ONNX upscaling needs onnxruntime: pip install gan-art-studio[onnx] "
+                              "(or gan-art-studio[gpu] for onnxruntime-gpu)") from exc
+        self.path = Path(path)
+        if not self.path.is_file():
+            raise StudioError(f"ONNX upscaler model not found: {self.path}")
+        self.notes: list[str] = []
+        available = ort.get_available_providers()
+        wanted = providers or [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
+        if not wanted:
+            wanted = list(available)
+        try:
+            self.session = ort.InferenceSession(str(self.path), providers=wanted)
+        except Exception as exc:   # a broken GPU provider can raise instead of falling back
+            if wanted == ["CPUExecutionProvider"]:
+                raise StudioError(f"cannot load ONNX upscaler {self.path.name}: {exc}") from exc
+            try:
+                self.session = ort.InferenceSession(str(self.path), providers=["CPUExecutionProvider"])
+            except Exception as exc2:
+                raise StudioError(f"cannot load ONNX upscaler {self.path.name}: {exc2}") from exc2
+            self.notes.append(f"{wanted[0]} failed ({str(exc).splitlines()[0][:120]}); running on the CPU")
+        self.provider = self.session.get_providers()[0]
+        if wanted[0] != self.provider and not self.notes:
+            self.notes.append(f"{wanted[0]} was requested but onnxruntime fell back to {self.provider}")
+        inputs, outputs = self.session.get_inputs(), self.session.get_outputs()
+        if len(inputs) != 1 or not outputs:
+            raise StudioError(f"{self.path.name} is not a single-input image upscaler ({len(inputs)} inputs)")
+        self._input = inputs[0]
+        shape = list(self._input.shape)
+        if len(shape) != 4 or (isinstance(shape[1], int) and shape[1] != 3):
+            raise StudioError(f"{self.path.name} expects input shape {shape}; an upscaler must take [1, 3, H, W] RGB")
+        types = {"tensor(float)": np.float32, "tensor(float16)": np.float16}
+        if self._input.type not in types:
+            raise StudioError(f"{self.path.name} takes {self._input.type}; an upscaler must take float or float16")
+        self._dtype = types[self._input.type]
+        self.fixed: tuple[int, int] | None = None
+        if isinstance(shape[2], int) and isinstance(shape[3], int) and shape[2] > 0 and shape[3] > 0:
+            self.fixed = (shape[2], shape[3])
+        self.tile = max(8, int(tile))
+        self.overlap = max(0, int(overlap))
+        self.scale = self._infer_scale(outputs[0].shape)
+
+    @property
+    def name(self) -> str:
+        return self.path.name
+
+    def describe(self) -> str:
+        """``'onnx:model.onnx (CUDAExecutionProvider)'``: what the export panel shows."""
+        return f"onnx:{self.name} ({self.provider})"
+
+    def _run(self, batch: np.ndarray) -> np.ndarray:
+        result = self.session.run(None, {self._input.name: batch.astype(self._dtype, copy=False)})[0]
+        return np.asarray(result, dtype=np.float32)
+
+    def _infer_scale(self, out_shape: list[Any]) -> int:
+        if self.fixed and len(out_shape) == 4 and isinstance(out_shape[2], int) and isinstance(out_shape[3], int) \
+                and out_shape[2] > 0:
+            sh, sw = out_shape[2] / self.fixed[0], out_shape[3] / self.fixed[1]
+        else:
+            ph, pw = self.fixed or (32, 32)
+            try:
+                probe = self._run(np.zeros((1, 3, ph, pw), np.float32))
+            except Exception as exc:
+                raise StudioError(f"{self.name}: probe run on a {pw}x{ph} image failed: {exc}") from exc
+            if probe.ndim != 4 or probe.shape[1] != 3:
+                raise StudioError(f"{self.name} returned shape {probe.shape}; an upscaler must return [1, 3, H, W]")
+            sh, sw = probe.shape[2] / ph, probe.shape[3] / pw
+        if sh != sw or sh != int(sh) or sh < 1:
+            raise StudioError(f"{self.name} scales by {sw:g} x {sh:g}; only equal whole-number scales are supported")
+        return int(sh)
+
+    def upscale(self, image: np.ndarray, tick: Callable[[float], None] | None = None) -> np.ndarray:
+        """RGB [h, w, 3] (uint8, or float 0..255) -> float32 [s*h, s*w, 3] in 0..255."""
+        if image.ndim != 3 or image.shape[2] != 3:
+            raise ValueError(f"the ONNX upscaler takes RGB [H, W, 3], got shape {image.shape}")
+        h, w = image.shape[:2]
+        s = self.scale
+        th, tw = self.fixed or (self.tile, self.tile)
+        ov = min(self.overlap, max(0, min(th, tw) // 4))
+        core_h, core_w = th - 2 * ov, tw - 2 * ov
+        if not self.fixed and h <= th and w <= tw:
+            core_h, core_w, ov = h, w, 0   # one tile, no context needed
+        out = np.empty((h * s, w * s, 3), np.float32)
+        ys, xs = list(range(0, h, core_h)), list(range(0, w, core_w))
+        done, total = 0, len(ys) * len(xs)
+        for y in ys:
+            for x in xs:
+                y1, x1 = min(h, y + core_h), min(w, x + core_w)
+                iy0, ix0 = max(0, y - ov), max(0, x - ov)
+                iy1, ix1 = min(h, y1 + ov), min(w, x1 + ov)
+                patch = np.asarray(image[iy0:iy1, ix0:ix1], dtype=np.float32) / 255.0
+                if self.fixed:
+                    patch = np.pad(patch, ((0, th - patch.shape[0]), (0, tw - patch.shape[1]), (0, 0)), mode="edge")
+                result = self._run(np.ascontiguousarray(patch.transpose(2, 0, 1))[None])[0]
+                oy, ox = (y - iy0) * s, (x - ix0) * s
+                out[y * s:y1 * s, x * s:x1 * s] = result[:, oy:oy + (y1 - y) * s, ox:ox + (x1 - x) * s].transpose(1, 2, 0)
+                done += 1
+                if tick:
+                    tick(done / total)
+        np.clip(out, 0.0, 1.0, out=out)
+        out *= 255.0
+        return out
+
+
+@functools.lru_cache(maxsize=2)
+def _cached_upscaler(path: str, mtime_ns: int, size: int) -> OnnxUpscaler:
+    return OnnxUpscaler(path)
+
+
+def load_upscaler(path: str | Path) -> OnnxUpscaler:
+    """An ``OnnxUpscaler`` for ``path``, reused while the file is unchanged (loading a session
+    takes a while, and the export panel may run the same model many times)."""
+    p = Path(path).expanduser()
+    try:
+        st = p.stat()
+    except OSError:
+        raise StudioError(f"ONNX upscaler model not found: {p}") from None
+    return _cached_upscaler(str(p.resolve()), st.st_mtime_ns, st.st_size)
+
+
+def _super_resolve(src: np.ndarray, upscaler: OnnxUpscaler, float_out: bool,
+                   tick: Callable[[float], None]) -> np.ndarray:
+    """Run the model on the colour of ``src`` [h, w, C]; alpha follows by Lanczos; grayscale
+    goes through as RGB and comes back as luma."""
+    c = src.shape[2]
+    nc = _colour_channels(c)
+    colour = src[:, :, :nc]
+    if nc == 1:
+        colour = np.repeat(colour, 3, axis=2)
+    big = upscaler.upscale(colour, tick)
+    if nc == 1:
+        big = (big @ np.asarray(_LUMA, dtype=np.float32))[:, :, None]
+    H, W = big.shape[:2]
+    if c in (2, 4):
+        a = src[:, :, nc]
+        if a.dtype == np.uint8:
+            a_big = np.asarray(Image.fromarray(np.ascontiguousarray(a)).resize((W, H), Image.Resampling.LANCZOS), np.float32)
+        else:
+            a_big = np.asarray(Image.fromarray(np.ascontiguousarray(a, dtype=np.float32)).resize((W, H), Image.Resampling.LANCZOS))
+        big = np.concatenate([big, np.clip(a_big, 0, 255)[:, :, None]], axis=2)
+    if float_out:
+        return big
+    return np.clip(np.rint(big), 0, 255).astype(np.uint8)
+
+
+# ---------------------------------------------------------------------------------------------
+# The chain
+
+
+def _fill_pad(out: np.ndarray, plan: _Plan, colour: tuple[int, ...]) -> None:
+    """Paint the canvas outside the content rectangle."""
+    (W, H), (cw, ch), (ox, oy) = plan.canvas, plan.content, plan.offset
+    value = np.asarray(colour, dtype=out.dtype)
+    if oy > 0:
+        out[:oy] = value
+    if oy + ch < H:
+        out[oy + ch:] = value
+    if ox > 0:
+        out[oy:oy + ch, :ox] = value
+    if ox + cw < W:
+        out[oy:oy + ch, ox + cw:] = value
+
+
+def _pad_value(colour: tuple[int, int, int], channels: int, bit_depth: int) -> tuple[int, ...]:
+    r, g, b = colour
+    if channels in (1, 2):
+        values: tuple[int, ...] = (_round_half_up(r * _LUMA[0] + g * _LUMA[1] + b * _LUMA[2]),)
+    else:
+        values = (r, g, b)
+    if channels in (2, 4):
+        values += (255,)
+    return tuple(v * 257 for v in values) if bit_depth == 16 else values
+
+
+def apply(image: np.ndarray, settings: PostProcess, *, progress: ProgressFn | None = None) -> PostResult:
+    """Run the whole post-processing chain on a uint8 image ([H, W] or [H, W, C]).
+
+    Returns a new array of ``output_size(W, H, settings)`` pixels, same channel layout, uint8
+    (or uint16 for ``bit_depth=16``), the resampler that produced it (``'none'``,
+    ``'lanczos'``, ``'lanczos+sharpen'``, ``'sharpen'``,
+    ``'onnx:model.onnx (CPUExecutionProvider)+lanczos'``...) and notes on what was done.
+    ``progress(fraction, stage)`` is called along the way; an exception it raises aborts.
+    """
+    src = _check_image(image)
+    if not isinstance(settings, PostProcess):
+        raise TypeError(f"settings must be a PostProcess, got {type(settings).__name__}")
+    report: ProgressFn = progress or (lambda fraction, stage: None)
+    notes: list[str] = []
+    if settings.is_identity:
+        report(1.0, "done")
+        return PostResult(image.copy(), "none", ["no post-processing"])
+
+    h, w, c = src.shape
+    plan = _plan(w, h, settings)
+    has_sr = settings.upscaler.startswith("onnx:")
+    sr_share = 0.4 if has_sr else 0.0
+
+    report(0.0, "levels and colour")
+    x = _colour_stage(src, settings, notes)
+    if plan.crop is not None:
+        left, top, right, bottom = plan.crop
+        x = x[top:bottom, left:right]
+    if plan.description:
+        notes.append(plan.description)
+    report(0.1, "resizing")
+
+    ch, cw = x.shape[:2]
+    content_w, content_h = plan.content
+    scale = max(content_w / cw, content_h / ch)
+    stages: list[str] = []
+    if has_sr and scale > 1.0:
+        upscaler = load_upscaler(settings.upscaler[5:].strip())
+        notes.extend(upscaler.notes)
+        report(0.1, f"super-resolution ({upscaler.name} x{upscaler.scale}, {upscaler.provider})")
+        x = _super_resolve(x, upscaler, settings.bit_depth == 16,
+                           lambda f: report(0.1 + sr_share * f, "super-resolution"))
+        notes.append(f"{upscaler.name} upscaled x{upscaler.scale} on {upscaler.provider}")
+        stages.append(upscaler.describe())
+    elif has_sr:
+        notes.append("ONNX upscaler not used: the output is not larger than the source")
+    if (content_w, content_h) != (x.shape[1], x.shape[0]):
+        stages.append("lanczos")
+        notes.append(f"Lanczos {x.shape[1]}x{x.shape[0]} -> {content_w}x{content_h}")
+    sigma = _sharpen_sigma(scale)
+    if settings.sharpen:
+        stages.append("sharpen")
+        notes.append(f"unsharp mask amount {settings.sharpen:g}, radius {sigma:g} px")
+
+    W, H = plan.canvas
+    dtype = np.uint16 if settings.bit_depth == 16 else np.uint8
+    out = np.empty((H, W, c), dtype)
+    if plan.content != plan.canvas:
+        _fill_pad(out, plan, _pad_value(settings.pad_color, c, settings.bit_depth))
+        notes.append(f"pad colour #{''.join(f'{v:02x}' for v in settings.pad_color)}")
+    ox, oy = plan.offset
+    view = out[oy:oy + content_h, ox:ox + content_w]
+    base = 0.1 + sr_share
+    tick = lambda f: report(base + (1.0 - base) * f, "resizing")  # noqa: E731
+    if settings.bit_depth == 16:
+        x = x.astype(np.float32, copy=False)
+        _resample_f32(x, (content_w, content_h), view, settings.sharpen, sigma, tick)
+        notes.append("16-bit output")
+    else:
+        _resample_u8(x, (content_w, content_h), view, settings.sharpen, sigma, tick)
+    report(1.0, "done")
+    if image.ndim == 2:
+        out = out.reshape(H, W)
+    return PostResult(out, "+".join(stages) or "none", notes)
