@@ -21,8 +21,9 @@ score images); :meth:`ClipSpec.parse` reads it:
     folder holding a config and one weights file (e.g. a Hugging Face open_clip repository).
 
 :func:`load_clip` turns a spec into a :class:`ClipScorer`; every problem is a :class:`ClipError`
-with one line for the user. Loading is lazy and belongs on the inference thread: this module
-imports neither torch's heavy parts nor open_clip until a CLIP is loaded.
+with one line for the user. Loading belongs on the inference thread: open_clip (and timm,
+torchvision) is imported only when the first CLIP is loaded, and nothing here downloads
+unless the user allowed it with ``HF_HUB_OFFLINE=0``.
 """
 
 from __future__ import annotations
@@ -58,6 +59,7 @@ __all__ = [
     "clip_cache_dir",
     "import_open_clip",
     "load_clip",
+    "read_weights",
 ]
 
 log = logging.getLogger(__name__)

@@ -412,14 +412,15 @@ def test_scoring_at_an_early_exit_and_full_renders():
     assert evo.timings["synthesis"] > 0 and evo.timings["scoring"] > 0 and evo.timings["full_render"] > 0
 
 
-def test_the_algorithm_optimises_redness(golden_renderer):
-    evo = Evolution(golden_renderer, redness, EvolveConfig(population=24, parents=4, generations=6, seed=0))
+@pytest.mark.parametrize("space", ["w", "z"])
+def test_the_algorithm_optimises_redness(golden_renderer, space):
+    evo = Evolution(golden_renderer, redness, EvolveConfig(population=24, parents=4, generations=6, seed=0, space=space))
     history = evo.run()
     bests = [g.best.score for g in history]
     top4 = [np.mean(g.scores[:4]) for g in history]
     assert bests == sorted(bests)
-    assert bests[-1] > bests[0] + 0.05, bests
-    assert top4[-1] > top4[0] + 0.05, top4
+    assert bests[-1] > bests[0] + 0.5, bests       # about 0.9 -> 1.8 (the maximum is 2)
+    assert top4[-1] > 3 * top4[0], top4
     reds = [np.mean([ind.image[..., 0].mean() for ind in g.individuals]) for g in history]
     assert reds[-1] > reds[0], reds
 

@@ -93,7 +93,8 @@ class ExportPanel(QWidget):
         self.client.progress.connect(self._on_progress)
         self.client.finished.connect(self._on_finished)
         self.client.failed.connect(self._on_failed)
-        self._update_size_label()
+        session.model_changed.connect(lambda _info: self._changed())
+        self._changed()
 
     # -- controls ---------------------------------------------------------------------------------
     def _build_controls(self) -> QWidget:
@@ -136,7 +137,8 @@ class ExportPanel(QWidget):
         self.aspect_combo = QComboBox()
         self.aspect_combo.addItem("Keep (as rendered)", None)
         for name, ratio in self.aspect_presets.items():
-            self.aspect_combo.addItem(f"{name}  ({ratio:.3g}:1)", ratio)
+            plain = name in (f"{ratio:g}:1", f"{ratio:.3g}:1")
+            self.aspect_combo.addItem(name if plain else f"{name}  ({ratio:.3g}:1)", ratio)
         self.aspect_combo.addItem("Custom", "custom")
         self.aspect_combo.addItem("Like a painting (random)", "painting")
         self.custom_ratio = QDoubleSpinBox(minimum=1.0, maximum=5.0, value=1.27, singleStep=0.01, decimals=3)
@@ -181,6 +183,7 @@ class ExportPanel(QWidget):
         self.upscaler.addItem("ONNX super-resolution model…", "onnx")
         self.sharpen = QDoubleSpinBox(minimum=0.0, maximum=2.0, value=0.0, singleStep=0.1)
         self.size_label = QLabel()
+        self.size_label.setWordWrap(True)
         zf.addRow("Size", self.size_mode)
         zf.addRow("Long side", self.long_side)
         zf.addRow("Print", prow)
@@ -294,6 +297,17 @@ class ExportPanel(QWidget):
             del self._painting_ratio
         self.bits.setEnabled(self.format_combo.currentData() in ("png", "tiff"))
         self.quality.setEnabled(self.format_combo.currentData() in ("jpeg", "webp"))
+        size_mode = self.size_mode.currentData()
+        self.long_side.setEnabled(size_mode == "long")
+        for widget in (self.print_w, self.print_h, self.print_unit):
+            widget.setEnabled(size_mode == "print")
+        self.custom_ratio.setEnabled(self.aspect_combo.currentData() == "custom")
+        reshaping = self.aspect_combo.currentData() is not None
+        for widget in (self.landscape, self.portrait, self.mode_combo):
+            widget.setEnabled(reshaping)
+        self.pad_btn.setEnabled(reshaping and self.mode_combo.currentData() == "pad")
+        self.levels_low.setEnabled(self.levels_check.isChecked())
+        self.levels_high.setEnabled(self.levels_check.isChecked())
         self._update_size_label()
         self._preview_timer.start()
 
