@@ -64,7 +64,8 @@ def test_top_k_equals_brute_force(renderer, scorer, monkeypatch, score_resolutio
     expected = _brute_force(renderer, scorer, seeds, settings, resolution, 5)
     sizes = []
     score = scorer.score
-    monkeypatch.setattr(scorer, "score", lambda images, *a, **k: sizes.append(images.shape[-1]) or score(images, *a, **k))
+    monkeypatch.setattr(scorer, "score",
+                        lambda images, *a, **k: sizes.append(images.shape[-1]) or score(images, *a, **k))
     top = rank_seeds(renderer, scorer, PROMPT, seeds, top_k=5, settings=settings, score_resolution=score_resolution)
     assert [s for s, _ in top] == [s for s, _ in expected]
     assert np.allclose([v for _, v in top], [v for _, v in expected], atol=1e-5)

@@ -31,6 +31,7 @@ from __future__ import annotations
 import contextlib
 import difflib
 import hashlib
+import importlib
 import json
 import logging
 import os
@@ -83,6 +84,8 @@ _FOLDER_WEIGHTS = ("weights.safetensors", "open_clip_model.safetensors", "open_c
 # Files open_clip fetches for a Hugging Face repository without a file name, best first.
 _HF_DEFAULT_FILES = ("open_clip_model.safetensors", "open_clip_pytorch_model.bin")
 _TRUE = ("1", "true", "yes", "on")
+# Image preprocessing settings taken from pretrained tags and open_clip_config.json files.
+_PREPROCESS_KEYS = ("mean", "std", "interpolation", "resize_mode", "fill_color")
 
 _open_clip: ModuleType | None = None
 _torchvision_stub: torch.library.Library | None = None
@@ -131,7 +134,7 @@ def _import_torchvision() -> None:
     """
     global _torchvision_stub
     try:
-        import torchvision  # noqa: F401
+        importlib.import_module("torchvision")
         return
     except ImportError as exc:
         raise ClipError(f"CLIP needs torchvision, which is not installed ({exc}); "
@@ -147,9 +150,9 @@ def _import_torchvision() -> None:
     stub.define("qnms(Tensor dets, Tensor scores, float iou_threshold) -> Tensor")
     _torchvision_stub = stub   # keep the definitions alive for the life of the process
     log.info("torchvision's compiled operators do not load with torch %s; CLIP uses only its "
-                "Python parts", torch.__version__)
+             "Python parts", torch.__version__)
     try:
-        import torchvision  # noqa: F401,F811
+        importlib.import_module("torchvision")
     except (ImportError, RuntimeError) as exc:
         raise ClipError(f"torchvision does not match this torch {torch.__version__} ({exc}); "
                         "reinstall the torchvision built for it") from None
@@ -239,7 +242,8 @@ class ClipSpec:
             name, _, tag = text.partition(":")
             name, tag = name.strip(), tag.strip()
             if not name or not tag:
-                raise ClipError(f"--clip {text}: write an open_clip model and tag as NAME:TAG, e.g. {EXAMPLE_PRETRAINED}")
+                raise ClipError(f"--clip {text}: write an open_clip model and tag as NAME:TAG, "
+                                f"e.g. {EXAMPLE_PRETRAINED}")
             if config is not None:
                 raise ClipError("--clip-config goes with a checkpoint file (--clip PATH), "
                                 f"not the pretrained {name}:{tag}")
@@ -567,7 +571,7 @@ def _load_pretrained(spec: ClipSpec, device: torch.device) -> ClipScorer:
         raise ClipError(f"open_clip has no pretrained tag {tag!r} for {name}; {hint}"
                         f"its tags: {listed or 'none'}")
     weights = _pretrained_file(name, tag, cfg)
-    preprocess = {k: cfg[k] for k in ("mean", "std", "interpolation", "resize_mode", "fill_color") if k in cfg}
+    preprocess = {k: cfg[k] for k in _PREPROCESS_KEYS if k in cfg}
     return _build(name, weights, device, name=spec.describe(), preprocess=preprocess,
                   quick_gelu=bool(cfg.get("quick_gelu", False)))
 
@@ -652,7 +656,7 @@ def _read_config_json(path: Path) -> tuple[dict, dict]:
         raise ClipError(f"{path.name} is not an open_clip model config (it needs embed_dim, vision_cfg and text_cfg)")
     if not isinstance(preprocess, dict):
         preprocess = {}
-    return data, {k: v for k, v in preprocess.items() if k in ("mean", "std", "interpolation", "resize_mode", "fill_color")}
+    return data, {k: v for k, v in preprocess.items() if k in _PREPROCESS_KEYS}
 
 
 def _register_config(model_cfg: dict) -> str:
@@ -731,7 +735,8 @@ def _fit_state_dict(model: torch.nn.Module, state: dict[str, torch.Tensor]) -> d
             state = convert(state)
     own = model.state_dict()
     for key in ("logit_scale", "logit_bias"):
-        if key in state and key in own and state[key].shape != own[key].shape and state[key].numel() == own[key].numel():
+        if key in state and key in own and state[key].shape != own[key].shape \
+                and state[key].numel() == own[key].numel():
             state[key] = state[key].reshape(own[key].shape)
     if "logit_bias" in own and "logit_bias" not in state:
         state["logit_bias"] = torch.zeros_like(own["logit_bias"])
