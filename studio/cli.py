@@ -472,6 +472,78 @@ def cmd_rank(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_evolve(args: argparse.Namespace) -> int:
+    from studio.engine.atomic import atomic_write_text
+    from studio.engine.clip import ClipSpec, load_clip
+    from studio.engine.evolve import Evolution, EvolveConfig, make_clip_fitness
+    from studio.engine.formats import load_network
+    from studio.engine.latents import one_hot
+    from studio.engine.render import Renderer, pick_device
+    from studio.settings import load_settings
+
+    prompt = args.prompt.strip()
+    if not prompt:
+        raise CliError('--prompt is empty: say what to evolve towards, e.g. --prompt "an abstract painting '
+                       'with orange triangles"')
+    if args.keep is not None and args.keep < 0:
+        raise CliError(f"--keep must be 0 (every image) or a count, got {args.keep}")
+    if args.score_res < 0:
+        raise CliError(f"--score-res must be 0 (full resolution) or a size in pixels, got {args.score_res}")
+    config = EvolveConfig(
+        population=args.population, parents=args.parents, recombination=args.recombination,
+        mutation=args.mutation, generations=args.generations, space=args.space, seed=args.seed,
+        negative_weight=args.negative_weight, realness_weight=args.realness, score_resolution=args.score_res or None,
+    )
+    device = pick_device(args.device)
+    clip_text = args.clip if args.clip is not None else load_settings().clip
+    spec = ClipSpec.parse(clip_text, config=args.clip_config)
+    scorer = load_clip(spec, device=device)   # before the network: fail fast
+    network = load_network(args.network, device=device, with_discriminator=bool(args.realness))
+    if args.realness and network.D is None:
+        raise CliError(f"--realness needs the model's discriminator, and {network.path.name} has none "
+                       "(rosinality checkpoints and files converted with --no-discriminator hold only the generator)")
+    renderer = Renderer(network, device=device, batch_size=args.batch)
+    settings = _settings(args, renderer)
+    negative = (args.negative or "").strip() or None
+    labels = one_hot(settings.class_index, renderer.G.c_dim) if renderer.G.c_dim else None
+    fitness = make_clip_fitness(scorer, prompt, negative, args.negative_weight, network.D, args.realness, labels)
+    evolution = Evolution(renderer, fitness, config, settings=settings)
+    outdir = _outdir(args.outdir)
+    keep = config.generation_size if args.keep is None else args.keep or None   # None: every image
+    files: dict[int, list[str]] = {}
+
+    def write(generation) -> None:
+        kept = generation.individuals[:keep] if keep else generation.individuals
+        folder = _outdir(str(outdir / f"gen{generation.index:02d}"))
+        width = max(2, len(str(len(kept))))
+        names = []
+        for rank, (ind, image) in enumerate(zip(kept, evolution.render_full(kept)), 1):
+            name = f"rank{rank:0{width}d}.png"
+            _save(folder / name, image, evolution.recipe_for(ind))
+            names.append(f"{folder.name}/{name}")
+        files[generation.uid] = names
+
+    with _progress(evolution.planned_images(), "evolve") as bar:
+        evolution.run(progress=lambda done, total: bar.update(done - bar.n), on_generation=write)
+    log = evolution.to_log()
+    log["clip"] = {"spec": spec.to_text(), "config": spec.config, "name": scorer.name, "input_size": scorer.input_size}
+    for entry in log["generations"]:
+        entry["files"] = files.get(entry["uid"], [])
+    try:
+        atomic_write_text(outdir / "evolution.json", json.dumps(log, indent=2, allow_nan=False) + "\n")
+    except OSError as exc:
+        raise CliError(f"cannot write {outdir / 'evolution.json'}: {exc.strerror or exc}") from None
+    for generation in evolution.history:
+        best = generation.best
+        parents = ", ".join(str(i) for i in generation.parents_used) or "-"
+        print(f"generation {generation.index}: best {best.score:+.4f} (#{best.id}), {len(generation)} images, "
+              f"bred from {parents}")
+    count = sum(len(names) for names in files.values())
+    print(f"wrote {count} images in {len(evolution.history)} generations and evolution.json to {outdir} "
+          f"(\"{prompt}\", {scorer.name}, {config.space.upper()} space, scored at {evolution.score_resolution} px)")
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     try:
         from studio.ui.app import run_app  # noqa: F401  (arrives with the studio window)
@@ -628,6 +700,43 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 256; 0 = full resolution)")
     p.add_argument("--outdir", default="out", help="output folder (default: out)")
     p.set_defaults(func=cmd_rank)
+
+    p = sub.add_parser("evolve", help="evolve images towards a prompt (genetic algorithm + CLIP)", description=(
+        "MAGnet's genetic algorithm: render a random population, score it against the prompt with CLIP, keep the "
+        "best parents and breed every ordered pair of them ((1 - r) * parent_i + r * parent_j + mutation noise), "
+        "generation after generation. Writes genNN/rankMM.png (best first, each with its recipe) and "
+        "evolution.json (settings, every individual's scores, the parents of each generation)."))
+    _add_render_options(p)
+    p.add_argument("--prompt", required=True, help='what to evolve towards, e.g. "an abstract painting with orange triangles"')
+    p.add_argument("--negative", default=None, metavar="TEXT", help="a prompt to steer away from (its score is subtracted)")
+    p.add_argument("--negative-weight", type=float, default=1.0, metavar="W",
+                   help="how much the negative prompt counts (default 1)")
+    p.add_argument("--realness", type=float, default=0.0, metavar="W",
+                   help="add W x the discriminator's realness (0-1) to the score; needs a network file with its "
+                        "discriminator (default 0: off)")
+    p.add_argument("--generations", type=int, default=5, metavar="N", help="generations after the first (default 5)")
+    p.add_argument("--population", type=int, default=200, metavar="N", help="random images in the first generation (default 200)")
+    p.add_argument("--parents", type=int, default=4, metavar="K",
+                   help="best images kept per generation; each generation is K parents + K*K children (default 4)")
+    p.add_argument("--recombination", type=float, default=0.333, metavar="R",
+                   help="crossover weight r of the second parent, 0-1 (default 0.333)")
+    p.add_argument("--mutation", type=float, default=0.25, metavar="M",
+                   help="mutation noise, in units of the latent's spread (default 0.25)")
+    p.add_argument("--space", choices=("w", "z"), default="w",
+                   help="evolve w (default: crossover stays on the image manifold) or z (as MAGnet did)")
+    p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed: the same seed gives the same run (default 0)")
+    p.add_argument("--keep", type=int, default=None, metavar="K",
+                   help="images written per generation, best first (default K + K*K, e.g. 20; 0 = all)")
+    p.add_argument("--clip", default=None, metavar="SPEC",
+                   help="default, an open_clip NAME:TAG (e.g. ViT-B-32:laion2b_s34b_b79k) or a checkpoint file or "
+                        "folder (default: the 'clip' setting)")
+    p.add_argument("--clip-config", default=None, metavar="JSON|NAME",
+                   help="the checkpoint's architecture: an open_clip config JSON or model name such as ViT-B-32")
+    p.add_argument("--score-res", type=int, default=256, metavar="PX",
+                   help="render at least this size for scoring, stopping early when the model allows "
+                        "(default 256; 0 = full resolution)")
+    p.add_argument("--outdir", required=True, help="output folder")
+    p.set_defaults(func=cmd_evolve)
     return parser
 
 
@@ -640,7 +749,7 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    commands = {"generate", "mix", "interpolate", "info", "convert", "export", "rank"}
+    commands = {"generate", "mix", "interpolate", "info", "convert", "export", "rank", "evolve"}
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         gui = argparse.ArgumentParser(prog="studio")
         gui.add_argument("model", nargs="?", help="network file or URL to open")

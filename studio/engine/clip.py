@@ -592,6 +592,10 @@ def _hf_location(cfg: dict) -> tuple[str, list[str]]:
 def _pretrained_file(name: str, tag: str, cfg: dict) -> Path:
     """The local weights file of a pretrained tag: from the cache, or downloaded when online."""
     cache = clip_cache_dir()
+    arch = name   # what to give as --clip-config for the same weights in a file
+    if cfg.get("quick_gelu") and not name.endswith("-quickgelu") \
+            and f"{name}-quickgelu" in import_open_clip().list_models():
+        arch = f"{name}-quickgelu"
     if cfg.get("file"):
         return Path(cfg["file"])
     if cfg.get("hf_hub"):
@@ -615,7 +619,7 @@ def _pretrained_file(name: str, tag: str, cfg: dict) -> Path:
     if _offline():
         raise ClipError(f"the weights of CLIP {name}:{tag} are not in the cache {cache} and the studio is "
                         f"offline: fetch {where} ({fetch}, or set HF_HUB_OFFLINE=0 to let the studio download "
-                        f"it), or download the file anywhere and use --clip FILE --clip-config {name}")
+                        f"it), or download the file anywhere and use --clip FILE --clip-config {arch}")
     open_clip = import_open_clip()
     try:
         with _quiet_open_clip():
@@ -623,7 +627,7 @@ def _pretrained_file(name: str, tag: str, cfg: dict) -> Path:
     except Exception as exc:  # noqa: BLE001  (network, hub and file errors of every kind)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ClipError(f"could not download the weights of CLIP {name}:{tag} ({first[:200]}); fetch {where} "
-                        f"({fetch}) or use a local file with --clip FILE --clip-config {name}") from None
+                        f"({fetch}) or use a local file with --clip FILE --clip-config {arch}") from None
 
 
 def _known_model_name(name: str) -> str:

@@ -603,14 +603,13 @@ def _halo(sigma: float) -> int:
 _PIL_MODES = {1: "L", 2: "La", 3: "RGB", 4: "RGBa"}   # premultiplied alpha for resampling
 
 
-def _to_pil_u8(src: np.ndarray) -> Image.Image:
+def _to_pil_u8(src: np.ndarray, premultiply: bool) -> Image.Image:
+    """A Pillow image of uint8 [h, w, C]: L, RGB, or LA / RGBA (La / RGBa when premultiplied)."""
     c = src.shape[2]
     if c == 1:
         return Image.fromarray(np.ascontiguousarray(src[:, :, 0]))
-    if c == 3:
-        return Image.fromarray(np.ascontiguousarray(src))
-    straight = Image.fromarray(np.ascontiguousarray(src))   # LA or RGBA
-    return straight.convert(_PIL_MODES[c])
+    image = Image.fromarray(np.ascontiguousarray(src))   # RGB, LA or RGBA
+    return image.convert(_PIL_MODES[c]) if premultiply and c in (2, 4) else image
 
 
 def _resample_u8(src: np.ndarray, size: tuple[int, int], out: np.ndarray, amount: float,
@@ -628,7 +627,8 @@ def _resample_u8(src: np.ndarray, size: tuple[int, int], out: np.ndarray, amount
     if (W, H) == (w, h) and amount == 0.0:
         out[...] = src
         return
-    pil = _to_pil_u8(src)
+    resize = (W, H) != (w, h)
+    pil = _to_pil_u8(src, premultiply=resize)
     inter = pil.resize((W, h), Image.Resampling.LANCZOS) if W != w else pil
     del pil
     halo = _halo(sigma) if amount else 0
@@ -643,7 +643,7 @@ def _resample_u8(src: np.ndarray, size: tuple[int, int], out: np.ndarray, amount
             part = inter.resize((W, b0 - a0), Image.Resampling.LANCZOS, box=(0, a0 * sy, W, b0 * sy))
         else:
             part = inter.crop((0, a0, W, b0))
-        if c in (2, 4):
+        if part.mode in ("La", "RGBa"):
             part = part.convert("LA" if c == 2 else "RGBA")
         if amount:
             if c in (1, 3):
@@ -707,47 +707,50 @@ def _unsharp_float(x: np.ndarray, amount: float, sigma: float, rows: slice) -> n
         return v.numpy()
 
 
-def _resample_f32(src: np.ndarray, size: tuple[int, int], out: np.ndarray, amount: float,
+def _float_bands(src: np.ndarray) -> list[Image.Image]:
+    """Pillow "F" images of each channel of float32 ``src`` [h, w, C] (0..255), the colour
+    premultiplied by alpha when there is an alpha channel (as Pillow does for 8-bit RGBA)."""
+    c = src.shape[2]
+    nc = _colour_channels(c)
+    bands = []
+    for i in range(c):
+        plane = src[:, :, i]
+        if c in (2, 4) and i < nc:
+            plane = plane * (src[:, :, nc] / np.float32(255))
+        bands.append(Image.fromarray(np.ascontiguousarray(plane, dtype=np.float32)))
+    return bands
+
+
+def _resample_f32(bands: list[Image.Image], size: tuple[int, int], out: np.ndarray, amount: float,
                   sigma: float, tick: Callable[[float], None]) -> None:
-    """Lanczos-resample float32 ``src`` [h, w, C] (0..255) to ``size`` into uint16 ``out``:
-    horizontal pass per channel over the whole source, vertical pass per channel and strip (as
-    ``_resample_u8``); alpha premultiplied while resampling; optional unsharp mask on the colour
-    channels; converted with ``round(x * 257)``. Only strips are ever float32 at full width."""
-    h, w, c = src.shape
+    """Lanczos-resample float channel images (``_float_bands``) to ``size`` into uint16 ``out``
+    [H, W, C], strip by strip and channel by channel straight from the source (in float there
+    is no intermediate rounding, so Pillow's choice of pass order changes nothing); alpha is
+    un-premultiplied; optional unsharp mask on the colour channels; ``round(x * 257)``.
+    Only strips are ever float32 at full width."""
+    w, h = bands[0].size
+    c = len(bands)
     W, H = size
     nc = _colour_channels(c)
     alpha = c in (2, 4)
-    resize = (W, H) != (w, h)
-    planes = src
-    if alpha and resize:
-        planes = src.copy()
-        planes[:, :, :nc] *= src[:, :, nc:nc + 1] / 255
-    inters: list[Image.Image] = []
-    if resize:
-        for i in range(c):
-            band = Image.fromarray(np.ascontiguousarray(planes[:, :, i]))
-            inters.append(band.resize((W, h), Image.Resampling.LANCZOS) if W != w else band)
-    del planes
     halo = _halo(sigma) if amount else 0
     sy = h / H
     rows = _strip_rows(W)
     for a in range(0, H, rows):
         b = min(H, a + rows)
         a0, b0 = max(0, a - halo), min(H, b + halo)
-        if resize:
-            if H != h:
-                box = (0, a0 * sy, W, b0 * sy)
-                strip = np.stack([np.asarray(im.resize((W, b0 - a0), Image.Resampling.LANCZOS, box=box))
-                                  for im in inters])
-            else:
-                strip = np.stack([np.asarray(im.crop((0, a0, W, b0))) for im in inters])
-            if alpha:
-                a_plane = np.clip(strip[nc], 0, 255)
-                strip[nc] = a_plane
-                scale = np.divide(255.0, a_plane, out=np.zeros_like(a_plane), where=a_plane > 1e-3)
-                strip[:nc] *= scale
+        if (W, H) != (w, h):
+            box = (0, a0 * sy, w, b0 * sy)
+            strip = np.stack([np.asarray(im.resize((W, b0 - a0), Image.Resampling.LANCZOS, box=box))
+                              for im in bands])
         else:
-            strip = np.ascontiguousarray(np.moveaxis(src[a0:b0], 2, 0))
+            strip = np.stack([np.asarray(im.crop((0, a0, w, b0))) for im in bands])
+        if alpha:
+            a_plane = np.clip(strip[nc], 0, 255)
+            strip[nc] = a_plane
+            scale = np.divide(np.float32(255), a_plane, out=np.zeros_like(a_plane), where=a_plane > 1e-3)
+            strip[:nc] *= scale
+            del a_plane, scale
         core = slice(a - a0, b - a0)
         if amount:
             sharp = _unsharp_float(strip[:nc], amount, sigma, core)
@@ -762,6 +765,7 @@ def _resample_f32(src: np.ndarray, size: tuple[int, int], out: np.ndarray, amoun
             np.rint(part, out=part)
             np.clip(part, 0, 65535, out=part)
             out[a:b, :, i] = part
+        del strip
         tick(b / H)
 
 
@@ -858,18 +862,26 @@ class OnnxUpscaler:
             raise StudioError(f"{self.name} scales by {sw:g} x {sh:g}; only equal whole-number scales are supported")
         return int(sh)
 
-    def upscale(self, image: np.ndarray, tick: Callable[[float], None] | None = None) -> np.ndarray:
-        """RGB [h, w, 3] (uint8, or float 0..255) -> float32 [s*h, s*w, 3] in 0..255."""
+    def upscale(self, image: np.ndarray, tick: Callable[[float], None] | None = None, *,
+                out: np.ndarray | None = None) -> np.ndarray:
+        """RGB [h, w, 3] (uint8, or float 0..255) -> [s*h, s*w, 3] in 0..255.
+
+        Written tile by tile into ``out`` when given (uint8: rounded; float32: as is; it may
+        be a view, e.g. the colour channels of an RGBA array), else into a new float32 array.
+        """
         if image.ndim != 3 or image.shape[2] != 3:
             raise ValueError(f"the ONNX upscaler takes RGB [H, W, 3], got shape {image.shape}")
         h, w = image.shape[:2]
         s = self.scale
+        if out is None:
+            out = np.empty((h * s, w * s, 3), np.float32)
+        if out.shape != (h * s, w * s, 3):
+            raise ValueError(f"output array has shape {out.shape}, expected {(h * s, w * s, 3)}")
         th, tw = self.fixed or (self.tile, self.tile)
         ov = min(self.overlap, max(0, min(th, tw) // 4))
         core_h, core_w = th - 2 * ov, tw - 2 * ov
         if not self.fixed and h <= th and w <= tw:
             core_h, core_w, ov = h, w, 0   # one tile, no context needed
-        out = np.empty((h * s, w * s, 3), np.float32)
         ys, xs = list(range(0, h, core_h)), list(range(0, w, core_w))
         done, total = 0, len(ys) * len(xs)
         for y in ys:
@@ -882,17 +894,21 @@ class OnnxUpscaler:
                     patch = np.pad(patch, ((0, th - patch.shape[0]), (0, tw - patch.shape[1]), (0, 0)), mode="edge")
                 result = self._run(np.ascontiguousarray(patch.transpose(2, 0, 1))[None])[0]
                 oy, ox = (y - iy0) * s, (x - ix0) * s
-                out[y * s:y1 * s, x * s:x1 * s] = result[:, oy:oy + (y1 - y) * s, ox:ox + (x1 - x) * s].transpose(1, 2, 0)
+                tile = result[:, oy:oy + (y1 - y) * s, ox:ox + (x1 - x) * s].transpose(1, 2, 0)
+                np.clip(tile, 0.0, 1.0, out=tile)
+                tile *= 255.0
+                if out.dtype == np.uint8:
+                    np.rint(tile, out=tile)
+                out[y * s:y1 * s, x * s:x1 * s] = tile
                 done += 1
                 if tick:
                     tick(done / total)
-        np.clip(out, 0.0, 1.0, out=out)
-        out *= 255.0
         return out
 
 
 @functools.lru_cache(maxsize=2)
 def _cached_upscaler(path: str, mtime_ns: int, size: int) -> OnnxUpscaler:
+    # mtime_ns and size are only cache keys: a replaced model file loads afresh
     return OnnxUpscaler(path)
 
 
@@ -907,29 +923,48 @@ def load_upscaler(path: str | Path) -> OnnxUpscaler:
     return _cached_upscaler(str(p.resolve()), st.st_mtime_ns, st.st_size)
 
 
-def _super_resolve(src: np.ndarray, upscaler: OnnxUpscaler, float_out: bool,
+_SR_MAX_PIXELS = {8: 64_000_000, 16: 24_000_000}
+"""Largest super-resolution output held in memory (uint8 for 8-bit exports, float32 for
+16-bit); a larger one is avoided by shrinking the source (Lanczos) before the model."""
+
+
+def _super_resolve(src: np.ndarray, upscaler: OnnxUpscaler, bit_depth: int, notes: list[str],
                    tick: Callable[[float], None]) -> np.ndarray:
-    """Run the model on the colour of ``src`` [h, w, C]; alpha follows by Lanczos; grayscale
-    goes through as RGB and comes back as luma."""
-    c = src.shape[2]
+    """Run the model on the colour of ``src`` [h, w, C] into a new [s*h, s*w, C] array (uint8
+    for 8-bit output, float32 0..255 for 16-bit); alpha follows by Lanczos; grayscale goes
+    through as RGB and comes back as luma."""
+    h, w, c = src.shape
+    s = upscaler.scale
+    budget = _SR_MAX_PIXELS[bit_depth]
+    if h * w * s * s > budget:
+        f = math.sqrt(budget / (h * w * s * s))
+        nw, nh = max(1, int(w * f)), max(1, int(h * f))
+        notes.append(f"source reduced to {nw}x{nh} before the x{s} model to bound memory")
+        src = _resize_any(src, (nw, nh))
+        h, w = nh, nw
     nc = _colour_channels(c)
-    colour = src[:, :, :nc]
+    dtype = np.float32 if bit_depth == 16 else np.uint8
+    big = np.empty((h * s, w * s, c), dtype)
     if nc == 1:
-        colour = np.repeat(colour, 3, axis=2)
-    big = upscaler.upscale(colour, tick)
-    if nc == 1:
-        big = (big @ np.asarray(_LUMA, dtype=np.float32))[:, :, None]
-    H, W = big.shape[:2]
+        rgb = upscaler.upscale(np.repeat(src[:, :, :1], 3, axis=2), tick)
+        luma = rgb @ np.asarray(_LUMA, dtype=np.float32)
+        del rgb
+        big[:, :, 0] = np.rint(luma) if dtype == np.uint8 else luma
+    else:
+        upscaler.upscale(src[:, :, :3], tick, out=big[:, :, :3])
     if c in (2, 4):
-        a = src[:, :, nc]
-        if a.dtype == np.uint8:
-            a_big = np.asarray(Image.fromarray(np.ascontiguousarray(a)).resize((W, H), Image.Resampling.LANCZOS), np.float32)
-        else:
-            a_big = np.asarray(Image.fromarray(np.ascontiguousarray(a, dtype=np.float32)).resize((W, H), Image.Resampling.LANCZOS))
-        big = np.concatenate([big, np.clip(a_big, 0, 255)[:, :, None]], axis=2)
-    if float_out:
-        return big
-    return np.clip(np.rint(big), 0, 255).astype(np.uint8)
+        big[:, :, nc] = _resize_any(src[:, :, nc:nc + 1], (w * s, h * s))[:, :, 0]
+    return big
+
+
+def _resize_any(src: np.ndarray, size: tuple[int, int]) -> np.ndarray:
+    """Plain whole-image Lanczos of a small uint8 or float32 [h, w, C] array (per channel)."""
+    planes = [np.asarray(Image.fromarray(np.ascontiguousarray(src[:, :, i])).resize(size, Image.Resampling.LANCZOS))
+              for i in range(src.shape[2])]
+    out = np.stack(planes, axis=2)
+    if src.dtype == np.float32:
+        return np.clip(out, 0, 255)
+    return out
 
 
 # ---------------------------------------------------------------------------------------------
@@ -1001,7 +1036,7 @@ def apply(image: np.ndarray, settings: PostProcess, *, progress: ProgressFn | No
         upscaler = load_upscaler(settings.upscaler[5:].strip())
         notes.extend(upscaler.notes)
         report(0.1, f"super-resolution ({upscaler.name} x{upscaler.scale}, {upscaler.provider})")
-        x = _super_resolve(x, upscaler, settings.bit_depth == 16,
+        x = _super_resolve(x, upscaler, settings.bit_depth, notes,
                            lambda f: report(0.1 + sr_share * f, "super-resolution"))
         notes.append(f"{upscaler.name} upscaled x{upscaler.scale} on {upscaler.provider}")
         stages.append(upscaler.describe())
@@ -1026,8 +1061,9 @@ def apply(image: np.ndarray, settings: PostProcess, *, progress: ProgressFn | No
     base = 0.1 + sr_share
     tick = lambda f: report(base + (1.0 - base) * f, "resizing")  # noqa: E731
     if settings.bit_depth == 16:
-        x = x.astype(np.float32, copy=False)
-        _resample_f32(x, (content_w, content_h), view, settings.sharpen, sigma, tick)
+        bands = _float_bands(x)
+        del x   # the float source lives on only as Pillow channel images
+        _resample_f32(bands, (content_w, content_h), view, settings.sharpen, sigma, tick)
         notes.append("16-bit output")
     else:
         _resample_u8(x, (content_w, content_h), view, settings.sharpen, sigma, tick)

@@ -343,6 +343,8 @@ def test_uncached_pretrained_tag_offline_says_which_file_goes_where(no_network, 
     assert "laion/CLIP-ViT-B-32-laion2B-s34B-b79K" in message and "open_clip_model.safetensors" in message
     assert str(clip.clip_cache_dir()) in message and "--clip FILE --clip-config ViT-B-32" in message
     assert "\n" not in message and no_network == []
+    with pytest.raises(ClipError, match="--clip-config ViT-B-32-quickgelu"):   # OpenAI weights use QuickGELU
+        load_clip("ViT-B-32:openai")
 
 
 def test_unknown_names_and_tags(no_network):

@@ -372,6 +372,18 @@ def test_strips_match_the_whole_image(monkeypatch, depth):
             assert np.abs(strips - whole).max() <= 3 * step
 
 
+@pytest.mark.parametrize("depth", [8, 16])
+def test_wide_sharpening_strips_are_seamless(monkeypatch, depth):
+    """A 4 px radius (the largest) needs the biggest halo; strips must still join exactly."""
+    image = smooth_image(90, 70, seed=5)
+    monkeypatch.setattr(pp, "_sharpen_sigma", lambda scale: 4.0)
+    s = PostProcess(sharpen=2.0, bit_depth=depth)
+    whole = apply(image, s).image
+    monkeypatch.setattr(pp, "_STRIP_PIXELS", 1)
+    np.testing.assert_array_equal(apply(image, s).image, whole)
+    assert np.abs(whole.astype(float) / (257 if depth == 16 else 1) - image).max() > 5   # it did sharpen
+
+
 def test_rejects_non_uint8():
     with pytest.raises(ValueError, match="uint8"):
         apply(np.zeros((4, 4, 3), np.float32), PostProcess(levels=(1, 99)))
@@ -460,6 +472,22 @@ def test_apply_with_onnx(tmp_path):
     assert small.upscaler == "lanczos" and any("not used" in n for n in small.notes)
     gray = apply(image[:, :, 0], PostProcess(upscaler=f"onnx:{path}", long_side=80))
     assert gray.image.shape == (60, 80)
+
+
+def test_onnx_memory_budget_shrinks_the_source_first(tmp_path, monkeypatch):
+    path = _export_model(tmp_path, "nn_x2.onnx", blur=False)
+    image = smooth_image(40, 60, channels=4)
+    monkeypatch.setattr(pp, "_SR_MAX_PIXELS", {8: 60 * 40, 16: 60 * 40})
+    for depth in (8, 16):
+        r = apply(image, PostProcess(upscaler=f"onnx:{path}", long_side=150, bit_depth=depth))
+        assert r.image.shape == (100, 150, 4)
+        assert any("source reduced to 30x20" in n for n in r.notes)
+    up = pp.load_upscaler(path)
+    assert up is pp.load_upscaler(path)                       # sessions are reused
+    into = np.zeros((80, 120, 4), np.uint8)
+    up.upscale(image[:, :, :3], out=into[:, :, :3])
+    np.testing.assert_array_equal(into[:, :, :3], np.repeat(np.repeat(image[:, :, :3], 2, axis=0), 2, axis=1))
+    assert (into[:, :, 3] == 0).all()
 
 
 def test_onnx_reports_the_provider_that_really_runs(tmp_path, monkeypatch):

@@ -1,0 +1,155 @@
+"""A full default MAGnet evolution on the CPU, timed per phase, against the 60 s target.
+
+The run: population 200, 4 parents, 5 generations of 4 + 16 (the parents carry their scores
+over, so 200 + 5 x 16 = 280 images are rendered and scored), W space, prompt "an abstract
+painting with orange triangles". Models, both with random weights (nothing is downloaded):
+
+* generator: paper256 (256 px, channel_base 16384, channel_max 512, 8 mapping layers,
+  conv_clamp 256; 24.8 M parameters), const noise;
+* CLIP: open_clip ViT-B-32 (224 px input) wrapped in the studio's ClipScorer.
+
+Phases: mapping (z -> w, including the one-off estimate of W's spread), synthesis, CLIP image
+encoding, the rest of scoring (prompt encoding, arithmetic), breeding, and everything else
+(uint8 conversion, bookkeeping). Building the models and a one-image warm-up are reported
+apart and not counted. The reference estimate in FORMATS.md for the same run at the reference
+speeds is ~72 s + ~16 s.
+
+    python benchmarks/evolve_cpu.py [--batch 4] [--threads N] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import resource
+import sys
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+
+TARGET_S = 60.0
+REFERENCE_S = 72.0 + 16.0   # FORMATS.md: the same run at the reference generator and CLIP speeds
+PROMPT = "an abstract painting with orange triangles"
+
+
+def build_generator():
+    import torch
+
+    from studio.engine.formats import LoadedNetwork
+    from studio.engine.networks import GeneratorConfig, make_generator
+
+    torch.manual_seed(0)
+    cfg = GeneratorConfig(z_dim=512, w_dim=512, mapping_layers=8, conv_clamp=256, img_resolution=256,
+                          channel_base=16384, channel_max=512)
+    G = make_generator(cfg).eval().requires_grad_(False)
+    with torch.no_grad():   # a plausible w_avg, as a trained network has
+        G.mapping.w_avg.copy_(G.mapping(torch.randn(256, 512), None)[:, 0].mean(0))
+    return LoadedNetwork(G, None, "native", Path("paper256-random.safetensors"), "bench-paper256")
+
+
+def build_clip():
+    """ViT-B-32 with random weights in the studio's scorer (no download: pretrained=None)."""
+    import torch
+
+    from studio.engine.clip import ClipScorer, _quiet_open_clip, import_open_clip
+
+    open_clip = import_open_clip()
+    torch.manual_seed(0)
+    with _quiet_open_clip():
+        model = open_clip.create_model("ViT-B-32", pretrained=None, device="cpu").eval().requires_grad_(False)
+        tokenizer = open_clip.get_tokenizer("ViT-B-32")
+    cfg = open_clip.get_model_preprocess_cfg(model)
+    return ClipScorer(model, tokenizer, name="ViT-B-32 (random weights)", image_size=224,
+                      mean=cfg.get("mean", open_clip.OPENAI_DATASET_MEAN),
+                      std=cfg.get("std", open_clip.OPENAI_DATASET_STD), device=torch.device("cpu"),
+                      resize_mode=cfg.get("resize_mode", "shortest"), interpolation=cfg.get("interpolation", "bicubic"))
+
+
+def run(batch: int) -> dict:
+    import torch
+
+    from studio.engine.evolve import Evolution, EvolveConfig, make_clip_fitness
+    from studio.engine.render import Renderer
+    from studio.engine.runtime import tune_allocator
+
+    tune_allocator()
+    start = time.perf_counter()
+    renderer = Renderer(build_generator(), device="cpu", batch_size=batch)
+    scorer = build_clip()
+    with torch.inference_mode():   # warm-up: one image through each network
+        scorer.encode_images(renderer.G.synthesis(renderer.ws_from_seeds([0], _settings())))
+    setup = time.perf_counter() - start
+
+    encode = scorer.encode_images
+    clip_seconds = [0.0]
+
+    def timed_encode(images):
+        t = time.perf_counter()
+        try:
+            return encode(images)
+        finally:
+            clip_seconds[0] += time.perf_counter() - t
+
+    scorer.encode_images = timed_encode
+    fitness = make_clip_fitness(scorer, PROMPT)
+    evolution = Evolution(renderer, fitness, EvolveConfig())
+    start = time.perf_counter()
+    history = evolution.run()
+    total = time.perf_counter() - start
+    t = dict(evolution.timings)
+    phases = {
+        "mapping": t.get("mapping", 0.0),
+        "synthesis": t.get("synthesis", 0.0),
+        "clip_encode": clip_seconds[0],
+        "scoring_other": t.get("scoring", 0.0) - clip_seconds[0],
+        "breeding": t.get("breeding", 0.0),
+    }
+    phases["other"] = total - sum(phases.values())
+    images = evolution.planned_images()
+    return {
+        "total_s": total, "phases_s": phases, "images": images, "setup_s": setup,
+        "score_resolution": evolution.score_resolution, "batch": batch, "threads": torch.get_num_threads(),
+        "cpus": os.cpu_count(), "best_scores": [g.best.score for g in history],
+        "generation_sizes": [len(g) for g in history],
+        "peak_rss_mib": resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024, "torch": torch.__version__,
+    }
+
+
+def _settings():
+    from studio.engine.render import RenderSettings
+
+    return RenderSettings()
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--batch", type=int, default=4, help="images per batch (the CLI's CPU default is 4)")
+    parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
+    parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    args = parser.parse_args()
+    if args.threads:
+        import torch
+
+        torch.set_num_threads(args.threads)
+    result = run(args.batch)
+    if args.json:
+        print(json.dumps(result, indent=2))
+        return 0
+    print(f"MAGnet default evolution on the CPU ({result['cpus']} logical CPUs, {result['threads']} torch threads, "
+          f"batch {result['batch']}, torch {result['torch']})")
+    print(f"paper256 generator + ViT-B-32 CLIP, random weights; {result['images']} images rendered and scored "
+          f"at {result['score_resolution']} px; generations {result['generation_sizes']}")
+    print(f"{'phase':<14} {'seconds':>8} {'share':>6}  per image")
+    for name, seconds in result["phases_s"].items():
+        print(f"{name:<14} {seconds:>8.2f} {seconds / result['total_s']:>6.1%}  {seconds / result['images'] * 1000:7.1f} ms")
+    met = "met" if result["total_s"] < TARGET_S else "MISSED"
+    print(f"{'total':<14} {result['total_s']:>8.2f}          target < {TARGET_S:.0f} s: {met}  "
+          f"(reference estimate ~{REFERENCE_S:.0f} s, {REFERENCE_S / result['total_s']:.2f}x)")
+    print(f"model building and warm-up (not counted): {result['setup_s']:.1f} s; peak RSS {result['peak_rss_mib']:.0f} MiB")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
