@@ -292,3 +292,166 @@ def export_batch(recipe_jsons: Sequence[str], passes: Sequence[dict], export: di
         return reports
 
     return job
+
+
+# -- CLIP, ranking and evolution ---------------------------------------------------------------------
+
+def _clip(ctx: JobContext, spec: str, config: str | None):
+    """The CLIP named by ``spec``, loaded once per worker and kept."""
+    from studio.engine.clip import load_clip
+
+    cache = ctx.state.extras.setdefault("clip", {})
+    key = (spec, config)
+    if key not in cache:
+        cache.clear()  # one CLIP in memory at a time
+        cache[key] = load_clip(spec, ctx.state.device, config=config)
+    return cache[key]
+
+
+def rank_prompt(prompt: str, negative: str | None, seeds: Sequence[int], top_k: int, settings: dict,
+                clip_spec: str, clip_config: str | None) -> Job:
+    """GANscapes' "generate many, keep the best": streams the running top-K as messages
+    ({'top': [(seed, score), ...]}) and their images (tag = seed, extra = score)."""
+
+    def job(ctx: JobContext) -> list:
+        from studio.engine.rank import rank_seeds
+
+        r = ctx.renderer
+        scorer = _clip(ctx, clip_spec, clip_config)
+        s = _settings(settings)
+        shown: dict[int, float] = {}
+
+        def on_update(top) -> None:
+            ctx.emit({"top": list(top)})
+
+        def progress(done: int, total: int) -> None:
+            ctx.emit_progress(done, total)
+
+        top = rank_seeds(r, scorer, prompt, list(seeds), top_k=top_k, negative=negative or None, settings=s,
+                         progress=progress, should_cancel=ctx.cancelled, on_update=on_update)
+        if ctx.cancelled():
+            return top
+        ctx.emit({"top": list(top), "final": True})
+        for seed, score in top:
+            if seed not in shown:
+                for _, image in r.render_seeds([seed], s):
+                    ctx.emit_image(seed, image, score)
+                shown[seed] = score
+        return top
+
+    return job
+
+
+def _evolution_payload(evo, generation) -> dict:
+    """Plain facts about a generation for the panel."""
+    return {
+        "index": generation.index, "uid": generation.uid, "ids": generation.ids,
+        "scores": [float(s) if s is not None else None for s in generation.scores],
+        "parts": [dict(ind.parts) for ind in generation.individuals],
+        "origins": [ind.origin for ind in generation.individuals],
+        "parents_used": list(generation.parents_used), "locked": list(evo.locked),
+        "suggested": evo.suggest_parents(generation),
+        "lineage": [{"index": g.index, "uid": g.uid, "best": g.best.id,
+                     "score": float(g.best.score) if g.best.score is not None else None} for g in evo.history],
+        "timings": dict(evo.timings),
+    }
+
+
+def _emit_generation(ctx: JobContext, evo, generation) -> None:
+    for ind in generation.individuals:
+        if ind.image is not None:
+            ctx.emit_image(ind.id, ind.image, {"score": ind.score, "recipe": evo.recipe_for(ind).to_json()})
+
+
+def evolve_start(config: dict, prompt: str, negative: str | None, clip_spec: str, clip_config: str | None,
+                 class_index: int | None) -> Job:
+    """Create a new evolution on the worker and score its initial population."""
+
+    def job(ctx: JobContext) -> dict:
+        from studio.engine.evolve import EvolveConfig, Evolution, make_clip_fitness
+        from studio.engine.render import RenderSettings
+
+        r = ctx.renderer
+        cfg = EvolveConfig.from_dict(config)
+        D = r.network.D if cfg.realness_weight else None
+        if cfg.realness_weight and D is None:
+            raise ValueError("this model file has no discriminator, so realness cannot be scored; set its weight to 0")
+        labels = None
+        if r.G.c_dim:
+            from studio.engine.latents import one_hot
+
+            labels = one_hot(class_index, r.G.c_dim)
+        fitness = make_clip_fitness(_clip(ctx, clip_spec, clip_config), prompt, negative or None,
+                                    cfg.negative_weight, D, cfg.realness_weight, labels)
+        evo = Evolution(r, fitness, cfg, class_index=class_index, settings=RenderSettings(class_index=class_index))
+        ctx.state.extras["evolution"] = evo
+        total = cfg.population
+
+        def progress(done: int, _total: int) -> None:
+            ctx.emit_progress(done, total)
+
+        def on_individual(ind) -> None:
+            ctx.emit_image(ind.id, ind.image, {"score": ind.score, "recipe": evo.recipe_for(ind).to_json()})
+
+        generation = evo.start(progress=progress, should_cancel=ctx.cancelled, on_individual=on_individual)
+        return _evolution_payload(evo, generation)
+
+    return job
+
+
+def _need_evolution(ctx: JobContext):
+    evo = ctx.state.extras.get("evolution")
+    if evo is None or evo.renderer is not ctx.state.renderer:
+        raise ValueError("start an evolution first")
+    return evo
+
+
+def evolve_next(parents: Sequence[int] | None, locked: Sequence[int], extra_recipes: Sequence[str],
+                generations: int = 1) -> Job:
+    """Breed ``generations`` generations: the first from the artist's parents (and brought-in
+    favourites), the rest from the suggestions ("Run to end")."""
+
+    def job(ctx: JobContext) -> dict:
+        from studio.engine.recipe import Recipe
+
+        evo = _need_evolution(ctx)
+        extras = [Recipe.from_json(text) for text in extra_recipes]
+        generation = None
+        for step in range(generations):
+            if ctx.cancelled():
+                break
+
+            def progress(done: int, total: int) -> None:
+                ctx.emit_progress(done, total)
+
+            generation = evo.next_generation(
+                parents if step == 0 else None, locked=list(locked), extra_parents=extras if step == 0 else (),
+                progress=progress, should_cancel=ctx.cancelled)
+            _emit_generation(ctx, evo, generation)
+            ctx.emit(_evolution_payload(evo, generation))
+        return _evolution_payload(evo, generation or evo.current)
+
+    return job
+
+
+def evolve_branch(index: int) -> Job:
+    """Go back to generation ``index`` of the active line (undo) and show it."""
+
+    def job(ctx: JobContext) -> dict:
+        evo = _need_evolution(ctx)
+        generation = evo.branch(index)
+        _emit_generation(ctx, evo, generation)
+        return _evolution_payload(evo, generation)
+
+    return job
+
+
+def evolve_full_image(ident: int) -> Job:
+    """A full-resolution render of one individual (the grid shows score-resolution previews)."""
+
+    def job(ctx: JobContext) -> None:
+        evo = _need_evolution(ctx)
+        ind = evo.individual(ident)
+        ctx.emit_image(ident, evo.render_full([ind])[0], {"score": ind.score, "full": True})
+
+    return job

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio import paths
+from studio.ui.panels.evolve import EvolvePanel
 from studio.ui.panels.explore import ExplorePanel
 from studio.ui.panels.mix import MixPanel
 from studio.ui.session import StudioSession
@@ -96,6 +97,8 @@ class MainWindow(QMainWindow):
         self.mix = MixPanel(session)
         self.tabs.addTab(self.mix, "Style Mix")
         self.explore.selection_changed.connect(lambda recipes: session.selections.__setitem__("explore", recipes))
+        self.evolve = EvolvePanel(session)
+        self.tabs.addTab(self.evolve, "Evolve")
         self.export_panel = None
         self._add_export_tab()
         self.library_panel = None

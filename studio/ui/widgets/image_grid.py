@@ -77,6 +77,14 @@ class ImageGridModel(QAbstractListModel):
             self.items.append(item)
         self.endResetModel()
 
+    def append_item(self, tag: Any, label: str, image: QImage | None = None) -> int:
+        """Add a cell at the end (for results that stream in before the layout is known)."""
+        row = len(self.items)
+        self.beginInsertRows(QModelIndex(), row, row)
+        self.items.append(GridItem(tag, label, image))
+        self.endInsertRows()
+        return row
+
     def mark_stale(self) -> None:
         for item in self.items:
             item.stale = item.image is not None

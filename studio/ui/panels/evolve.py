@@ -1,0 +1,442 @@
+"""Evolve: MAGnet's genetic algorithm toward a text prompt, with the artist choosing the parents.
+
+Each generation appears ranked by its fitness (CLIP similarity to the prompt, minus the
+negative prompt, plus the discriminator's realness if asked). CLIP's choice of parents is
+ticked (✓); the artist can tick others instead, lock a parent (🔒) so it stays in every
+generation, or bring in favourites and images from other panels. The lineage strip shows the
+best of every generation; clicking one goes back there to branch anew.
+"""
+
+from __future__ import annotations
+
+from PySide6.QtCore import Qt
+from PySide6.QtGui import QImage
+from PySide6.QtWidgets import (
+    QComboBox,
+    QDoubleSpinBox,
+    QFormLayout,
+    QGridLayout,
+    QGroupBox,
+    QHBoxLayout,
+    QLabel,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QSpinBox,
+    QStyle,
+    QVBoxLayout,
+    QWidget,
+)
+
+from studio.engine.recipe import Recipe
+from studio.ui import jobs
+from studio.ui.session import StudioSession
+from studio.ui.widgets.image_grid import ImageGrid
+from studio.ui.widgets.viewer import ImageViewer
+
+KEY = "evolve.run"
+FULL_KEY = "evolve.full"
+DEFAULT_PROMPT = "an abstract painting with orange triangles"
+
+
+class EvolvePanel(QWidget):
+    def __init__(self, session: StudioSession, parent=None):
+        super().__init__(parent)
+        self.session = session
+        self.client = session.client
+        self.state: dict | None = None          # the current generation, as the worker reported it
+        self.chosen: list[int] = []             # parents ticked for the next generation
+        self.locked: list[int] = []
+        self.extras: list[str] = []             # recipes of brought-in parents
+        self.info: dict[int, dict] = {}         # id -> {'score', 'recipe'}
+        self.images: dict[int, QImage] = {}
+        self._viewer: ImageViewer | None = None
+        self._lineage_images: dict[int, QImage] = {}
+
+        self.grid = ImageGrid(rows=4, cols=5)
+        self.grid.opened.connect(self.open_large)
+        self.grid.selection_changed.connect(self._on_selection)
+        self.lineage = ImageGrid(rows=1, cols=10, fit=False)
+        self.lineage.set_cell_size(96)
+        self.lineage.setFlow(ImageGrid.Flow.LeftToRight)
+        self.lineage.setWrapping(False)
+        self.lineage.setFixedHeight(116)
+        self.lineage.setSelectionMode(ImageGrid.SelectionMode.SingleSelection)
+        self.lineage.opened.connect(self.branch)
+        self.lineage.clicked.connect(lambda index: self.branch(index.row()))
+        self.status = QLabel("Write a prompt and press Start.")
+        self.status.setWordWrap(True)
+
+        sidebar = self._build_sidebar()
+        scroll = QScrollArea()
+        scroll.setWidget(sidebar)
+        scroll.setWidgetResizable(True)
+        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
+        sidebar.setMinimumWidth(max(310, sidebar.minimumSizeHint().width()))
+        scroll.setFixedWidth(sidebar.minimumWidth() + scroll.style().pixelMetric(
+            QStyle.PixelMetric.PM_ScrollBarExtent) + 8)
+        center = QVBoxLayout()
+        center.addWidget(self.status)
+        center.addWidget(self.grid, 1)
+        center.addWidget(QLabel("Lineage — click a generation to go back and branch from it:"))
+        center.addWidget(self.lineage)
+        layout = QHBoxLayout(self)
+        layout.setContentsMargins(4, 4, 4, 4)
+        layout.addWidget(scroll)
+        layout.addLayout(center, 1)
+
+        self.client.image.connect(self._on_image)
+        self.client.progress.connect(self._on_progress)
+        self.client.message.connect(self._on_message)
+        self.client.finished.connect(self._on_finished)
+        self.client.failed.connect(self._on_failed)
+        session.model_changed.connect(self._on_model)
+        self._set_running(False)
+        self.setEnabled(False)
+
+    # -- layout ---------------------------------------------------------------------------------------
+    def _build_sidebar(self) -> QWidget:
+        w = QWidget()
+        v = QVBoxLayout(w)
+        prompt = QGroupBox("Prompt")
+        pf = QFormLayout(prompt)
+        self.prompt = QLineEdit(DEFAULT_PROMPT)
+        self.negative = QLineEdit()
+        self.negative.setPlaceholderText("optional: what to steer away from")
+        self.negative_weight = QDoubleSpinBox(minimum=0.0, maximum=5.0, value=1.0, singleStep=0.1)
+        self.clip_edit = QLineEdit(self.session.settings.clip)
+        self.clip_edit.setToolTip("Which CLIP scores the images: 'default' (bundled), an open_clip NAME:TAG "
+                                  "from your cache, or a checkpoint file")
+        self.clip_config = QLineEdit()
+        self.clip_config.setPlaceholderText("config JSON or model name (checkpoints only)")
+        pf.addRow("Prompt", self.prompt)
+        pf.addRow("Negative", self.negative)
+        pf.addRow("Negative weight", self.negative_weight)
+        pf.addRow("CLIP", self.clip_edit)
+        pf.addRow("CLIP config", self.clip_config)
+        v.addWidget(prompt)
+
+        params = QGroupBox("Algorithm (MAGnet's defaults)")
+        af = QFormLayout(params)
+        self.population = QSpinBox(minimum=4, maximum=5000, value=200)
+        self.parents = QSpinBox(minimum=1, maximum=8, value=4)
+        self.recombination = QDoubleSpinBox(minimum=0.0, maximum=1.0, value=0.333, singleStep=0.05, decimals=3)
+        self.mutation = QDoubleSpinBox(minimum=0.0, maximum=3.0, value=0.25, singleStep=0.05)
+        self.generations = QSpinBox(minimum=1, maximum=100, value=5)
+        self.space = QComboBox()
+        self.space.addItem("W (stays on the image manifold)", "w")
+        self.space.addItem("Z (MAGnet's)", "z")
+        self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
+        self.realness = QDoubleSpinBox(minimum=0.0, maximum=5.0, value=0.0, singleStep=0.1)
+        self.realness.setToolTip("Weight of the discriminator's realness score (models with a discriminator)")
+        self.class_combo = QComboBox()
+        self.class_label = QLabel("Class")
+        af.addRow("Initial population", self.population)
+        af.addRow("Parents kept", self.parents)
+        af.addRow("Recombination r", self.recombination)
+        af.addRow("Mutation", self.mutation)
+        af.addRow("Generations", self.generations)
+        af.addRow("Latent space", self.space)
+        af.addRow("Random seed", self.seed)
+        af.addRow("Realness weight", self.realness)
+        af.addRow(self.class_label, self.class_combo)
+        v.addWidget(params)
+
+        run = QGroupBox("Run")
+        rg = QGridLayout(run)
+        self.start_btn = QPushButton("Start")
+        self.next_btn = QPushButton("Next generation")
+        self.run_btn = QPushButton("Run to end")
+        self.stop_btn = QPushButton("Stop")
+        for i, b in enumerate((self.start_btn, self.next_btn, self.run_btn, self.stop_btn)):
+            rg.addWidget(b, i // 2, i % 2)
+        v.addWidget(run)
+
+        par = QGroupBox("Parents of the next generation")
+        pg = QGridLayout(par)
+        self.parents_label = QLabel("CLIP's choice is ticked ✓")
+        self.parents_label.setWordWrap(True)
+        self.use_selected = QPushButton("Parents = selection")
+        self.toggle_btn = QPushButton("Tick / untick")
+        self.lock_btn = QPushButton("Lock / unlock 🔒")
+        self.reset_btn = QPushButton("CLIP's choice")
+        self.bring_explore = QPushButton("+ Explore selection")
+        self.bring_library = QPushButton("+ Library selection")
+        pg.addWidget(self.parents_label, 0, 0, 1, 2)
+        for i, b in enumerate((self.use_selected, self.toggle_btn, self.lock_btn, self.reset_btn,
+                               self.bring_explore, self.bring_library)):
+            pg.addWidget(b, 1 + i // 2, i % 2)
+        v.addWidget(par)
+
+        img = QGroupBox("Selected image")
+        ig = QGridLayout(img)
+        self.star_btn = QPushButton("★ Star")
+        self.view_btn = QPushButton("View large")
+        self.to_export = QPushButton("Send to Export")
+        self.to_mix = QPushButton("Send to Style Mix")
+        for i, b in enumerate((self.star_btn, self.view_btn, self.to_export, self.to_mix)):
+            ig.addWidget(b, i // 2, i % 2)
+        v.addWidget(img)
+        v.addStretch(1)
+
+        self.start_btn.clicked.connect(self.start)
+        self.next_btn.clicked.connect(lambda: self.next_generation(1))
+        self.run_btn.clicked.connect(self.run_to_end)
+        self.stop_btn.clicked.connect(lambda: self.client.cancel(KEY))
+        self.use_selected.clicked.connect(self.parents_from_selection)
+        self.toggle_btn.clicked.connect(self.toggle_selected)
+        self.lock_btn.clicked.connect(self.lock_selected)
+        self.reset_btn.clicked.connect(self.reset_parents)
+        self.bring_explore.clicked.connect(lambda: self.bring_in("explore"))
+        self.bring_library.clicked.connect(lambda: self.bring_in("library"))
+        self.star_btn.clicked.connect(self.star_selection)
+        self.view_btn.clicked.connect(lambda: self.open_large(self._first_row()))
+        self.to_export.clicked.connect(lambda: self._send("export"))
+        self.to_mix.clicked.connect(lambda: self._send("mix"))
+        return w
+
+    def _on_model(self, info: dict) -> None:
+        self.setEnabled(True)
+        self.state = None
+        self.grid.grid_model.set_items([], [])
+        self.lineage.grid_model.set_items([], [])
+        self.class_combo.clear()
+        for k in range(info["c_dim"]):
+            self.class_combo.addItem(f"Class {k}", k)
+        self.class_combo.setVisible(info["c_dim"] > 0)
+        self.class_label.setVisible(info["c_dim"] > 0)
+        self.realness.setEnabled(bool(info.get("has_discriminator")))
+        self._set_running(False)
+
+    def _set_running(self, running: bool) -> None:
+        self.running = running
+        self.start_btn.setEnabled(not running)
+        has = self.state is not None
+        self.next_btn.setEnabled(not running and has)
+        self.run_btn.setEnabled(not running and has)
+        self.stop_btn.setEnabled(running)
+
+    # -- running --------------------------------------------------------------------------------------
+    def config(self) -> dict:
+        return {"population": self.population.value(), "parents": self.parents.value(),
+                "recombination": self.recombination.value(), "mutation": self.mutation.value(),
+                "generations": self.generations.value(), "space": self.space.currentData(),
+                "seed": self.seed.value(), "negative_weight": self.negative_weight.value(),
+                "realness_weight": self.realness.value()}
+
+    def start(self) -> None:
+        if not self.prompt.text().strip():
+            self.session.status.emit("Write a prompt first", 3000)
+            return
+        self.chosen, self.locked, self.extras = [], [], []
+        self.info.clear()
+        self.images.clear()
+        self.grid.grid_model.set_items([], [])
+        self.lineage.grid_model.set_items([], [])
+        self._lineage_images.clear()
+        self.status.setText(f"Scoring {self.population.value()} random images against “{self.prompt.text()}” …")
+        self._set_running(True)
+        clip_config = self.clip_config.text().strip() or None
+        self.client.submit(KEY, jobs.evolve_start(self.config(), self.prompt.text().strip(),
+                                                  self.negative.text().strip() or None, self.clip_edit.text().strip(),
+                                                  clip_config, self.class_combo.currentData()))
+
+    def next_generation(self, count: int = 1) -> None:
+        if self.state is None:
+            return
+        self._set_running(True)
+        self.status.setText("Breeding …")
+        self.client.submit(KEY, jobs.evolve_next(list(self.chosen), list(self.locked), list(self.extras), count))
+        self.extras = []
+
+    def run_to_end(self) -> None:
+        if self.state is None:
+            return
+        remaining = max(1, self.generations.value() - self.state["index"])
+        self.next_generation(remaining)
+
+    def branch(self, row: int) -> None:
+        items = self.lineage.grid_model.items
+        if self.running or not 0 <= row < len(items):
+            return
+        index = items[row].tag
+        if self.state is not None and index == self.state["index"]:
+            return
+        self._set_running(True)
+        self.client.submit(KEY, jobs.evolve_branch(index))
+
+    # -- results --------------------------------------------------------------------------------------
+    def _on_image(self, key: str, stamp: int, tag, image: QImage, extra) -> None:
+        if key == FULL_KEY:
+            self.images[tag] = image
+            if self._viewer is not None:
+                self._viewer.refresh()
+            return
+        if key != KEY:
+            return
+        self.images[tag] = image
+        info = self.info.setdefault(tag, {})
+        info.update({k: v for k, v in (extra or {}).items() if k != "full"})
+        row = self.grid.grid_model.row_of(tag)
+        if row is None:   # streaming before the generation is complete: append
+            self.grid.grid_model.append_item(tag, self._label(tag), image)
+        else:
+            self.grid.grid_model.set_image(tag, image)
+
+    def _label(self, ident: int) -> str:
+        score = self.info.get(ident, {}).get("score")
+        return f"#{ident}  {score:.3f}" if score is not None else f"#{ident}"
+
+    def _on_progress(self, key: str, stamp: int, done: int, total: int) -> None:
+        if key == KEY and total:
+            self.status.setText(f"Scored {done} of {total} …")
+
+    def _on_message(self, key: str, stamp: int, payload) -> None:
+        if key == KEY and isinstance(payload, dict) and "ids" in payload:
+            self._show_generation(payload)
+
+    def _on_finished(self, key: str, stamp: int, result) -> None:
+        if key != KEY:
+            return
+        if isinstance(result, dict):
+            self._show_generation(result)
+        self._set_running(False)
+
+    def _on_failed(self, key: str, stamp: int, message: str) -> None:
+        if key in (KEY, FULL_KEY):
+            self.status.setText(message)
+            self.session.status.emit(message, 0)
+            self._set_running(False)
+
+    def _show_generation(self, state: dict) -> None:
+        self.state = state
+        self.chosen = list(state["suggested"])
+        self.locked = list(state["locked"])
+        ids = state["ids"]
+        self.grid.grid_model.set_items(ids, [self._label(i) for i in ids])
+        for i in ids:
+            if i in self.images:
+                self.grid.grid_model.set_image(i, self.images[i])
+        self._refresh_badges()
+        best = state["scores"][0]
+        timing = state.get("timings", {})
+        seconds = sum(timing.values())
+        self.status.setText(f"Generation {state['index']} · best {best:.3f} · {len(ids)} images · "
+                            f"{seconds:.0f} s so far. Tick the parents you like, then Next generation.")
+        lineage = state["lineage"]
+        for gen in lineage:
+            if gen["best"] in self.images:
+                self._lineage_images[gen["index"]] = self.images[gen["best"]]
+        self.lineage.grid_model.set_items([g["index"] for g in lineage],
+                                          [f"gen {g['index']} · {g['score']:.3f}" for g in lineage])
+        for g in lineage:
+            if g["index"] in self._lineage_images:
+                self.lineage.grid_model.set_image(g["index"], self._lineage_images[g["index"]])
+        self.lineage.select_row(len(lineage) - 1)
+        self._set_running(self.running)
+
+    def _refresh_badges(self) -> None:
+        model = self.grid.grid_model
+        for row, item in enumerate(model.items):
+            marks = ("🔒" if item.tag in self.locked else "") + ("✓" if item.tag in self.chosen else "")
+            item.label = self._label(item.tag)
+            model.set_badge(row, marks)
+        extra = f" + {len(self.extras)} brought in" if self.extras else ""
+        self.parents_label.setText(
+            f"Parents: {', '.join('#' + str(i) for i in self.chosen) or 'none'}"
+            f"{' · locked ' + ', '.join('#' + str(i) for i in self.locked) if self.locked else ''}{extra}")
+
+    # -- choosing parents -----------------------------------------------------------------------------
+    def selected_ids(self) -> list[int]:
+        return [self.grid.grid_model.items[r].tag for r in self.grid.selected_rows()]
+
+    def _on_selection(self, rows: list[int]) -> None:
+        self.session.selections["evolve"] = [Recipe.from_json(self.info[i]["recipe"])
+                                             for i in self.selected_ids() if "recipe" in self.info.get(i, {})]
+
+    def parents_from_selection(self) -> None:
+        ids = self.selected_ids()
+        if ids:
+            self.chosen = ids
+            self._refresh_badges()
+
+    def toggle_selected(self) -> None:
+        for i in self.selected_ids():
+            if i in self.chosen:
+                self.chosen.remove(i)
+            else:
+                self.chosen.append(i)
+        self._refresh_badges()
+
+    def lock_selected(self) -> None:
+        for i in self.selected_ids():
+            if i in self.locked:
+                self.locked.remove(i)
+            else:
+                self.locked.append(i)
+        self._refresh_badges()
+
+    def reset_parents(self) -> None:
+        if self.state is not None:
+            self.chosen = list(self.state["suggested"])
+            self._refresh_badges()
+
+    def bring_in(self, panel: str) -> None:
+        recipes = self.session.selections.get(panel, [])
+        if not recipes:
+            self.session.status.emit(f"Select images in {'Explore' if panel == 'explore' else 'the Library'} first",
+                                     4000)
+            return
+        self.extras += [r.to_json() for r in recipes]
+        self._refresh_badges()
+
+    # -- images ---------------------------------------------------------------------------------------
+    def _first_row(self) -> int:
+        rows = self.grid.selected_rows()
+        return rows[0] if rows else 0
+
+    def open_large(self, row: int) -> None:
+        model = self.grid.grid_model
+        if not model.items:
+            return
+
+        def fetch(r: int):
+            ident = model.items[r].tag
+            return self.images.get(ident), f"#{ident} · fitness {self.info.get(ident, {}).get('score', 0):.3f}"
+
+        self._viewer = ImageViewer(fetch, len(model.items), row, columns=5,
+                                   star=lambda r: self._star([model.items[r].tag]), parent=self)
+        self._viewer.row_changed.connect(self._on_viewer_row)
+        self._viewer.finished.connect(lambda _r: setattr(self, "_viewer", None))
+        self._viewer.show()
+        self._on_viewer_row(row)
+
+    def _on_viewer_row(self, row: int) -> None:
+        self.grid.select_row(row)
+        ident = self.grid.grid_model.items[row].tag
+        if self.session.model and self.images.get(ident) is not None and \
+                self.images[ident].width() < self.session.model["resolution"]:
+            self.client.submit(FULL_KEY, jobs.evolve_full_image(ident))
+
+    def star_selection(self) -> None:
+        self._star(self.selected_ids())
+
+    def _star(self, ids: list[int]) -> None:
+        for i in ids:
+            if "recipe" in self.info.get(i, {}) and i in self.images:
+                if self.session.star(Recipe.from_json(self.info[i]["recipe"]), self.images[i], source="evolve"):
+                    row = self.grid.grid_model.row_of(i)
+                    if row is not None:
+                        self.grid.grid_model.set_badge(row, "★")
+
+    def _send(self, where: str) -> None:
+        recipes = self.session.selections.get("evolve", [])
+        if not recipes:
+            self.session.status.emit("Select images first", 3000)
+            return
+        window = self.window()
+        if where == "export" and hasattr(window, "send_to_export"):
+            window.send_to_export(recipes)
+        elif where == "mix" and hasattr(window, "mix"):
+            window.tabs.setCurrentWidget(window.mix)
+            window.mix.set_sources("form", recipes)

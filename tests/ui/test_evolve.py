@@ -1,0 +1,76 @@
+"""The Evolve panel: CLIP's parents ticked, the artist's choice bred, locks, lineage, stars."""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.ui.conftest import wait_for
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    from tests.engine.test_clip import make_tiny_clip
+
+    checkpoint, config, _ = make_tiny_clip(tmp_path_factory.mktemp("clip"))
+    return checkpoint, config
+
+
+def idle(panel) -> bool:
+    return panel.state is not None and not panel.running
+
+
+def test_evolution_follows_the_artists_choices(make_window, tiny_model, tiny_clip, qtbot):
+    window = make_window(tiny_model)
+    panel = window.evolve
+    window.tabs.setCurrentWidget(panel)
+    panel.clip_edit.setText(str(tiny_clip[0]))
+    panel.clip_config.setText(str(tiny_clip[1]))
+    panel.population.setValue(12)
+    panel.parents.setValue(2)
+    panel.generations.setValue(3)
+    panel.start()
+    wait_for(qtbot, lambda: idle(panel), timeout=60000)
+    state = panel.state
+    assert state["index"] == 0 and len(state["ids"]) == 12
+    assert state["scores"] == sorted(state["scores"], reverse=True)
+    assert panel.chosen == state["ids"][:2]                       # CLIP's choice is ticked
+    assert panel.grid.grid_model.items[0].badge == "✓"
+
+    rows = [3, 5]
+    panel.grid.select_row(rows[0])
+    panel.grid.selectionModel().select(panel.grid.grid_model.index(rows[1]),
+                                       panel.grid.selectionModel().SelectionFlag.Select)
+    picked = [panel.grid.grid_model.items[r].tag for r in rows]
+    panel.parents_from_selection()
+    panel.grid.select_row(rows[0])
+    panel.lock_selected()                                         # keep it in every generation
+    panel.next_generation(1)
+    wait_for(qtbot, lambda: idle(panel) and panel.state["index"] == 1, timeout=60000)
+    state = panel.state
+    assert sorted(state["parents_used"]) == sorted(picked)
+    assert len(state["ids"]) == 2 + 4 and set(picked) <= set(state["ids"])
+    assert state["locked"] == [picked[0]]
+
+    panel.next_generation(1)
+    wait_for(qtbot, lambda: idle(panel) and panel.state["index"] == 2, timeout=60000)
+    assert picked[0] in panel.state["parents_used"]              # the locked parent stayed
+    assert [g["index"] for g in panel.state["lineage"]] == [0, 1, 2]
+
+    panel.branch(0)                                               # undo back to the start
+    wait_for(qtbot, lambda: idle(panel) and panel.state["index"] == 0, timeout=60000)
+    assert len(panel.state["lineage"]) == 1
+
+    panel.grid.select_row(0)
+    panel.star_selection()
+    starred = window.session.library.query()
+    assert starred and starred[0].source == "evolve" and starred[0].recipe.w is not None
+
+
+def test_missing_default_clip_is_a_clear_message(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    panel = window.evolve
+    panel.clip_edit.setText("default")
+    panel.population.setValue(8)
+    panel.start()
+    wait_for(qtbot, lambda: not panel.running, timeout=60000)
+    assert "CLIP" in panel.status.text()
