@@ -74,3 +74,29 @@ def test_missing_default_clip_is_a_clear_message(make_window, tiny_model, qtbot)
     panel.start()
     wait_for(qtbot, lambda: not panel.running, timeout=60000)
     assert "CLIP" in panel.status.text()
+
+
+def test_find_by_prompt_ranks_seeds(make_window, tiny_model, tiny_clip, qtbot):
+    from studio.engine.clip import load_clip
+    from studio.engine.formats import load_network
+    from studio.engine.rank import rank_seeds
+    from studio.engine.render import Renderer
+
+    window = make_window(tiny_model)
+    window.evolve.clip_edit.setText(str(tiny_clip[0]))
+    window.evolve.clip_config.setText(str(tiny_clip[1]))
+    explore = window.explore
+    explore.find_prompt.setText("a red circle")
+    explore.find_count.setValue(40)
+    explore.find_top.setValue(5)
+    explore.find()
+    wait_for(qtbot, lambda: explore.find_btn.isEnabled() and len(explore.grid.grid_model.items) == 5
+             and all(i.image is not None for i in explore.grid.grid_model.items), timeout=60000)
+    shown = [i.tag for i in explore.grid.grid_model.items]
+    scorer = load_clip(str(tiny_clip[0]), config=str(tiny_clip[1]))
+    expected = rank_seeds(Renderer(load_network(tiny_model), device="cpu"), scorer, "a red circle",
+                          list(range(40)), top_k=5)
+    assert shown == [seed for seed, _ in expected]
+    assert explore.grid.grid_model.items[0].badge == f"{expected[0][1]:.3f}"
+    explore.next_page()                                   # back to browsing pages
+    assert [i.tag for i in explore.grid.grid_model.items] == explore.page_seeds()

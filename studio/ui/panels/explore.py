@@ -19,6 +19,7 @@ from PySide6.QtWidgets import (
     QGroupBox,
     QHBoxLayout,
     QLabel,
+    QLineEdit,
     QPushButton,
     QScrollArea,
     QSpinBox,
@@ -39,6 +40,7 @@ GRID_KEY = "explore.grid"
 STRIP_KEY = "explore.strip"
 EXPORT_KEY = "explore.export"
 RECIPE_KEY = "explore.recipe"
+FIND_KEY = "explore.find"
 MAX_SEED = 2**32 - 1
 NOISE_MODES = [("const", "Stored (const)"), ("random", "Random, seeded"), ("none", "None")]
 
@@ -99,6 +101,7 @@ class ExplorePanel(QWidget):
         self.client.progress.connect(self._on_progress)
         self.client.finished.connect(self._on_finished)
         self.client.failed.connect(self._on_failed)
+        self.client.message.connect(self._on_message)
         session.model_changed.connect(self._on_model)
         QShortcut(QKeySequence("Ctrl+Right"), self, self.next_page)
         QShortcut(QKeySequence("Ctrl+Left"), self, self.prev_page)
@@ -177,6 +180,26 @@ class ExplorePanel(QWidget):
         sv.addLayout(row)
         v.addWidget(sel)
 
+        find = QGroupBox("Find by prompt (CLIP)")
+        f = QFormLayout(find)
+        self.find_prompt = QLineEdit()
+        self.find_prompt.setPlaceholderText("e.g. an abstract painting with orange triangles")
+        self.find_count = QSpinBox(minimum=2, maximum=100000, value=1000, singleStep=100)
+        self.find_top = QSpinBox(minimum=1, maximum=64, value=6)
+        self.find_btn = QPushButton("Find")
+        self.find_stop = QPushButton("Stop")
+        self.find_stop.setEnabled(False)
+        f.addRow("Prompt", self.find_prompt)
+        f.addRow("Seeds to try", self.find_count)
+        f.addRow("Keep the best", self.find_top)
+        row = QHBoxLayout()
+        row.addWidget(self.find_btn)
+        row.addWidget(self.find_stop)
+        f.addRow(row)
+        self.find_btn.setToolTip("Render this page's seeds onward, score them against the prompt with the CLIP "
+                                 "chosen in Evolve, and show the best, ranked (GANscapes' way)")
+        v.addWidget(find)
+
         interp = QGroupBox("Interpolation")
         f = QFormLayout(interp)
         self.frames_spin = QSpinBox(minimum=2, maximum=2000, value=24)
@@ -206,6 +229,9 @@ class ExplorePanel(QWidget):
         self.view_btn.clicked.connect(lambda: self.open_large(self._first_selected()))
         self.star_btn.clicked.connect(self.star_selection)
         self.interp_btn.clicked.connect(lambda: self.make_strip())
+        self.find_btn.clicked.connect(self.find)
+        self.find_prompt.returnPressed.connect(self.find)
+        self.find_stop.clicked.connect(lambda: self.client.cancel(FIND_KEY))
         return w
 
     def _build_strip_box(self) -> QWidget:
@@ -303,6 +329,10 @@ class ExplorePanel(QWidget):
     def render_grid(self, keep: bool = True) -> None:
         if self.session.model is None:
             return
+        if getattr(self, "ranked", False):   # back from a ranking to pages of seeds
+            self.ranked = False
+            self.client.cancel(FIND_KEY)
+            keep = False
         seeds = self.page_seeds()
         self._last_page_size = self.page_size()
         self.page_label.setText(f"seeds {seeds[0]:,}–{seeds[-1]:,}")
@@ -314,7 +344,42 @@ class ExplorePanel(QWidget):
             self.grid.grid_model.mark_stale()
         self._grid_stamp = self.client.submit(GRID_KEY, jobs.render_seeds(seeds, self.settings()))
 
+    # -- find by prompt ---------------------------------------------------------------------------------
+    def find(self) -> None:
+        """Rank N seeds (from this page's first seed on) against a prompt; the best fill the grid."""
+        prompt = self.find_prompt.text().strip()
+        if not prompt or self.session.model is None:
+            self.session.status.emit("Write what you are looking for first", 3000)
+            return
+        start = self.page * self.page_size()
+        seeds = list(range(start, min(start + self.find_count.value(), MAX_SEED + 1)))
+        top = self.find_top.value()
+        self.ranked = True
+        self.grid.grid_model.set_items([], [])
+        self.page_label.setText(f"best {top} of {len(seeds):,}")
+        self.find_btn.setEnabled(False)
+        self.find_stop.setEnabled(True)
+        evolve = getattr(self.window(), "evolve", None)
+        spec = evolve.clip_edit.text().strip() if evolve is not None else self.session.settings.clip
+        config = (evolve.clip_config.text().strip() or None) if evolve is not None else None
+        self.client.cancel(GRID_KEY)
+        self.client.submit(FIND_KEY, jobs.rank_prompt(prompt, None, seeds, top, self.settings(), spec, config))
+
+    def _show_ranking(self, top: list) -> None:
+        seeds = [seed for seed, _ in top]
+        if [i.tag for i in self.grid.grid_model.items] != seeds:
+            old = {i.tag: i.image for i in self.grid.grid_model.items}
+            self.grid.grid_model.set_items(seeds, [f"seed {seed}" for seed in seeds])
+            for seed in seeds:
+                if old.get(seed) is not None:
+                    self.grid.grid_model.set_image(seed, old[seed])
+        for row, (seed, score) in enumerate(top):
+            self.grid.grid_model.set_badge(row, f"{score:.3f}")
+
     def _on_image(self, key: str, stamp: int, tag, image: QImage, extra) -> None:
+        if key == FIND_KEY:
+            self.grid.grid_model.set_image(tag, image)
+            return
         if key == GRID_KEY:
             row = self.grid.grid_model.set_image(tag, image)
             if self._viewer is not None and row == self._viewer.row:
@@ -328,21 +393,34 @@ class ExplorePanel(QWidget):
             self._viewer.finished.connect(lambda _r: setattr(self, "_viewer", None))
             self._viewer.show()
 
+    def _on_message(self, key: str, stamp: int, payload) -> None:
+        if key == FIND_KEY and isinstance(payload, dict) and "top" in payload:
+            self._show_ranking(payload["top"])
+
     def _on_progress(self, key: str, stamp: int, done: int, total: int) -> None:
-        if key == STRIP_KEY:
+        if key == FIND_KEY:
+            self.session.status.emit(f"Scored {done:,} of {total:,} seeds against the prompt", 0)
+        elif key == STRIP_KEY:
             self.strip_status.setText(f"rendering frame {done} of {total}")
         elif key == EXPORT_KEY:
             self.strip_status.setText(f"exporting frame {done} of {total}")
 
     def _on_finished(self, key: str, stamp: int, result) -> None:
-        if key == STRIP_KEY:
+        if key == FIND_KEY:
+            self.find_btn.setEnabled(True)
+            self.find_stop.setEnabled(False)
+            self.session.status.emit(f"Found the best {len(result or [])} for “{self.find_prompt.text()}”", 5000)
+        elif key == STRIP_KEY:
             self.strip_status.setText(f"{result} frames")
         elif key == EXPORT_KEY:
             self.strip_status.setText(f"saved {result}")
             self.session.status.emit(f"Saved {result}", 5000)
 
     def _on_failed(self, key: str, stamp: int, message: str) -> None:
-        if key in (GRID_KEY, STRIP_KEY, EXPORT_KEY, RECIPE_KEY):
+        if key == FIND_KEY:
+            self.find_btn.setEnabled(True)
+            self.find_stop.setEnabled(False)
+        if key in (GRID_KEY, STRIP_KEY, EXPORT_KEY, RECIPE_KEY, FIND_KEY):
             self.session.status.emit(message, 0)
             if key != GRID_KEY:
                 self.strip_status.setText(message)
