@@ -456,7 +456,10 @@ class Evolution:
     in :attr:`all_generations` and in :meth:`to_log`. Not thread-safe: one caller at a time.
 
     ``fitness`` receives float images ``[N, 3, H, W]`` in [-1, 1] at the score resolution and
-    returns a :class:`FitnessResult` (or just the totals); higher is better.
+    returns a :class:`FitnessResult` (or just the totals); higher is better. Images are
+    rendered ``renderer.batch_size`` at a time and scored ``score_batch`` (16) at a time, so
+    ``on_individual`` and ``progress`` fire once per scored batch; ``should_cancel`` is asked
+    before every rendered batch.
     ``timings`` accumulates seconds per phase: mapping, synthesis, scoring, breeding, full_render.
     """
 
@@ -468,9 +471,13 @@ class Evolution:
         *,
         class_index: int | None = None,
         settings: RenderSettings | None = None,
+        score_batch: int = 16,
     ):
+        if score_batch < 1:
+            raise ValueError(f"score_batch must be at least 1, got {score_batch}")
         self.renderer = renderer
         self.fitness = fitness
+        self.score_batch = int(score_batch)
         self.config = config or EvolveConfig()
         settings = settings or RenderSettings()
         if class_index is not None:
@@ -901,21 +908,22 @@ class Evolution:
             return img.float().clamp(-1, 1)
 
     def _evaluate(self, individuals: Sequence[Individual], progress, should_cancel, on_individual) -> None:
-        """Render (at the score resolution) and score ``individuals`` in batches."""
+        """Render (at the score resolution, ``batch_size`` at a time) and score ``individuals``
+        (``score_batch`` at a time: CLIP is more efficient on larger batches)."""
         resolution = self.score_resolution
         total = len(individuals)
-        for start in range(0, total, self.batch_size):
-            if should_cancel is not None and should_cancel():
-                raise EvolutionCancelled()
-            chunk = individuals[start:start + self.batch_size]
-            ws = self.ws_of(chunk)
+        waiting: list[torch.Tensor] = []
+        done = 0
+
+        def score(count: int) -> None:
+            nonlocal done
+            chunk = individuals[done:done + count]
+            images = torch.cat(waiting) if len(waiting) > 1 else waiting[0]
+            waiting.clear()
             t = time.perf_counter()
-            images = self._synthesize(ws, resolution)
-            t2 = time.perf_counter()
-            self.timings["synthesis"] += t2 - t
             with torch.inference_mode():
                 result = FitnessResult.coerce(self.fitness(images), len(chunk))
-            self.timings["scoring"] += time.perf_counter() - t2
+            self.timings["scoring"] += time.perf_counter() - t
             pixels = to_uint8(images)
             for n, ind in enumerate(chunk):   # new individuals only: a cancelled call drops them all
                 ind.score = float(result.total[n])
@@ -923,5 +931,19 @@ class Evolution:
                 ind.image = pixels[n]
                 if on_individual is not None:
                     on_individual(ind)
+            done += count
             if progress is not None:
-                progress(start + len(chunk), total)
+                progress(done, total)
+
+        rendered = 0
+        for start in range(0, total, self.batch_size):
+            if should_cancel is not None and should_cancel():
+                raise EvolutionCancelled()
+            chunk = individuals[start:start + self.batch_size]
+            ws = self.ws_of(chunk)
+            t = time.perf_counter()
+            waiting.append(self._synthesize(ws, resolution))
+            self.timings["synthesis"] += time.perf_counter() - t
+            rendered += len(chunk)
+            if rendered - done >= self.score_batch or rendered == total:
+                score(rendered - done)

@@ -100,3 +100,11 @@ def test_find_by_prompt_ranks_seeds(make_window, tiny_model, tiny_clip, qtbot):
     assert explore.grid.grid_model.items[0].badge == f"{expected[0][1]:.3f}"
     explore.next_page()                                   # back to browsing pages
     assert [i.tag for i in explore.grid.grid_model.items] == explore.page_seeds()
+
+
+def test_panel_defaults_are_magnets(make_window, tiny_model):
+    window = make_window(tiny_model)
+    config = window.evolve.config()
+    assert {k: config[k] for k in ("population", "parents", "recombination", "mutation", "generations")} == {
+        "population": 200, "parents": 4, "recombination": 0.333, "mutation": 0.25, "generations": 5}
+    assert config["space"] == "w"

@@ -2,7 +2,7 @@
 
 Each generation appears ranked by its fitness (CLIP similarity to the prompt, minus the
 negative prompt, plus the discriminator's realness if asked). CLIP's choice of parents is
-ticked (✓); the artist can tick others instead, lock a parent (🔒) so it stays in every
+ticked (✓); the artist can tick others instead, lock a parent ("locked") so it stays in every
 generation, or bring in favourites and images from other panels. The lineage strip shows the
 best of every generation; clicking one goes back there to branch anew.
 """
@@ -120,7 +120,9 @@ class EvolvePanel(QWidget):
         af = QFormLayout(params)
         self.population = QSpinBox(minimum=4, maximum=5000, value=200)
         self.parents = QSpinBox(minimum=1, maximum=8, value=4)
-        self.recombination = QDoubleSpinBox(minimum=0.0, maximum=1.0, value=0.333, singleStep=0.05, decimals=3)
+        self.recombination = QDoubleSpinBox(minimum=0.0, maximum=1.0, singleStep=0.05)
+        self.recombination.setDecimals(3)      # before the value, or 0.333 is rounded to 0.33
+        self.recombination.setValue(0.333)
         self.mutation = QDoubleSpinBox(minimum=0.0, maximum=3.0, value=0.25, singleStep=0.05)
         self.generations = QSpinBox(minimum=1, maximum=100, value=5)
         self.space = QComboBox()
@@ -158,7 +160,7 @@ class EvolvePanel(QWidget):
         self.parents_label.setWordWrap(True)
         self.use_selected = QPushButton("Parents = selection")
         self.toggle_btn = QPushButton("Tick / untick")
-        self.lock_btn = QPushButton("Lock / unlock 🔒")
+        self.lock_btn = QPushButton("Lock / unlock")
         self.reset_btn = QPushButton("CLIP's choice")
         self.bring_explore = QPushButton("+ Explore selection")
         self.bring_library = QPushButton("+ Library selection")
@@ -338,7 +340,8 @@ class EvolvePanel(QWidget):
     def _refresh_badges(self) -> None:
         model = self.grid.grid_model
         for row, item in enumerate(model.items):
-            marks = ("🔒" if item.tag in self.locked else "") + ("✓" if item.tag in self.chosen else "")
+            marks = " ".join(filter(None, ["locked" if item.tag in self.locked else "",
+                                           "✓" if item.tag in self.chosen else ""]))
             item.label = self._label(item.tag)
             model.set_badge(row, marks)
         extra = f" + {len(self.extras)} brought in" if self.extras else ""
