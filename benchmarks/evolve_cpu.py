@@ -14,7 +14,7 @@ encoding, the rest of scoring (prompt encoding, arithmetic), breeding, and every
 apart and not counted. The reference estimate in FORMATS.md for the same run at the reference
 speeds is ~72 s + ~16 s.
 
-    python benchmarks/evolve_cpu.py [--batch 4] [--threads N] [--json]
+    python benchmarks/evolve_cpu.py [--batch 4] [--score-res 256] [--threads N] [--json]
 """
 
 from __future__ import annotations
@@ -67,7 +67,7 @@ def build_clip():
                       resize_mode=cfg.get("resize_mode", "shortest"), interpolation=cfg.get("interpolation", "bicubic"))
 
 
-def run(batch: int) -> dict:
+def run(batch: int, score_resolution: int | None = 256) -> dict:
     import torch
 
     from studio.engine.evolve import Evolution, EvolveConfig, make_clip_fitness
@@ -94,7 +94,9 @@ def run(batch: int) -> dict:
 
     scorer.encode_images = timed_encode
     fitness = make_clip_fitness(scorer, PROMPT)
-    evolution = Evolution(renderer, fitness, EvolveConfig())
+    if score_resolution is not None and score_resolution < scorer.input_size:
+        fitness.input_size = None   # what-if only: the studio never scores below CLIP's input size
+    evolution = Evolution(renderer, fitness, EvolveConfig(score_resolution=score_resolution))
     start = time.perf_counter()
     history = evolution.run()
     total = time.perf_counter() - start
@@ -126,6 +128,10 @@ def _settings():
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--batch", type=int, default=4, help="images per batch (the CLI's CPU default is 4)")
+    parser.add_argument("--score-res", type=int, default=256, metavar="PX",
+                        help="score at the smallest early exit of at least PX (default 256: the full image, the "
+                             "smallest at or above CLIP's 224; 0 = full). Below 224 is a what-if the studio never "
+                             "does (e.g. 128: CLIP sees the 128 px preview enlarged)")
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
     args = parser.parse_args()
@@ -133,7 +139,7 @@ def main() -> int:
         import torch
 
         torch.set_num_threads(args.threads)
-    result = run(args.batch)
+    result = run(args.batch, args.score_res or None)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0

@@ -651,10 +651,10 @@ class Evolution:
             raise ValueError(f"{len(everyone)} parents would make {len(everyone) ** 2} children; "
                              f"choose at most {MAX_PARENTS}")
         uid = len(self.all_generations)
+        scale = self.mutation_scale()   # (timed as mapping the first time)
         start = time.perf_counter()
         rng = np.random.default_rng([self.config.seed, 1, uid])
         k = len(everyone)
-        scale = self.mutation_scale()
         noise_shape = (self.G.z_dim,) if self.space == "z" else (self.G.w_dim,)
         noise = rng.standard_normal((k * k,) + noise_shape)
         children_lat = breed(np.stack([ind.latent for ind in everyone]), self.config.recombination,
