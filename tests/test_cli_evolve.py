@@ -16,7 +16,7 @@ from studio.engine.formats.native import save_native
 from studio.engine.formats.nvidia import build_discriminator, build_generator
 from studio.engine.recipe import read_recipe
 from studio.engine.render import Renderer
-from tests.engine.test_clip import make_tiny_clip
+from tests.clip_fixtures import make_tiny_clip
 
 PROMPT = "an abstract painting with orange triangles"
 

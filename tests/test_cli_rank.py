@@ -18,7 +18,7 @@ from studio.engine.rank import rank_seeds, scoring_resolution
 from studio.engine.recipe import read_recipe
 from studio.engine.render import Renderer, RenderSettings
 from studio.settings import Settings, save_settings
-from tests.engine.test_clip import make_tiny_clip
+from tests.clip_fixtures import make_tiny_clip
 
 PROMPT = "an impressionist painting of autumn trees"
 SEEDS = list(range(12))

@@ -10,7 +10,6 @@ from __future__ import annotations
 import json
 import os
 import socket
-from pathlib import Path
 
 import numpy as np
 import pytest
@@ -22,33 +21,7 @@ from studio.engine import clip
 from studio.engine.clip import ClipError, ClipScorer, ClipSpec, load_clip
 from studio.engine.errors import StudioError
 from studio.engine.render import to_uint8
-
-TINY_CONFIG = {
-    "embed_dim": 32,
-    "vision_cfg": {"image_size": 32, "layers": 1, "width": 32, "head_width": 8, "patch_size": 8},
-    "text_cfg": {"context_length": 77, "vocab_size": 49408, "width": 32, "heads": 4, "layers": 1},
-}
-
-
-def make_tiny_clip(folder: Path, seed: int = 0, config: dict | None = None) -> tuple[Path, Path, torch.nn.Module]:
-    """Build a random tiny open_clip CLIP, save ``weights.safetensors`` + ``config.json`` in
-    ``folder`` and return (weights, config, the in-memory model)."""
-    from safetensors.torch import save_file
-
-    open_clip = clip.import_open_clip()
-    config = config or TINY_CONFIG
-    folder.mkdir(parents=True, exist_ok=True)
-    torch.manual_seed(seed)
-    model = open_clip.CLIP(**config).eval()
-    with torch.no_grad():   # a larger logit-free spread than the default init: distinct scores
-        for p in model.parameters():
-            if p.ndim >= 2:
-                p.mul_(3)
-    weights, cfg = folder / "weights.safetensors", folder / "config.json"
-    save_file({k: v.contiguous() for k, v in model.state_dict().items()}, str(weights))
-    cfg.write_text(json.dumps(config))
-    return weights, cfg, model
-
+from tests.clip_fixtures import TINY_CONFIG, make_tiny_clip  # noqa: F401  (TINY_CONFIG used by tests)
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):

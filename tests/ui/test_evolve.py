@@ -9,7 +9,7 @@ from tests.ui.conftest import wait_for
 
 @pytest.fixture(scope="module")
 def tiny_clip(tmp_path_factory):
-    from tests.engine.test_clip import make_tiny_clip
+    from tests.clip_fixtures import make_tiny_clip
 
     checkpoint, config, _ = make_tiny_clip(tmp_path_factory.mktemp("clip"))
     return checkpoint, config
