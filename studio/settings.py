@@ -28,7 +28,8 @@ class Settings:
     recent_models: list[str] = field(default_factory=list)
     device: str = "auto"             # auto, cpu, cuda, mps
     last_model: str | None = None
-    clip: str = "default"            # which CLIP scores images (later panels)
+    clip: str = "default"            # which CLIP scores images: default, NAME:TAG or a checkpoint
+    clip_config: str | None = None   # a checkpoint's architecture (config JSON or model name)
 
     def add_recent(self, source: str) -> None:
         self.recent_models = [source] + [m for m in self.recent_models if m != source]

@@ -97,6 +97,12 @@ class StudioSession(QObject):
         except OSError as exc:
             self.status.emit(f"Settings not saved: {exc}", 6000)
 
+    def remember_clip(self, spec: str, config: str | None) -> None:
+        """The CLIP the artist chose last is the one every panel and command uses next time."""
+        if (self.settings.clip, self.settings.clip_config) != (spec, config):
+            self.settings.clip, self.settings.clip_config = spec, config
+            self._save_settings()
+
     # -- curation --------------------------------------------------------------------------------
     def star(self, recipe, image: QImage, *, source: str) -> int | None:
         """Add an image (with its recipe) to the library; returns its id."""

@@ -21,7 +21,7 @@ from studio.engine import clip
 from studio.engine.clip import ClipError, ClipScorer, ClipSpec, load_clip
 from studio.engine.errors import StudioError
 from studio.engine.render import to_uint8
-from tests.clip_fixtures import TINY_CONFIG, make_tiny_clip  # noqa: F401  (TINY_CONFIG used by tests)
+from tests.clip_fixtures import TINY_CONFIG, make_tiny_clip
 
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):

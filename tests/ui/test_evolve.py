@@ -60,6 +60,9 @@ def test_evolution_follows_the_artists_choices(make_window, tiny_model, tiny_cli
     wait_for(qtbot, lambda: idle(panel) and panel.state["index"] == 0, timeout=60000)
     assert len(panel.state["lineage"]) == 1
 
+    from studio.settings import load_settings
+
+    assert load_settings().clip == str(tiny_clip[0])              # the choice is remembered
     panel.grid.select_row(0)
     panel.star_selection()
     starred = window.session.library.query()

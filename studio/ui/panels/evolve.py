@@ -107,7 +107,7 @@ class EvolvePanel(QWidget):
         self.clip_edit = QLineEdit(self.session.settings.clip)
         self.clip_edit.setToolTip("Which CLIP scores the images: 'default' (bundled), an open_clip NAME:TAG "
                                   "from your cache, or a checkpoint file")
-        self.clip_config = QLineEdit()
+        self.clip_config = QLineEdit(self.session.settings.clip_config or "")
         self.clip_config.setPlaceholderText("config JSON or model name (checkpoints only)")
         pf.addRow("Prompt", self.prompt)
         pf.addRow("Negative", self.negative)
@@ -239,6 +239,7 @@ class EvolvePanel(QWidget):
         self.status.setText(f"Scoring {self.population.value()} random images against “{self.prompt.text()}” …")
         self._set_running(True)
         clip_config = self.clip_config.text().strip() or None
+        self.session.remember_clip(self.clip_edit.text().strip() or "default", clip_config)
         self.client.submit(KEY, jobs.evolve_start(self.config(), self.prompt.text().strip(),
                                                   self.negative.text().strip() or None, self.clip_edit.text().strip(),
                                                   clip_config, self.class_combo.currentData()))
