@@ -165,6 +165,10 @@ class MainWindow(QMainWindow):
             return
         self.export_panel = ExportPanel(self.session)
         self.tabs.addTab(self.export_panel, "Export")
+        from studio.ui.panels.train import TrainPanel
+
+        self.train = TrainPanel(self.session)
+        self.tabs.addTab(self.train, "Train")
 
     def send_to_export(self, recipes: list) -> None:
         if self.export_panel is not None:
@@ -328,5 +332,7 @@ class MainWindow(QMainWindow):
     # -- closing ------------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802
         ui_state().setValue("window/geometry", self.saveGeometry())
+        if getattr(self, "train", None) is not None:
+            self.train.shutdown()
         self.session.shutdown()
         super().closeEvent(event)

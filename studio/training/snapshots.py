@@ -1,0 +1,110 @@
+"""Training snapshots: one native ``.safetensors`` network file that also resumes a run.
+
+A snapshot is an ordinary studio network file (``G_ema.*`` renders, ``D.*`` is the
+discriminator), so Explore and ``load_network`` open it like any model. For resuming it also
+carries, under prefixes of their own:
+
+* ``G.*``          the training generator (G_ema is its moving average)
+* ``optG.*``, ``optD.*``  Adam state per parameter name (``optG.<param>.exp_avg`` ...)
+* ``aug.*``        tensors of the augmentation pipe / ADA controller state
+* ``loss.*``       loss state (the path-length mean)
+
+and in its ``training_state`` metadata (JSON) the counters: ``kimg``, ``nimg``, ``step``,
+``tick``, ``p``, the ADA controller's plain values and the run's options.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from pathlib import Path
+from typing import Any, Mapping
+
+import torch
+
+SNAPSHOT_RE = re.compile(r"^network-snapshot-(\d+)\.safetensors$")
+
+
+def snapshot_name(nimg: int) -> str:
+    """``network-snapshot-000040.safetensors`` for 40 kimg (whole kimg, rounded down)."""
+    return f"network-snapshot-{nimg // 1000:06d}.safetensors"
+
+
+def find_latest_snapshot(run_dir: str | Path) -> Path | None:
+    """The newest complete snapshot in ``run_dir`` (highest kimg, then newest file), or None.
+
+    Half-written temporary files (hidden ``.network-snapshot-*.tmp``) never match.
+    """
+    run_dir = Path(run_dir)
+    if not run_dir.is_dir():
+        return None
+    found = []
+    for entry in run_dir.iterdir():
+        m = SNAPSHOT_RE.match(entry.name)
+        if m and entry.is_file() and entry.stat().st_size > 0:
+            found.append((int(m.group(1)), entry.stat().st_mtime_ns, entry))
+    return max(found)[2] if found else None
+
+
+def remove_stale_temp_files(run_dir: str | Path) -> list[Path]:
+    """Delete temporary files a killed writer left behind (``.NAME.<hex>.tmp``)."""
+    removed = []
+    for entry in Path(run_dir).glob(".*.tmp"):
+        try:
+            os.remove(entry)
+            removed.append(entry)
+        except OSError:
+            pass
+    return removed
+
+
+def optimizer_tensors(opt: torch.optim.Optimizer, module: torch.nn.Module, prefix: str) -> dict[str, torch.Tensor]:
+    """Adam's per-parameter state as flat named tensors ``PREFIX.<param name>.<key>``."""
+    out = {}
+    for name, param in module.named_parameters():
+        for key, value in opt.state.get(param, {}).items():
+            t = value if isinstance(value, torch.Tensor) else torch.tensor(float(value))
+            out[f"{prefix}.{name}.{key}"] = t.detach().to("cpu").clone()
+    return out
+
+
+def load_optimizer_tensors(opt: torch.optim.Optimizer, module: torch.nn.Module, prefix: str,
+                           tensors: Mapping[str, torch.Tensor]) -> int:
+    """Restore what :func:`optimizer_tensors` wrote; returns the number of parameters restored."""
+    restored = 0
+    for name, param in module.named_parameters():
+        state = {}
+        head = f"{prefix}.{name}."
+        for key in ("step", "exp_avg", "exp_avg_sq", "max_exp_avg_sq"):
+            t = tensors.get(head + key)
+            if t is not None:
+                state[key] = t.to(torch.float32) if key == "step" else t.to(param.device, param.dtype).clone()
+        if state:
+            opt.state[param] = state
+            restored += 1
+    return restored
+
+
+def split_state(state: Mapping[str, Any], prefix: str) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+    """(JSON-safe values, tensors as ``PREFIX.<key>``) from a ``state_dict``-like mapping."""
+    plain, tensors = {}, {}
+    for key, value in state.items():
+        if isinstance(value, torch.Tensor):
+            tensors[f"{prefix}.{key}"] = value.detach().to("cpu").clone()
+        elif isinstance(value, (int, float, str, bool, type(None), list, dict)):
+            plain[key] = value
+        else:
+            plain[key] = float(value)  # numpy scalars
+    return plain, tensors
+
+
+def join_state(plain: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], prefix: str) -> dict[str, Any]:
+    """Inverse of :func:`split_state`."""
+    state = dict(plain)
+    head = prefix + "."
+    state.update({k[len(head):]: v for k, v in tensors.items() if k.startswith(head)})
+    return state
+
+
+__all__ = ["snapshot_name", "find_latest_snapshot", "remove_stale_temp_files", "optimizer_tensors",
+           "load_optimizer_tensors", "split_state", "join_state"]

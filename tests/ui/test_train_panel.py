@@ -1,0 +1,95 @@
+"""The Train tab speaks to its worker only through the process and the run folder."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import sys
+import textwrap
+
+from PIL import Image
+
+from tests.ui.conftest import wait_for
+
+FAKE_WORKER = textwrap.dedent('''
+    import json, sys, time, pathlib, shutil
+    args = sys.argv[1:]
+    run = pathlib.Path(args[args.index("--run-dir") + 1])
+    snapshot = pathlib.Path(args[args.index("--snapshot-source") + 1])
+    crash = "--crash" in args
+    def say(**event):
+        print(json.dumps(event), flush=True)
+    say(event="log", message="fake trainer ready")
+    for k in range(1, 4):
+        say(event="progress", kimg=k, total_kimg=3, images_per_s=12.5, loss_G=1.0 / k, loss_D=0.5 * k, p=0.01 * k)
+        if crash and k == 2:
+            sys.exit(3)
+    target = run / "network-snapshot-000003.safetensors"
+    shutil.copy(snapshot, target)
+    from PIL import Image
+    Image.new("RGB", (64, 64), (200, 40, 40)).save(run / "preview-000003.png")
+    say(event="snapshot", path=str(target), preview=str(run / "preview-000003.png"), kimg=3)
+    say(event="metric", kimg=3, fd_clip=12.5)
+    say(event="done", kimg=3)
+''')
+
+
+def _fake(panel, tmp_path, snapshot, crash=False, monkeypatch=None):
+    script = tmp_path / "fake_worker.py"
+    script.write_text(FAKE_WORKER)
+
+    def launch(options):
+        from PySide6.QtCore import QProcess
+
+        panel.process = QProcess(panel)
+        panel.process.setProgram(sys.executable)
+        panel.process.setArguments([str(script), "--run-dir", str(panel.run_dir), "--snapshot-source", str(snapshot)]
+                                   + (["--crash"] if crash else []))
+        panel.process.readyReadStandardOutput.connect(panel._read_stdout)
+        panel.process.readyReadStandardError.connect(panel._read_stderr)
+        panel.process.finished.connect(panel._on_finished)
+        panel._buffer, panel._stopping = b"", False
+        panel.progress.setMaximum(3)
+        panel.process.start()
+        panel._set_running(True)
+
+    monkeypatch.setattr(panel, "_launch", launch)
+
+
+def test_run_progress_snapshot_and_open_in_explore(make_window, tiny_model, tmp_path, qtbot, monkeypatch):
+    from studio.engine.formats import load_network
+    from studio.engine.formats.native import save_native
+
+    snapshot = tmp_path / "snap.safetensors"
+    save_native(snapshot, load_network(tiny_model).G)
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "studio-dataset.json").write_text(json.dumps({"version": 1, "resolution": 64, "count": 40}))
+    window = make_window()
+    panel = window.train
+    panel.data_edit.setText(str(data))
+    panel._describe_data()
+    assert "40 images at 64 px" in panel.data_info.text()
+    _fake(panel, tmp_path, snapshot, monkeypatch=monkeypatch)
+    panel.start()
+    wait_for(qtbot, lambda: panel.process is None and "finished" in panel.status.text())
+    assert panel.progress.value() == 3
+    assert panel.curves.series["p"][1] == [0.01, 0.02, 0.03]
+    assert panel.curves.series["fd_clip"][1] == [12.5]
+    assert panel.open_snapshot.isEnabled() and panel.preview.pixmap() is not None
+    panel.open_in_explore()
+    wait_for(qtbot, lambda: window.session.model is not None)
+    assert window.session.model["name"] == "network-snapshot-000003"
+
+
+def test_a_crashing_worker_is_reported(make_window, tiny_model, tmp_path, qtbot, monkeypatch):
+    data = tmp_path / "data"
+    data.mkdir()
+    window = make_window()
+    panel = window.train
+    panel.data_edit.setText(str(data))
+    _fake(panel, tmp_path, tmp_path / "missing", crash=True, monkeypatch=monkeypatch)
+    panel.start()
+    wait_for(qtbot, lambda: panel.process is None)
+    assert "error" in panel.status.text() and panel.start_btn.isEnabled()
+    assert "Training:" in window.statusBar().currentMessage()
