@@ -544,6 +544,156 @@ def cmd_evolve(args: argparse.Namespace) -> int:
     return 0
 
 
+def cmd_prepare(args: argparse.Namespace) -> int:
+    from studio.data.prepare import prepare
+
+    clip_spec, clip_config, device = "default", None, "cpu"
+    if args.clip_filter is not None:
+        from studio.engine.render import pick_device
+        from studio.settings import load_settings
+
+        settings = load_settings()
+        clip_spec = args.clip if args.clip is not None else settings.clip
+        clip_config = args.clip_config if args.clip_config is not None else (
+            settings.clip_config if args.clip is None else None)
+        device = str(pick_device(args.device))
+    elif args.keep is not None:
+        raise CliError("--keep needs --clip-filter PHRASE (it keeps the pictures that best match the phrase)")
+    bars: dict = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        if stage not in bars:
+            for bar in bars.values():
+                bar.close()
+            bars[stage] = _progress(total, {"check": "check", "crop": "crop", "clip": "CLIP"}.get(stage, stage))
+        bars[stage].update(done - bars[stage].n)
+
+    try:
+        report = prepare(args.src, args.dest, resolution=args.res, crop=args.crop, resample=args.resample,
+                         clip_filter=args.clip_filter, keep=args.keep, clip_spec=clip_spec, clip_config=clip_config,
+                         labels_from_folders=args.labels_from_folders, min_size=args.min_size,
+                         max_pixels=args.max_pixels, trim_frames=args.remove_frames, force=args.force,
+                         device=device, progress=progress)
+    except OSError as exc:
+        raise CliError(f"cannot write the dataset to {args.dest}: {exc.strerror or exc}") from None
+    finally:
+        for bar in bars.values():
+            bar.close()
+    print(report.summary())
+    return 0
+
+
+def cmd_procedural(args: argparse.Namespace) -> int:
+    from studio.data.procedural import FAMILIES, write_dataset
+
+    if args.count < 1:
+        raise CliError(f"--count must be at least 1, got {args.count}")
+    if args.res < 8:
+        raise CliError(f"--res must be at least 8 pixels, got {args.res}")
+    if args.start_seed < 0:
+        raise CliError(f"--start-seed must be 0 or more, got {args.start_seed}")
+    families = None
+    if args.families:
+        families = [" ".join(name.lower().replace("_", " ").replace("-", " ").split()).replace("color", "colour")
+                    for name in args.families.split(",") if name.strip()]
+        unknown = [name for name in families if name not in FAMILIES]
+        if unknown or not families:
+            raise CliError(f"unknown family {', '.join(unknown) or repr(args.families)}; "
+                           f"choose from {', '.join(FAMILIES)}")
+    out = Path(args.out).expanduser()
+    if out.exists() and not out.is_dir():
+        raise CliError(f"{out} is a file, not a folder")
+    if out.is_dir() and any(out.iterdir()) and not args.force:
+        raise CliError(f"{out} is not empty; add --force to write the dataset into it")
+    with _progress(args.count, "procedural") as bar:
+        try:
+            write_dataset(out, args.count, args.res, start_seed=args.start_seed, families=families,
+                          progress=lambda done, total: bar.update(done - bar.n))
+        except OSError as exc:
+            raise CliError(f"cannot write the dataset to {out}: {exc.strerror or exc}") from None
+    print(f"wrote {args.count} procedural painting{'s' * (args.count != 1)} at {args.res} px with labels and "
+          f"captions to {out}")
+    return 0
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from studio.training.launch import resolve_options
+
+    overrides = {k: getattr(args, k) for k in (
+        "data", "resume", "kimg", "batch", "gamma", "aug", "target", "p", "ada_kimg", "mirror", "cond", "snap",
+        "tick_kimg", "res", "preset", "lr", "pl_weight", "freeze_d", "seed", "device", "workers")}
+    overrides["mirror"] = True if args.mirror else None
+    overrides["cond"] = True if args.cond else None
+    options = resolve_options(overrides, args.outdir)
+    if args.gpus > 1:
+        return _train_distributed(options, args.gpus)
+    from studio.training.loop import train
+
+    print(f"training in {options.run_dir}", file=sys.stderr)
+    events: list[dict] = []
+
+    def on_event(event: dict) -> None:
+        kind = event["event"]
+        if kind == "log":
+            bar.write(f"{event['level']}: {event['message']}" if event["level"] != "info" else event["message"])
+        elif kind == "snapshot":
+            bar.write(f"snapshot {Path(event['path']).name} ({event['kimg']:.1f} kimg)")
+        elif kind == "progress" and event.get("tick_end"):
+            losses = " ".join(f"{k[5:]} {event[k]:.3f}" for k in ("loss_G", "loss_D") if event.get(k) is not None)
+            bar.set_postfix_str(f"{losses} p {event['p']:.3f}", refresh=False)
+        events.append(event)
+
+    with _progress(int(round(options.kimg * 1000)), "train") as bar:
+        bar.unit = "img"
+
+        def on_progress(kimg: float, total: float) -> None:
+            bar.update(int(round(kimg * 1000)) - bar.n)
+
+        result = train(options, progress_fn=on_progress, event_fn=on_event)
+    how = "stopped" if result.reason == "stopped" else "finished"
+    print(f"{how} at {result.kimg:.3f} kimg; last snapshot {result.snapshot}" if result.snapshot else
+          f"{how} at {result.kimg:.3f} kimg", file=sys.stderr)
+    return 0
+
+
+def _train_distributed(options, gpus: int) -> int:
+    """Run the worker under torchrun on ``gpus`` processes and relay its events."""
+    import subprocess
+
+    from studio.training.launch import torchrun_command, worker_env
+
+    options.save()
+    cmd = torchrun_command(options.run_dir, gpus)
+    print(f"training in {options.run_dir} on {gpus} processes", file=sys.stderr)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=worker_env())
+    status = "error"
+    try:
+        for line in proc.stdout:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                print(line, end="", file=sys.stderr)
+                continue
+            kind = event.get("event")
+            if kind == "log":
+                print(event["message"], file=sys.stderr)
+            elif kind == "progress" and event.get("tick_end"):
+                print(f"{event['kimg']:.3f}/{event['total_kimg']:g} kimg  {event['images_per_s'] or 0:.1f} img/s  "
+                      f"p {event['p']:.3f}", file=sys.stderr)
+            elif kind == "snapshot":
+                print(f"snapshot {Path(event['path']).name}", file=sys.stderr)
+            elif kind == "error":
+                print(f"error: {event['message']}", file=sys.stderr)
+            elif kind == "done":
+                status = event["reason"]
+    except KeyboardInterrupt:
+        proc.terminate()
+    code = proc.wait()
+    if code != 0 or status == "error":
+        raise CliError(f"distributed training failed (exit status {code})")
+    return 0
+
+
 def cmd_gui(args: argparse.Namespace) -> int:
     try:
         from studio.ui.app import run_app  # noqa: F401  (arrives with the studio window)
@@ -737,6 +887,90 @@ def build_parser() -> argparse.ArgumentParser:
                         "(default 256; 0 = full resolution)")
     p.add_argument("--outdir", required=True, help="output folder")
     p.set_defaults(func=cmd_evolve)
+
+    p = sub.add_parser("prepare", help="prepare a folder of pictures as a training set", description=(
+        "Scan SRC recursively (never modifying it), decode every picture (EXIF orientation honoured; CMYK, "
+        "greyscale, palette, 16-bit and transparent images made RGB), skip and list unusable files with the "
+        "reason, crop and resize to --res, and write DEST in the layout of NVIDIA's dataset_tool.py "
+        "(00000/img00000000.png ..., dataset.json) plus studio-dataset.json and report.json. With "
+        "--clip-filter, CLIP keeps the crops that best match the phrase; the rest are copied to DEST/rejected."))
+    p.add_argument("src", help="folder of pictures (searched recursively)")
+    p.add_argument("dest", help="output folder (must be empty or new)")
+    p.add_argument("--res", type=int, required=True, metavar="PX", help="image size, a power of two (e.g. 256, 512, 1024)")
+    p.add_argument("--crop", choices=("square", "rect", "three", "pad", "stretch"), default="square",
+                   help="square: centre square (default); rect: centre rectangle at the dataset's mean aspect ratio, "
+                        "squeezed (GANscapes; the ratio is recorded); three: left/centre/right or top/centre/bottom "
+                        "squares (MAGnet); pad: letterbox; stretch: squeeze the whole picture")
+    p.add_argument("--resample", choices=("lanczos", "box"), default="lanczos", help="resampling filter (default lanczos)")
+    p.add_argument("--remove-frames", action="store_true", help="trim picture frames and uniform borders first")
+    p.add_argument("--labels-from-folders", action="store_true",
+                   help="label each picture with its sub-folder's name (e.g. genres) for conditional training")
+    p.add_argument("--min-size", type=int, default=None, metavar="PX",
+                   help="skip pictures whose short side is smaller (default: half of --res)")
+    p.add_argument("--max-pixels", type=int, default=None, metavar="N",
+                   help="skip larger pictures as decompression bombs (default: Pillow's limit)")
+    p.add_argument("--clip-filter", default=None, metavar="PHRASE",
+                   help='keep the crops that best match PHRASE, e.g. "impressionist landscape painting"')
+    p.add_argument("--keep", default=None, metavar="N|X%", help="with --clip-filter: keep the best N or X%% (default 90%%)")
+    p.add_argument("--clip", default=None, metavar="SPEC",
+                   help="default, an open_clip NAME:TAG or a checkpoint file or folder (default: the 'clip' setting)")
+    p.add_argument("--clip-config", default=None, metavar="JSON|NAME",
+                   help="the checkpoint's architecture: an open_clip config JSON or model name such as ViT-B-32")
+    p.add_argument("--device", default="auto", help="where CLIP runs: auto (default), cpu, cuda or mps")
+    p.add_argument("--force", action="store_true", help="allow a non-empty DEST; replaces only the studio's own files")
+    p.set_defaults(func=cmd_prepare)
+
+    p = sub.add_parser("procedural", help="paint a labelled, captioned dataset of abstract paintings", description=(
+        "Paint COUNT procedural abstract paintings (seeds START-SEED onwards; families geometric, grid, colour field, "
+        "gestural, radial, biomorphic in turn) and write OUT in the prepared-dataset layout: 00000/img00000000.png "
+        "..., dataset.json with each image's family label, studio-dataset.json, and captions.jsonl with a caption "
+        "and attributes per image. The same seeds always give the same images."))
+    p.add_argument("--count", type=int, required=True, metavar="N", help="number of images")
+    p.add_argument("--res", type=int, default=128, metavar="PX", help="image size in pixels (default 128)")
+    p.add_argument("--out", required=True, metavar="DIR", help="output folder (must be empty or new)")
+    p.add_argument("--start-seed", type=int, default=0, metavar="S", help="seed of the first image (default 0)")
+    p.add_argument("--families", default=None, metavar="LIST",
+                   help='comma-separated families to cycle through (default: all), e.g. "grid,radial"')
+    p.add_argument("--force", action="store_true", help="write into a non-empty OUT (replacing its files)")
+    p.set_defaults(func=cmd_procedural)
+    p = sub.add_parser("train", help="train or fine-tune a StyleGAN2-ADA model on a prepared dataset", description=(
+        "Train a StyleGAN2 generator with adaptive discriminator augmentation (ADA) on a folder made by "
+        "`studio prepare`. Each run gets its own folder in --outdir (NNNNN-<dataset>-<preset>) with "
+        "training_options.json, stats.jsonl, reals.png, and every --snap ticks a snapshot "
+        "(network-snapshot-KKKKKK.safetensors, openable like any model) with a preview grid of fixed seeds. "
+        "--resume latest continues the newest run in --outdir exactly (kimg, ADA p, optimiser, EMA); "
+        "--resume FILE continues a snapshot, or fine-tunes any other network (NVIDIA .pkl, rosinality .pt, "
+        "studio .safetensors). Ctrl+C stops after the current step and writes a snapshot; so does a file named "
+        "STOP in the run folder."))
+    p.add_argument("--data", default=None, metavar="DIR", help="prepared dataset folder (or zip)")
+    p.add_argument("--outdir", default="training-runs", metavar="RUNS", help="folder of runs (default: training-runs)")
+    p.add_argument("--resume", default=None, metavar="PATH|latest",
+                   help="'latest' (newest run in --outdir) or a network file to continue / fine-tune from")
+    p.add_argument("--kimg", type=float, default=None, help="length of the run in thousands of images (default 1000)")
+    p.add_argument("--batch", type=int, default=None, metavar="N", help="images per step, a multiple of 4 (default 16)")
+    p.add_argument("--gamma", type=float, default=None, help="R1 weight (default: 0.0002 * res^2 / batch)")
+    p.add_argument("--aug", choices=("ada", "noaug", "fixed"), default=None,
+                   help="ada: adaptive augmentation (default); fixed: keep --p; noaug: none")
+    p.add_argument("--target", type=float, default=None, help="ADA target for sign(D(real)) (default 0.6; MachineRay 2 used 0.7)")
+    p.add_argument("--p", type=float, default=None, help="initial augmentation probability (default 0)")
+    p.add_argument("--ada-kimg", type=float, default=None, metavar="KIMG",
+                   help="kimg for p to move by 1 (default 500, 100 when resuming)")
+    p.add_argument("--mirror", action="store_true", help="random left-right flips of the training images")
+    p.add_argument("--cond", action="store_true", help="conditional training from the dataset's labels")
+    p.add_argument("--snap", type=int, default=None, metavar="TICKS", help="snapshot every N ticks (default 10)")
+    p.add_argument("--tick", dest="tick_kimg", type=float, default=None, metavar="KIMG",
+                   help="kimg per tick: progress line and stats.jsonl entry (default 4)")
+    p.add_argument("--res", type=int, default=None, metavar="PX", help="training resolution (default: the dataset's)")
+    p.add_argument("--preset", default=None, choices=("small", "default-abstract", "auto", "paper256"),
+                   help="network size (default default-abstract; small for CPUs)")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default 0.0025)")
+    p.add_argument("--pl-weight", type=float, default=None, metavar="W", help="path-length regularisation (default 0 = off)")
+    p.add_argument("--freeze-d", type=int, default=None, metavar="N", help="freeze the first N discriminator blocks")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="data-loading processes (default 2)")
+    p.add_argument("--gpus", type=int, default=1, metavar="N", help="processes / GPUs, run under torchrun (default 1)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
+    p.set_defaults(func=cmd_train)
     return parser
 
 
@@ -749,7 +983,7 @@ def _version() -> str:
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
     parser = build_parser()
-    commands = {"generate", "mix", "interpolate", "info", "convert", "export", "rank", "evolve"}
+    commands = {"generate", "mix", "interpolate", "info", "convert", "export", "rank", "evolve", "prepare", "procedural", "train"}
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
         gui = argparse.ArgumentParser(prog="studio")
         gui.add_argument("model", nargs="?", help="network file or URL to open")

@@ -584,7 +584,7 @@ def prepare(
             if c.label is not None:
                 labels.append([name, label_index[c.label]])
         used: set[str] = set()
-        for rank, c in enumerate(rejected):
+        for c in rejected:
             stem = _safe_stem(c.source) + (f"-{c.part}" if c.part else "")
             name, n = f"rejected/{stem}.png", 1
             while name in used:

@@ -31,6 +31,7 @@ from __future__ import annotations
 import json
 import math
 import os
+import re
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
@@ -115,7 +116,8 @@ class Painting:
     ``attributes`` holds what the caption is made from: ``family``, ``variant`` (the main
     shape), ``shape``, ``dominant_color``, ``second_color`` (or None), ``colors`` (foreground
     colour names by area), ``coverage`` (their fractions of the canvas), ``background_color``,
-    ``size`` ("large", "small" or None), ``count`` (main shapes), ``palette`` and ``seed``.
+    ``size`` ("large", "small" or None), ``count`` (main shapes), ``palette``, ``seed``,
+    ``attempt`` (which redraw was kept, see ``_compose``) and, for grids, ``line_color``.
     """
 
     image: Image.Image
@@ -158,15 +160,15 @@ class _Canvas:
         S = self.size
         px = pts * S
         step = max(2.0, S / 96)
-        ends = np.roll(px, -1, axis=0) if closed else px[1:]
         starts = px if closed else px[:-1]
-        pieces = []
-        for a, b in zip(starts, ends):
-            n = max(1, int(math.hypot(*(b - a)) / step))
-            pieces.append(a + (b - a) * (np.arange(n)[:, None] / n))
+        ends = np.roll(px, -1, axis=0) if closed else px[1:]
+        counts = np.maximum(1, (np.linalg.norm(ends - starts, axis=1) / step).astype(np.int64))
+        seg = np.repeat(np.arange(len(starts)), counts)
+        first = np.repeat(np.cumsum(counts) - counts, counts)
+        frac = ((np.arange(len(seg)) - first) / counts[seg])[:, None]
+        dense = starts[seg] + (ends[seg] - starts[seg]) * frac
         if not closed:
-            pieces.append(px[-1:])
-        dense = np.concatenate(pieces)
+            dense = np.concatenate([dense, px[-1:]])
         amp = self.rng.uniform(0.3, 1.0, size=(2, 4)) / np.arange(1, 5) * amount * S
         phase = self.rng.uniform(0, 2 * math.pi, size=(2, 4))
         t = np.linspace(0, 2 * math.pi, len(dense), endpoint=False)[:, None]
@@ -180,7 +182,7 @@ class _Canvas:
         """Fill a polygon given in unit coordinates."""
         pts = np.asarray(pts, dtype=np.float64)
         out = self._wobble(pts, wobble) if wobble > 0 else pts * self.size
-        self.draw.polygon([tuple(p) for p in out], fill=_INDEX[color])
+        self.draw.polygon(out.ravel().tolist(), fill=_INDEX[color])
 
     def ellipse(self, cx: float, cy: float, rx: float, ry: float | None = None, color: str = "black",
                 wobble: float = 0.004, angle: float = 0.0) -> None:
@@ -225,7 +227,8 @@ class _Canvas:
     def curve(self, points: np.ndarray, width: float, color: str) -> None:
         """A thin line through unit-coordinate points, ``width`` in unit coordinates."""
         px = points * self.size + self.jit.normal(0, 0.3, size=points.shape)
-        self.draw.line([tuple(p) for p in px], fill=_INDEX[color], width=max(1, round(width * self.size)),
+        thinnest = 1.5 * SUPERSAMPLE   # at least 1.5 output pixels, or thin lines blur into other colours
+        self.draw.line(px.ravel().tolist(), fill=_INDEX[color], width=round(max(thinnest, width * self.size)),
                        joint="curve")
 
     def stroke(self, path: np.ndarray, widths: np.ndarray, color: str, dry: str | None = None) -> None:
@@ -314,8 +317,22 @@ def _geometric(cv: _Canvas) -> dict[str, Any]:
         x0, y0, x1, y1 = rng.uniform(0.05, 0.95, size=4)
         cv.bar(x0, y0, x1, y1, rng.uniform(0.005, 0.012), line_colour, wobble=0.001)
 
-    def place(r: float, n: int) -> np.ndarray:
-        return rng.uniform(0.08 + r * 0.5, 0.92 - r * 0.5, size=(n, 2))
+    placed: list[tuple[float, float, float]] = []
+
+    def place(r: float, n: int) -> list[tuple[float, float]]:
+        """Centres for ``n`` shapes of radius ``r``, each the candidate least crowded by earlier ones."""
+        centres = []
+        for _ in range(n):
+            candidates = rng.uniform(0.1 + r * 0.6, 0.9 - r * 0.6, size=(12, 2))
+            if placed:
+                others = np.array(placed)
+                gaps = np.linalg.norm(candidates[:, None, :] - others[None, :, :2], axis=-1) - others[None, :, 2]
+                best = candidates[int(gaps.min(axis=1).argmax())]
+            else:
+                best = candidates[0]
+            placed.append((float(best[0]), float(best[1]), r))
+            centres.append((float(best[0]), float(best[1])))
+        return centres
 
     def draw(kind: str, cx: float, cy: float, r: float, colour: str) -> None:
         angle = rng.uniform(0, 2 * math.pi)
@@ -332,9 +349,9 @@ def _geometric(cv: _Canvas) -> dict[str, Any]:
         else:  # lines: bold bars
             half = r * rng.uniform(1.6, 2.4)
             dx, dy = math.cos(angle) * half, math.sin(angle) * half
-            cv.bar(cx - dx, cy - dy, cx + dx, cy + dy, r * rng.uniform(0.22, 0.32), colour)
+            cv.bar(cx - dx, cy - dy, cx + dx, cy + dy, r * rng.uniform(0.28, 0.4), colour)
 
-    base = rng.uniform(0.15, 0.24) if large else rng.uniform(0.05, 0.085)
+    base = rng.uniform(0.12, 0.18) if large else rng.uniform(0.05, 0.08)
     accents = int(rng.integers(1, 4))
     for (cx, cy), colour in zip(place(base * 0.6, accents), others * 2):
         draw(shape, cx, cy, base * rng.uniform(0.4, 0.65), colour)
@@ -372,7 +389,7 @@ def _grid(cv: _Canvas) -> dict[str, Any]:
     order = np.argsort(visible)[::-1]
     fills = [background] * len(cells)
     fills[order[int(rng.integers(0, 2))]] = colours[0]    # one of the two largest cells: the main colour
-    rest = [i for i in order if fills[i] == background]
+    rest = [i for i in order[2:] if fills[i] == background]
     for k, i in enumerate(rng.permutation(rest)[: int(rng.integers(1, 4))]):
         fills[i] = colours[1 + k % 2]
     lw = rng.uniform(0.016, 0.03)
@@ -448,7 +465,8 @@ def _gestural(cv: _Canvas) -> dict[str, Any]:
         plan = [(others[i % len(others)], 0.55) for i in range(int(rng.integers(1, 4)))] + [(main, 1.0)] * count
         for colour, scale in plan:
             start = rng.uniform(0.1, 0.9, size=2)
-            path = _smooth_path(rng, start, rng.uniform(0.35, 0.8) * (0.7 + 0.3 * scale), points=28, bend=1.6)
+            path = _smooth_path(rng, start, rng.uniform(0.45, 0.9) * (0.7 + 0.3 * scale), points=28, bend=1.6)
+            path += start - path.mean(axis=0)   # centred on its start point, so strokes stay on the canvas
             t = np.linspace(0, 1, len(path))
             w = width * scale * rng.uniform(0.8, 1.2) * (0.55 + 0.45 * np.sin(math.pi * np.clip(t * 1.2, 0, 1)))
             w *= 1 + 0.12 * np.sin(t * rng.uniform(6, 14) + rng.uniform(0, 6))
@@ -461,8 +479,8 @@ def _gestural(cv: _Canvas) -> dict[str, Any]:
         for k in order:
             colour, scale = plan[k]
             start = rng.uniform(-0.1, 1.1, size=2)
-            path = _smooth_path(rng, start, rng.uniform(0.5, 1.4), points=40, bend=6.0)
-            cv.curve(path, rng.uniform(0.008, 0.02) * scale, colour)
+            path = _smooth_path(rng, start, rng.uniform(0.5, 1.3), points=40, bend=3.5)
+            cv.curve(path, rng.uniform(0.01, 0.024) * scale, colour)
             for _ in range(int(rng.integers(1, 4))):   # spatters
                 cx, cy = path[int(rng.integers(len(path)))] + rng.normal(0, 0.03, size=2)
                 cv.ellipse(cx, cy, rng.uniform(0.006, 0.018) * scale, color=colour, wobble=0.002)
@@ -610,8 +628,9 @@ def _texture(rgb: np.ndarray, tex: np.random.Generator, strength: float = 1.0) -
     n = rgb.shape[0]
     coarse = max(2, n // 10)
     # brush streaks: noise stretched along one axis, in patches of horizontal / vertical / diagonal work
-    vertical = _resize_noise(tex.normal(size=(coarse, n)), n, Image.BILINEAR)
-    horizontal = _resize_noise(tex.normal(size=(n, coarse)), n, Image.BILINEAR)
+    fine = max(4, n * 2 // 3)
+    vertical = _resize_noise(tex.normal(size=(coarse, fine)), n, Image.BILINEAR)
+    horizontal = _resize_noise(tex.normal(size=(fine, coarse)), n, Image.BILINEAR)
     mask = np.clip(_resize_noise(tex.normal(size=(3, 3)), n) * 1.5 + 0.5, 0, 1)
     streaks = vertical * mask + horizontal * (1 - mask)
     # impasto: light from the top left on the streak relief
@@ -622,9 +641,60 @@ def _texture(rgb: np.ndarray, tex: np.random.Generator, strength: float = 1.0) -
     period = 2.6 if n >= 96 else 2.1
     weave = np.sin(x * (2 * math.pi / period)) * np.sin(y * (2 * math.pi / period))
     grain = tex.normal(size=(n, n))
-    lum = 1 + strength * (0.035 * streaks + 0.03 * relief + 0.035 * mottle + 0.02 * weave + 0.015 * grain)
+    lum = 1 + strength * (0.03 * streaks + 0.025 * relief + 0.035 * mottle + 0.02 * weave + 0.015 * grain)
     out = rgb * lum[..., None] + strength * 5.0 * tint
     return np.clip(out, 0, 255)
+
+
+_PROBE_SIZE = 128   # compositions are judged at this canvas size, so every resolution picks the same
+_MAX_RATIO = 0.7    # the dominant colour covers at least 1/0.7 of the runner-up's area ...
+_MIN_COVER = 0.03   # ... and at least 3% of the canvas, or the composition is drawn again
+_ATTEMPTS = 4
+
+
+def _compose(seed: int, family: str, size: int) -> tuple[_Canvas, dict[str, Any], tuple[list[str], list[float]]]:
+    """Draw the family's composition for ``seed`` on a ``size`` canvas.
+
+    Returns the canvas, the composer's attributes and the foreground colours with their
+    coverage, measured on the probe canvas (so captions are the same at every resolution).
+
+    A composition whose dominant colour is not clearly dominant (see ``_MAX_RATIO``,
+    ``_MIN_COVER``) is redrawn from the next random stream, up to ``_ATTEMPTS`` times (the
+    clearest is kept). The choice is made on a fixed-size probe canvas, so it does not depend
+    on the output resolution.
+    """
+    fam = FAMILIES.index(family)
+    composer = _COMPOSERS[family]
+
+    def draw(attempt: int, canvas_size: int) -> tuple[_Canvas, dict[str, Any]]:
+        key = [seed, fam, 0] + ([attempt] if attempt else [])
+        canvas = _Canvas(canvas_size, "white", np.random.default_rng(key),
+                         np.random.default_rng([seed, fam, 1, attempt, canvas_size]))
+        return canvas, composer(canvas)   # each composer paints its own background first
+
+    best: tuple[float, int] | None = None
+    probes: dict[int, tuple[_Canvas, dict[str, Any], tuple[list[str], list[float]]]] = {}
+    for attempt in range(_ATTEMPTS):
+        canvas, attributes = draw(attempt, _PROBE_SIZE)
+        measured = _measure(canvas.indices(), attributes["background_color"], attributes["structure"])
+        probes[attempt] = (canvas, attributes, measured)
+        coverage = measured[1]
+        if not coverage:
+            score = 2.0
+        else:
+            ratio = coverage[1] / coverage[0] if len(coverage) > 1 else 0.0
+            score = ratio + (1.0 if coverage[0] < _MIN_COVER else 0.0)
+        if best is None or score < best[0]:
+            best = (score, attempt)
+        if score <= _MAX_RATIO:
+            break
+    assert best is not None
+    chosen = best[1]
+    canvas, attributes, measured = probes[chosen]
+    if size != _PROBE_SIZE:
+        canvas, attributes = draw(chosen, size)
+    attributes["attempt"] = chosen
+    return canvas, attributes, measured
 
 
 def paint(seed: int, resolution: int = 128, family: str | None = None) -> Painting:
@@ -645,15 +715,12 @@ def paint(seed: int, resolution: int = 128, family: str | None = None) -> Painti
     elif family not in FAMILIES:
         raise ValueError(f"unknown family {family!r}; choose from {', '.join(FAMILIES)}")
     fam = FAMILIES.index(family)
-    rng = np.random.default_rng([seed, fam, 0])
-    jit = np.random.default_rng([seed, fam, 1, resolution])
     tex = np.random.default_rng([seed, fam, 2, resolution])
-
     size = resolution * SUPERSAMPLE
-    canvas = _Canvas(size, "white", rng, jit)   # each composer paints its own background first
-    attributes = _COMPOSERS[family](canvas)
+    canvas, attributes, (colours, coverage) = _compose(seed, family, size)
+    del attributes["structure"]
+    rng = canvas.rng
     indices = canvas.indices()
-    colours, coverage = _measure(indices, attributes["background_color"], attributes.pop("structure"))
     intended = attributes.pop("intended_color")
     if not colours:   # shapes hidden entirely (cannot happen with the compositions above; be safe)
         colours, coverage = [intended], [0.0]
@@ -705,6 +772,15 @@ def _save_png(image: Image.Image, path: Path) -> None:
     os.replace(temp, path)
 
 
+def _remove_old_images(folder: Path) -> None:
+    """Delete the numbered images of an earlier dataset in ``folder`` (and nothing else)."""
+    for sub in folder.iterdir():
+        if sub.is_dir() and re.fullmatch(r"\d{5}", sub.name):
+            for image in sub.iterdir():
+                if re.fullmatch(r"\.?img\d{8}\.png(\.tmp)?", image.name):
+                    image.unlink()
+
+
 def write_dataset(out: str | os.PathLike[str], count: int, resolution: int, *, start_seed: int = 0,
                   families: Sequence[str] | None = None,
                   progress: Callable[[int, int], None] | None = None) -> Path:
@@ -715,7 +791,8 @@ def write_dataset(out: str | os.PathLike[str], count: int, resolution: int, *, s
     ``studio-dataset.json`` (version, resolution, count, label names ...) and ``captions.jsonl``
     with one ``{"file", "caption", "family", "attributes"}`` per line. Image ``i`` is
     ``paint(start_seed + i)``; with ``families`` the family cycles through those instead.
-    ``progress(done, total)`` is called after each image.
+    ``progress(done, total)`` is called after each image. Numbered images of an earlier
+    dataset in ``out`` are deleted first, so the folder holds exactly this dataset.
     """
     from studio.engine.atomic import atomic_write_text
 
@@ -730,6 +807,7 @@ def write_dataset(out: str | os.PathLike[str], count: int, resolution: int, *, s
             raise ValueError(f"unknown family {name!r}; choose from {', '.join(FAMILIES)}")
     folder = Path(out).expanduser()
     folder.mkdir(parents=True, exist_ok=True)
+    _remove_old_images(folder)
     labels: list[list[Any]] = []
     lines: list[str] = []
     for i in range(count):

@@ -208,3 +208,53 @@ def test_clip_filter_keeps_top_n_and_copies_rejected(tmp_path, source):
     report = prepare(src, tmp_path / "out2", clip_filter="a painting", keep="50%",
                      clip_spec=str(weights), clip_config=str(config), **OPTS)
     assert report.count == 4 and len(report.rejected) == 4
+
+
+def test_cli_prepare(tmp_path, source, capsys):
+    from studio.cli import main
+
+    src, good = source
+    out = tmp_path / "cli-out"
+    rc = main(["prepare", str(src), str(out), "--res", "32", "--crop", "rect", "--min-size", "16",
+               "--max-pixels", "20000", "--labels-from-folders"])
+    printed = capsys.readouterr().out
+    assert rc == 0
+    assert f"prepared {len(good)} images at 32x32 (crop rect)" in printed
+    assert "truncated.jpg: truncated" in printed and "empty.png: empty file" in printed
+    full = json.loads((out / "report.json").read_text())
+    assert len(full["skipped"]) == len(BAD_FILES) and full["aspect_ratio"] > 0
+    assert full["label_names"] == ["landscape", "portrait"]
+
+
+def test_cli_prepare_clip(tmp_path, source, capsys):
+    from studio.cli import main
+    from tests.clip_fixtures import make_tiny_clip
+
+    src, good = source
+    weights, config, _ = make_tiny_clip(tmp_path / "clip")
+    rc = main(["prepare", str(src), str(tmp_path / "o"), "--res", "32", "--min-size", "16", "--clip-filter",
+               "modern painting", "--keep", "5", "--clip", str(weights), "--clip-config", str(config),
+               "--device", "cpu"])
+    assert rc == 0 and "CLIP rejected 3" in capsys.readouterr().out
+    assert len(list((tmp_path / "o/rejected").iterdir())) == len(good) - 5
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["--res", "100"], "power of two"),
+    (["--res", "32", "--keep", "5"], "--keep needs --clip-filter"),
+    (["--res", "32", "--clip-filter", "x", "--keep", "lots"], "--keep must be"),
+])
+def test_cli_prepare_errors_are_one_line(tmp_path, source, capsys, argv, message):
+    from studio.cli import main
+
+    src, _ = source
+    rc = main(["prepare", str(src), str(tmp_path / "o")] + argv)
+    err = capsys.readouterr().err
+    assert rc == 2 and message in err and err.count("\n") == 1 and err.startswith("error: ")
+
+
+def test_cli_prepare_missing_source(tmp_path, capsys):
+    from studio.cli import main
+
+    assert main(["prepare", str(tmp_path / "nope"), str(tmp_path / "o"), "--res", "32"]) == 2
+    assert "does not exist" in capsys.readouterr().err

@@ -1,0 +1,786 @@
+"""The StyleGAN2-ADA training loop, as a class with hooks and one front door, :func:`train`.
+
+Objective (Karras et al. 2020, "Training Generative Adversarial Networks with Limited Data",
+on top of StyleGAN2): non-saturating logistic loss; lazy R1 on real images every
+``r1_interval`` steps, weighted ``gamma / 2 * interval``; optional lazy path-length
+regularisation; style-mixing regularisation; a generator EMA (``G_ema``, what one renders);
+Adam with beta1 = 0 whose learning rate and betas are corrected for lazy regularisation
+(``ratio = interval / (interval + 1)``: ``lr * ratio``, ``beta ** ratio``); adaptive
+discriminator augmentation whose probability p follows the sign of D on real images.
+
+The same code runs for ``studio train`` (in process, with a progress bar), the worker process
+the GUI starts (``python -m studio.training``), and - one process per device - under
+``torchrun`` (gradients all-reduced by hand; rank 0 writes files and events).
+
+Events (``event_fn(dict)``), each a JSON-safe dict with an ``"event"`` key:
+
+* ``log``:      ``level`` ('info' | 'warning'), ``message``
+* ``progress``: ``kimg``, ``total_kimg``, ``nimg``, ``step``, ``tick``, ``fraction``,
+  ``images_per_s``, ``sec_per_kimg``, ``eta_s``, ``loss_G``, ``loss_D``, ``loss_r1``,
+  ``loss_pl``, ``p``, ``rt``, ``tick_end`` (True at the end of a tick, else a between-tick update)
+* ``snapshot``: ``path``, ``kimg``, ``nimg``, ``preview``, ``augment_preview`` (path or None),
+  ``fingerprint``
+* ``done``:     ``reason`` ('finished' | 'stopped'), ``kimg``, ``nimg``, ``snapshot``, ``run_dir``;
+  under torchrun also ``processes`` and ``ranks_in_sync`` (bool)
+
+(``error`` is emitted by the worker when :func:`train` raises.)
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+import math
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any, Callable
+
+import numpy as np
+import torch
+import torch.nn.functional as F
+
+from studio.engine.atomic import atomic_path
+from studio.engine.errors import StudioError
+from studio.engine.networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, make_generator
+from studio.training import _compat
+from studio.training.options import TrainingOptions
+from studio.training.snapshots import (find_latest_snapshot, join_state, load_optimizer_tensors, optimizer_tensors,
+                                       remove_stale_temp_files, snapshot_name, split_state)
+
+STOP_FILE = "STOP"
+STATS_FILE = "stats.jsonl"
+PROGRESS_INTERVAL_S = 2.0   # between-tick progress events at most this often
+
+EventFn = Callable[[dict], None]
+ProgressFn = Callable[[float, float], None]   # (kimg done, total kimg)
+AbortFn = Callable[[], bool]
+
+
+class TrainingError(StudioError):
+    """A run cannot start or go on; the message says why and what to do."""
+
+
+@dataclass
+class TrainingResult:
+    """What :func:`train` hands back."""
+
+    run_dir: Path
+    nimg: int
+    reason: str                 # 'finished' | 'stopped'
+    snapshot: Path | None
+
+    @property
+    def kimg(self) -> float:
+        return self.nimg / 1000
+
+
+# --------------------------------------------------------------------------------------------
+# Small helpers
+
+
+def image_grid(images: torch.Tensor, cols: int | None = None):
+    """[N, 3, H, W] float in about [-1, 1] (or uint8) -> one PIL image, row by row."""
+    from PIL import Image
+
+    if images.dtype != torch.uint8:
+        images = (images.detach().float().cpu() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    n, c, h, w = images.shape
+    cols = cols or max(1, int(math.ceil(math.sqrt(n))))
+    rows = (n + cols - 1) // cols
+    canvas = torch.zeros([c, rows * h, cols * w], dtype=torch.uint8)
+    for i in range(n):
+        r, k = divmod(i, cols)
+        canvas[:, r * h:(r + 1) * h, k * w:(k + 1) * w] = images[i].cpu()
+    arr = canvas.permute(1, 2, 0).numpy()
+    return Image.fromarray(arr[:, :, 0] if c == 1 else arr)
+
+
+def _save_png(path: Path, image) -> None:
+    with atomic_path(path) as tmp:
+        image.save(tmp, format="PNG")
+
+
+def _dist_info() -> tuple[int, int]:
+    if torch.distributed.is_available() and torch.distributed.is_initialized():
+        return torch.distributed.get_rank(), torch.distributed.get_world_size()
+    return 0, 1
+
+
+def is_training_snapshot(path: str | Path) -> bool:
+    """True for a studio file written by this trainer (it carries G, optimiser state, counters)."""
+    try:
+        from safetensors import safe_open
+
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            keys = list(f.keys())
+    except Exception:  # noqa: BLE001 - any unreadable file is simply not a snapshot
+        return False
+    state = json.loads(meta.get("training_state") or "{}")
+    return "nimg" in state and any(k.startswith("G.") for k in keys)
+
+
+class _InfiniteSampler(torch.utils.data.Sampler):
+    """Endless shuffled indices; rank r of w takes every w-th index."""
+
+    def __init__(self, size: int, seed: int, rank: int = 0, world: int = 1):
+        self.size, self.seed, self.rank, self.world = size, seed, rank, world
+
+    def __iter__(self):
+        g = torch.Generator().manual_seed(self.seed)
+        while True:
+            for i in torch.randperm(self.size, generator=g)[self.rank::self.world].tolist():
+                yield i
+
+
+# --------------------------------------------------------------------------------------------
+# The trainer
+
+
+class Trainer:
+    """One training run: networks, optimisers, counters. :func:`train` drives it.
+
+    ``setup()`` builds or loads everything (fresh, transfer or exact resume), ``step()`` runs one
+    minibatch of all phases, ``write_snapshot()`` writes the network file and previews.
+    """
+
+    def __init__(self, options: TrainingOptions, *, event_fn: EventFn | None = None):
+        options.validate()
+        self.options = options
+        self.event_fn = event_fn
+        self.run_dir = Path(options.run_dir).expanduser()
+        self.rank, self.world = _dist_info()
+        self.nimg = self.step_count = self.tick = 0
+        self.resumed_from: Path | None = None
+        self.transfer_from: Path | None = None
+        self.last_snapshot: Path | None = None
+        self.pipe = self.controller = None
+        self._stats_sums: dict[str, float] = {}
+        self._stats_counts: dict[str, int] = {}
+        self.last_losses: dict[str, float] = {}
+
+    # -- events ----------------------------------------------------------------------------
+
+    def emit(self, event: str, **fields: Any) -> None:
+        if self.rank == 0 and self.event_fn is not None:
+            self.event_fn({"event": event, **fields})
+
+    def log(self, message: str, level: str = "info") -> None:
+        self.emit("log", level=level, message=message)
+
+    # -- setup -----------------------------------------------------------------------------
+
+    def setup(self) -> None:
+        opts = self.options
+        self.run_dir.mkdir(parents=True, exist_ok=True)
+        from studio.engine.render import pick_device
+
+        device = pick_device(opts.device)
+        if device.type == "cuda" and self.world > 1:
+            device = torch.device("cuda", int(os.environ.get("LOCAL_RANK", self.rank)))
+            torch.cuda.set_device(device)
+        self.device = device
+        if self.world > 1 and opts.batch % self.world:
+            raise TrainingError(f"batch {opts.batch} must be divisible by the number of processes ({self.world})")
+        self.batch_gpu = opts.batch // self.world
+        self.mbstd_group = min(4, self.batch_gpu)
+        if self.batch_gpu % self.mbstd_group:
+            raise TrainingError(f"batch per device ({self.batch_gpu}) must be a multiple of 4 (the discriminator "
+                                "compares images in groups of 4); try --batch 4, 8, 16 or 32")
+        if self.rank == 0:
+            for stale in remove_stale_temp_files(self.run_dir):
+                self.log(f"removed a half-written file left by an interrupted run: {stale.name}", "warning")
+            stop = self.run_dir / STOP_FILE
+            if stop.exists():
+                stop.unlink()
+
+        self._open_data()
+        resume_path = self._resume_path()
+        torch.manual_seed(opts.seed)  # identical initial weights on every rank
+        if resume_path is not None and is_training_snapshot(resume_path):
+            self._load_snapshot(resume_path)
+        else:
+            if resume_path is not None:
+                self._transfer(resume_path)
+            else:
+                self._fresh()
+            self._make_optimizers()
+            self._make_augment(opts.p, resuming=resume_path is not None)
+            self.pl_mean = torch.zeros([], device=self.device)
+        self._broadcast_initial()
+        torch.manual_seed(opts.seed * 1000 + self.rank + self.nimg)
+        self.gamma = opts.r1_gamma(self.resolution)
+        self.grid_z = torch.from_numpy(_grid_zs(opts.grid, self.G.z_dim)).to(self.device)
+        self.grid_c = self._grid_labels(opts.grid)
+        self.total_nimg = int(round(opts.kimg * 1000))
+        if self.rank == 0:
+            opts.save(self.run_dir / "training_options.json")
+            if self.nimg == 0 and opts.grid > 0:
+                self._write_reals()
+        g_params = sum(p.numel() for p in self.G.parameters())
+        d_params = sum(p.numel() for p in self.D.parameters())
+        self.log(f"{self.resolution}x{self.resolution} px, {len(self.dataset)} images"
+                 f"{f', {self.c_dim} classes' if self.c_dim else ''}; G {g_params:,} / D {d_params:,} parameters; "
+                 f"batch {opts.batch}, gamma {self.gamma:.4g}, aug {opts.aug}, device {self.device}"
+                 f"{f' x {self.world} processes' if self.world > 1 else ''}")
+
+    def _open_data(self) -> None:
+        opts = self.options
+        try:
+            self.dataset = _compat.open_dataset(opts.data, resolution=None, use_labels=opts.cond)
+        except (FileNotFoundError, OSError) as exc:
+            raise TrainingError(f"cannot open the dataset {opts.data}: {exc}") from None
+        if len(self.dataset) == 0:
+            raise TrainingError(f"the dataset {opts.data} has no images")
+        self.resolution = int(opts.res or self.dataset.resolution)
+        if self.resolution != self.dataset.resolution:
+            self.log(f"the dataset's {self.dataset.resolution} px images are resized to {self.resolution} px on the fly "
+                     f"(preparing the dataset at {self.resolution} px is faster)")
+        if self.resolution < 4 or self.resolution & (self.resolution - 1):
+            raise TrainingError(f"the dataset's images are {self.resolution} px; training needs a power of two "
+                                "(prepare it with `studio prepare --res 256`, or pass --res)")
+        if opts.cond and not getattr(self.dataset, "has_labels", False):
+            raise TrainingError(f"--cond needs class labels, but {opts.data} has none (a dataset.json with "
+                                "'labels'; `studio prepare` writes it from sub-folders)")
+        self.c_dim = int(self.dataset.label_dim) if opts.cond else 0
+        sampler = _InfiniteSampler(len(self.dataset), opts.seed, self.rank, self.world)
+        loader = torch.utils.data.DataLoader(
+            self.dataset, batch_size=self.batch_gpu, sampler=sampler, num_workers=opts.workers,
+            pin_memory=self.device.type == "cuda", prefetch_factor=2 if opts.workers > 0 else None,
+            persistent_workers=False,
+        )
+        self._data = iter(loader)
+
+    def _resume_path(self) -> Path | None:
+        opts = self.options
+        if not opts.resume:
+            return None
+        if opts.resume == "latest":
+            path = find_latest_snapshot(self.run_dir)
+            if path is None:
+                self.log(f"no snapshot in {self.run_dir} to resume from; starting a new run")
+            return path
+        path = Path(opts.resume).expanduser()
+        if not path.is_file():
+            raise TrainingError(f"cannot resume: {path} does not exist")
+        return path
+
+    def _fresh(self) -> None:
+        opts = self.options
+        size = opts.network_size(len(self.dataset))
+        g_cfg = GeneratorConfig(
+            z_dim=size["z_dim"], c_dim=self.c_dim, w_dim=size["w_dim"], img_resolution=self.resolution,
+            mapping_layers=size["mapping_layers"], channel_base=size["channel_base"],
+            channel_max=size["channel_max"], architecture="skip",
+        )
+        d_cfg = DiscriminatorConfig(
+            c_dim=self.c_dim, img_resolution=self.resolution, architecture="resnet",
+            channel_base=size["channel_base"], channel_max=size["channel_max"],
+            mbstd_group_size=self.mbstd_group,
+        )
+        self.G = make_generator(g_cfg).to(self.device)
+        self.D = Discriminator(d_cfg).to(self.device)
+        self.G_ema = copy.deepcopy(self.G).eval()
+        self.ema_rampup = opts.ema_rampup
+
+    def _check_network(self, G: Generator, D: Discriminator | None, name: str) -> None:
+        """Refuse a starting network that cannot train on this dataset, saying why."""
+        res = self.resolution
+        if G.img_resolution != res:
+            raise TrainingError(
+                f"'{name}' makes {G.img_resolution}x{G.img_resolution} images but the dataset is {res}x{res}: "
+                f"prepare the dataset at {G.img_resolution} px (`studio prepare --res {G.img_resolution}`), "
+                f"train with --res {G.img_resolution}, or start from a {res} px network")
+        if G.img_channels != 3:
+            raise TrainingError(f"'{name}' makes {G.img_channels}-channel images; the trainer needs RGB (3)")
+        if G.c_dim != self.c_dim:
+            if G.c_dim and not self.c_dim:
+                hint = "train with --cond on a labelled dataset"
+            elif self.c_dim and not G.c_dim:
+                hint = "drop --cond or start from a conditional network"
+            else:
+                hint = "use a dataset with the same classes"
+            raise TrainingError(f"'{name}' has {G.c_dim} classes but the training set has {self.c_dim}: {hint}")
+        if D is not None:
+            if D.img_resolution != res:
+                raise TrainingError(f"the discriminator in '{name}' reads {D.img_resolution} px images, "
+                                    f"the dataset is {res} px")
+            if D.c_dim != self.c_dim:
+                raise TrainingError(f"the discriminator in '{name}' has {D.c_dim} classes, the dataset "
+                                    f"{self.c_dim}")
+
+    def _transfer(self, path: Path) -> None:
+        """Start from any loadable network (transfer learning): weights only, counters at 0."""
+        from studio.engine.formats import load_network
+
+        net = load_network(path, with_discriminator=True)
+        self._check_network(net.G, net.D, path.name)
+        self.G = copy.deepcopy(net.G).train().requires_grad_(True).to(self.device)
+        self.G_ema = copy.deepcopy(net.G).eval().requires_grad_(False).to(self.device)
+        if net.D is not None:
+            D = net.D
+            if D.config.mbstd_group_size is not None and self.batch_gpu % min(D.config.mbstd_group_size, self.batch_gpu):
+                raise TrainingError(f"the discriminator in '{path.name}' compares images in groups of "
+                                    f"{D.config.mbstd_group_size}: use a batch that is a multiple of it")
+            self.D = copy.deepcopy(D).train().requires_grad_(True).to(self.device)
+        else:
+            self.log(f"'{path.name}' carries no discriminator; training a new one from scratch", "warning")
+            ch = {int(k): int(v) for k, v in self.G.synthesis.channels.items()}
+            self.D = Discriminator(DiscriminatorConfig(c_dim=self.c_dim, img_resolution=self.resolution,
+                                                       channels=ch, mbstd_group_size=self.mbstd_group)).to(self.device)
+        self.transfer_from = path
+        self.ema_rampup = None
+        self.log(f"transfer learning from {path.name}")
+
+    def _load_snapshot(self, path: Path) -> None:
+        """Exact resume: G, G_ema, D, optimisers, counters, ADA state."""
+        from studio.engine.formats.native import read_native
+        from studio.engine.formats.nvidia import load_state
+
+        tensors, meta = read_native(path)
+        state = json.loads(meta.get("training_state") or "{}")
+        g_cfg = GeneratorConfig.from_dict(json.loads(meta["generator_config"]))
+        d_cfg = DiscriminatorConfig.from_dict(json.loads(meta["discriminator_config"]))
+        G, D = make_generator(g_cfg), Discriminator(d_cfg)
+        G_ema = make_generator(g_cfg)
+        load_state(G, {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}, "generator")
+        load_state(G_ema, {k[6:]: v for k, v in tensors.items() if k.startswith("G_ema.")}, "generator")
+        load_state(D, {k[2:]: v for k, v in tensors.items() if k.startswith("D.")}, "discriminator")
+        self._check_network(G, D, path.name)
+        if self.batch_gpu % min(D.config.mbstd_group_size or self.batch_gpu, self.batch_gpu):
+            raise TrainingError(f"resume with a batch that is a multiple of {D.config.mbstd_group_size}")
+        self.G, self.D, self.G_ema = G.to(self.device), D.to(self.device), G_ema.eval().to(self.device)
+        self.nimg = int(state["nimg"])
+        self.step_count = int(state.get("step", 0))
+        self.tick = int(state.get("tick", 0))
+        self.ema_rampup = state.get("ema_rampup")
+        transfer = state.get("transfer_from")
+        self.transfer_from = Path(transfer) if transfer else None
+        self._make_optimizers()
+        load_optimizer_tensors(self.opt_G, self.G, "optG", tensors)
+        load_optimizer_tensors(self.opt_D, self.D, "optD", tensors)
+        self.pl_mean = tensors.get("loss.pl_mean", torch.zeros([])).to(self.device)
+        p = float(state.get("p", self.options.p))
+        self._make_augment(p, resuming=True)
+        if self.controller is not None and state.get("ada") is not None:
+            self.controller.load_state_dict(join_state(state["ada"], tensors, "aug"))
+            with torch.no_grad():
+                self.pipe.p.copy_(torch.as_tensor(p, dtype=self.pipe.p.dtype))
+        self.resumed_from = path
+        self.log(f"resumed from {path.name} at {self.nimg / 1000:.3f} kimg (p = {p:.4f})")
+
+    def _make_optimizers(self) -> None:
+        opts = self.options
+
+        def adam(module: torch.nn.Module, interval: int | None) -> torch.optim.Adam:
+            ratio = interval / (interval + 1) if interval else 1.0
+            return torch.optim.Adam(module.parameters(), lr=opts.lr * ratio, betas=(0.0, 0.99 ** ratio), eps=1e-8)
+
+        self.G.train().requires_grad_(True)
+        self.D.train().requires_grad_(True)
+        self.G_ema.eval().requires_grad_(False)
+        blocks = [f"b{r}." for r in self.D.block_resolutions[: self.options.freeze_d]]
+        self.d_trainable = [p for n, p in self.D.named_parameters() if not n.startswith(tuple(blocks))]
+        for n, p in self.D.named_parameters():
+            if n.startswith(tuple(blocks)):
+                p.requires_grad_(False)
+        if blocks:
+            self.log(f"FreezeD: the first {len(blocks)} discriminator blocks stay fixed")
+        self.g_reg_interval = opts.pl_interval if opts.pl_weight > 0 else None
+        self.d_reg_interval = opts.r1_interval if opts.r1_gamma(self.resolution) > 0 else None
+        self.opt_G = adam(self.G, self.g_reg_interval)
+        self.opt_D = adam(self.D, self.d_reg_interval)
+
+    def _make_augment(self, p: float, *, resuming: bool) -> None:
+        opts = self.options
+        ada_kimg = opts.ada_kimg if opts.ada_kimg is not None else (100 if resuming else 500)
+        self.pipe, self.controller = _compat.make_augment(
+            opts.aug, target=opts.target, interval=opts.ada_interval, kimg=ada_kimg, batch_size=opts.batch,
+            initial_p=p)
+        if self.pipe is not None:
+            self.pipe = self.pipe.to(self.device)
+            if self.controller is not None and hasattr(self.controller, "pipe"):
+                self.controller.pipe = self.pipe
+
+    def _broadcast_initial(self) -> None:
+        if self.world == 1:
+            return
+        for module in (self.G, self.D, self.G_ema):
+            for t in list(module.parameters()) + list(module.buffers()):
+                torch.distributed.broadcast(t.data, src=0)
+
+    # -- data ------------------------------------------------------------------------------
+
+    def _next_reals(self) -> tuple[torch.Tensor, torch.Tensor | None]:
+        images, labels = next(self._data)
+        x = images.to(self.device, non_blocking=True).to(torch.float32) / 127.5 - 1
+        if x.shape[1] == 1:
+            x = x.repeat(1, 3, 1, 1)
+        if x.shape[-1] != self.resolution or x.shape[-2] != self.resolution:
+            x = F.interpolate(x, size=(self.resolution, self.resolution), mode="bilinear", antialias=True,
+                              align_corners=False)
+        if self.options.mirror:
+            flip = torch.rand([x.shape[0], 1, 1, 1], device=x.device) < 0.5
+            x = torch.where(flip, x.flip(3), x)
+        c = labels.to(self.device, torch.float32) if self.c_dim else None
+        return x, c
+
+    def _grid_labels(self, n: int) -> torch.Tensor | None:
+        if not self.c_dim:
+            return None
+        cols = max(1, int(math.ceil(math.sqrt(n))))
+        idx = torch.tensor([(i // cols) % self.c_dim for i in range(n)])
+        return F.one_hot(idx, self.c_dim).to(self.device, torch.float32)
+
+    # -- one step --------------------------------------------------------------------------
+
+    def _run_G(self, z: torch.Tensor, c: torch.Tensor | None, *, update_w_avg: bool) -> tuple[torch.Tensor, torch.Tensor]:
+        G = self.G
+        ws = G.mapping(z, c, update_w_avg=update_w_avg)
+        if self.options.style_mix > 0 and ws.shape[1] > 1 and float(torch.rand([])) < self.options.style_mix:
+            cutoff = int(torch.randint(1, ws.shape[1], []))
+            ws2 = G.mapping(torch.randn_like(z), c, update_w_avg=False)
+            ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
+        return G.synthesis(ws, noise_mode="random"), ws
+
+    def _run_D(self, img: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        if self.pipe is not None and float(self.pipe.p) > 0:
+            img = self.pipe(img)
+        return self.D(img, c)
+
+    def _reduce_grads(self, params) -> None:
+        if self.world == 1:
+            return
+        grads = [p.grad for p in params if p.grad is not None]
+        if not grads:
+            return
+        flat = torch.cat([g.flatten() for g in grads])
+        torch.distributed.all_reduce(flat)
+        flat /= self.world
+        torch.nan_to_num_(flat, nan=0, posinf=1e5, neginf=-1e5)
+        offset = 0
+        for g in grads:
+            g.copy_(flat[offset:offset + g.numel()].view_as(g))
+            offset += g.numel()
+
+    def _set_grad(self, G: bool, D: bool) -> None:
+        self.G.requires_grad_(G)
+        for p in self.d_trainable:
+            p.requires_grad_(D)
+
+    def _record(self, **values: torch.Tensor | float) -> None:
+        for key, value in values.items():
+            v = float(value)
+            self.last_losses[key] = v
+            self._stats_sums[key] = self._stats_sums.get(key, 0.0) + v
+            self._stats_counts[key] = self._stats_counts.get(key, 0) + 1
+
+    def step(self) -> None:
+        """One minibatch: G main (+ path length), D main (+ R1), EMA, ADA."""
+        opts = self.options
+        real, real_c = self._next_reals()
+        n = real.shape[0]
+        z_dim = self.G.z_dim
+        gen_c = real_c[torch.randperm(n, device=self.device)] if real_c is not None else None
+
+        # G main: non-saturating logistic loss.
+        self._set_grad(True, False)
+        self.opt_G.zero_grad(set_to_none=True)
+        img, _ = self._run_G(torch.randn([n, z_dim], device=self.device), gen_c, update_w_avg=True)
+        loss_G = F.softplus(-self._run_D(img, gen_c)).mean()
+        loss_G.backward()
+        self._reduce_grads(self.G.parameters())
+        self.opt_G.step()
+        self._record(loss_G=loss_G.detach())
+
+        # G path length (lazy).
+        if self.g_reg_interval and self.step_count % self.g_reg_interval == 0:
+            self.opt_G.zero_grad(set_to_none=True)
+            pb = max(n // 2, 1)
+            img, ws = self._run_G(torch.randn([pb, z_dim], device=self.device),
+                                  gen_c[:pb] if gen_c is not None else None, update_w_avg=False)
+            noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
+            (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
+            lengths = grads.square().sum(2).mean(1).sqrt()
+            mean = lengths.mean().detach()
+            if self.world > 1:
+                torch.distributed.all_reduce(mean)
+                mean /= self.world
+            self.pl_mean.copy_(self.pl_mean.lerp(mean, 0.01))
+            penalty = (lengths - self.pl_mean).square()
+            loss_pl = (penalty * opts.pl_weight).mean() * self.g_reg_interval
+            (loss_pl + img[:, 0, 0, 0].sum() * 0).backward()
+            self._reduce_grads(self.G.parameters())
+            self.opt_G.step()
+            self._record(loss_pl=loss_pl.detach() / self.g_reg_interval, pl_mean=self.pl_mean)
+
+        # D main: logistic loss on fakes and reals.
+        self._set_grad(False, True)
+        self.opt_D.zero_grad(set_to_none=True)
+        with torch.no_grad():
+            fake, _ = self._run_G(torch.randn([n, z_dim], device=self.device), gen_c, update_w_avg=False)
+        fake_logits = self._run_D(fake, gen_c)
+        real_logits = self._run_D(real, real_c)
+        loss_Dfake = F.softplus(fake_logits).mean()
+        loss_Dreal = F.softplus(-real_logits).mean()
+        (loss_Dfake + loss_Dreal).backward()
+        self._reduce_grads(self.d_trainable)
+        self.opt_D.step()
+        self._record(loss_D=(loss_Dfake + loss_Dreal).detach(), loss_D_real=loss_Dreal.detach(),
+                     loss_D_fake=loss_Dfake.detach(), D_real=real_logits.detach().mean(),
+                     D_fake=fake_logits.detach().mean())
+        if self.controller is not None:
+            logits = real_logits.detach()
+            if self.world > 1:
+                parts = [torch.empty_like(logits) for _ in range(self.world)]
+                torch.distributed.all_gather(parts, logits)
+                logits = torch.cat(parts)
+            self.controller.accumulate(logits)
+
+        # D R1 (lazy).
+        if self.d_reg_interval and self.step_count % self.d_reg_interval == 0:
+            self.opt_D.zero_grad(set_to_none=True)
+            real_ = real.detach().requires_grad_(True)
+            logits = self._run_D(real_, real_c)
+            (grads,) = torch.autograd.grad(logits.sum(), real_, create_graph=True)
+            penalty = grads.square().sum([1, 2, 3])
+            loss_r1 = (penalty * (self.gamma / 2)).mean() * self.d_reg_interval
+            (loss_r1 + logits.sum() * 0).backward()
+            self._reduce_grads(self.d_trainable)
+            self.opt_D.step()
+            self._record(loss_r1=loss_r1.detach() / self.d_reg_interval)
+        self._set_grad(True, True)
+
+        self.nimg += n * self.world
+        self.step_count += 1
+        self._update_ema()
+        if self.controller is not None:
+            self.controller.step()
+
+    def _update_ema(self) -> None:
+        opts = self.options
+        ema_nimg = opts.ema_nimg()
+        if self.ema_rampup:
+            ema_nimg = min(ema_nimg, self.nimg * self.ema_rampup)
+        beta = 0.5 ** (self.options.batch / max(ema_nimg, 1e-8))
+        with torch.no_grad():
+            if self.world > 1:
+                w_avg = self.G.mapping.w_avg
+                torch.distributed.all_reduce(w_avg)
+                w_avg /= self.world
+            for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
+                p_ema.copy_(p.detach().lerp(p_ema, beta))
+            for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
+                b_ema.copy_(b)
+
+    def ranks_in_sync(self) -> bool:
+        """True when every process holds the same G, G_ema and D (always True for one process)."""
+        if self.world == 1:
+            return True
+        with torch.no_grad():
+            sums = torch.stack([t.detach().double().sum() for m in (self.G, self.G_ema, self.D)
+                                for t in list(m.parameters()) + list(m.buffers())])
+            parts = [torch.empty_like(sums) for _ in range(self.world)]
+            torch.distributed.all_gather(parts, sums)
+        return all(torch.equal(parts[0], part) for part in parts[1:])
+
+    @property
+    def p(self) -> float:
+        return float(self.pipe.p) if self.pipe is not None else 0.0
+
+    @property
+    def rt(self) -> float | None:
+        rt = getattr(self.controller, "rt", None) if self.controller is not None else None
+        return float(rt) if rt is not None else None
+
+    # -- stats -----------------------------------------------------------------------------
+
+    def take_tick_stats(self) -> dict[str, float]:
+        """Mean of each recorded value since the last call."""
+        out = {k: self._stats_sums[k] / self._stats_counts[k] for k in self._stats_sums}
+        self._stats_sums, self._stats_counts = {}, {}
+        return out
+
+    # -- snapshots and previews ------------------------------------------------------------
+
+    @torch.no_grad()
+    def render_grid(self):
+        """The preview grid: G_ema on the fixed seeds 0..grid-1 (const noise, no truncation)."""
+        images = []
+        for i in range(0, self.grid_z.shape[0], 8):
+            c = self.grid_c[i:i + 8] if self.grid_c is not None else None
+            images.append(self.G_ema(self.grid_z[i:i + 8], c, noise_mode="const").cpu())
+        return image_grid(torch.cat(images))
+
+    def _write_reals(self) -> None:
+        from itertools import islice
+
+        n = min(self.options.grid, len(self.dataset))
+        reals = torch.stack([img for img, _ in islice((self.dataset[i] for i in range(n)), n)])
+        _save_png(self.run_dir / "reals.png", image_grid(reals))
+
+    def training_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
+        """(JSON counters, tensors) that a snapshot needs to resume exactly."""
+        state: dict[str, Any] = {
+            "kimg": self.nimg / 1000, "nimg": self.nimg, "step": self.step_count, "tick": self.tick,
+            "p": self.p, "rt": self.rt, "aug": self.options.aug, "ema_rampup": self.ema_rampup,
+            "transfer_from": str(self.transfer_from) if self.transfer_from else None,
+            "options": self.options.to_dict(),
+        }
+        tensors = {f"G.{k}": v for k, v in self.G.state_dict().items()}
+        tensors.update(optimizer_tensors(self.opt_G, self.G, "optG"))
+        tensors.update(optimizer_tensors(self.opt_D, self.D, "optD"))
+        tensors["loss.pl_mean"] = self.pl_mean.detach().cpu().clone()
+        if self.controller is not None:
+            plain, ada_tensors = split_state(self.controller.state_dict(), "aug")
+            state["ada"] = plain
+            tensors.update(ada_tensors)
+        return state, tensors
+
+    def write_snapshot(self) -> Path:
+        """Write ``network-snapshot-KKKKKK.safetensors`` and its preview grids; emit ``snapshot``."""
+        from studio.engine.formats.native import save_native
+
+        state, tensors = self.training_state()
+        path = self.run_dir / snapshot_name(self.nimg)
+        provenance = {"source_format": "studio-training", "data": str(self.options.data),
+                      "run_dir": str(self.run_dir)}
+        if self.transfer_from is not None:
+            provenance["transfer_from"] = str(self.transfer_from)
+        fp = save_native(path, self.G_ema, self.D, provenance=provenance, training_state=state,
+                         extra_tensors=tensors)
+        kimg_tag = f"{self.nimg // 1000:06d}"
+        preview = augment = None
+        if self.options.grid > 0:
+            preview = self.run_dir / f"preview-{kimg_tag}.png"
+            _save_png(preview, self.render_grid())
+            if self.pipe is not None:
+                try:
+                    n = min(self.options.grid, len(self.dataset), 8)
+                    reals = torch.stack([self.dataset[i][0] for i in range(n)]).to(self.device)
+                    reals = reals.to(torch.float32) / 127.5 - 1
+                    image = _compat.augmentation_preview_image(self.pipe, reals, max(self.p, 0.0))
+                    if image is not None:
+                        augment = self.run_dir / f"augment-{kimg_tag}.png"
+                        _save_png(augment, image)
+                except Exception as exc:  # noqa: BLE001 - a preview never stops training
+                    self.log(f"augmentation preview failed: {exc}", "warning")
+        self.last_snapshot = path
+        self.emit("snapshot", path=str(path), kimg=self.nimg / 1000, nimg=self.nimg,
+                  preview=str(preview) if preview else None, augment_preview=str(augment) if augment else None,
+                  fingerprint=fp)
+        return path
+
+
+def _grid_zs(n: int, z_dim: int) -> np.ndarray:
+    from studio.engine.latents import zs_from_seeds
+
+    return zs_from_seeds(list(range(n)), z_dim)
+
+
+# --------------------------------------------------------------------------------------------
+# The front door
+
+
+def train(
+    options: TrainingOptions,
+    *,
+    progress_fn: ProgressFn | None = None,
+    abort_fn: AbortFn | None = None,
+    event_fn: EventFn | None = None,
+) -> TrainingResult:
+    """Train until ``options.kimg``, a ``RUN/STOP`` file, or ``abort_fn()`` returns True.
+
+    A stop finishes the current step and writes a snapshot. Returns where the run ended. Raises
+    :class:`TrainingError` (or another ``StudioError``) with a clear message when it cannot
+    start; see the module docstring for the events.
+    """
+    trainer = Trainer(options, event_fn=event_fn)
+    trainer.setup()
+    opts = trainer.options
+    run_dir = trainer.run_dir
+    stats_path = run_dir / STATS_FILE
+    tick_nimg = max(int(opts.tick_kimg * 1000), 1)
+    stop_file = run_dir / STOP_FILE
+    start_nimg = trainer.nimg
+    tick_start_nimg, tick_start_time = trainer.nimg, time.time()
+    run_start = time.time()
+    last_progress = 0.0
+    reason = "finished"
+
+    def progress_event(tick_end: bool, stats: dict[str, float]) -> dict[str, Any]:
+        now = time.time()
+        done = trainer.nimg - tick_start_nimg
+        elapsed = max(now - tick_start_time, 1e-9)
+        ips = done / elapsed if done else 0.0
+        overall = (trainer.nimg - start_nimg) / max(now - run_start, 1e-9)
+        remaining = max(trainer.total_nimg - trainer.nimg, 0)
+        losses = stats if tick_end else trainer.last_losses
+        return dict(
+            kimg=trainer.nimg / 1000, total_kimg=opts.kimg, nimg=trainer.nimg, step=trainer.step_count,
+            tick=trainer.tick, fraction=min(trainer.nimg / max(trainer.total_nimg, 1), 1.0),
+            images_per_s=ips, sec_per_kimg=1000 / ips if ips else None,
+            eta_s=remaining / overall if overall > 0 else None,
+            loss_G=losses.get("loss_G"), loss_D=losses.get("loss_D"), loss_r1=losses.get("loss_r1"),
+            loss_pl=losses.get("loss_pl"), p=trainer.p, rt=trainer.rt, tick_end=tick_end,
+        )
+
+    while True:
+        if trainer.nimg >= trainer.total_nimg:
+            break
+        trainer.step()
+        if progress_fn is not None:
+            progress_fn(trainer.nimg / 1000, opts.kimg)
+        stop = bool(abort_fn and abort_fn()) or stop_file.exists()
+        if trainer.world > 1:
+            flag = torch.tensor([float(stop)], device=trainer.device)
+            torch.distributed.all_reduce(flag)
+            stop = bool(flag.item() > 0)
+        finished = trainer.nimg >= trainer.total_nimg
+        tick_end = finished or stop or trainer.nimg >= tick_start_nimg + tick_nimg
+        now = time.time()
+        if not tick_end:
+            if now - last_progress >= PROGRESS_INTERVAL_S:
+                last_progress = now
+                trainer.emit("progress", **progress_event(False, {}))
+            continue
+        trainer.tick += 1
+        stats = trainer.take_tick_stats()
+        info = progress_event(True, stats)
+        if trainer.rank == 0:
+            line = {"tick": trainer.tick, "kimg": info["kimg"], "nimg": trainer.nimg, "step": trainer.step_count,
+                    "time_s": now - run_start, "sec_per_kimg": info["sec_per_kimg"],
+                    "images_per_s": info["images_per_s"], "p": info["p"], "rt": info["rt"],
+                    "timestamp": now, **stats}
+            with open(stats_path, "a", encoding="utf-8") as f:
+                f.write(json.dumps(line) + "\n")
+        trainer.emit("progress", **info)
+        last_progress = now
+        if finished or stop or trainer.tick % opts.snap == 0:
+            if trainer.world > 1:
+                in_sync = trainer.ranks_in_sync()
+                if not in_sync:
+                    trainer.log("the training processes have drifted apart (their weights differ)", "warning")
+            if trainer.rank == 0:
+                trainer.write_snapshot()
+            if trainer.world > 1:
+                torch.distributed.barrier()
+        tick_start_nimg, tick_start_time = trainer.nimg, time.time()
+        if stop:
+            reason = "stopped"
+            break
+
+    if trainer.last_snapshot is None and trainer.rank == 0 and trainer.step_count > 0 and trainer.nimg > start_nimg:
+        trainer.write_snapshot()
+    if trainer.rank == 0 and stop_file.exists():
+        stop_file.unlink()
+    extra = {"processes": trainer.world, "ranks_in_sync": trainer.ranks_in_sync()} if trainer.world > 1 else {}
+    trainer.emit("done", reason=reason, kimg=trainer.nimg / 1000, nimg=trainer.nimg,
+                 snapshot=str(trainer.last_snapshot) if trainer.last_snapshot else None, run_dir=str(run_dir), **extra)
+    return TrainingResult(run_dir, trainer.nimg, reason, trainer.last_snapshot)
+
+
+__all__ = ["train", "Trainer", "TrainingResult", "TrainingError", "find_latest_snapshot", "is_training_snapshot",
+           "image_grid", "STOP_FILE", "STATS_FILE"]

@@ -1,0 +1,303 @@
+"""The training loop: a few steps on tiny networks and a tiny drawn dataset.
+
+Networks are a few tens of thousands of parameters (32 px, 8-32 channels) so the whole file
+runs in well under a minute on two CPU cores.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import random
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from studio.training.loop import STOP_FILE, Trainer, TrainingError, find_latest_snapshot, train
+from studio.training.options import TrainingOptions
+
+ROOT = Path(__file__).resolve().parents[2]
+EVENTS = {"progress", "snapshot", "metric", "log", "error", "done"}
+
+
+def draw_dataset(dest: Path, count: int = 24, res: int = 32, classes: int = 2) -> Path:
+    """Coloured ellipses and rectangles on plain grounds, in the prepared layout with labels."""
+    from PIL import Image, ImageDraw
+
+    (dest / "00000").mkdir(parents=True)
+    labels = []
+    for i in range(count):
+        rng = random.Random(i)
+        image = Image.new("RGB", (res, res), tuple(rng.randrange(256) for _ in range(3)))
+        draw = ImageDraw.Draw(image)
+        for _ in range(3):
+            x, y = rng.randrange(res), rng.randrange(res)
+            box = [x, y, x + rng.randrange(4, res // 2), y + rng.randrange(4, res // 2)]
+            colour = tuple(rng.randrange(256) for _ in range(3))
+            (draw.ellipse if i % 2 else draw.rectangle)(box, fill=colour)
+        name = f"00000/img{i:08d}.png"
+        image.save(dest / name)
+        labels.append([name, i % classes])
+    (dest / "dataset.json").write_text(json.dumps({"labels": labels}))
+    return dest
+
+
+def tiny_options(data: Path, run_dir: Path, **overrides) -> TrainingOptions:
+    settings = dict(
+        data=str(data), run_dir=str(run_dir), kimg=0.016, batch=4, tick_kimg=0.008, snap=1, preset="small",
+        channel_base=256, channel_max=32, w_dim=32, z_dim=32, mapping_layers=2, workers=0, grid=4,
+        r1_interval=2, pl_weight=2.0, pl_interval=2, device="cpu",
+    )
+    settings.update(overrides)
+    return TrainingOptions(**settings)
+
+
+@pytest.fixture(scope="module", autouse=True)
+def one_thread():
+    """Tiny networks run fastest on one thread (and do not fight parallel test runs for cores)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
+
+
+@pytest.fixture(scope="module")
+def data(tmp_path_factory) -> Path:
+    return draw_dataset(tmp_path_factory.mktemp("data") / "shapes")
+
+
+@pytest.fixture(scope="module")
+def finished_run(data, tmp_path_factory):
+    """4 steps of 4 images, a tick every 2 steps, a snapshot every tick."""
+    run_dir = tmp_path_factory.mktemp("runs") / "run"
+    events: list[dict] = []
+    result = train(tiny_options(data, run_dir), event_fn=events.append)
+    return result, events, run_dir
+
+
+def test_few_steps_finite_losses_and_a_loadable_snapshot(finished_run):
+    from studio.engine.formats import load_network
+
+    result, events, run_dir = finished_run
+    assert result.reason == "finished" and result.nimg == 16
+    kinds = [e["event"] for e in events]
+    assert set(kinds) <= EVENTS and kinds[-1] == "done"
+    assert json.loads(json.dumps(events)) == events          # JSON-safe
+    stats = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    assert [s["nimg"] for s in stats] == [8, 16]
+    for s in stats:
+        for key in ("loss_G", "loss_D", "loss_r1", "loss_pl"):
+            assert torch.isfinite(torch.tensor(s[key])), (key, s)
+    snapshot = find_latest_snapshot(run_dir)
+    assert snapshot == result.snapshot and snapshot.name == "network-snapshot-000000.safetensors"
+    assert [e["path"] for e in events if e["event"] == "snapshot"] == [str(snapshot)] * 2
+    net = load_network(snapshot)
+    assert net.training_state["nimg"] == 16 and net.D is not None
+    with torch.no_grad():
+        image = net.G(torch.randn(2, net.G.z_dim), None)
+    assert image.shape == (2, 3, 32, 32) and torch.isfinite(image).all()
+    for name in ("reals.png", "preview-000000.png", "training_options.json"):
+        assert (run_dir / name).is_file(), name
+    assert TrainingOptions.load(run_dir).kimg == pytest.approx(0.016)
+
+
+def test_resume_restores_counters_p_optimiser_and_ema_exactly(data, tmp_path):
+    opts = tiny_options(data, tmp_path / "run", aug="ada", ada_interval=1, ada_kimg=0.02, p=0.3, pl_weight=0)
+    first = Trainer(opts)
+    first.setup()
+    for _ in range(3):
+        first.step()
+    assert first.p != 0.3                                    # ADA moved p
+    path = first.write_snapshot()
+
+    again = Trainer(tiny_options(data, tmp_path / "run", aug="ada", ada_interval=1, ada_kimg=0.02, resume="latest",
+                                 pl_weight=0))
+    again.setup()
+    assert again.resumed_from == path
+    assert (again.nimg, again.step_count, again.tick) == (first.nimg, first.step_count, first.tick)
+    assert again.p == first.p and again.controller.state_dict() == first.controller.state_dict()
+    for a, b in ((first.G_ema, again.G_ema), (first.G, again.G), (first.D, again.D)):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert sa.keys() == sb.keys()
+        assert all(torch.equal(sa[k], sb[k]) for k in sa)     # bit-identical
+    for opt_a, opt_b, mod_a, mod_b in ((first.opt_G, again.opt_G, first.G, again.G),
+                                       (first.opt_D, again.opt_D, first.D, again.D)):
+        for pa, pb in zip(mod_a.parameters(), mod_b.parameters()):
+            for key in ("exp_avg", "exp_avg_sq", "step"):
+                assert torch.equal(opt_a.state[pa][key].cpu(), opt_b.state[pb][key].cpu())
+    again.step()
+    assert again.nimg == first.nimg + 4
+
+    # The front door continues the run to its end from the same counters.
+    events: list[dict] = []
+    result = train(tiny_options(data, tmp_path / "run", resume="latest", kimg=0.016, pl_weight=0), event_fn=events.append)
+    assert result.nimg == 16
+    assert events[-1]["event"] == "done" and events[-1]["nimg"] == 16
+    assert any("resumed" in e.get("message", "") for e in events if e["event"] == "log")
+
+
+def test_stop_file_stops_gracefully_with_a_snapshot(data, tmp_path):
+    run_dir = tmp_path / "run"
+    calls = []
+
+    def progress(kimg, total):
+        calls.append(kimg)
+        (run_dir / STOP_FILE).touch()
+
+    events: list[dict] = []
+    result = train(tiny_options(data, run_dir, kimg=1.0, pl_weight=0), progress_fn=progress, event_fn=events.append)
+    assert result.reason == "stopped" and result.nimg == 4 and calls == [0.004]
+    assert result.snapshot is not None and result.snapshot.is_file()
+    assert not (run_dir / STOP_FILE).exists()
+    assert events[-1] == {"event": "done", "reason": "stopped", "kimg": 0.004, "nimg": 4,
+                          "snapshot": str(result.snapshot), "run_dir": str(run_dir)}
+
+
+def _worker(args: list[str], **kw) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    return subprocess.run([sys.executable, "-m", "studio.training", *args], capture_output=True, text=True,
+                          env=env, cwd=ROOT, timeout=120, **kw)
+
+
+def test_worker_prints_json_lines(data, tmp_path):
+    run_dir = tmp_path / "run"
+    options_file = tmp_path / "options.json"
+    tiny_options(data, run_dir, kimg=0.008, pl_weight=0).save(options_file)
+    proc = _worker(["--run-dir", str(run_dir), "--options-json", str(options_file)])
+    assert proc.returncode == 0, proc.stderr
+    events = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert {e["event"] for e in events} <= EVENTS
+    assert events[-1]["event"] == "done" and events[-1]["reason"] == "finished"
+    progress = [e for e in events if e["event"] == "progress"]
+    assert progress and {"kimg", "total_kimg", "fraction", "images_per_s", "loss_G", "loss_D", "p"} <= set(progress[-1])
+    snapshot = [e for e in events if e["event"] == "snapshot"][-1]
+    assert Path(snapshot["path"]).is_file() and Path(snapshot["preview"]).is_file()
+
+    # A failure is an error event and a non-zero exit, not a traceback on stdout.
+    tiny_options(tmp_path / "missing", run_dir).save(options_file)
+    proc = _worker(["--run-dir", str(run_dir), "--options-json", str(options_file)])
+    assert proc.returncode == 1
+    (error,) = [json.loads(line) for line in proc.stdout.splitlines()]
+    assert error["event"] == "error" and "missing" in error["message"]
+
+
+KILL_SCRIPT = r"""
+import os, signal, sys
+import studio.engine.formats.native as native
+from studio.training.options import TrainingOptions
+from studio.training.loop import train
+
+written = []
+real_save = native.save_file
+
+def save_then_die(tensors, path, metadata=None):
+    if written:                      # the second snapshot: half a file, then SIGKILL
+        real_save(tensors, path, metadata=metadata)
+        size = os.path.getsize(path)
+        with open(path, "r+b") as f:
+            f.truncate(size // 2)
+        os.kill(os.getpid(), signal.SIGKILL)
+    written.append(path)
+    real_save(tensors, path, metadata=metadata)
+
+native.save_file = save_then_die
+train(TrainingOptions.load(sys.argv[1]))
+"""
+
+
+def test_sigkill_during_snapshot_write_keeps_the_previous_snapshot(data, tmp_path):
+    from studio.engine.formats import load_network
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    tiny_options(data, run_dir, kimg=0.016, pl_weight=0, grid=0).save()
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.run([sys.executable, "-c", KILL_SCRIPT, str(run_dir)], env=env, cwd=ROOT, timeout=120,
+                          capture_output=True, text=True)
+    assert proc.returncode == -9, proc.stderr
+    snapshots = sorted(p.name for p in run_dir.glob("network-snapshot-*"))
+    assert snapshots == ["network-snapshot-000000.safetensors"]   # no partial file under a snapshot name
+    assert list(run_dir.glob(".*.tmp"))                               # the killed writer's temp file
+    net = load_network(run_dir / snapshots[0])
+    assert net.training_state["nimg"] == 8                            # the first snapshot, intact
+
+    # Resuming cleans up the stray temp file and continues from the intact snapshot.
+    trainer = Trainer(TrainingOptions.load(run_dir))
+    trainer.options.resume = "latest"
+    trainer.setup()
+    assert trainer.nimg == 8 and not list(run_dir.glob(".*.tmp"))
+
+
+def test_transfer_learning_checks_resolution_and_starts_from_the_weights(data, tmp_path):
+    from studio.engine.formats.native import save_native
+    from studio.engine.networks import Discriminator, DiscriminatorConfig, GeneratorConfig, make_generator
+
+    small = dict(z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32)
+    G64 = make_generator(GeneratorConfig(img_resolution=64, **small))
+    save_native(tmp_path / "net64.safetensors", G64)
+    with pytest.raises(TrainingError, match=r"makes 64x64 images but the dataset is 32x32.*--res 64"):
+        Trainer(tiny_options(data, tmp_path / "a", resume=str(tmp_path / "net64.safetensors"))).setup()
+
+    G32 = make_generator(GeneratorConfig(img_resolution=32, **small))
+    D32 = Discriminator(DiscriminatorConfig(img_resolution=32, channel_base=256, channel_max=32))
+    save_native(tmp_path / "net32.safetensors", G32, D32)
+    trainer = Trainer(tiny_options(data, tmp_path / "b", resume=str(tmp_path / "net32.safetensors"), freeze_d=1))
+    trainer.setup()
+    assert trainer.nimg == 0 and trainer.transfer_from is not None
+    assert all(torch.equal(a, b) for a, b in zip(trainer.G_ema.state_dict().values(), G32.state_dict().values()))
+    frozen = trainer.D.b32.conv0.weight.detach().clone()
+    trainer.step()
+    assert torch.equal(trainer.D.b32.conv0.weight, frozen)             # FreezeD kept the first block
+    assert not torch.equal(trainer.D.b4.out.weight, D32.b4.out.weight)  # the rest trains
+
+    cond = Trainer(tiny_options(data, tmp_path / "c", resume=str(tmp_path / "net32.safetensors"), cond=True))
+    with pytest.raises(TrainingError, match="classes"):
+        cond.setup()
+
+
+def test_conditional_training(data, tmp_path):
+    trainer = Trainer(tiny_options(data, tmp_path / "run", cond=True, pl_weight=0))
+    trainer.setup()
+    assert trainer.G.c_dim == 2 and trainer.D.c_dim == 2
+    trainer.step()
+    assert trainer.write_snapshot().is_file()
+
+
+def test_cli_train_and_resume_latest(data, tmp_path, capsys):
+    from studio.cli import main
+
+    outdir = tmp_path / "runs"
+    args = ["train", "--data", str(data), "--outdir", str(outdir), "--kimg", "0.004", "--batch", "4",
+            "--preset", "small", "--tick", "0.004", "--workers", "0", "--device", "cpu", "--mirror"]
+    assert main(args) == 0
+    run = outdir / "00000-shapes-small"
+    assert find_latest_snapshot(run) is not None
+    assert TrainingOptions.load(run).mirror is True
+    assert main(["train", "--outdir", str(outdir), "--resume", "latest", "--kimg", "0.008"]) == 0
+    assert not (outdir / "00001-shapes-small").exists()
+    stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
+    assert [s["nimg"] for s in stats] == [4, 8]
+    assert main(["train", "--outdir", str(outdir)]) == 2
+    assert "--data is needed" in capsys.readouterr().err
+
+
+def test_two_processes_under_torchrun_stay_in_sync(data, tmp_path):
+    """`studio train --gpus 2` on CPU: gloo, gradients all-reduced, one snapshot from rank 0."""
+    from studio.training.launch import torchrun_command, worker_env
+
+    run_dir = tmp_path / "run"
+    run_dir.mkdir()
+    tiny_options(data, run_dir, batch=8, kimg=0.016, aug="ada", ada_interval=1, ada_kimg=0.02).save()
+    env = dict(worker_env(), OMP_NUM_THREADS="1")
+    proc = subprocess.run(torchrun_command(run_dir, 2), capture_output=True, text=True, env=env, cwd=ROOT,
+                          timeout=180)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    events = [json.loads(line) for line in proc.stdout.splitlines() if line.startswith("{")]
+    done = events[-1]
+    assert done["event"] == "done" and done["nimg"] == 16
+    assert done["processes"] == 2 and done["ranks_in_sync"] is True
+    assert sum(e["event"] == "done" for e in events) == 1              # only rank 0 reports
+    assert sorted(p.name for p in run_dir.glob("network-snapshot-*")) == ["network-snapshot-000000.safetensors"]
