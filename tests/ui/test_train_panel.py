@@ -3,11 +3,9 @@
 from __future__ import annotations
 
 import json
-import shutil
 import sys
 import textwrap
 
-from PIL import Image
 
 from tests.ui.conftest import wait_for
 
