@@ -630,26 +630,41 @@ def cmd_train(args: argparse.Namespace) -> int:
     from studio.training.loop import train
 
     print(f"training in {options.run_dir}", file=sys.stderr)
-    events: list[dict] = []
+
+    def say(message: str) -> None:
+        bar.write(message, file=sys.stderr)
 
     def on_event(event: dict) -> None:
         kind = event["event"]
         if kind == "log":
-            bar.write(f"{event['level']}: {event['message']}" if event["level"] != "info" else event["message"])
+            say(f"{event['level']}: {event['message']}" if event["level"] != "info" else event["message"])
         elif kind == "snapshot":
-            bar.write(f"snapshot {Path(event['path']).name} ({event['kimg']:.1f} kimg)")
+            say(f"snapshot {Path(event['path']).name} ({event['kimg']:.1f} kimg)")
         elif kind == "progress" and event.get("tick_end"):
             losses = " ".join(f"{k[5:]} {event[k]:.3f}" for k in ("loss_G", "loss_D") if event.get(k) is not None)
             bar.set_postfix_str(f"{losses} p {event['p']:.3f}", refresh=False)
-        events.append(event)
 
-    with _progress(int(round(options.kimg * 1000)), "train") as bar:
-        bar.unit = "img"
+    import signal
 
-        def on_progress(kimg: float, total: float) -> None:
-            bar.update(int(round(kimg * 1000)) - bar.n)
+    stop = {"asked": False}
 
-        result = train(options, progress_fn=on_progress, event_fn=on_event)
+    def on_sigint(signum, frame) -> None:  # first Ctrl+C: finish the step, snapshot; second: quit now
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        say("stopping after this step (Ctrl+C again to quit without a snapshot)")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with _progress(int(round(options.kimg * 1000)), "train") as bar:
+            bar.unit = "img"
+
+            def on_progress(kimg: float, total: float) -> None:
+                bar.update(int(round(kimg * 1000)) - bar.n)
+
+            result = train(options, progress_fn=on_progress, abort_fn=lambda: stop["asked"], event_fn=on_event)
+    finally:
+        signal.signal(signal.SIGINT, previous)
     how = "stopped" if result.reason == "stopped" else "finished"
     print(f"{how} at {result.kimg:.3f} kimg; last snapshot {result.snapshot}" if result.snapshot else
           f"{how} at {result.kimg:.3f} kimg", file=sys.stderr)

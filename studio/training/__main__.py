@@ -46,6 +46,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     emit = _emitter()
     rank = 0
+    clean_exit = False
     try:
         import torch
 
@@ -76,6 +77,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
         train(options, abort_fn=lambda: stop["requested"], event_fn=emit)
+        clean_exit = True
         return 0
     except Exception as exc:  # noqa: BLE001 - every failure becomes an error event
         user_error = isinstance(exc, ValueError) or _is_studio_error(exc)
@@ -87,6 +89,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             import torch
 
             if torch.distributed.is_available() and torch.distributed.is_initialized():
+                if clean_exit:
+                    torch.distributed.barrier()   # leave together: gloo aborts if a peer vanishes mid-call
                 torch.distributed.destroy_process_group()
         except Exception:  # noqa: BLE001
             pass

@@ -615,10 +615,8 @@ class Trainer:
         return image_grid(torch.cat(images))
 
     def _write_reals(self) -> None:
-        from itertools import islice
-
         n = min(self.options.grid, len(self.dataset))
-        reals = torch.stack([img for img, _ in islice((self.dataset[i] for i in range(n)), n)])
+        reals = torch.stack([self.dataset[i][0] for i in range(n)])
         _save_png(self.run_dir / "reals.png", image_grid(reals))
 
     def training_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:

@@ -301,3 +301,29 @@ def test_two_processes_under_torchrun_stay_in_sync(data, tmp_path):
     assert done["processes"] == 2 and done["ranks_in_sync"] is True
     assert sum(e["event"] == "done" for e in events) == 1              # only rank 0 reports
     assert sorted(p.name for p in run_dir.glob("network-snapshot-*")) == ["network-snapshot-000000.safetensors"]
+
+
+def test_worker_stops_gracefully_on_sigterm(data, tmp_path):
+    import signal
+
+    run_dir = tmp_path / "run"
+    options_file = tmp_path / "options.json"
+    tiny_options(data, run_dir, kimg=10.0, pl_weight=0).save(options_file)
+    env = dict(os.environ, PYTHONPATH=str(ROOT), OMP_NUM_THREADS="1")
+    proc = subprocess.Popen([sys.executable, "-m", "studio.training", "--run-dir", str(run_dir),
+                             "--options-json", str(options_file)], stdout=subprocess.PIPE, text=True, env=env, cwd=ROOT)
+    events = []
+    try:
+        for line in proc.stdout:
+            events.append(json.loads(line))
+            if events[-1]["event"] == "progress":
+                proc.send_signal(signal.SIGTERM)
+                break
+        events += [json.loads(line) for line in proc.stdout]
+        assert proc.wait(timeout=60) == 0
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    done = events[-1]
+    assert done["event"] == "done" and done["reason"] == "stopped" and 0 < done["nimg"] < 10_000
+    assert Path(done["snapshot"]).is_file()
