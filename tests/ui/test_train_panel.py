@@ -71,7 +71,7 @@ def test_run_progress_snapshot_and_open_in_explore(make_window, tiny_model, tmp_
     _fake(panel, tmp_path, snapshot, monkeypatch=monkeypatch)
     panel.start()
     wait_for(qtbot, lambda: panel.process is None and "finished" in panel.status.text())
-    assert panel.progress.value() == 3
+    assert panel.progress.value() == 300 and "3.00 / 3 kimg" in panel.progress.format()
     assert panel.curves.series["p"][1] == [0.01, 0.02, 0.03]
     assert panel.curves.series["fd_clip"][1] == [12.5]
     assert panel.open_snapshot.isEnabled() and panel.preview.pixmap() is not None
@@ -91,3 +91,26 @@ def test_a_crashing_worker_is_reported(make_window, tiny_model, tmp_path, qtbot,
     wait_for(qtbot, lambda: panel.process is None)
     assert "error" in panel.status.text() and panel.start_btn.isEnabled()
     assert "Training:" in window.statusBar().currentMessage()
+
+
+def test_a_real_training_run_from_the_tab(make_window, tmp_path, qtbot):
+    """The real worker process on a tiny procedural dataset: progress, a snapshot, Explore."""
+    from studio.data.procedural import write_dataset
+
+    data = write_dataset(tmp_path / "abstract", 24, 32)
+    window = make_window()
+    panel = window.train
+    panel.data_edit.setText(str(data))
+    panel._describe_data()
+    panel.preset.setCurrentIndex(panel.preset.findData("small"))
+    panel.kimg.setValue(0.05)
+    panel.batch.setValue(4)
+    panel.extra_options = {"tick_kimg": 0.02, "workers": 0, "grid": 4}
+    panel.start()
+    wait_for(qtbot, lambda: panel.process is None, timeout=180000)
+    assert "finished" in panel.status.text(), panel.log.toPlainText()[-2000:]
+    assert list(panel.run_dir.glob("network-snapshot-*.safetensors"))
+    assert (panel.run_dir / "training_options.json").exists()
+    panel.open_in_explore()
+    wait_for(qtbot, lambda: window.session.model is not None, timeout=60000)
+    assert window.session.model["resolution"] == 32

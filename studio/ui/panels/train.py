@@ -125,6 +125,7 @@ class TrainPanel(QWidget):
         self._buffer = b""
         self._stopping = False
         self._started = 0.0
+        self.extra_options: dict = {}   # any other TrainingOptions field (advanced use, tests)
 
         form = self._build_form()
         scroll = QScrollArea()
@@ -195,7 +196,11 @@ class TrainPanel(QWidget):
         self.start_from.addItem("From scratch", "scratch")
         self.start_from.addItem("Fine-tune the open model", "model")
         self.start_from.addItem("Fine-tune a file…", "file")
-        self.kimg = QSpinBox(minimum=1, maximum=100000, value=200, suffix=" kimg")
+        self.kimg = QDoubleSpinBox(minimum=0.05, maximum=100000, value=200, decimals=2, suffix=" kimg")
+        self.preset = QComboBox()
+        for key, text in (("default-abstract", "Default (sized from the data)"), ("small", "Small (quick sketches)"),
+                          ("auto", "Auto"), ("paper256", "Paper 256")):
+            self.preset.addItem(text, key)
         self.batch = QSpinBox(minimum=2, maximum=256, value=8)
         self.gamma = QDoubleSpinBox(minimum=0.0, maximum=1000.0, value=0.0, decimals=4)
         self.gamma.setSpecialValueText("auto")
@@ -207,9 +212,11 @@ class TrainPanel(QWidget):
         self.mirror = QCheckBox("Mirror (x-flip)")
         self.mirror.setChecked(True)
         self.cond = QCheckBox("Conditional (dataset labels)")
-        self.snap = QSpinBox(minimum=1, maximum=1000, value=10, suffix=" kimg")
+        self.snap = QSpinBox(minimum=1, maximum=1000, value=10, suffix=" ticks")
+        self.snap.setToolTip("A tick is 4 kimg; a snapshot is also written at every stop and at the end")
         self.freeze_d = QSpinBox(minimum=0, maximum=10, value=0)
-        for label, widget in (("Start", self.start_from), ("Length", self.kimg), ("Batch", self.batch),
+        for label, widget in (("Start", self.start_from), ("Network size", self.preset), ("Length", self.kimg),
+                              ("Batch", self.batch),
                               ("R1 gamma", self.gamma), ("Augment", self.aug), ("ADA target", self.target),
                               ("Initial p", self.p), ("Snapshot every", self.snap), ("Freeze D layers", self.freeze_d)):
             cf.addRow(label, widget)
@@ -308,6 +315,7 @@ class TrainPanel(QWidget):
             "gamma": self.gamma.value() or None, "aug": self.aug.currentData(), "target": self.target.value(),
             "p": self.p.value(), "mirror": self.mirror.isChecked(), "cond": self.cond.isChecked() and
             self.cond.isEnabled(), "snap": self.snap.value(), "freeze_d": self.freeze_d.value(),
+            "preset": self.preset.currentData(), **self.extra_options,
         }
         source = self.start_from.currentData()
         if source == "model" and self.session.model:
@@ -359,7 +367,7 @@ class TrainPanel(QWidget):
         self._started = time.monotonic()
         self.curves.clear()
         self.log.appendPlainText(f"starting a training run in {self.run_dir}")
-        self.progress.setMaximum(int(options.get("kimg") or 1))
+        self.progress.setMaximum(max(1, int(options.get("kimg") or 1)))
         self.process.start()
         self._set_running(True)
         self._poll.start()
@@ -413,9 +421,12 @@ class TrainPanel(QWidget):
         """One JSON line from the worker (DESIGN.md's protocol)."""
         kind = event.get("event")
         if kind == "progress":
-            kimg, total = float(event.get("kimg", 0)), float(event.get("total_kimg", self.progress.maximum()))
-            self.progress.setMaximum(max(1, int(total)))
-            self.progress.setValue(int(kimg))
+            kimg = float(event.get("kimg") or 0)
+            total = float(event.get("total_kimg") or self.progress.maximum())
+            # the bar counts hundredths of a kimg so short runs move too
+            self.progress.setFormat(f"{kimg:.2f} / {total:g} kimg")
+            self.progress.setMaximum(max(1, int(total * 100)))
+            self.progress.setValue(int(kimg * 100))
             rate = event.get("images_per_s")
             eta = event.get("eta_s")
             self.status.setText(f"{kimg:.2f} of {total:g} kimg" + (f" · {rate:.1f} images/s" if rate else "")
@@ -439,7 +450,8 @@ class TrainPanel(QWidget):
             self.log.appendPlainText("error: " + message)
             self.session.status.emit(f"Training: {message}", 0)
         elif kind == "done":
-            self.log.appendPlainText(f"done at {event.get('kimg', '?')} kimg")
+            self.log.appendPlainText(f"{event.get('reason', 'done')} at {event.get('kimg', '?')} kimg")
+            self.open_snapshot.setEnabled(bool(event.get("snapshot")) or self.open_snapshot.isEnabled())
 
     def _add_stats(self, stats: dict) -> None:
         kimg = float(stats.get("kimg", 0))
