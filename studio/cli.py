@@ -621,7 +621,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in (
         "data", "resume", "kimg", "batch", "gamma", "aug", "target", "p", "ada_kimg", "mirror", "cond", "snap",
-        "tick_kimg", "res", "preset", "lr", "pl_weight", "freeze_d", "seed", "device", "workers")}
+        "tick_kimg", "res", "preset", "lr", "pl_weight", "freeze_d", "seed", "device", "workers",
+        "metrics", "metric_images", "clip", "clip_config")}
     overrides["mirror"] = True if args.mirror else None
     overrides["cond"] = True if args.cond else None
     options = resolve_options(overrides, args.outdir)
@@ -640,6 +641,9 @@ def cmd_train(args: argparse.Namespace) -> int:
             say(f"{event['level']}: {event['message']}" if event["level"] != "info" else event["message"])
         elif kind == "snapshot":
             say(f"snapshot {Path(event['path']).name} ({event['kimg']:.1f} kimg)")
+        elif kind == "metric":
+            say(f"metrics at {event['kimg']:.1f} kimg: FD-CLIP {event['fd_clip']:.4f}, "
+                f"KID-CLIP {event['kid_clip']:.5f} (std {event['kid_clip_std']:.5f})")
         elif kind == "progress" and event.get("tick_end"):
             losses = " ".join(f"{k[5:]} {event[k]:.3f}" for k in ("loss_G", "loss_D") if event.get(k) is not None)
             bar.set_postfix_str(f"{losses} p {event['p']:.3f}", refresh=False)
@@ -976,13 +980,23 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--tick", dest="tick_kimg", type=float, default=None, metavar="KIMG",
                    help="kimg per tick: progress line and stats.jsonl entry (default 4)")
     p.add_argument("--res", type=int, default=None, metavar="PX", help="training resolution (default: the dataset's)")
-    p.add_argument("--preset", default=None, choices=("small", "default-abstract", "auto", "paper256"),
-                   help="network size (default default-abstract; small for CPUs)")
-    p.add_argument("--lr", type=float, default=None, help="learning rate (default 0.0025)")
+    p.add_argument("--preset", default=None, choices=("small", "default-abstract", "auto", "paper256", "dcgan"),
+                   help="network size (default default-abstract; small for CPUs); dcgan: a DCGAN instead of "
+                        "StyleGAN2 (64 or 128 px, BCE, Adam 2e-4 / beta1 0.5) for quick sketches on tiny datasets")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default 0.0025; 0.0002 with --preset dcgan)")
     p.add_argument("--pl-weight", type=float, default=None, metavar="W", help="path-length regularisation (default 0 = off)")
     p.add_argument("--freeze-d", type=int, default=None, metavar="N", help="freeze the first N discriminator blocks")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="data-loading processes (default 2)")
+    p.add_argument("--metrics", action=argparse.BooleanOptionalAction, default=None,
+                   help="at each snapshot, FD-CLIP and KID-CLIP (Frechet / kernel distance of CLIP image features "
+                        "of real and generated images; not Inception FID) into metrics.jsonl (default: on)")
+    p.add_argument("--metric-images", type=int, default=None, metavar="N",
+                   help="real and generated images for the metrics (default 1000)")
+    p.add_argument("--clip", default=None, metavar="SPEC",
+                   help="CLIP for the metrics: default, NAME:TAG or a checkpoint (default: the settings' CLIP)")
+    p.add_argument("--clip-config", default=None, metavar="ARCH",
+                   help="the --clip checkpoint's architecture: config JSON or open_clip model name")
     p.add_argument("--gpus", type=int, default=1, metavar="N", help="processes / GPUs, run under torchrun (default 1)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
     p.set_defaults(func=cmd_train)

@@ -8,6 +8,9 @@ Adam with beta1 = 0 whose learning rate and betas are corrected for lazy regular
 (``ratio = interval / (interval + 1)``: ``lr * ratio``, ``beta ** ratio``); adaptive
 discriminator augmentation whose probability p follows the sign of D on real images.
 
+``Trainer(options)`` with the ``dcgan`` preset builds :class:`studio.training.dcgan.DcganTrainer`
+instead: the PyTorch tutorial's DCGAN recipe on the same snapshots, resume, events and previews.
+
 The same code runs for ``studio train`` (in process, with a progress bar), the worker process
 the GUI starts (``python -m studio.training``), and - one process per device - under
 ``torchrun`` (gradients all-reduced by hand; rank 0 writes files and events).
@@ -20,6 +23,11 @@ Events (``event_fn(dict)``), each a JSON-safe dict with an ``"event"`` key:
   ``loss_pl``, ``p``, ``rt``, ``tick_end`` (True at the end of a tick, else a between-tick update)
 * ``snapshot``: ``path``, ``kimg``, ``nimg``, ``preview``, ``augment_preview`` (path or None),
   ``fingerprint``
+* ``metric``:   ``kimg``, ``fd_clip``, ``kid_clip``, ``kid_clip_std`` - after a snapshot when
+  ``options.metrics`` is on (also a line in ``RUN/metrics.jsonl``). Fréchet distance and kernel
+  distance on CLIP image features of ``metric_images`` real and generated images: honestly named,
+  these are *not* the Inception FID/KID of the papers. If the CLIP cannot be loaded, one
+  ``log`` warning ("metrics skipped: ...") and no metrics for the rest of the run.
 * ``done``:     ``reason`` ('finished' | 'stopped'), ``kimg``, ``nimg``, ``snapshot``, ``run_dir``;
   under torchrun also ``processes`` and ``ranks_in_sync`` (bool)
 
@@ -43,14 +51,18 @@ import torch.nn.functional as F
 
 from studio.engine.atomic import atomic_path
 from studio.engine.errors import StudioError
-from studio.engine.networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, make_generator
+from studio.engine.networks import (Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, make_discriminator,
+                                    make_generator)
 from studio.training import _compat
-from studio.training.options import TrainingOptions
+from studio.training.options import DCGAN_PRESETS, TrainingOptions
 from studio.training.snapshots import (find_latest_snapshot, join_state, load_optimizer_tensors, optimizer_tensors,
                                        remove_stale_temp_files, snapshot_name, split_state)
 
 STOP_FILE = "STOP"
 STATS_FILE = "stats.jsonl"
+METRICS_FILE = "metrics.jsonl"
+METRIC_SEED = 1234          # generated images for metrics: fixed latents from this seed
+METRIC_BATCH = 32           # images rendered per G_ema call for metrics
 PROGRESS_INTERVAL_S = 2.0   # between-tick progress events at most this often
 
 EventFn = Callable[[dict], None]
@@ -146,6 +158,17 @@ class Trainer:
     minibatch of all phases, ``write_snapshot()`` writes the network file and previews.
     """
 
+    #: generator kinds this trainer trains (a snapshot or network of another kind is refused)
+    generator_kinds = ("stylegan2", "swagan")
+
+    def __new__(cls, options: TrainingOptions, *args: Any, **kwargs: Any):
+        """``Trainer(options)`` with a DCGAN preset builds a :class:`~studio.training.dcgan.DcganTrainer`."""
+        if cls is Trainer and getattr(options, "preset", None) in DCGAN_PRESETS:
+            from studio.training.dcgan import DcganTrainer
+
+            cls = DcganTrainer
+        return super().__new__(cls)
+
     def __init__(self, options: TrainingOptions, *, event_fn: EventFn | None = None):
         options.validate()
         self.options = options
@@ -160,6 +183,10 @@ class Trainer:
         self._stats_sums: dict[str, float] = {}
         self._stats_counts: dict[str, int] = {}
         self.last_losses: dict[str, float] = {}
+        self.metrics_on = bool(options.metrics)
+        self._metric_scorer = None            # the loaded CLIP, once per run
+        self._metric_clip_spec: str | None = None
+        self._metric_real_features: np.ndarray | None = None   # once per run
 
     # -- events ----------------------------------------------------------------------------
 
@@ -185,10 +212,7 @@ class Trainer:
         if self.world > 1 and opts.batch % self.world:
             raise TrainingError(f"batch {opts.batch} must be divisible by the number of processes ({self.world})")
         self.batch_gpu = opts.batch // self.world
-        self.mbstd_group = min(4, self.batch_gpu)
-        if self.batch_gpu % self.mbstd_group:
-            raise TrainingError(f"batch per device ({self.batch_gpu}) must be a multiple of 4 (the discriminator "
-                                "compares images in groups of 4); try --batch 4, 8, 16 or 32")
+        self._check_batch()
         if self.rank == 0:
             for stale in remove_stale_temp_files(self.run_dir):
                 self.log(f"removed a half-written file left by an interrupted run: {stale.name}", "warning")
@@ -219,12 +243,29 @@ class Trainer:
             opts.save(self.run_dir / "training_options.json")
             if self.nimg == 0 and opts.grid > 0:
                 self._write_reals()
+        self.log(self._describe())
+
+    def _check_batch(self) -> None:
+        self.mbstd_group = min(4, self.batch_gpu)
+        if self.batch_gpu % self.mbstd_group:
+            raise TrainingError(f"batch per device ({self.batch_gpu}) must be a multiple of 4 (the discriminator "
+                                "compares images in groups of 4); try --batch 4, 8, 16 or 32")
+
+    def _describe(self) -> str:
+        """The one-line summary logged when a run starts."""
+        opts = self.options
         g_params = sum(p.numel() for p in self.G.parameters())
         d_params = sum(p.numel() for p in self.D.parameters())
-        self.log(f"{self.resolution}x{self.resolution} px, {len(self.dataset)} images"
-                 f"{f', {self.c_dim} classes' if self.c_dim else ''}; G {g_params:,} / D {d_params:,} parameters; "
-                 f"batch {opts.batch}, gamma {self.gamma:.4g}, aug {opts.aug}, device {self.device}"
-                 f"{f' x {self.world} processes' if self.world > 1 else ''}")
+        return (f"{self.resolution}x{self.resolution} px, {len(self.dataset)} images"
+                f"{f', {self.c_dim} classes' if self.c_dim else ''}; G {g_params:,} / D {d_params:,} parameters; "
+                f"batch {opts.batch}, gamma {self.gamma:.4g}, aug {opts.aug}, device {self.device}"
+                f"{f' x {self.world} processes' if self.world > 1 else ''}")
+
+    def _check_kind(self, kind: str, name: str) -> None:
+        """Refuse a network of an architecture this trainer does not train."""
+        if kind not in self.generator_kinds:
+            hint = "train it with --preset dcgan" if kind == "dcgan" else "start from a StyleGAN2 network"
+            raise TrainingError(f"'{name}' is a {kind} network, which this trainer cannot continue: {hint}")
 
     def _open_data(self) -> None:
         opts = self.options
@@ -316,6 +357,7 @@ class Trainer:
         from studio.engine.formats import load_network
 
         net = load_network(path, with_discriminator=True)
+        self._check_kind(net.G.config.kind, path.name)
         self._check_network(net.G, net.D, path.name)
         self.G = copy.deepcopy(net.G).train().requires_grad_(True).to(self.device)
         self.G_ema = copy.deepcopy(net.G).eval().requires_grad_(False).to(self.device)
@@ -342,14 +384,15 @@ class Trainer:
         tensors, meta = read_native(path)
         state = json.loads(meta.get("training_state") or "{}")
         g_cfg = GeneratorConfig.from_dict(json.loads(meta["generator_config"]))
-        d_cfg = DiscriminatorConfig.from_dict(json.loads(meta["discriminator_config"]))
-        G, D = make_generator(g_cfg), Discriminator(d_cfg)
+        self._check_kind(g_cfg.kind, path.name)
+        G, D = make_generator(g_cfg), make_discriminator(json.loads(meta["discriminator_config"]))
         G_ema = make_generator(g_cfg)
         load_state(G, {k[2:]: v for k, v in tensors.items() if k.startswith("G.")}, "generator")
         load_state(G_ema, {k[6:]: v for k, v in tensors.items() if k.startswith("G_ema.")}, "generator")
         load_state(D, {k[2:]: v for k, v in tensors.items() if k.startswith("D.")}, "discriminator")
         self._check_network(G, D, path.name)
-        if self.batch_gpu % min(D.config.mbstd_group_size or self.batch_gpu, self.batch_gpu):
+        group = getattr(D.config, "mbstd_group_size", None)
+        if self.batch_gpu % min(group or self.batch_gpu, self.batch_gpu):
             raise TrainingError(f"resume with a batch that is a multiple of {D.config.mbstd_group_size}")
         self.G, self.D, self.G_ema = G.to(self.device), D.to(self.device), G_ema.eval().to(self.device)
         self.nimg = int(state["nimg"])
@@ -669,7 +712,110 @@ class Trainer:
         self.emit("snapshot", path=str(path), kimg=self.nimg / 1000, nimg=self.nimg,
                   preview=str(preview) if preview else None, augment_preview=str(augment) if augment else None,
                   fingerprint=fp)
+        if self.metrics_on:
+            self.compute_metrics()
         return path
+
+    # -- metrics ---------------------------------------------------------------------------
+
+    def _skip_metrics(self, reason: str) -> None:
+        self.metrics_on = False
+        self._metric_scorer = None
+        self.log(f"metrics skipped: {reason}", "warning")
+
+    def _metric_scorer_or_none(self):
+        """The CLIP for metrics, loaded once; None (after one warning) when it cannot be loaded."""
+        if self._metric_scorer is not None:
+            return self._metric_scorer
+        opts = self.options
+        try:
+            spec, config = opts.clip, opts.clip_config
+            if spec is None:
+                from studio.settings import load_settings
+
+                settings = load_settings()
+                spec = settings.clip or "default"
+                if config is None:
+                    config = settings.clip_config
+            from studio.engine.clip import load_clip
+
+            self._metric_clip_spec = str(spec)
+            self._metric_scorer = load_clip(str(spec), self.device, config=config)
+        except Exception as exc:  # noqa: BLE001 - metrics never stop training
+            self._skip_metrics(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
+            return None
+        return self._metric_scorer
+
+    def _metric_count(self) -> int:
+        return max(2, int(self.options.metric_images))
+
+    def _real_metric_batches(self):
+        """Real images as float [n, 3, H, W] in [-1, 1]: a fixed random subset of the dataset."""
+        n = min(self._metric_count(), len(self.dataset))
+        order = np.random.default_rng(METRIC_SEED).permutation(len(self.dataset))[:n]
+        for start in range(0, n, METRIC_BATCH):
+            images = torch.stack([self.dataset[int(i)][0] for i in order[start:start + METRIC_BATCH]])
+            x = images.to(self.device).to(torch.float32) / 127.5 - 1
+            if x.shape[1] == 1:
+                x = x.repeat(1, 3, 1, 1)
+            yield x
+
+    def _metric_labels(self, n: int) -> torch.Tensor | None:
+        """Labels for generated images, drawn from the dataset's labels (its class distribution)."""
+        if not self.c_dim:
+            return None
+        idx = np.random.default_rng(METRIC_SEED + 1).integers(0, len(self.dataset), size=n)
+        get_label = getattr(self.dataset, "get_label", None)
+        labels = [get_label(int(i)) if get_label is not None else self.dataset[int(i)][1] for i in idx]
+        return torch.stack([torch.as_tensor(np.asarray(lb), dtype=torch.float32) for lb in labels]).to(self.device)
+
+    def _fake_metric_batches(self):
+        """G_ema images (fixed latents, const noise, no truncation) as float [n, 3, H, W]."""
+        n = self._metric_count()
+        gen = torch.Generator().manual_seed(METRIC_SEED)
+        z_all = torch.randn([n, self.G_ema.z_dim], generator=gen)
+        c_all = self._metric_labels(n)
+        for start in range(0, n, METRIC_BATCH):
+            z = z_all[start:start + METRIC_BATCH].to(self.device)
+            c = c_all[start:start + METRIC_BATCH] if c_all is not None else None
+            with torch.no_grad():   # not around the yield: grad mode must not leak to the caller
+                images = self.G_ema(z, c, noise_mode="const")
+            yield images
+
+    def compute_metrics(self) -> dict[str, Any] | None:
+        """FD-CLIP and KID-CLIP of G_ema now: a ``metrics.jsonl`` line and a ``metric`` event.
+
+        Returns the line, or None when metrics are off or failed (a warning says why; training
+        goes on either way).
+        """
+        from studio.training.metrics import compute_features, fd_clip, kid
+
+        if not self.metrics_on:
+            return None
+        scorer = self._metric_scorer_or_none()
+        if scorer is None:
+            return None
+        try:
+            if self._metric_real_features is None:
+                self._metric_real_features = compute_features(scorer, self._real_metric_batches(),
+                                                              self._metric_count())
+            reals = self._metric_real_features
+            n = self._metric_count()
+            fakes = compute_features(scorer, self._fake_metric_batches(), n)
+            # the same numbers as metrics.clip_metrics, with the real features cached per run
+            subset = min(1000, max(2, min(fakes.shape[0], reals.shape[0]) // 2))
+            kid_mean, kid_std = kid(reals, fakes, subsets=50, subset_size=subset)
+            values = {"fd_clip": fd_clip(reals, fakes), "kid_clip": kid_mean, "kid_clip_std": kid_std}
+        except Exception as exc:  # noqa: BLE001 - metrics never stop training
+            self._skip_metrics(f"{type(exc).__name__}: {exc}")
+            return None
+        values = {k: float(v) for k, v in values.items()}
+        line = {"kimg": self.nimg / 1000, **values, "clip": self._metric_clip_spec, "images": n,
+                "real_images": int(reals.shape[0])}
+        with open(self.run_dir / METRICS_FILE, "a", encoding="utf-8") as f:
+            f.write(json.dumps(line) + "\n")
+        self.emit("metric", kimg=self.nimg / 1000, **values)
+        return line
 
 
 def _grid_zs(n: int, z_dim: int) -> np.ndarray:
@@ -781,4 +927,4 @@ def train(
 
 
 __all__ = ["train", "Trainer", "TrainingResult", "TrainingError", "find_latest_snapshot", "is_training_snapshot",
-           "image_grid", "STOP_FILE", "STATS_FILE"]
+           "image_grid", "STOP_FILE", "STATS_FILE", "METRICS_FILE"]

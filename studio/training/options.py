@@ -10,6 +10,8 @@ Units:
 * a *tick* is ``tick_kimg`` kimg: a ``progress`` event, a ``stats.jsonl`` line.
 * ``snap`` - a snapshot (network file + preview grid) every ``snap`` ticks, and always at the
   end or on a graceful stop. With the defaults (4 kimg ticks, snap 10) that is every 40 kimg.
+* ``metrics`` - at each snapshot, FD-CLIP and KID-CLIP between ``metric_images`` real and
+  generated images, on CLIP image features (honestly named: not the Inception FID/KID).
 """
 
 from __future__ import annotations
@@ -28,13 +30,19 @@ AUG_MODES = ("ada", "noaug", "fixed")
 #: per resolution; ``mapping_layers`` / ``w_dim`` / ``z_dim`` size the mapping network.
 #: ``small`` is for CPUs and quick tests; ``default-abstract`` is the bundled default model's
 #: family (wider when the dataset is large); ``auto`` and ``paper256`` follow the StyleGAN2-ADA
-#: paper's configurations.
+#: paper's configurations. ``dcgan`` is not a StyleGAN2 size but a different network: the DCGAN of
+#: the PyTorch tutorial (BCE loss, Adam 2e-4 / beta1 0.5, mirror flips, 64 or 128 px) for quick
+#: sketches on tiny datasets.
 PRESETS: dict[str, dict[str, Any]] = {
     "small": dict(channel_base=4096, channel_max=128, mapping_layers=2, w_dim=256, z_dim=256),
     "default-abstract": dict(channel_base=8192, channel_max=256, mapping_layers=4, w_dim=256, z_dim=256),
     "auto": dict(channel_base=16384, channel_max=512, mapping_layers=2, w_dim=512, z_dim=512),
     "paper256": dict(channel_base=16384, channel_max=512, mapping_layers=8, w_dim=512, z_dim=512),
+    # DCGAN (the PyTorch tutorial): channel_base = ngf = ndf, channel_max = ngf * 8, z of 100; see
+    # studio.engine.networks.dcgan. Trains with studio.training.dcgan.DcganTrainer at 64 or 128 px.
+    "dcgan": dict(channel_base=64, channel_max=512, mapping_layers=0, w_dim=100, z_dim=100),
 }
+DCGAN_PRESETS = ("dcgan",)   # presets trained by the DCGAN trainer instead of StyleGAN2-ADA
 LARGE_DATASET = 5000  # images: default-abstract doubles its channels from here on
 
 
@@ -71,6 +79,11 @@ class TrainingOptions:
     device: str = "auto"                # auto, cpu, cuda, mps
     workers: int = 2                    # data-loading processes (0 = in the training process)
     grid: int = 16                      # images in the preview grid (fixed seeds 0..grid-1)
+    # metrics at snapshots: FD-CLIP and KID-CLIP (CLIP features, not Inception FID)
+    metrics: bool = True                # compute them at each snapshot (skipped if no CLIP loads)
+    metric_images: int = 1000           # generated and real images used
+    clip: str | None = None             # the CLIP for metrics; None = the user's settings
+    clip_config: str | None = None      # that CLIP's architecture; None = the user's settings
     # network size; None = from the preset
     channel_base: int | None = None
     channel_max: int | None = None
@@ -101,6 +114,8 @@ class TrainingOptions:
             raise ValueError("snap must be >= 1 tick and tick_kimg positive")
         if self.freeze_d < 0:
             raise ValueError(f"freeze_d must be >= 0, got {self.freeze_d}")
+        if self.metric_images < 2:
+            raise ValueError(f"metric_images must be at least 2, got {self.metric_images}")
         if not 0 <= self.style_mix <= 1:
             raise ValueError(f"style_mix must be between 0 and 1, got {self.style_mix:g}")
 
@@ -158,4 +173,4 @@ class TrainingOptions:
             raise ValueError(f"{path} is not valid JSON: {exc}") from None
 
 
-__all__ = ["TrainingOptions", "PRESETS", "AUG_MODES", "OPTIONS_FILE"]
+__all__ = ["TrainingOptions", "PRESETS", "DCGAN_PRESETS", "AUG_MODES", "OPTIONS_FILE"]

@@ -455,3 +455,76 @@ def evolve_full_image(ident: int) -> Job:
         ctx.emit_image(ident, evo.render_full([ind])[0], {"score": ind.score, "full": True})
 
     return job
+
+
+# -- dataset preparation (Train tab) -------------------------------------------------------------------
+
+def prepare_preview(src: str, crop: str, resolution: int, count: int = 4, trim_frames: bool = False) -> Job:
+    """A few source pictures ('before', i) and their crops ('after', i) as preparation would make them."""
+
+    def job(ctx: JobContext) -> dict:
+        import numpy as np
+        from PIL import Image
+
+        from studio.data.prepare import ImageProblem, crop_image, load_image, mean_aspect_ratio, remove_frame, \
+            scan_images
+
+        files = scan_images(src)
+        if not files:
+            raise ValueError(f"no pictures found in {src}")
+        spread = files[:: max(1, len(files) // count)] + files   # spread out, then anything readable
+        ratio = None
+        if crop == "rect":
+            sizes = []
+            for path in files[:200]:
+                try:
+                    with Image.open(path) as img:
+                        sizes.append(img.size)
+                except OSError:
+                    continue
+            ratio = mean_aspect_ratio(sizes)
+        shown, seen = 0, set()
+        for path in spread:
+            if shown == count or ctx.cancelled():
+                break
+            if path in seen:
+                continue
+            seen.add(path)
+            try:
+                img = load_image(path)
+            except ImageProblem as exc:
+                ctx.emit({"skipped": f"{path.name}: {exc}"})
+                continue
+            if trim_frames:
+                img = remove_frame(img)
+            before = img.copy()
+            before.thumbnail((256, 256))
+            ctx.emit_image(("before", shown), np.asarray(before.convert("RGB")), path.name)
+            parts = crop_image(img, crop, resolution, aspect_ratio=ratio)
+            strip = Image.new("RGB", (resolution * len(parts), resolution))
+            for k, part in enumerate(parts):
+                strip.paste(part.convert("RGB"), (k * resolution, 0))
+            ctx.emit_image(("after", shown), np.asarray(strip), path.name)
+            shown += 1
+        return {"files": len(files), "aspect_ratio": ratio}
+
+    return job
+
+
+def prepare_dataset(src: str, dest: str, options: dict) -> Job:
+    """Run ``studio prepare`` on the worker thread with progress; returns the report's summary."""
+
+    def job(ctx: JobContext) -> dict:
+        from studio.data.prepare import prepare
+
+        stages = {"check": 0, "crop": 1, "clip": 2}
+
+        def progress(stage: str, done: int, total: int) -> None:
+            ctx.emit_progress(done, total)
+            ctx.emit({"stage": stage, "done": done, "total": total, "step": stages.get(stage, 0)})
+
+        report = prepare(src, dest, progress=progress, should_cancel=ctx.cancelled, **options)
+        return {"summary": report.summary(), "out": str(report.out), "count": report.count,
+                "skipped": len(report.skipped)}
+
+    return job

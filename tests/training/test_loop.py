@@ -327,3 +327,196 @@ def test_worker_stops_gracefully_on_sigterm(data, tmp_path):
     done = events[-1]
     assert done["event"] == "done" and done["reason"] == "stopped" and 0 < done["nimg"] < 10_000
     assert Path(done["snapshot"]).is_file()
+
+
+# --------------------------------------------------------------------------------------------
+# Metrics at snapshots (FD-CLIP / KID-CLIP with a tiny random CLIP)
+
+
+@pytest.fixture(scope="module")
+def tiny_clip(tmp_path_factory):
+    from tests.clip_fixtures import make_tiny_clip
+
+    weights, config, _ = make_tiny_clip(tmp_path_factory.mktemp("clip"))
+    return weights, config
+
+
+def test_metrics_at_snapshots_write_metrics_jsonl_and_emit_metric_events(data, tmp_path, tiny_clip):
+    import math
+
+    weights, config = tiny_clip
+    events: list[dict] = []
+    run_dir = tmp_path / "run"
+    result = train(tiny_options(data, run_dir, pl_weight=0, clip=str(weights), clip_config=str(config),
+                                metric_images=16), event_fn=events.append)
+    assert result.reason == "finished"
+    assert not [e for e in events if e["event"] == "log" and e["level"] == "warning"]
+    lines = [json.loads(line) for line in (run_dir / "metrics.jsonl").read_text().splitlines()]
+    snapshots = [e for e in events if e["event"] == "snapshot"]
+    assert len(lines) == len(snapshots) == 2                     # one per snapshot (snap=1, 2 ticks)
+    for line in lines:
+        assert set(line) >= {"kimg", "fd_clip", "kid_clip", "kid_clip_std", "clip", "images"}
+        assert line["clip"] == str(weights) and line["images"] == 16
+        assert all(math.isfinite(line[k]) for k in ("fd_clip", "kid_clip", "kid_clip_std"))
+        assert line["fd_clip"] > 0
+    metric = [e for e in events if e["event"] == "metric"]
+    assert len(metric) == 2 and {e["event"] for e in events} <= EVENTS
+    assert metric[-1]["kimg"] == pytest.approx(result.kimg)
+    assert metric[-1]["fd_clip"] == pytest.approx(lines[-1]["fd_clip"])
+    assert set(metric[-1]) == {"event", "kimg", "fd_clip", "kid_clip", "kid_clip_std"}
+    # each metric event follows its snapshot event
+    kinds = [e["event"] for e in events if e["event"] in ("snapshot", "metric")]
+    assert kinds == ["snapshot", "metric", "snapshot", "metric"]
+
+
+def test_metrics_for_a_conditional_model_and_cached_features(data, tmp_path, tiny_clip):
+    weights, config = tiny_clip
+    trainer = Trainer(tiny_options(data, tmp_path / "run", cond=True, pl_weight=0, clip=str(weights),
+                                   clip_config=str(config), metric_images=8))
+    trainer.setup()
+    trainer.step()
+    first = trainer.compute_metrics()
+    scorer, reals = trainer._metric_scorer, trainer._metric_real_features
+    again = trainer.compute_metrics()                          # same G_ema: same numbers, nothing reloaded
+    assert first is not None and again["fd_clip"] == pytest.approx(first["fd_clip"])
+    assert trainer._metric_scorer is scorer and trainer._metric_real_features is reals
+    assert reals.shape[0] == 8 and torch.is_grad_enabled()
+
+
+def test_missing_default_clip_warns_once_and_training_finishes(data, tmp_path):
+    events: list[dict] = []
+    run_dir = tmp_path / "run"
+    result = train(tiny_options(data, run_dir, pl_weight=0, clip="default"), event_fn=events.append)
+    assert result.reason == "finished" and result.snapshot is not None
+    warnings = [e for e in events if e["event"] == "log" and e["level"] == "warning"]
+    assert len(warnings) == 1 and warnings[0]["message"].startswith("metrics skipped: ")
+    assert "default CLIP" in warnings[0]["message"]
+    assert not [e for e in events if e["event"] == "metric"]
+    assert not (run_dir / "metrics.jsonl").exists()
+    assert len([e for e in events if e["event"] == "snapshot"]) == 2
+
+
+def test_metrics_off_and_cli_flags(data, tmp_path, tiny_clip, capsys):
+    from studio.cli import main
+
+    events: list[dict] = []
+    train(tiny_options(data, tmp_path / "off", pl_weight=0, metrics=False, clip="default"), event_fn=events.append)
+    assert not [e for e in events if e["event"] in ("metric", "log") and e.get("level") == "warning"]
+    weights, config = tiny_clip
+    outdir = tmp_path / "runs"
+    code = main(["train", "--data", str(data), "--outdir", str(outdir), "--kimg", "0.008", "--batch", "4",
+                 "--preset", "small", "--workers", "0", "--device", "cpu", "--metric-images", "8",
+                 "--clip", str(weights), "--clip-config", str(config)])
+    assert code == 0
+    (run,) = outdir.iterdir()
+    saved = TrainingOptions.load(run)
+    assert saved.metrics and saved.metric_images == 8 and saved.clip == str(weights)
+    assert len((run / "metrics.jsonl").read_text().splitlines()) == 1
+    assert "FD-CLIP" in capsys.readouterr().err
+    code = main(["train", "--data", str(data), "--outdir", str(outdir), "--kimg", "0.008", "--batch", "4",
+                 "--preset", "small", "--workers", "0", "--device", "cpu", "--no-metrics"])
+    assert code == 0
+    assert TrainingOptions.load(sorted(outdir.iterdir())[-1]).metrics is False
+
+
+# --------------------------------------------------------------------------------------------
+# The DCGAN preset
+
+
+def dcgan_options(data: Path, run_dir: Path, **overrides) -> TrainingOptions:
+    settings = dict(data=str(data), run_dir=str(run_dir), kimg=0.016, batch=4, tick_kimg=0.008, snap=1,
+                    preset="dcgan", channel_base=4, channel_max=16, z_dim=16, workers=0, grid=4, device="cpu")
+    if "metrics" in TrainingOptions.__dataclass_fields__:
+        settings["metrics"] = False
+    settings.update(overrides)
+    return TrainingOptions(**settings)
+
+
+@pytest.fixture(scope="module")
+def data64(tmp_path_factory) -> Path:
+    from studio.data.procedural import write_dataset
+
+    return write_dataset(tmp_path_factory.mktemp("data64") / "paintings", 16, 64)
+
+
+def test_dcgan_few_steps_finite_losses_and_a_snapshot_that_opens(data64, tmp_path):
+    from studio.engine.formats import load_network
+    from studio.engine.networks.dcgan import DcganDiscriminator, DcganGenerator
+
+    run_dir = tmp_path / "run"
+    events: list[dict] = []
+    result = train(dcgan_options(data64, run_dir), event_fn=events.append)
+    assert result.reason == "finished" and result.nimg == 16
+    assert json.loads(json.dumps(events)) == events
+    assert any(e["event"] == "log" and e["message"].startswith("DCGAN 64x64 px") for e in events)
+    stats = [json.loads(line) for line in (run_dir / "stats.jsonl").read_text().splitlines()]
+    assert [s["nimg"] for s in stats] == [8, 16]
+    for s in stats:
+        for key in ("loss_G", "loss_D", "loss_D_real", "loss_D_fake"):
+            assert torch.isfinite(torch.tensor(s[key])), (key, s)
+        assert "loss_r1" not in s and "loss_pl" not in s
+    saved = TrainingOptions.load(run_dir)
+    assert (saved.preset, saved.lr, saved.mirror, saved.aug, saved.pl_weight) == ("dcgan", 2e-4, True, "noaug", 0)
+    net = load_network(result.snapshot)
+    assert isinstance(net.G, DcganGenerator) and isinstance(net.D, DcganDiscriminator)
+    assert net.kind == "dcgan" and net.training_state["nimg"] == 16 and not net.G.training
+    with torch.no_grad():
+        image = net.G(torch.randn(2, 16), None, truncation_psi=0.5)
+    assert image.shape == (2, 3, 64, 64) and torch.isfinite(image).all() and image.abs().max() <= 1
+    for name in ("reals.png", "preview-000000.png"):
+        assert (run_dir / name).is_file(), name
+
+
+def test_dcgan_resume_restores_everything_and_continues_exactly(data64, tmp_path):
+    from studio.training.dcgan import BETAS, DcganTrainer
+
+    run_dir = tmp_path / "run"
+    first = Trainer(dcgan_options(data64, run_dir))
+    assert isinstance(first, DcganTrainer)
+    first.setup()
+    for _ in range(3):
+        first.step()
+    for p_ema, p in zip(first.G_ema.state_dict().values(), first.G.state_dict().values()):
+        assert torch.equal(p_ema, p)                                    # G_ema is a copy of G, no EMA
+    path = first.write_snapshot()
+
+    def resume() -> Trainer:
+        trainer = Trainer(dcgan_options(data64, run_dir, resume="latest"))
+        trainer.setup()
+        return trainer
+
+    again = resume()
+    assert again.resumed_from == path
+    assert (again.nimg, again.step_count, again.tick) == (first.nimg, first.step_count, first.tick)
+    for a, b in ((first.G_ema, again.G_ema), (first.G, again.G), (first.D, again.D)):
+        sa, sb = a.state_dict(), b.state_dict()
+        assert sa.keys() == sb.keys() and all(torch.equal(sa[k], sb[k]) for k in sa)
+    for opt_a, opt_b, mod_a, mod_b in ((first.opt_G, again.opt_G, first.G, again.G),
+                                       (first.opt_D, again.opt_D, first.D, again.D)):
+        assert opt_b.param_groups[0]["betas"] == BETAS and opt_b.param_groups[0]["lr"] == 2e-4
+        for pa, pb in zip(mod_a.parameters(), mod_b.parameters()):
+            for key in ("exp_avg", "exp_avg_sq", "step"):
+                assert torch.equal(opt_a.state[pa][key].cpu(), opt_b.state[pb][key].cpu())
+    again.step()
+    other = resume()                                                    # (setup seeds torch's global RNG)
+    other.step()                                                        # a resumed run is deterministic
+    sa, sb = again.G_ema.state_dict(), other.G_ema.state_dict()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert again.nimg == first.nimg + 4
+
+    result = train(dcgan_options(data64, run_dir, resume="latest"))
+    assert result.nimg == 16 and result.reason == "finished"
+
+
+def test_dcgan_refuses_other_sizes_labels_and_stylegan_snapshots(data, data64, finished_run, tmp_path):
+    with pytest.raises(TrainingError, match="64 or 128 px"):
+        Trainer(dcgan_options(data, tmp_path / "a")).setup()            # 32 px images
+    with pytest.raises(TrainingError, match="unconditional"):
+        Trainer(dcgan_options(data64, tmp_path / "b", cond=True))
+    _, _, run_dir = finished_run
+    stylegan = find_latest_snapshot(run_dir)
+    with pytest.raises(TrainingError, match="stylegan2 network"):
+        Trainer(dcgan_options(data, tmp_path / "c", res=64, resume=str(stylegan))).setup()
+    dcgan = train(dcgan_options(data64, tmp_path / "d", kimg=0.004)).snapshot
+    with pytest.raises(TrainingError, match="--preset dcgan"):
+        Trainer(tiny_options(data, tmp_path / "e", resume=str(dcgan))).setup()

@@ -114,3 +114,29 @@ def test_a_real_training_run_from_the_tab(make_window, tmp_path, qtbot):
     panel.open_in_explore()
     wait_for(qtbot, lambda: window.session.model is not None, timeout=60000)
     assert window.session.model["resolution"] == 32
+
+
+def test_prepare_dialog_previews_and_prepares(make_window, tmp_path, qtbot):
+    from PIL import Image as PILImage
+
+    from studio.ui.prepare_dialog import PrepareDialog
+
+    src = tmp_path / "paintings"
+    src.mkdir()
+    for i, size in enumerate([(120, 90), (90, 120), (200, 100), (100, 100), (160, 120)]):
+        PILImage.new("RGB", size, (40 * i, 100, 200 - 30 * i)).save(src / f"p{i}.jpg")
+    (src / "notes.txt").write_text("not a picture")
+    window = make_window()
+    dialog = PrepareDialog(window.session, window)
+    qtbot.addWidget(dialog)
+    dialog.src.setText(str(src))
+    dialog.dest.setText(str(tmp_path / "dataset"))
+    dialog.res.setCurrentIndex(dialog.res.findData(64))
+    dialog.crop.setCurrentIndex(dialog.crop.findData("rect"))
+    dialog.preview()
+    wait_for(qtbot, lambda: dialog.after[0].pixmap() is not None and not dialog.after[0].pixmap().isNull())
+    assert not dialog.before[0].pixmap().isNull()
+    dialog.prepare()
+    wait_for(qtbot, lambda: dialog.prepared is not None, timeout=60000)
+    assert (tmp_path / "dataset" / "studio-dataset.json").exists()
+    assert "prepared 5 images" in dialog.report.toPlainText() and "notes.txt" in dialog.report.toPlainText()

@@ -3,7 +3,8 @@
 Tensors: ``G_ema.<name>`` (the generator one renders), ``D.<name>`` when the discriminator is
 kept, and for training snapshots anything else under its own prefix (``G.``, ``opt.``...).
 Metadata (safetensors only stores strings): ``format`` / ``format_version``, ``kind``,
-``generator_config`` and ``discriminator_config`` (JSON), ``fingerprint``, ``provenance``
+``generator_config`` and ``discriminator_config`` (JSON; a discriminator config with
+``"kind": "dcgan"`` is a DCGAN's, none is StyleGAN2's), ``fingerprint``, ``provenance``
 (JSON: source file, its sha256, source format) and ``training_state`` (JSON: kimg, ADA p...).
 """
 
@@ -20,7 +21,7 @@ from safetensors.torch import load_file, save_file
 
 from studio.engine.atomic import atomic_path
 from studio.engine.errors import ModelFormatError
-from studio.engine.networks import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, make_generator
+from studio.engine.networks import Discriminator, Generator, GeneratorConfig, make_discriminator, make_generator
 from studio.engine.formats.nvidia import load_state
 
 FORMAT_NAME = "gan-art-studio"
@@ -135,7 +136,7 @@ def load_native(path: str | Path, with_discriminator: bool = True):
         D = None
         d_state = {k[2:]: v for k, v in tensors.items() if k.startswith("D.")}
         if with_discriminator and d_state and "discriminator_config" in metadata:
-            D = Discriminator(DiscriminatorConfig.from_dict(json.loads(metadata["discriminator_config"])))
+            D = make_discriminator(json.loads(metadata["discriminator_config"]))  # "kind" picks the class
             load_state(D, d_state, "discriminator")
             D = D.eval().requires_grad_(False)
     except (KeyError, ValueError, TypeError) as exc:

@@ -185,6 +185,9 @@ class TrainPanel(QWidget):
         row.addWidget(self.data_edit, 1)
         row.addWidget(browse)
         df.addRow("Folder", row)
+        self.prepare_btn = QPushButton("Prepare a folder of pictures…")
+        self.prepare_btn.clicked.connect(self.prepare_dataset)
+        df.addRow(self.prepare_btn)
         self.data_info = QLabel()
         self.data_info.setWordWrap(True)
         df.addRow(self.data_info)
@@ -199,7 +202,8 @@ class TrainPanel(QWidget):
         self.kimg = QDoubleSpinBox(minimum=0.05, maximum=100000, value=200, decimals=2, suffix=" kimg")
         self.preset = QComboBox()
         for key, text in (("default-abstract", "Default (sized from the data)"), ("small", "Small (quick sketches)"),
-                          ("auto", "Auto"), ("paper256", "Paper 256")):
+                          ("auto", "Auto"), ("paper256", "Paper 256"),
+                          ("dcgan", "DCGAN (64/128 px sketches)")):
             self.preset.addItem(text, key)
         self.batch = QSpinBox(minimum=2, maximum=256, value=8)
         self.gamma = QDoubleSpinBox(minimum=0.0, maximum=1000.0, value=0.0, decimals=4)
@@ -252,6 +256,14 @@ class TrainPanel(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Prepared dataset", self.data_edit.text() or str(Path.home()))
         if folder:
             self.data_edit.setText(folder)
+            self._describe_data()
+
+    def prepare_dataset(self) -> None:
+        from studio.ui.prepare_dialog import PrepareDialog
+
+        dialog = PrepareDialog(self.session, self)
+        if dialog.exec() and dialog.prepared:
+            self.data_edit.setText(dialog.prepared)
             self._describe_data()
 
     def _describe_data(self) -> None:
