@@ -93,7 +93,13 @@ class MainWindow(QMainWindow):
         self._build_model_bar()
         self.tabs = QTabWidget()
         self.explore = ExplorePanel(session)
-        self.tabs.addTab(self.explore, "Explore")
+        # Explore shows the empty state until a model is open; the Library and Train tabs work
+        # without one (browse favourites, train from scratch).
+        self.empty = EmptyState(self)
+        self.stack = QStackedWidget()
+        self.stack.addWidget(self.empty)
+        self.stack.addWidget(self.explore)
+        self.tabs.addTab(self.stack, "Explore")
         self.mix = MixPanel(session)
         self.tabs.addTab(self.mix, "Style Mix")
         self.explore.selection_changed.connect(lambda recipes: session.selections.__setitem__("explore", recipes))
@@ -103,11 +109,7 @@ class MainWindow(QMainWindow):
         self._add_export_tab()
         self.library_panel = None
         self._add_library_tab()
-        self.empty = EmptyState(self)
-        self.stack = QStackedWidget()
-        self.stack.addWidget(self.empty)
-        self.stack.addWidget(self.tabs)
-        self.setCentralWidget(self.stack)
+        self.setCentralWidget(self.tabs)
         self._build_status_bar()
 
         session.status.connect(self.show_status)
@@ -189,7 +191,7 @@ class MainWindow(QMainWindow):
         if self.session.model is None or any(r.model.fingerprint != self.session.model["fingerprint"] for r in recipes):
             self.show_status("Open the model these favourites were made with first")
             return
-        self.tabs.setCurrentWidget(self.explore)
+        self.tabs.setCurrentWidget(self.stack)
         self.explore.interpolate_recipes(recipes)
 
     def _build_status_bar(self) -> None:
@@ -237,7 +239,7 @@ class MainWindow(QMainWindow):
             f"{conditional} · {info['params'] / 1e6:.1f} M params")
         self.model_label.setToolTip(f"{info['path']}\nfingerprint {info['fingerprint']}")
         self.setWindowTitle(f"{info['name']} — GAN Art Studio")
-        self.stack.setCurrentWidget(self.tabs)
+        self.stack.setCurrentWidget(self.explore)
         self._refresh_recent()
 
     def _on_model_failed(self, message: str) -> None:
@@ -300,7 +302,7 @@ class MainWindow(QMainWindow):
         """Show the image a recipe describes; open its model first when it is known and not open."""
         model = self.session.model
         if model is not None and model["fingerprint"] == recipe.model.fingerprint:
-            self.tabs.setCurrentWidget(self.explore)
+            self.tabs.setCurrentWidget(self.stack)
             self.explore.show_recipe(recipe)
             return
         known = self._known_path(recipe)
@@ -314,7 +316,7 @@ class MainWindow(QMainWindow):
         def once(info: dict) -> None:
             self.session.model_changed.disconnect(once)
             if info["fingerprint"] == recipe.model.fingerprint:
-                self.tabs.setCurrentWidget(self.explore)
+                self.tabs.setCurrentWidget(self.stack)
                 self.explore.show_recipe(recipe)
         self.session.model_changed.connect(once)
         del stamp

@@ -19,7 +19,7 @@ def pixels(image):
 def test_open_model_shows_a_grid_of_consecutive_seeds(make_window, tiny_model):
     window = make_window(tiny_model)
     explore = window.explore
-    assert window.stack.currentWidget() is window.tabs
+    assert window.stack.currentWidget() is window.explore
     assert "tiny" in window.model_label.text() and "64×64" in window.model_label.text()
     assert [item.tag for item in explore.grid.grid_model.items] == list(range(21))
     explore.next_page()

@@ -49,7 +49,7 @@ def test_edit_filter_reopen_and_delete(make_window, tiny_model, qtbot):
     assert panel.grid.grid_model.rowCount() == 1
     panel.grid.select_row(0)
     panel.open_selected()
-    assert window.tabs.currentWidget() is explore and explore._viewer is not None
+    assert window.tabs.currentWidget() is window.stack and explore._viewer is not None
     assert "seed 9" in explore._viewer.caption.text()
     explore._viewer.close()
     window.tabs.setCurrentWidget(panel)
@@ -110,7 +110,7 @@ def test_interpolate_between_favourites_keeps_their_truncation(make_window, tiny
     panel.grid.selectAll()
     explore.frames_spin.setValue(5)
     panel.interpolate_selected()
-    assert window.tabs.currentWidget() is explore
+    assert window.tabs.currentWidget() is window.stack
     strip = explore.strip.grid_model
     wait_for(qtbot, lambda: len(strip.items) == 5 and all(i.image is not None for i in strip.items))
     ends = [pixels(strip.items[0].image), pixels(strip.items[-1].image)]

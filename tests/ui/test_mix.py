@@ -76,7 +76,7 @@ def test_star_promote_and_sheet(make_window, tiny_model, qtbot, tmp_path):
 def test_forms_from_the_explore_selection_keep_their_look(make_window, tiny_model, qtbot):
     window, panel = open_mix(make_window, tiny_model, qtbot)
     explore = window.explore
-    window.tabs.setCurrentWidget(explore)
+    window.tabs.setCurrentWidget(window.stack)
     explore.psi.set_value(0.5)
     explore.grid.select_row(5)
     window.tabs.setCurrentWidget(panel)

@@ -523,4 +523,4 @@ class TrainPanel(QWidget):
         self.session.open_model(str(snapshot))
         window = self.window()
         if hasattr(window, "explore"):
-            window.tabs.setCurrentWidget(window.explore)
+            window.tabs.setCurrentWidget(window.stack)
