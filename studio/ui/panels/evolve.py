@@ -9,7 +9,7 @@ best of every generation; clicking one goes back there to branch anew.
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt
+
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QComboBox,
@@ -21,9 +21,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QScrollArea,
     QSpinBox,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -31,6 +29,7 @@ from PySide6.QtWidgets import (
 from studio.engine.recipe import Recipe
 from studio.ui import jobs
 from studio.ui.session import StudioSession
+from studio.ui.widgets.layout import sidebar as make_sidebar
 from studio.ui.widgets.image_grid import ImageGrid
 from studio.ui.widgets.viewer import ImageViewer
 
@@ -68,13 +67,7 @@ class EvolvePanel(QWidget):
         self.status.setWordWrap(True)
 
         sidebar = self._build_sidebar()
-        scroll = QScrollArea()
-        scroll.setWidget(sidebar)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        sidebar.setMinimumWidth(max(310, sidebar.minimumSizeHint().width()))
-        scroll.setFixedWidth(sidebar.minimumWidth() + scroll.style().pixelMetric(
-            QStyle.PixelMetric.PM_ScrollBarExtent) + 8)
+        scroll = make_sidebar(sidebar, 310)
         center = QVBoxLayout()
         center.addWidget(self.status)
         center.addWidget(self.grid, 1)

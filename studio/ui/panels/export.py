@@ -25,15 +25,14 @@ from PySide6.QtWidgets import (
     QLineEdit,
     QPushButton,
     QRadioButton,
-    QScrollArea,
     QSpinBox,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
 from studio.ui import jobs
 from studio.ui.session import StudioSession
+from studio.ui.widgets.layout import sidebar
 
 PREVIEW_KEY = "export.preview"
 EXPORT_KEY = "export.batch"
@@ -55,13 +54,7 @@ class ExportPanel(QWidget):
 
         self.aspect_presets = ASPECT_PRESETS
         controls = self._build_controls()
-        scroll = QScrollArea()
-        scroll.setWidget(controls)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        controls.setMinimumWidth(max(330, controls.minimumSizeHint().width()))
-        scroll.setFixedWidth(controls.minimumWidth() + scroll.style().pixelMetric(
-            QStyle.PixelMetric.PM_ScrollBarExtent) + 8)
+        scroll = sidebar(controls, 330)
 
         self.before = QLabel("Choose images to export: select them in Explore, Style Mix or the Library, "
                              "then press 'Use selection'.")

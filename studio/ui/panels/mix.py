@@ -20,9 +20,7 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QScrollArea,
     QSpinBox,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
@@ -32,6 +30,7 @@ from studio.engine.recipe import Recipe
 from studio.ui import jobs
 from studio.ui.qt_compat import QLabeledRangeSlider, QLargeIntSpinBox
 from studio.ui.session import StudioSession
+from studio.ui.widgets.layout import sidebar as make_sidebar
 from studio.ui.widgets.image_grid import ImageGrid
 from studio.ui.widgets.truncation import TruncationControl
 from studio.ui.widgets.viewer import ImageViewer
@@ -70,13 +69,7 @@ class MixPanel(QWidget):
         self.grid.opened.connect(self.open_large)
         self.grid.selection_changed.connect(self._on_selection)
         sidebar = self._build_sidebar()
-        scroll = QScrollArea()
-        scroll.setWidget(sidebar)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        sidebar.setMinimumWidth(max(300, sidebar.minimumSizeHint().width()))
-        scroll.setFixedWidth(sidebar.minimumWidth() + scroll.style().pixelMetric(
-            QStyle.PixelMetric.PM_ScrollBarExtent) + 8)
+        scroll = make_sidebar(sidebar, 300)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
         layout.addWidget(scroll)

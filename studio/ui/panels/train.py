@@ -32,15 +32,14 @@ from PySide6.QtWidgets import (
     QPlainTextEdit,
     QProgressBar,
     QPushButton,
-    QScrollArea,
     QSpinBox,
-    QStyle,
     QVBoxLayout,
     QWidget,
 )
 
 from studio import paths
 from studio.ui.session import StudioSession
+from studio.ui.widgets.layout import sidebar
 
 STOP_FILE = "STOP"
 KILL_AFTER_MS = 60_000
@@ -128,13 +127,7 @@ class TrainPanel(QWidget):
         self.extra_options: dict = {}   # any other TrainingOptions field (advanced use, tests)
 
         form = self._build_form()
-        scroll = QScrollArea()
-        scroll.setWidget(form)
-        scroll.setWidgetResizable(True)
-        scroll.setHorizontalScrollBarPolicy(Qt.ScrollBarPolicy.ScrollBarAlwaysOff)
-        form.setMinimumWidth(max(320, form.minimumSizeHint().width()))
-        scroll.setFixedWidth(form.minimumWidth() + scroll.style().pixelMetric(
-            QStyle.PixelMetric.PM_ScrollBarExtent) + 8)
+        scroll = sidebar(form, 320)
 
         self.progress = QProgressBar()
         self.progress.setFormat("%v / %m kimg")
