@@ -81,7 +81,7 @@ class TrainingOptions:
     grid: int = 16                      # images in the preview grid (fixed seeds 0..grid-1)
     # metrics at snapshots: FD-CLIP and KID-CLIP (CLIP features, not Inception FID)
     metrics: bool = True                # compute them at each snapshot (skipped if no CLIP loads)
-    metric_images: int = 1000           # generated and real images used
+    metric_images: int = 256           # generated and real images used
     clip: str | None = None             # the CLIP for metrics; None = the user's settings
     clip_config: str | None = None      # that CLIP's architecture; None = the user's settings
     # network size; None = from the preset

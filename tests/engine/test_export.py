@@ -37,7 +37,8 @@ MODEL = ModelRef(fingerprint="cd" * 32, name="Peintures à l'huile", path="/mode
 
 
 def _recipe(**changes) -> Recipe:
-    return Recipe(model=MODEL, seed=42, truncation_psi=0.7, **changes)
+    # a fixed creation time: two calls must give equal recipes (the default is "now")
+    return Recipe(model=MODEL, seed=42, truncation_psi=0.7, **{"created": "2026-01-01T00:00:00+00:00", **changes})
 
 
 def _gradient(height: int = 48, width: int = 64, channels: int = 3, dtype=np.uint8) -> np.ndarray:
