@@ -133,6 +133,11 @@ class TrainPanel(QWidget):
         self.progress.setFormat("%v / %m kimg")
         self.status = QLabel("No run yet.")
         self.status.setWordWrap(True)
+        self.preview_kind = QComboBox()
+        self.preview_kind.addItem("Samples (fixed seeds)", "preview")
+        self.preview_kind.addItem("Reals as D sees them (at the current ADA p)", "augment")
+        self.preview_kind.addItem("Reals", "reals")
+        self.preview_kind.currentIndexChanged.connect(lambda _i: self._show_newest_preview())
         self.preview = QLabel("The newest preview grid appears here.")
         self.preview.setAlignment(Qt.AlignmentFlag.AlignCenter)
         self.preview.setMinimumSize(320, 320)
@@ -146,7 +151,10 @@ class TrainPanel(QWidget):
         self.open_snapshot.clicked.connect(self.open_in_explore)
 
         middle = QHBoxLayout()
-        middle.addWidget(self.preview, 1)
+        left = QVBoxLayout()
+        left.addWidget(self.preview_kind)
+        left.addWidget(self.preview, 1)
+        middle.addLayout(left, 1)
         middle.addWidget(self.curves, 1)
         right = QVBoxLayout()
         right.addWidget(self.progress)
@@ -272,6 +280,9 @@ class TrainPanel(QWidget):
             self.data_info.setText(f"studio-dataset.json is unreadable: {exc}")
             return
         labels = info.get("label_names")
+        res = int(info.get("resolution") or 256)
+        # defaults from the resolution (the trainer sizes the network from the dataset itself)
+        self.batch.setValue({64: 16, 128: 8, 256: 8, 512: 4}.get(res, 4))
         self.data_info.setText(f"{info.get('count', '?'):,} images at {info.get('resolution')} px"
                                + (f", {len(labels)} classes" if labels else ""))
         self.cond.setEnabled(bool(labels))
@@ -467,8 +478,10 @@ class TrainPanel(QWidget):
             self.curves.add("p", "p", kimg, float(stats["p"]))
 
     def _show_newest_preview(self, path: str | None = None) -> None:
-        if path is None and self.run_dir is not None:
-            previews = sorted(self.run_dir.glob("preview-*.png"))
+        kind = self.preview_kind.currentData()
+        if (path is None or kind != "preview") and self.run_dir is not None:
+            pattern = {"preview": "preview-*.png", "augment": "augment-*.png", "reals": "reals.png"}[kind]
+            previews = sorted(self.run_dir.glob(pattern))
             path = str(previews[-1]) if previews else None
         if path:
             pix = QPixmap(path)
