@@ -83,23 +83,11 @@ class DcganTrainer(Trainer):
         self.G_ema = copy.deepcopy(self.G).eval()
         self.ema_rampup = None
 
-    def _transfer(self, path: Path) -> None:
-        """Start from another DCGAN's weights (counters at 0)."""
-        from studio.engine.formats import load_network
-
-        net = load_network(path, with_discriminator=True)
-        self._check_kind(net.G.config.kind, path.name)
-        self._check_network(net.G, net.D, path.name)
-        self.G = copy.deepcopy(net.G).train().requires_grad_(True).to(self.device)
-        self.G_ema = copy.deepcopy(net.G).eval().requires_grad_(False).to(self.device)
-        if net.D is not None and getattr(net.D.config, "kind", None) == "dcgan":
-            self.D = copy.deepcopy(net.D).train().requires_grad_(True).to(self.device)
-        else:
-            self.log(f"'{path.name}' carries no DCGAN discriminator; training a new one from scratch", "warning")
-            self.D = self._new_discriminator().to(self.device)
-        self.transfer_from = path
-        self.ema_rampup = None
-        self.log(f"transfer learning from {path.name}")
+    def _adopt_discriminator(self, D, path: Path):
+        if D is not None and getattr(D.config, "kind", None) == "dcgan":
+            return copy.deepcopy(D).train().requires_grad_(True)
+        self.log(f"'{path.name}' carries no DCGAN discriminator; training a new one from scratch", "warning")
+        return self._new_discriminator()
 
     def _make_optimizers(self) -> None:
         super()._make_optimizers()   # train / eval modes, FreezeD, d_trainable

@@ -361,20 +361,22 @@ class Trainer:
         self._check_network(net.G, net.D, path.name)
         self.G = copy.deepcopy(net.G).train().requires_grad_(True).to(self.device)
         self.G_ema = copy.deepcopy(net.G).eval().requires_grad_(False).to(self.device)
-        if net.D is not None:
-            D = net.D
-            if D.config.mbstd_group_size is not None and self.batch_gpu % min(D.config.mbstd_group_size, self.batch_gpu):
-                raise TrainingError(f"the discriminator in '{path.name}' compares images in groups of "
-                                    f"{D.config.mbstd_group_size}: use a batch that is a multiple of it")
-            self.D = copy.deepcopy(D).train().requires_grad_(True).to(self.device)
-        else:
-            self.log(f"'{path.name}' carries no discriminator; training a new one from scratch", "warning")
-            ch = {int(k): int(v) for k, v in self.G.synthesis.channels.items()}
-            self.D = Discriminator(DiscriminatorConfig(c_dim=self.c_dim, img_resolution=self.resolution,
-                                                       channels=ch, mbstd_group_size=self.mbstd_group)).to(self.device)
+        self.D = self._adopt_discriminator(net.D, path).to(self.device)
         self.transfer_from = path
         self.ema_rampup = None
         self.log(f"transfer learning from {path.name}")
+
+    def _adopt_discriminator(self, D, path: Path):
+        """The discriminator a transfer starts from: the file's own, or a new one."""
+        if D is None:
+            self.log(f"'{path.name}' carries no discriminator; training a new one from scratch", "warning")
+            ch = {int(k): int(v) for k, v in self.G.synthesis.channels.items()}
+            return Discriminator(DiscriminatorConfig(c_dim=self.c_dim, img_resolution=self.resolution,
+                                                     channels=ch, mbstd_group_size=self.mbstd_group))
+        if D.config.mbstd_group_size is not None and self.batch_gpu % min(D.config.mbstd_group_size, self.batch_gpu):
+            raise TrainingError(f"the discriminator in '{path.name}' compares images in groups of "
+                                f"{D.config.mbstd_group_size}: use a batch that is a multiple of it")
+        return copy.deepcopy(D).train().requires_grad_(True)
 
     def _load_snapshot(self, path: Path) -> None:
         """Exact resume: G, G_ema, D, optimisers, counters, ADA state."""
