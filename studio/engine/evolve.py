@@ -510,7 +510,9 @@ class Evolution:
 
     @property
     def batch_size(self) -> int:
-        return self.renderer.batch_size
+        # Images come back per scoring batch anyway, so render in batches of at least 8: the
+        # renderer's interactive default (4 on CPUs) streams finer but is ~4% slower per image.
+        return max(self.renderer.batch_size, 8)
 
     @property
     def current(self) -> Generation | None:
