@@ -1,0 +1,91 @@
+"""The ``studio`` command: no arguments opens the window; subcommands work without it.
+
+Every subcommand is a thin skin over the engine (the same functions the GUI calls). Errors a
+user can fix print one line and exit with status 2; there are no tracebacks for bad input.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+from typing import Callable, Sequence
+
+from studio.cli import data, export, render, scoring, train
+from studio.cli.common import EXIT_USAGE, CliError
+
+__all__ = ["main", "build_parser", "CliError", "EXIT_USAGE"]
+
+
+def cmd_gui(args: argparse.Namespace) -> int:
+    try:
+        from studio.ui.app import run_app
+    except ImportError as exc:   # PySide6 missing or broken: the CLI still works
+        print(f"The studio window cannot start ({exc}); reinstall with `make run`, or use the subcommands "
+              "(`studio --help`), e.g. `studio generate --network MODEL.pkl --seeds 1-4`.", file=sys.stderr)
+        return EXIT_USAGE
+    return run_app(model=args.model)
+
+
+# --------------------------------------------------------------------------------------------
+# Parser
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(
+        prog="studio",
+        description="GAN Art Studio. Without a command, opens the studio window (optionally on MODEL).",
+    )
+    parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for module in (render, export, scoring, data, train):
+        module.add_parsers(sub)
+    return parser
+
+
+def _subcommands(parser: argparse.ArgumentParser) -> list[str]:
+    return [name for action in parser._actions if isinstance(action, argparse._SubParsersAction)
+            for name in action.choices]
+
+
+def _version() -> str:
+    from studio import __version__
+
+    return __version__
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    argv = list(sys.argv[1:] if argv is None else argv)
+    parser = build_parser()
+    commands = set(_subcommands(parser))
+    if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
+        gui = argparse.ArgumentParser(prog="studio")
+        gui.add_argument("model", nargs="?", help="network file or URL to open")
+        return cmd_gui(gui.parse_args(argv))
+    args = parser.parse_args(argv)
+    if args.command is None:
+        parser.print_help()
+        return 0
+    return run_command(args.func, args)
+
+
+def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
+    from studio.engine.errors import StudioError
+    from studio.engine.runtime import tune_allocator
+
+    tune_allocator()
+
+    try:
+        return func(args)
+    except (StudioError, CliError, ValueError) as exc:
+        if os.environ.get("STUDIO_DEBUG"):
+            raise
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_USAGE
+    except KeyboardInterrupt:
+        print("interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

@@ -1,0 +1,265 @@
+"""The export command: prints from recipes or images."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+from studio.cli.common import CliError, render_settings
+
+
+def _export_post_settings(args: argparse.Namespace, seed: int | None) -> tuple[list, str]:
+    """The post-processing passes ``studio export`` asked for, and a line describing the shape.
+
+    --print (or --size / --long-side) sets the final pixels and --aspect the reshaping before
+    it. When both are given and their shapes differ (the issue's ``--aspect 1.27 --print
+    40x50cm``), two passes run: colour and the --aspect reshape (with --mode) at the source's
+    scale, then the result fills the final size, cropped centrally (or padded for --mode pad)
+    so that it is not distorted a second time.
+    """
+    from studio.engine.export import plan_passes
+    from studio.engine.postprocess import painting_aspect, parse_aspect, parse_print_size, print_pixels
+
+    aspect = None
+    orientation = args.orientation or "landscape"
+    shape_note = ""
+    if args.aspect is not None:
+        if args.aspect.strip().lower() == "painting":
+            aspect, sampled = painting_aspect(seed)
+            orientation = args.orientation or sampled
+            shape_note = f"painting aspect {aspect:.3f}:1 {orientation}"
+        else:
+            aspect = parse_aspect(args.aspect)
+    size = None
+    if args.print_size is not None:
+        width, height, unit = parse_print_size(args.print_size)
+        size = print_pixels(width, height, unit, args.dpi if args.dpi is not None else 300.0)
+    elif args.size is not None:
+        parts = args.size.lower().replace("×", "x").split("x")
+        if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
+            raise CliError(f"--size must be WIDTHxHEIGHT in pixels, e.g. 4000x5000; got {args.size!r}")
+        size = (int(parts[0]), int(parts[1]))
+    levels = None
+    if args.levels is not None:
+        try:
+            low, high = (float(v) for v in args.levels.split(","))
+        except ValueError:
+            raise CliError(f"--levels must be LOW,HIGH percentiles, e.g. 0.1,99.9; got {args.levels!r}") from None
+        levels = (low, high)
+    upscaler = args.upscaler
+    if upscaler != "lanczos" and not upscaler.startswith("onnx:"):
+        if not upscaler.lower().endswith(".onnx"):
+            raise CliError(f"--upscaler must be lanczos or a super-resolution model file ending in .onnx; got {upscaler!r}")
+        upscaler = "onnx:" + str(Path(upscaler).expanduser().resolve())
+    colour = dict(levels=levels, auto_levels=args.auto_levels, saturation=args.saturation, gamma=args.gamma)
+    final = dict(long_side=args.long_side, upscaler=upscaler, sharpen=args.sharpen, bit_depth=args.bits)
+    shape = dict(aspect=aspect, orientation=orientation, mode=args.mode, pad_color=args.pad_color)
+    passes, note = plan_passes(colour=colour, shape=shape, final=final, size=size)
+    return passes, "; ".join(filter(None, [shape_note, note]))
+
+
+def _find_export_model(recipe, args: argparse.Namespace, notes: list[str]):
+    """The network a recipe names: --network, the recipe's model path, then the library's record.
+
+    Each candidate must have the recipe's fingerprint. Returns the loaded network or None.
+    """
+    from studio.engine.errors import StudioError
+    from studio.engine.formats import load_network
+    from studio.paths import library_db_path
+
+    wanted = recipe.model.fingerprint
+    candidates: list[tuple[str, str]] = []
+    if args.network:
+        candidates.append(("--network", args.network))
+    if recipe.model.path:
+        candidates.append(("the recipe's model path", recipe.model.path))
+    try:
+        if library_db_path().exists():
+            from studio.library.store import Library
+
+            with Library() as library:
+                record = library.model(wanted)
+            if record is not None and record.last_path:
+                candidates.append(("the library", record.last_path))
+    except Exception as exc:  # noqa: BLE001 - a damaged library must not stop an export
+        notes.append(f"could not look the model up in the library: {exc}")
+    seen: set[str] = set()
+    for where, path in candidates:
+        resolved = str(Path(path).expanduser())
+        if resolved in seen or not Path(resolved).is_file():
+            continue
+        seen.add(resolved)
+        try:
+            network = load_network(resolved, with_discriminator=False)
+        except StudioError as exc:
+            notes.append(f"{where} ({resolved}) could not be loaded: {exc}")
+            continue
+        if network.fingerprint == wanted:
+            return network
+        if where == "--network":
+            notes.append(f"--network {resolved} is not the model the recipe names "
+                         f"({recipe.model.name or 'unnamed'}, fingerprint {wanted[:12]}...); looking elsewhere")
+    return None
+
+
+def cmd_export(args: argparse.Namespace) -> int:
+    from tqdm import tqdm
+
+    from studio.engine.export import (FORMAT_SUFFIXES, ExportError, ExportSettings, format_from_path,
+                                      postprocess_and_export, read_image, render_and_export)
+    from studio.engine.recipe import read_recipe
+    from studio.engine.render import Renderer, pick_device
+
+    # -- what to write, checked before anything slow ------------------------------------------
+    out = Path(args.out).expanduser() if args.out else None
+    fmt = args.format
+    if out is not None and out.suffix:
+        implied = format_from_path(out)
+        if fmt is not None and implied != ExportSettings(format=fmt).format:
+            raise CliError(f"--out {out.name} does not suit --format {fmt}; "
+                           f"use a name ending in {' or '.join(FORMAT_SUFFIXES[ExportSettings(format=fmt).format])}")
+        fmt = implied
+    export = ExportSettings(format=fmt or "png", quality=args.quality,
+                            dpi=args.dpi if args.dpi is not None else (300.0 if args.print_size else None),
+                            overwrite=args.force)
+    if out is not None and not out.suffix:
+        out = out.with_name(out.name + export.suffix)
+    if args.bits == 16 and export.format in ("jpeg", "webp"):
+        raise CliError(f"--bits 16 needs PNG or TIFF; {export.format.upper()} holds 8 bits per channel")
+
+    # -- what to export --------------------------------------------------------------------------
+    notes: list[str] = []
+    recipe = None
+    source = Path(args.input).expanduser() if args.input else None
+    if source is None:
+        if not args.network or args.seed is None:
+            raise CliError("give INPUT (an image or a recipe .json), or --network and --seed")
+        stem = f"seed{args.seed:04d}"
+    else:
+        given = [flag for flag, value in (("--seed", args.seed), ("--class", args.class_index),
+                                          ("--trunc", args.trunc)) if value is not None]
+        if given:
+            raise CliError(f"{', '.join(given)} only apply without INPUT: the recipe in {source.name} fixes them")
+        if not source.is_file():
+            raise CliError(f"{source} does not exist" if not source.exists() else f"{source} is not a file")
+        try:
+            recipe = read_recipe(source)
+        except OSError as exc:
+            raise CliError(f"cannot read {source}: {exc.strerror or exc}") from None
+        if recipe is None and source.suffix.lower() == ".json":
+            raise CliError(f"{source.name} is not a studio recipe")
+        stem = source.stem
+    out = out or Path.cwd() / f"{stem}-print{export.suffix}"
+    if out.exists() and not args.force:
+        raise CliError(f"{out} exists; add --force to replace it")
+    posts, shape_note = _export_post_settings(args, recipe.seed if recipe is not None else args.seed)
+    if shape_note:
+        notes.append(shape_note)
+
+    if not out.parent.is_dir():
+        raise CliError(f"cannot write {out.name}: the folder {out.parent} does not exist")
+
+    # -- one item, shown stage by stage: load model, render, post-processing stages, write --------
+    bar = tqdm(total=100, desc="load model", unit="%", file=sys.stderr, dynamic_ncols=True, disable=None,
+               bar_format="{desc}: {percentage:3.0f}%|{bar}| {elapsed}")
+
+    def progress(fraction: float, stage: str) -> None:
+        bar.set_description(stage, refresh=False)
+        bar.update(round(100 * fraction) - bar.n)
+
+    try:
+        with bar:
+            network = None
+            if source is None:
+                from studio.engine.formats import load_network
+
+                network = load_network(args.network, with_discriminator=False)
+            elif recipe is not None:
+                network = _find_export_model(recipe, args, notes)
+                if network is None and source.suffix.lower() == ".json":
+                    for note in notes:
+                        print(f"note: {note}", file=sys.stderr)
+                    raise CliError(f"cannot find the model this recipe needs: {recipe.model.name or 'unnamed'} "
+                                   f"(fingerprint {recipe.model.fingerprint}); give it with --network")
+            if network is not None:
+                device = pick_device(args.device)
+                renderer = Renderer(network, device=device, batch_size=1)
+                if recipe is None:
+                    ns = argparse.Namespace(**{**vars(args), "trunc": 1.0 if args.trunc is None else args.trunc,
+                                               "trunc_cutoff": None, "noise_mode": args.noise_mode})
+                    recipe = renderer.recipe(render_settings(ns, renderer), seed=args.seed)
+                report = render_and_export(renderer, recipe, posts, export, out, progress=progress)
+            else:
+                pixels = read_image(source)
+                height, width = pixels.shape[:2]
+                if recipe is None:
+                    notes.append(f"{source.name} carries no recipe: post-processed its own pixels ({width}x{height})")
+                else:
+                    notes.append(f"model {recipe.model.name or 'unnamed'} (fingerprint {recipe.model.fingerprint[:12]}...) "
+                                 f"not found: post-processed the image's own pixels ({width}x{height}) instead of "
+                                 "re-rendering; give the model with --network for full quality")
+                report = postprocess_and_export(pixels, recipe, posts, export, out, progress=progress)
+    except ExportError as exc:
+        raise CliError(str(exc)) from None
+    for note in notes + report.notes:
+        print(f"note: {note}", file=sys.stderr)
+    width, height = report.size
+    line = f"wrote {report.path}: {width}x{height} px"
+    if report.dpi is not None:
+        inches = report.print_size_inches
+        line += (f", {inches[0] * 2.54:.1f} x {inches[1] * 2.54:.1f} cm ({inches[0]:.2f} x {inches[1]:.2f} in) "
+                 f"at {report.dpi:g} dpi")
+    line += f", {export.format.upper()} {report.bits}-bit, upscaler {report.upscaler}"
+    print(line)
+    return 0
+
+
+def add_parsers(sub) -> None:
+    """Subcommands: export."""
+    p = sub.add_parser("export", help="export a print-ready image (size, DPI, levels, format)", description=(
+        "Export one image for print. INPUT is an image carrying a recipe (PNG, TIFF, JPEG, WebP), a recipe "
+        ".json, or left out when --network and --seed are given. A recipe is re-rendered at full quality "
+        "with its model (--network if it is that model, else the recipe's model path, else the library's "
+        "record); when the model cannot be found, an image INPUT has its own pixels post-processed instead. "
+        "Then: levels and colour, the --aspect reshape, the final size (--print at --dpi, --size or "
+        "--long-side) with the upscaler, sharpening, and the file with its recipe, DPI and sRGB profile. "
+        "--print sets the final size and --aspect the reshaping before it: when their shapes differ, the "
+        "reshaped image fills the print size, cropped centrally (padded with --mode pad)."))
+    p.add_argument("input", nargs="?", metavar="INPUT", help="image with a recipe, or a recipe .json")
+    p.add_argument("--network", metavar="PATH", help="network file (needed without INPUT; else used if it is the recipe's model)")
+    p.add_argument("--seed", type=int, default=None, metavar="N", help="seed to render (without INPUT)")
+    p.add_argument("--class", dest="class_index", type=int, default=None, metavar="K",
+                   help="class label for conditional models (without INPUT)")
+    p.add_argument("--trunc", type=float, default=None, metavar="PSI", help="truncation psi (without INPUT; default 1)")
+    p.add_argument("--noise-mode", choices=("const", "random", "none"), default="const", help=argparse.SUPPRESS)
+    p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    p.add_argument("--aspect", metavar="RATIO",
+                   help="reshape to a long:short ratio: 1.27, 4:5, 16:9, sqrt2 ... or 'painting' (a painting-like "
+                        "ratio chosen from the recipe's seed)")
+    p.add_argument("--orientation", choices=("landscape", "portrait"), default=None,
+                   help="orientation of --aspect (default landscape; 'painting' picks one)")
+    p.add_argument("--mode", choices=("stretch", "crop", "pad"), default="stretch",
+                   help="how the image reaches the new shape (default stretch)")
+    p.add_argument("--pad-color", default="#ffffff", metavar="#RRGGBB", help="colour for --mode pad (default white)")
+    size = p.add_mutually_exclusive_group()
+    size.add_argument("--size", metavar="WxH", help="final size in pixels, e.g. 4000x5000")
+    size.add_argument("--long-side", type=int, metavar="PX", help="final long side in pixels")
+    size.add_argument("--print", dest="print_size", metavar="SIZE",
+                      help="final size as a print, e.g. 40x50cm or 16x20in, at --dpi")
+    p.add_argument("--dpi", type=float, default=None,
+                   help="dots per inch written into the file and used by --print (default 300 with --print)")
+    p.add_argument("--levels", metavar="LOW,HIGH", help="stretch these percentiles to black and white, e.g. 0.1,99.9")
+    p.add_argument("--auto-levels", action="store_true", help="automatic contrast (levels at 0.5,99.5)")
+    p.add_argument("--saturation", type=float, default=1.0, metavar="S", help="colour saturation (default 1)")
+    p.add_argument("--gamma", type=float, default=1.0, metavar="G", help="gamma (default 1)")
+    p.add_argument("--sharpen", type=float, default=0.0, metavar="A", help="unsharp mask amount 0-2 (default 0)")
+    p.add_argument("--upscaler", default="lanczos", metavar="lanczos|PATH.onnx",
+                   help="how to enlarge: lanczos (default) or a super-resolution ONNX model")
+    p.add_argument("--format", choices=("png", "tiff", "tif", "jpeg", "jpg", "webp"), default=None,
+                   help="file format (default: from --out, else png)")
+    p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bits per channel (16: PNG and TIFF only)")
+    p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG / WebP quality 1-100 (default 95)")
+    p.add_argument("--out", metavar="FILE", help="output file (default: INPUT's name + '-print' in this folder)")
+    p.add_argument("--force", action="store_true", help="replace FILE if it exists")
+    p.set_defaults(func=cmd_export)

@@ -1,0 +1,189 @@
+"""Rendering commands: generate, mix, interpolate, info, convert."""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+
+from studio.cli.common import (
+    CliError,
+    add_render_options,
+    open_renderer,
+    output_dir,
+    progress_bar,
+    render_settings,
+    save_png,
+)
+
+
+def cmd_generate(args: argparse.Namespace) -> int:
+    from studio.engine.latents import parse_seeds
+
+    seeds = parse_seeds(args.seeds)
+    renderer = open_renderer(args)
+    settings = render_settings(args, renderer)
+    outdir = output_dir(args.outdir)
+    with progress_bar(len(seeds), "generate") as bar:
+        for seed, image in renderer.render_seeds(seeds, settings):
+            save_png(outdir / f"seed{seed:04d}.png", image, renderer.recipe(settings, seed=seed))
+            bar.update(1)
+    print(f"wrote {len(seeds)} image{'s' * (len(seeds) != 1)} to {outdir}")
+    return 0
+
+
+def cmd_mix(args: argparse.Namespace) -> int:
+    from studio.engine.latents import parse_indices, parse_seeds
+    from studio.engine.mixgrid import mixing_grid
+    from studio.engine.recipe import Latent, StyleMix
+
+    rows, cols = parse_seeds(args.rows), parse_seeds(args.cols)
+    renderer = open_renderer(args)
+    styles = parse_indices(args.styles, upper=renderer.num_ws)
+    settings = render_settings(args, renderer)
+    outdir = output_dir(args.outdir)
+    total = len(rows) * len(cols) + len(rows) + len(cols)
+    with progress_bar(total, "mix") as bar:
+        sources = {}
+        for seed, image in renderer.render_seeds(sorted(set(rows) | set(cols)), settings):
+            sources[seed] = image
+        bar.update(len(rows) + len(cols))
+        cells = {}
+        for r, c, image in renderer.render_mix(rows, cols, styles, settings):
+            cells[r, c] = image
+            mix = StyleMix(source=Latent(seed=c), layers=list(styles))
+            save_png(outdir / f"{r}-{c}.png", image, renderer.recipe(settings, seed=r, mix=mix))
+            bar.update(1)
+    grid = mixing_grid(rows, cols, sources, cells)
+    from studio.engine.atomic import atomic_path
+
+    with atomic_path(outdir / "grid.png") as tmp:
+        grid.save(tmp, format="PNG")
+    print(f"wrote {len(cells)} mixed images and grid.png to {outdir} (style layers {args.styles})")
+    return 0
+
+
+def cmd_interpolate(args: argparse.Namespace) -> int:
+    from studio.engine.interpolate import (Keyframe, interpolation_ws, parse_keyframe_seeds, render_frames,
+                                           video_kind, write_video)
+
+    seeds = parse_keyframe_seeds(args.seeds)
+    if len(seeds) < 2:
+        raise CliError(f"an interpolation needs at least 2 seeds, got {len(seeds)}; e.g. --seeds 1,5,9")
+    if not args.fps > 0:
+        raise CliError(f"--fps must be a positive number, got {args.fps:g}")
+    if not 1 <= args.quality <= 10:
+        raise CliError(f"--quality must be from 1 to 10, got {args.quality:g}")
+    out = Path(args.out).expanduser()
+    kind = video_kind(out)   # refuse an unknown suffix before loading the network
+    renderer = open_renderer(args)
+    settings = render_settings(args, renderer)
+    ws = interpolation_ws(renderer, [Keyframe.from_seed(seed) for seed in seeds], args.frames,
+                          space=args.space, loop=args.loop, settings=settings)
+    output_dir(str(out if kind == "frames" else out.parent))
+    with progress_bar(ws.shape[0], "interpolate") as bar:
+        frames = render_frames(renderer, ws, settings, progress=lambda done, total: bar.update(done - bar.n))
+        try:
+            count = write_video(frames, out, fps=args.fps, loop=True, quality=args.quality)
+        except OSError as exc:
+            raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
+    what = {"mp4": "an MP4 video", "gif": "a GIF", "frames": "PNG frames"}[kind]
+    print(f"wrote {count} frames as {what} to {out} ({args.space.upper()} space{', looping' if args.loop else ''})")
+    return 0
+
+
+def cmd_info(args: argparse.Namespace) -> int:
+    from studio.engine.formats import load_network
+
+    network = load_network(args.path)
+    summary = network.summary()
+    if args.json:
+        print(json.dumps(summary, indent=2))
+        return 0
+    width = max(len(k) for k in summary)
+    for key, value in summary.items():
+        if isinstance(value, int) and key == "parameters":
+            value = f"{value:,}"
+        print(f"{key.replace('_', ' '):<{width}}  {value}")
+    return 0
+
+
+def cmd_convert(args: argparse.Namespace) -> int:
+    from studio.engine.formats import FORMAT_LABELS, load_network
+    from studio.engine.formats.native import file_sha256, save_native
+
+    out = Path(args.output).expanduser()
+    if out.suffix != ".safetensors":
+        raise CliError("the output must end in .safetensors (the studio's own format)")
+    if out.exists() and not args.force:
+        raise CliError(f"{out} exists; add --force to replace it")
+    network = load_network(args.input, with_discriminator=not args.no_discriminator)
+    provenance = {
+        "source_file": Path(args.input).name,
+        "source_sha256": file_sha256(args.input),
+        "source_format": network.format,
+        **{k: v for k, v in network.provenance.items() if k not in ("source_file", "source_sha256", "source_format")},
+    }
+    try:
+        fp = save_native(out, network.G, network.D, provenance=provenance,
+                         training_state=network.training_state, half=args.half)
+    except OSError as exc:
+        raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
+    size = out.stat().st_size / 2 ** 20
+    kept = " with its discriminator" if network.D is not None else ""
+    print(f"converted {FORMAT_LABELS[network.format]} -> {out} ({size:.1f} MiB{kept})")
+    print(f"fingerprint {fp}")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    """Subcommands: generate, mix, interpolate, info, convert."""
+    p = sub.add_parser("generate", help="render images for seeds", description=(
+        "Render one PNG per seed (seed0001.png ...), each carrying its recipe. The same seed gives the same "
+        "image as NVIDIA's generate.py for the same network."))
+    add_render_options(p)
+    p.add_argument("--seeds", required=True, help="seeds, e.g. 1-4,7")
+    p.add_argument("--outdir", default="out", help="output folder (default: out)")
+    p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("mix", help="style-mixing grid", description=(
+        "Style mixing as NVIDIA's style_mixing.py: each row seed gives the form, each column seed gives the "
+        "styles at the chosen w layers. Writes ROW-COL.png per cell and a labelled grid.png."))
+    add_render_options(p)
+    p.add_argument("--rows", required=True, help="row (form) seeds, e.g. 85,100,75")
+    p.add_argument("--cols", required=True, help="column (style) seeds, e.g. 55,821,1789")
+    p.add_argument("--styles", default="0-6", help="w layers taken from the column seeds (default 0-6)")
+    p.add_argument("--outdir", default="out", help="output folder (default: out)")
+    p.set_defaults(func=cmd_mix)
+
+    p = sub.add_parser("interpolate", help="interpolation video between seeds", description=(
+        "Morph between the images of the given seeds (in order; repeats allowed) and write an MP4, a GIF or a "
+        "folder of PNG frames. Every seed's image is one of the frames; --frames counts them all, including "
+        "both ends (with --loop the path returns to the first seed, which is not repeated at the end)."))
+    add_render_options(p)
+    p.add_argument("--seeds", required=True, help="keyframe seeds in order, at least 2, e.g. 1,5,9")
+    p.add_argument("--frames", type=int, default=60, metavar="N", help="total number of frames (default 60)")
+    p.add_argument("--loop", action="store_true", help="return from the last seed to the first (seamless loop)")
+    p.add_argument("--space", choices=("w", "z"), default="w",
+                   help="w: straight lines between the images' w (default, smooth); z: great circles in z")
+    p.add_argument("--fps", type=float, default=30, help="frames per second for MP4 and GIF (default 30)")
+    p.add_argument("--quality", type=float, default=8, metavar="Q", help="MP4 quality from 1 to 10 (default 8)")
+    p.add_argument("--out", required=True, metavar="PATH",
+                   help="output: video.mp4, anim.gif, or a folder for PNG frames (frame0000.png ...)")
+    p.set_defaults(func=cmd_interpolate)
+
+    p = sub.add_parser("info", help="describe a network file",
+                       description="Format, architecture, resolution, w layers, classes, parameters and fingerprint.")
+    p.add_argument("path", help="network file")
+    p.add_argument("--json", action="store_true", help="print JSON")
+    p.set_defaults(func=cmd_info)
+
+    p = sub.add_parser("convert", help="convert a network to the studio's .safetensors", description=(
+        "Convert any supported network file to the studio's own format (safe to share, fast to load). "
+        "The converted file renders identical images and keeps the same fingerprint."))
+    p.add_argument("input", help="NVIDIA .pkl, rosinality .pt or studio .safetensors")
+    p.add_argument("output", help="OUTPUT.safetensors")
+    p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
+    p.add_argument("--no-discriminator", action="store_true", help="leave the discriminator out")
+    p.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")
+    p.set_defaults(func=cmd_convert)

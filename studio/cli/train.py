@@ -1,0 +1,159 @@
+"""The train command (and several processes under torchrun)."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from studio.cli.common import CliError, progress_bar
+
+
+def cmd_train(args: argparse.Namespace) -> int:
+    from studio.training.launch import resolve_options
+
+    overrides = {k: getattr(args, k) for k in (
+        "data", "resume", "kimg", "batch", "gamma", "aug", "target", "p", "ada_kimg", "mirror", "cond", "snap",
+        "tick_kimg", "res", "preset", "lr", "pl_weight", "freeze_d", "seed", "device", "workers",
+        "metrics", "metric_images", "clip", "clip_config")}
+    overrides["mirror"] = True if args.mirror else None
+    overrides["cond"] = True if args.cond else None
+    options = resolve_options(overrides, args.outdir)
+    if args.gpus > 1:
+        return _train_distributed(options, args.gpus)
+    from studio.training.loop import train
+
+    print(f"training in {options.run_dir}", file=sys.stderr)
+
+    def say(message: str) -> None:
+        bar.write(message, file=sys.stderr)
+
+    def on_event(event: dict) -> None:
+        kind = event["event"]
+        if kind == "log":
+            say(f"{event['level']}: {event['message']}" if event["level"] != "info" else event["message"])
+        elif kind == "snapshot":
+            say(f"snapshot {Path(event['path']).name} ({event['kimg']:.1f} kimg)")
+        elif kind == "metric":
+            say(f"metrics at {event['kimg']:.1f} kimg: FD-CLIP {event['fd_clip']:.4f}, "
+                f"KID-CLIP {event['kid_clip']:.5f} (std {event['kid_clip_std']:.5f})")
+        elif kind == "progress" and event.get("tick_end"):
+            losses = " ".join(f"{k[5:]} {event[k]:.3f}" for k in ("loss_G", "loss_D") if event.get(k) is not None)
+            bar.set_postfix_str(f"{losses} p {event['p']:.3f}", refresh=False)
+
+    import signal
+
+    stop = {"asked": False}
+
+    def on_sigint(signum, frame) -> None:  # first Ctrl+C: finish the step, snapshot; second: quit now
+        if stop["asked"]:
+            raise KeyboardInterrupt
+        stop["asked"] = True
+        say("stopping after this step (Ctrl+C again to quit without a snapshot)")
+
+    previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        with progress_bar(int(round(options.kimg * 1000)), "train") as bar:
+            bar.unit = "img"
+
+            def on_progress(kimg: float, total: float) -> None:
+                bar.update(int(round(kimg * 1000)) - bar.n)
+
+            result = train(options, progress_fn=on_progress, abort_fn=lambda: stop["asked"], event_fn=on_event)
+    finally:
+        signal.signal(signal.SIGINT, previous)
+    how = "stopped" if result.reason == "stopped" else "finished"
+    print(f"{how} at {result.kimg:.3f} kimg; last snapshot {result.snapshot}" if result.snapshot else
+          f"{how} at {result.kimg:.3f} kimg", file=sys.stderr)
+    return 0
+
+
+def _train_distributed(options, gpus: int) -> int:
+    """Run the worker under torchrun on ``gpus`` processes and relay its events."""
+    import subprocess
+
+    from studio.training.launch import torchrun_command, worker_env
+
+    options.save()
+    cmd = torchrun_command(options.run_dir, gpus)
+    print(f"training in {options.run_dir} on {gpus} processes", file=sys.stderr)
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True, env=worker_env())
+    status = "error"
+    try:
+        for line in proc.stdout:
+            try:
+                event = json.loads(line)
+            except json.JSONDecodeError:
+                print(line, end="", file=sys.stderr)
+                continue
+            kind = event.get("event")
+            if kind == "log":
+                print(event["message"], file=sys.stderr)
+            elif kind == "progress" and event.get("tick_end"):
+                print(f"{event['kimg']:.3f}/{event['total_kimg']:g} kimg  {event['images_per_s'] or 0:.1f} img/s  "
+                      f"p {event['p']:.3f}", file=sys.stderr)
+            elif kind == "snapshot":
+                print(f"snapshot {Path(event['path']).name}", file=sys.stderr)
+            elif kind == "error":
+                print(f"error: {event['message']}", file=sys.stderr)
+            elif kind == "done":
+                status = event["reason"]
+    except KeyboardInterrupt:
+        proc.terminate()
+    code = proc.wait()
+    if code != 0 or status == "error":
+        raise CliError(f"distributed training failed (exit status {code})")
+    return 0
+
+
+def add_parsers(sub) -> None:
+    """Subcommands: train."""
+    p = sub.add_parser("train", help="train or fine-tune a StyleGAN2-ADA model on a prepared dataset", description=(
+        "Train a StyleGAN2 generator with adaptive discriminator augmentation (ADA) on a folder made by "
+        "`studio prepare`. Each run gets its own folder in --outdir (NNNNN-<dataset>-<preset>) with "
+        "training_options.json, stats.jsonl, reals.png, and every --snap ticks a snapshot "
+        "(network-snapshot-KKKKKK.safetensors, openable like any model) with a preview grid of fixed seeds. "
+        "--resume latest continues the newest run in --outdir exactly (kimg, ADA p, optimiser, EMA); "
+        "--resume FILE continues a snapshot, or fine-tunes any other network (NVIDIA .pkl, rosinality .pt, "
+        "studio .safetensors). Ctrl+C stops after the current step and writes a snapshot; so does a file named "
+        "STOP in the run folder."))
+    p.add_argument("--data", default=None, metavar="DIR", help="prepared dataset folder (or zip)")
+    p.add_argument("--outdir", default="training-runs", metavar="RUNS", help="folder of runs (default: training-runs)")
+    p.add_argument("--resume", default=None, metavar="PATH|latest",
+                   help="'latest' (newest run in --outdir) or a network file to continue / fine-tune from")
+    p.add_argument("--kimg", type=float, default=None, help="length of the run in thousands of images (default 1000)")
+    p.add_argument("--batch", type=int, default=None, metavar="N", help="images per step, a multiple of 4 (default 16)")
+    p.add_argument("--gamma", type=float, default=None, help="R1 weight (default: 0.0002 * res^2 / batch)")
+    p.add_argument("--aug", choices=("ada", "noaug", "fixed"), default=None,
+                   help="ada: adaptive augmentation (default); fixed: keep --p; noaug: none")
+    p.add_argument("--target", type=float, default=None, help="ADA target for sign(D(real)) (default 0.6; MachineRay 2 used 0.7)")
+    p.add_argument("--p", type=float, default=None, help="initial augmentation probability (default 0)")
+    p.add_argument("--ada-kimg", type=float, default=None, metavar="KIMG",
+                   help="kimg for p to move by 1 (default 500, 100 when resuming)")
+    p.add_argument("--mirror", action="store_true", help="random left-right flips of the training images")
+    p.add_argument("--cond", action="store_true", help="conditional training from the dataset's labels")
+    p.add_argument("--snap", type=int, default=None, metavar="TICKS", help="snapshot every N ticks (default 10)")
+    p.add_argument("--tick", dest="tick_kimg", type=float, default=None, metavar="KIMG",
+                   help="kimg per tick: progress line and stats.jsonl entry (default 4)")
+    p.add_argument("--res", type=int, default=None, metavar="PX", help="training resolution (default: the dataset's)")
+    p.add_argument("--preset", default=None, choices=("small", "default-abstract", "auto", "paper256", "dcgan"),
+                   help="network size (default default-abstract; small for CPUs); dcgan: a DCGAN instead of "
+                        "StyleGAN2 (64 or 128 px, BCE, Adam 2e-4 / beta1 0.5) for quick sketches on tiny datasets")
+    p.add_argument("--lr", type=float, default=None, help="learning rate (default 0.0025; 0.0002 with --preset dcgan)")
+    p.add_argument("--pl-weight", type=float, default=None, metavar="W", help="path-length regularisation (default 0 = off)")
+    p.add_argument("--freeze-d", type=int, default=None, metavar="N", help="freeze the first N discriminator blocks")
+    p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
+    p.add_argument("--workers", type=int, default=None, metavar="N", help="data-loading processes (default 2)")
+    p.add_argument("--metrics", action=argparse.BooleanOptionalAction, default=None,
+                   help="at each snapshot, FD-CLIP and KID-CLIP (Frechet / kernel distance of CLIP image features "
+                        "of real and generated images; not Inception FID) into metrics.jsonl (default: on)")
+    p.add_argument("--metric-images", type=int, default=None, metavar="N",
+                   help="real and generated images for the metrics (default 1000)")
+    p.add_argument("--clip", default=None, metavar="SPEC",
+                   help="CLIP for the metrics: default, NAME:TAG or a checkpoint (default: the settings' CLIP)")
+    p.add_argument("--clip-config", default=None, metavar="ARCH",
+                   help="the --clip checkpoint's architecture: config JSON or open_clip model name")
+    p.add_argument("--gpus", type=int, default=1, metavar="N", help="processes / GPUs, run under torchrun (default 1)")
+    p.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
+    p.set_defaults(func=cmd_train)
