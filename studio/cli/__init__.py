@@ -11,7 +11,7 @@ import os
 import sys
 from typing import Callable, Sequence
 
-from studio.cli import data, export, render, scoring, train
+from studio.cli import clip_train, data, export, render, scoring, train
 from studio.cli.common import EXIT_USAGE, CliError
 
 __all__ = ["main", "build_parser", "CliError", "EXIT_USAGE"]
@@ -38,7 +38,7 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
-    for module in (render, export, scoring, data, train):
+    for module in (render, export, scoring, data, train, clip_train):
         module.add_parsers(sub)
     return parser
 

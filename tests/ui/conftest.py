@@ -19,7 +19,7 @@ def tiny_model(golden, tmp_path_factory):
     return path
 
 
-def wait_for(qtbot, condition, timeout=30000):
+def wait_for(qtbot, condition, timeout=60000):
     qtbot.waitUntil(condition, timeout=timeout)
 
 
