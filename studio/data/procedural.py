@@ -80,7 +80,7 @@ SHAPE_NAMES: list[str] = [shape for shapes in FAMILY_SHAPES.values() for shape i
 SIZE_WORDS: list[str] = ["large", "small"]
 """The size attribute's values; lines and strokes say "thick" / "thin" in captions instead."""
 
-_FAMILY_OPENINGS = {
+FAMILY_OPENINGS = {
     "geometric": "a geometric abstract painting",
     "grid": "a grid painting",
     "colour field": "a colour field painting",
@@ -581,7 +581,7 @@ def _caption(family: str, a: dict[str, Any]) -> str:
     shape, c1, c2, bg = a["shape"], a["dominant_color"], a["second_color"], a["background_color"]
     on = f"on {_article(bg)} {bg} background"
     pair = f"{c1} and {c2}" if c2 else c1
-    opening = _FAMILY_OPENINGS[family]
+    opening = FAMILY_OPENINGS[family]
     if family == "grid":
         colours = a["colors"][:3]
         listed = colours[0] if len(colours) == 1 else ", ".join(colours[:-1]) + " and " + colours[-1]
@@ -606,7 +606,7 @@ def caption_vocabulary() -> list[str]:
     words = set(_EXTRA_WORDS) | set(SHAPE_NAMES) | set(SIZE_WORDS)
     for name in COLOR_NAMES:
         words.update(name.split())
-    for opening in _FAMILY_OPENINGS.values():
+    for opening in FAMILY_OPENINGS.values():
         words.update(opening.split())
     return sorted(words)
 

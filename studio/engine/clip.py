@@ -178,7 +178,7 @@ def import_open_clip() -> ModuleType:
 
 
 @contextlib.contextmanager
-def _quiet_open_clip() -> Iterator[None]:
+def quiet_open_clip() -> Iterator[None]:
     """Silence open_clip's root-logger notes (e.g. "initialized randomly" before our weights
     are loaded) so that the CLI prints nothing the user did not ask for."""
     previous = logging.root.manager.disable
@@ -521,7 +521,7 @@ def _load_default(device: torch.device) -> ClipScorer:
         if not needed.is_file():
             raise ClipError(f"the default CLIP in {folder} is incomplete: {needed.name} is missing")
     model_cfg, preprocess = _read_config_json(config)
-    return _build(_register_config(model_cfg), weights, device, name=ClipSpec("default").describe(),
+    return _build(register_config(model_cfg), weights, device, name=ClipSpec("default").describe(),
                   preprocess=preprocess, vocabulary=_read_vocabulary(folder / VOCABULARY_NAME))
 
 
@@ -553,7 +553,7 @@ def _load_checkpoint(spec: ClipSpec, device: torch.device) -> ClipScorer:
     preprocess: dict[str, Any] = {}
     if _is_json_config(config):
         model_cfg, preprocess = _read_config_json(Path(config).expanduser())
-        arch = _register_config(model_cfg)
+        arch = register_config(model_cfg)
     else:
         arch = _known_model_name(config)
     return _build(arch, weights, device, name=spec.describe(), preprocess=preprocess, vocabulary=vocabulary)
@@ -622,7 +622,7 @@ def _pretrained_file(name: str, tag: str, cfg: dict) -> Path:
                         f"it), or download the file anywhere and use --clip FILE --clip-config {arch}")
     open_clip = import_open_clip()
     try:
-        with _quiet_open_clip():
+        with quiet_open_clip():
             return Path(open_clip.download_pretrained(cfg, cache_dir=str(cache)))
     except Exception as exc:  # noqa: BLE001  (network, hub and file errors of every kind)
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
@@ -663,7 +663,7 @@ def _read_config_json(path: Path) -> tuple[dict, dict]:
     return data, {k: v for k, v in preprocess.items() if k in _PREPROCESS_KEYS}
 
 
-def _register_config(model_cfg: dict) -> str:
+def register_config(model_cfg: dict) -> str:
     """Register an architecture with open_clip under a name unique to its content."""
     open_clip = import_open_clip()
     text = json.dumps(model_cfg, sort_keys=True)
@@ -762,7 +762,7 @@ def _build(
     open_clip = import_open_clip()
     state = read_weights(weights)
     try:
-        with _quiet_open_clip():
+        with quiet_open_clip():
             model = open_clip.create_model(
                 arch, pretrained=None, device="cpu", force_quick_gelu=quick_gelu,
                 force_preprocess_cfg=preprocess or None, pretrained_image=False, pretrained_text=False,

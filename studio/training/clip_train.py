@@ -68,11 +68,11 @@ def load_config(config: str | Path | dict | None = None) -> dict:
 
 def build_model(config: dict) -> tuple[torch.nn.Module, Any, tuple[list[float], list[float]]]:
     """(model, tokenizer, (mean, std)) for an open_clip config, built exactly as loading builds it."""
-    from studio.engine.clip import _quiet_open_clip, _register_config, import_open_clip
+    from studio.engine.clip import quiet_open_clip, register_config, import_open_clip
 
     open_clip = import_open_clip()
-    arch = _register_config(config)
-    with _quiet_open_clip():
+    arch = register_config(config)
+    with quiet_open_clip():
         model = open_clip.create_model(arch, pretrained=None, device="cpu",
                                        pretrained_image=False, pretrained_text=False)
         tokenizer = open_clip.get_tokenizer(arch)
@@ -391,7 +391,7 @@ def train_clip(
 def _opening(family: str) -> str:
     from studio.data import procedural
 
-    return procedural._FAMILY_OPENINGS[family]
+    return procedural.FAMILY_OPENINGS[family]
 
 
 def zero_shot_prompts() -> dict[str, dict[str, list[str]]]:
