@@ -93,3 +93,31 @@ def add_render_options(p: argparse.ArgumentParser, with_network: bool = True) ->
                    help="per-pixel noise: the network's stored noise (default), fresh noise seeded by the image's seed, or none")
     p.add_argument("--batch", type=int, default=None, metavar="N", help="images per batch (default: 4 on CPU, 8 on GPU)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+
+
+def add_clip_options(p: argparse.ArgumentParser, purpose: str = "scores the images") -> None:
+    """--clip / --clip-config, named the same way on every command that uses CLIP."""
+    p.add_argument("--clip", default=None, metavar="SPEC",
+                   help=f"the CLIP that {purpose}: default, an open_clip NAME:TAG (e.g. ViT-B-32:laion2b_s34b_b79k) "
+                        "or a checkpoint file or folder (default: the 'clip' setting)")
+    p.add_argument("--clip-config", default=None, metavar="JSON|NAME",
+                   help="the checkpoint's architecture: an open_clip config JSON or model name such as ViT-B-32")
+
+
+def add_prompt_options(p: argparse.ArgumentParser, example: str) -> None:
+    """--prompt, --negative and --negative-weight (rank and evolve)."""
+    p.add_argument("--prompt", required=True, help=f'what the images should show, e.g. "{example}"')
+    p.add_argument("--negative", default=None, metavar="TEXT", help="a prompt to steer away from (its score is subtracted)")
+    p.add_argument("--negative-weight", type=float, default=1.0, metavar="W",
+                   help="how much the negative prompt counts (default 1)")
+
+
+def clip_choice(args: argparse.Namespace) -> tuple[str, str | None]:
+    """(spec, config) from --clip / --clip-config, falling back to the settings' remembered CLIP."""
+    from studio.settings import load_settings
+
+    if args.clip is not None:
+        return args.clip, args.clip_config
+    settings = load_settings()
+    return settings.clip, args.clip_config if args.clip_config is not None else settings.clip_config
+

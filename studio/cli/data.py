@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 from pathlib import Path
 
-from studio.cli.common import CliError, progress_bar
+from studio.cli.common import CliError, add_clip_options, clip_choice, progress_bar
 
 
 def cmd_prepare(args: argparse.Namespace) -> int:
@@ -14,12 +14,8 @@ def cmd_prepare(args: argparse.Namespace) -> int:
     clip_spec, clip_config, device = "default", None, "cpu"
     if args.clip_filter is not None:
         from studio.engine.render import pick_device
-        from studio.settings import load_settings
 
-        settings = load_settings()
-        clip_spec = args.clip if args.clip is not None else settings.clip
-        clip_config = args.clip_config if args.clip_config is not None else (
-            settings.clip_config if args.clip is None else None)
+        clip_spec, clip_config = clip_choice(args)
         device = str(pick_device(args.device))
     elif args.keep is not None:
         raise CliError("--keep needs --clip-filter PHRASE (it keeps the pictures that best match the phrase)")
@@ -106,10 +102,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--clip-filter", default=None, metavar="PHRASE",
                    help='keep the crops that best match PHRASE, e.g. "impressionist landscape painting"')
     p.add_argument("--keep", default=None, metavar="N|X%", help="with --clip-filter: keep the best N or X%% (default 90%%)")
-    p.add_argument("--clip", default=None, metavar="SPEC",
-                   help="default, an open_clip NAME:TAG or a checkpoint file or folder (default: the 'clip' setting)")
-    p.add_argument("--clip-config", default=None, metavar="JSON|NAME",
-                   help="the checkpoint's architecture: an open_clip config JSON or model name such as ViT-B-32")
+    add_clip_options(p, "filters the crops")
     p.add_argument("--device", default="auto", help="where CLIP runs: auto (default), cpu, cuda or mps")
     p.add_argument("--force", action="store_true", help="allow a non-empty DEST; replaces only the studio's own files")
     p.set_defaults(func=cmd_prepare)

@@ -7,7 +7,10 @@ import json
 
 from studio.cli.common import (
     CliError,
+    add_clip_options,
+    add_prompt_options,
     add_render_options,
+    clip_choice,
     open_renderer,
     output_dir,
     progress_bar,
@@ -22,7 +25,6 @@ def cmd_rank(args: argparse.Namespace) -> int:
     from studio.engine.latents import parse_seeds
     from studio.engine.rank import rank_seeds, scoring_resolution
     from studio.engine.render import pick_device
-    from studio.settings import load_settings
 
     seeds = parse_seeds(args.seeds)
     prompt = args.prompt.strip()
@@ -32,8 +34,7 @@ def cmd_rank(args: argparse.Namespace) -> int:
         raise CliError(f"--top must be at least 1, got {args.top}")
     if args.score_res < 0:
         raise CliError(f"--score-res must be 0 (full resolution) or a size in pixels, got {args.score_res}")
-    clip_text = args.clip if args.clip is not None else load_settings().clip
-    spec = ClipSpec.parse(clip_text, config=args.clip_config)
+    spec = ClipSpec.parse(*clip_choice(args))
     scorer = load_clip(spec, device=pick_device(args.device))   # before the network: fail fast
     renderer = open_renderer(args)
     settings = render_settings(args, renderer)
@@ -85,7 +86,6 @@ def cmd_evolve(args: argparse.Namespace) -> int:
     from studio.engine.formats import load_network
     from studio.engine.latents import one_hot
     from studio.engine.render import Renderer, pick_device
-    from studio.settings import load_settings
 
     prompt = args.prompt.strip()
     if not prompt:
@@ -101,8 +101,7 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         negative_weight=args.negative_weight, realness_weight=args.realness, score_resolution=args.score_res or None,
     )
     device = pick_device(args.device)
-    clip_text = args.clip if args.clip is not None else load_settings().clip
-    spec = ClipSpec.parse(clip_text, config=args.clip_config)
+    spec = ClipSpec.parse(*clip_choice(args))
     scorer = load_clip(spec, device=device)   # before the network: fail fast
     network = load_network(args.network, device=device, with_discriminator=bool(args.realness))
     if args.realness and network.D is None:
@@ -157,17 +156,10 @@ def add_parsers(sub) -> None:
         "rank01-seedNNNN.png ... at full resolution (each with its recipe) and ranking.json (prompt, seeds, "
         "scores, CLIP). Scoring renders only up to a preview resolution when the model allows (--score-res)."))
     add_render_options(p)
-    p.add_argument("--prompt", required=True, help='what the images should show, e.g. "impressionist painting of autumn trees"')
-    p.add_argument("--negative", default=None, metavar="TEXT", help="a prompt to steer away from (its score is subtracted)")
-    p.add_argument("--negative-weight", type=float, default=1.0, metavar="W",
-                   help="how much the negative prompt counts (default 1)")
+    add_prompt_options(p, "impressionist painting of autumn trees")
     p.add_argument("--seeds", default="0-999", help="seeds to try (default 0-999)")
     p.add_argument("--top", type=int, default=6, metavar="K", help="how many images to keep (default 6)")
-    p.add_argument("--clip", default=None, metavar="SPEC",
-                   help="default, an open_clip NAME:TAG (e.g. ViT-B-32:laion2b_s34b_b79k) or a checkpoint file or "
-                        "folder (default: the 'clip' setting)")
-    p.add_argument("--clip-config", default=None, metavar="JSON|NAME",
-                   help="the checkpoint's architecture: an open_clip config JSON or model name such as ViT-B-32")
+    add_clip_options(p)
     p.add_argument("--score-res", type=int, default=256, metavar="PX",
                    help="render at least this size for scoring, stopping early when the model allows "
                         "(default 256; 0 = full resolution)")
@@ -180,10 +172,7 @@ def add_parsers(sub) -> None:
         "generation after generation. Writes genNN/rankMM.png (best first, each with its recipe) and "
         "evolution.json (settings, every individual's scores, the parents of each generation)."))
     add_render_options(p)
-    p.add_argument("--prompt", required=True, help='what to evolve towards, e.g. "an abstract painting with orange triangles"')
-    p.add_argument("--negative", default=None, metavar="TEXT", help="a prompt to steer away from (its score is subtracted)")
-    p.add_argument("--negative-weight", type=float, default=1.0, metavar="W",
-                   help="how much the negative prompt counts (default 1)")
+    add_prompt_options(p, "an abstract painting with orange triangles")
     p.add_argument("--realness", type=float, default=0.0, metavar="W",
                    help="add W x the discriminator's realness (0-1) to the score; needs a network file with its "
                         "discriminator (default 0: off)")
@@ -200,11 +189,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--seed", type=int, default=0, metavar="S", help="random seed: the same seed gives the same run (default 0)")
     p.add_argument("--keep", type=int, default=None, metavar="K",
                    help="images written per generation, best first (default K + K*K, e.g. 20; 0 = all)")
-    p.add_argument("--clip", default=None, metavar="SPEC",
-                   help="default, an open_clip NAME:TAG (e.g. ViT-B-32:laion2b_s34b_b79k) or a checkpoint file or "
-                        "folder (default: the 'clip' setting)")
-    p.add_argument("--clip-config", default=None, metavar="JSON|NAME",
-                   help="the checkpoint's architecture: an open_clip config JSON or model name such as ViT-B-32")
+    add_clip_options(p)
     p.add_argument("--score-res", type=int, default=256, metavar="PX",
                    help="render at least this size for scoring, stopping early when the model allows "
                         "(default 256; 0 = full resolution)")

@@ -7,7 +7,7 @@ import json
 import sys
 from pathlib import Path
 
-from studio.cli.common import CliError, progress_bar
+from studio.cli.common import CliError, add_clip_options, progress_bar
 
 
 def cmd_train(args: argparse.Namespace) -> int:
@@ -149,11 +149,8 @@ def add_parsers(sub) -> None:
                    help="at each snapshot, FD-CLIP and KID-CLIP (Frechet / kernel distance of CLIP image features "
                         "of real and generated images; not Inception FID) into metrics.jsonl (default: on)")
     p.add_argument("--metric-images", type=int, default=None, metavar="N",
-                   help="real and generated images for the metrics (default 1000)")
-    p.add_argument("--clip", default=None, metavar="SPEC",
-                   help="CLIP for the metrics: default, NAME:TAG or a checkpoint (default: the settings' CLIP)")
-    p.add_argument("--clip-config", default=None, metavar="ARCH",
-                   help="the --clip checkpoint's architecture: config JSON or open_clip model name")
+                   help="real and generated images for the metrics (default 256)")
+    add_clip_options(p, "computes FD-CLIP and KID")
     p.add_argument("--gpus", type=int, default=1, metavar="N", help="processes / GPUs, run under torchrun (default 1)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
     p.set_defaults(func=cmd_train)
