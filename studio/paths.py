@@ -28,6 +28,7 @@ __all__ = [
     "library_db_path",
     "project_root",
     "bundled_models_dir",
+    "default_network_path",
 ]
 
 #: Application name used for the platform's user folders.
@@ -96,3 +97,8 @@ def project_root() -> Path:
 def bundled_models_dir() -> Path:
     """The ``models/`` folder next to the ``studio`` package: bundled weights and model cards."""
     return project_root() / "models"
+
+
+def default_network_path() -> Path:
+    """The bundled default generator (``--network default``)."""
+    return bundled_models_dir() / "default-abstract.safetensors"

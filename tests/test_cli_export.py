@@ -179,7 +179,7 @@ def test_painting_aspect_follows_the_seed(generated, tmp_path):
 
 
 @pytest.mark.parametrize("args, message", [
-    (["export"], "--network and --seed"),
+    (["export"], "or --seed (with --network, else the default model)"),
     (["export", "{gen}", "--seed", "3"], "--seed only apply without INPUT"),
     (["export", "{gen}", "--bits", "16", "--format", "jpeg"], "--bits 16 needs PNG or TIFF"),
     (["export", "{gen}", "--format", "tiff", "--out", "{tmp}/x.png"], "does not suit --format tiff"),

@@ -37,22 +37,44 @@ def open_renderer(args: argparse.Namespace):
     return Renderer(network, device=device, batch_size=args.batch)
 
 
+def class_index(value: str | int | None, network) -> int | None:
+    """The class a ``--class`` value means for ``network``: an index or one of its class names.
+
+    Raises CliError for a conditional network without a class, or a value it does not have.
+    """
+    G, names = network.G, network.class_names
+    listing = f"0-{G.c_dim - 1}" + (" (" + ", ".join(f"{k} {name}" for k, name in enumerate(names)) + ")"
+                                    if names else "")
+    if value is None:
+        if G.c_dim:
+            raise CliError(f"{network.name} is conditional: choose a class with --class {listing}")
+        return None
+    if G.c_dim == 0:
+        print(f"note: {network.name} is unconditional; --class is ignored", file=sys.stderr)
+        return None
+    text = str(value).strip()
+    if text.lstrip("-").isdigit():
+        k = int(text)
+        if not 0 <= k < G.c_dim:
+            raise CliError(f"--class must be in {listing} for this model")
+        return k
+    lowered = [name.lower() for name in names]
+    if text.lower() in lowered:
+        return lowered.index(text.lower())
+    raise CliError(f"{network.name} has no class {text!r}; choose one of {listing}")
+
+
 def render_settings(args: argparse.Namespace, renderer) -> RenderSettings:
     from studio.engine.render import RenderSettings
 
     G = renderer.G
-    if args.class_index is not None and G.c_dim == 0:
-        print(f"note: {renderer.network.name} is unconditional; --class is ignored", file=sys.stderr)
-    if G.c_dim > 0 and args.class_index is None:
-        raise CliError(f"{renderer.network.name} is conditional: choose a class with --class 0-{G.c_dim - 1}")
-    if args.class_index is not None and G.c_dim and not 0 <= args.class_index < G.c_dim:
-        raise CliError(f"--class must be in 0-{G.c_dim - 1} for this model")
+    k = class_index(args.class_index, renderer.network)
     if args.trunc_cutoff is not None and not 0 <= args.trunc_cutoff <= G.num_ws:
         raise CliError(f"--trunc-cutoff must be in 0-{G.num_ws} for this model")
     return RenderSettings(
         truncation_psi=args.trunc,
         truncation_cutoff=args.trunc_cutoff,
-        class_index=args.class_index if G.c_dim else None,
+        class_index=k,
         noise_mode=args.noise_mode,
     )
 
@@ -81,14 +103,16 @@ def save_png(path: Path, image, recipe) -> None:
 
 def add_render_options(p: argparse.ArgumentParser, with_network: bool = True) -> None:
     if with_network:
-        p.add_argument("--network", required=True, metavar="PATH",
-                       help="network file: NVIDIA .pkl, rosinality .pt or studio .safetensors")
+        p.add_argument("--network", default="default", metavar="PATH",
+                       help="network file: NVIDIA .pkl, rosinality .pt or studio .safetensors; "
+                            "default (the default): the bundled abstract-painting generator")
     p.add_argument("--trunc", type=float, default=1.0, metavar="PSI",
                    help="truncation psi: 1 = full variety, 0.5-0.7 = safer images, 1.5 = wilder (default 1)")
     p.add_argument("--trunc-cutoff", type=int, default=None, metavar="N",
                    help="truncate only the first N w layers (default: all)")
-    p.add_argument("--class", dest="class_index", type=int, default=None, metavar="K",
-                   help="class label for conditional models")
+    p.add_argument("--class", dest="class_index", default=None, metavar="K|NAME",
+                   help="class of a conditional model, by number or name (the default model's: geometric, "
+                        "grid, colour field, gestural, radial, biomorphic)")
     p.add_argument("--noise-mode", choices=("const", "random", "none"), default="const",
                    help="per-pixel noise: the network's stored noise (default), fresh noise seeded by the image's seed, or none")
     p.add_argument("--batch", type=int, default=None, metavar="N", help="images per batch (default: 4 on CPU, 8 on GPU)")
@@ -110,6 +134,23 @@ def add_prompt_options(p: argparse.ArgumentParser, example: str) -> None:
     p.add_argument("--negative", default=None, metavar="TEXT", help="a prompt to steer away from (its score is subtracted)")
     p.add_argument("--negative-weight", type=float, default=1.0, metavar="W",
                    help="how much the negative prompt counts (default 1)")
+
+
+def check_prompt(args: argparse.Namespace, scorer, network, prompt: str, negative: str | None) -> None:
+    """Before scoring: warn about words the CLIP never saw, and on a conditional network without
+    --class take the class the prompt names (e.g. "triangles" is the default model's geometric)."""
+    from studio.engine.vocabulary import suggest_class, unseen_words
+
+    unseen = unseen_words(f"{prompt} {negative or ''}", scorer.vocabulary())
+    if unseen:
+        print(f"note: {scorer.name} never saw {', '.join(repr(w) for w in unseen)} in training and will guess; "
+              "for free text use a larger CLIP, e.g. --clip ViT-B-32:laion2b_s34b_b79k", file=sys.stderr)
+    if args.class_index is None and network.G.c_dim and network.class_names:
+        k = suggest_class(prompt, network.class_names, network.class_keywords)
+        if k is not None:
+            print(f"note: the prompt asks for class {k} ({network.class_names[k]}) of {network.name}; "
+                  "--class chooses another", file=sys.stderr)
+            args.class_index = k
 
 
 def clip_choice(args: argparse.Namespace) -> tuple[str, str | None]:

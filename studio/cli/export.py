@@ -65,7 +65,7 @@ def _find_export_model(recipe, args: argparse.Namespace, notes: list[str]):
     Each candidate must have the recipe's fingerprint. Returns the loaded network or None.
     """
     from studio.engine.errors import StudioError
-    from studio.engine.formats import load_network
+    from studio.engine.formats import load_network, resolve_network_path
     from studio.paths import library_db_path
 
     wanted = recipe.model.fingerprint
@@ -86,7 +86,11 @@ def _find_export_model(recipe, args: argparse.Namespace, notes: list[str]):
         notes.append(f"could not look the model up in the library: {exc}")
     seen: set[str] = set()
     for where, path in candidates:
-        resolved = str(Path(path).expanduser())
+        try:
+            resolved = str(resolve_network_path(path))
+        except StudioError as exc:
+            notes.append(f"{where}: {exc}")
+            continue
         if resolved in seen or not Path(resolved).is_file():
             continue
         seen.add(resolved)
@@ -133,8 +137,8 @@ def cmd_export(args: argparse.Namespace) -> int:
     recipe = None
     source = Path(args.input).expanduser() if args.input else None
     if source is None:
-        if not args.network or args.seed is None:
-            raise CliError("give INPUT (an image or a recipe .json), or --network and --seed")
+        if args.seed is None:
+            raise CliError("give INPUT (an image or a recipe .json), or --seed (with --network, else the default model)")
         stem = f"seed{args.seed:04d}"
     else:
         given = [flag for flag, value in (("--seed", args.seed), ("--class", args.class_index),
@@ -174,7 +178,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             if source is None:
                 from studio.engine.formats import load_network
 
-                network = load_network(args.network, with_discriminator=False)
+                network = load_network(args.network or "default", with_discriminator=False)
             elif recipe is not None:
                 network = _find_export_model(recipe, args, notes)
                 if network is None and source.suffix.lower() == ".json":
@@ -227,10 +231,12 @@ def add_parsers(sub) -> None:
         "--print sets the final size and --aspect the reshaping before it: when their shapes differ, the "
         "reshaped image fills the print size, cropped centrally (padded with --mode pad)."))
     p.add_argument("input", nargs="?", metavar="INPUT", help="image with a recipe, or a recipe .json")
-    p.add_argument("--network", metavar="PATH", help="network file (needed without INPUT; else used if it is the recipe's model)")
+    p.add_argument("--network", metavar="PATH",
+                   help="network file to render --seed from (without INPUT; default: the bundled default model); "
+                        "with INPUT, used if it is the recipe's model")
     p.add_argument("--seed", type=int, default=None, metavar="N", help="seed to render (without INPUT)")
-    p.add_argument("--class", dest="class_index", type=int, default=None, metavar="K",
-                   help="class label for conditional models (without INPUT)")
+    p.add_argument("--class", dest="class_index", default=None, metavar="K|NAME",
+                   help="class of a conditional model, by number or name (without INPUT)")
     p.add_argument("--trunc", type=float, default=None, metavar="PSI", help="truncation psi (without INPUT; default 1)")
     p.add_argument("--noise-mode", choices=("const", "random", "none"), default="const", help=argparse.SUPPRESS)
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")

@@ -10,6 +10,7 @@ from studio.cli.common import (
     add_clip_options,
     add_prompt_options,
     add_render_options,
+    check_prompt,
     clip_choice,
     open_renderer,
     output_dir,
@@ -37,10 +38,11 @@ def cmd_rank(args: argparse.Namespace) -> int:
     spec = ClipSpec.parse(*clip_choice(args))
     scorer = load_clip(spec, device=pick_device(args.device))   # before the network: fail fast
     renderer = open_renderer(args)
+    negative = (args.negative or "").strip() or None
+    check_prompt(args, scorer, renderer.network, prompt, negative)
     settings = render_settings(args, renderer)
     outdir = output_dir(args.outdir)
     score_res = args.score_res or None
-    negative = (args.negative or "").strip() or None
     with progress_bar(len(seeds), "rank") as bar:
         top = rank_seeds(renderer, scorer, prompt, seeds, top_k=args.top, negative=negative,
                          negative_weight=args.negative_weight, settings=settings, score_resolution=score_res,
@@ -108,8 +110,9 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         raise CliError(f"--realness needs the model's discriminator, and {network.path.name} has none "
                        "(rosinality checkpoints and files converted with --no-discriminator hold only the generator)")
     renderer = Renderer(network, device=device, batch_size=args.batch)
-    settings = render_settings(args, renderer)
     negative = (args.negative or "").strip() or None
+    check_prompt(args, scorer, network, prompt, negative)
+    settings = render_settings(args, renderer)
     labels = one_hot(settings.class_index, renderer.G.c_dim) if renderer.G.c_dim else None
     fitness = make_clip_fitness(scorer, prompt, negative, args.negative_weight, network.D, args.realness, labels)
     evolution = Evolution(renderer, fitness, config, settings=settings)

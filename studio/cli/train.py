@@ -138,7 +138,7 @@ def add_parsers(sub) -> None:
                    help="kimg per tick: progress line and stats.jsonl entry (default 4)")
     p.add_argument("--res", type=int, default=None, metavar="PX", help="training resolution (default: the dataset's)")
     p.add_argument("--preset", default=None, choices=("small", "default-abstract", "auto", "paper256", "dcgan"),
-                   help="network size (default default-abstract; small for CPUs); dcgan: a DCGAN instead of "
+                   help="network size (default default-abstract: the bundled model's size, trainable on a CPU; auto and paper256 want a GPU); dcgan: a DCGAN instead of "
                         "StyleGAN2 (64 or 128 px, BCE, Adam 2e-4 / beta1 0.5) for quick sketches on tiny datasets")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default 0.0025; 0.0002 with --preset dcgan)")
     p.add_argument("--pl-weight", type=float, default=None, metavar="W", help="path-length regularisation (default 0 = off)")

@@ -42,7 +42,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 __all__ = [
     "FAMILIES", "COLOR_NAMES", "SHAPE_NAMES", "FAMILY_SHAPES", "SIZE_WORDS", "Painting",
-    "paint", "caption_vocabulary", "write_dataset", "nearest_color_names",
+    "paint", "caption_vocabulary", "example_prompts", "write_dataset", "nearest_color_names",
 ]
 
 FAMILIES: list[str] = ["geometric", "grid", "colour field", "gestural", "radial", "biomorphic"]
@@ -609,6 +609,18 @@ def caption_vocabulary() -> list[str]:
     for opening in FAMILY_OPENINGS.values():
         words.update(opening.split())
     return sorted(words)
+
+
+def example_prompts(per_family: int = 3, start_seed: int = 3_000_000) -> list[str]:
+    """Prompts in the captions' words, for a CLIP trained on them: per family, one short prompt
+    ("a radial abstract painting of blue rings") and the captions of ``per_family`` paintings."""
+    colours = list(COLOR_NAMES)
+    prompts = []
+    for k, family in enumerate(FAMILIES):
+        shape = FAMILY_SHAPES[family][0]
+        prompts.append(f"{FAMILY_OPENINGS[family]} of {colours[(3 * k + 1) % len(colours)]} {shape}")
+        prompts += [paint(start_seed + per_family * k + i, 64, family).caption for i in range(per_family)]
+    return prompts
 
 
 def _measure(indices: np.ndarray, background: str, structure: Sequence[str]) -> tuple[list[str], list[float]]:

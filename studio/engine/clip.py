@@ -47,6 +47,7 @@ import torch
 import torch.nn.functional as F
 
 from studio import paths
+from studio.engine import vocabulary as _vocab
 from studio.engine.errors import StudioError
 
 if TYPE_CHECKING:
@@ -65,13 +66,14 @@ __all__ = [
 
 log = logging.getLogger(__name__)
 
-#: The bundled default CLIP: ``config.json`` + ``weights.safetensors`` (+ ``vocabulary.txt``).
-DEFAULT_CLIP_DIR: Path = paths.bundled_models_dir() / "default-clip"
+#: The bundled default CLIP: ``config.json`` + ``weights.safetensors`` (+ ``vocabulary.txt``,
+#: ``prompts.txt``; see :mod:`studio.engine.vocabulary`).
+DEFAULT_CLIP_DIR: Path = _vocab.DEFAULT_CLIP_DIR
 
 #: File names inside :data:`DEFAULT_CLIP_DIR`.
 DEFAULT_CONFIG_NAME = "config.json"
 DEFAULT_WEIGHTS_NAME = "weights.safetensors"
-VOCABULARY_NAME = "vocabulary.txt"
+VOCABULARY_NAME = _vocab.VOCABULARY_FILE
 
 #: What to suggest when a CLIP is missing.
 EXAMPLE_PRETRAINED = "ViT-B-32:laion2b_s34b_b79k"
@@ -682,13 +684,11 @@ def register_config(model_cfg: dict) -> str:
 
 
 def _read_vocabulary(path: Path) -> set[str] | None:
-    if not path.is_file():
-        return None
     try:
-        lines = path.read_text(encoding="utf-8").splitlines()
+        lines = _vocab.read_lines(path)
     except (OSError, ValueError) as exc:
         raise ClipError(f"cannot read the CLIP vocabulary {path}: {exc}") from None
-    return {line.strip() for line in lines if line.strip() and not line.lstrip().startswith("#")}
+    return None if lines is None else set(lines)
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:

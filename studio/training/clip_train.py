@@ -4,7 +4,8 @@
 (:mod:`studio.data.procedural`), trains an open_clip ``CLIP`` built from a small config
 (``models/default-clip-config.json``) with the symmetric contrastive loss, and writes a folder
 that :func:`studio.engine.clip.load_clip` opens like any open_clip checkpoint folder:
-``config.json``, ``weights.safetensors`` (float16), ``vocabulary.txt`` and a model card
+``config.json``, ``weights.safetensors`` (float16), ``vocabulary.txt``, ``prompts.txt`` (example
+prompts for the Evolve panel) and a model card
 ``README.md`` with the zero-shot accuracies of :func:`evaluate_zero_shot`.
 
 Training checkpoints every epoch (atomically) to ``checkpoint.safetensors`` (model and optimizer
@@ -277,7 +278,7 @@ def train_clip(
     """
     from safetensors.torch import save_file
 
-    from studio.data.procedural import caption_vocabulary
+    from studio.data.procedural import caption_vocabulary, example_prompts
     from studio.engine.atomic import atomic_path, atomic_write_text
 
     out = Path(out_dir).expanduser()
@@ -375,6 +376,7 @@ def train_clip(
     with contextlib.suppress(OSError):
         (out / "weights.safetensors").chmod(0o644)
     atomic_write_text(out / "vocabulary.txt", "\n".join(caption_vocabulary()) + "\n")
+    atomic_write_text(out / "prompts.txt", "\n".join(example_prompts()) + "\n")
     summary["weights_bytes"] = (out / "weights.safetensors").stat().st_size
     if eval_images > 0:
         seeds = range(EVAL_SEED_START, EVAL_SEED_START + int(eval_images))

@@ -64,7 +64,7 @@ class DcganTrainer(Trainer):
                 f"or prepare the dataset at that size (`studio prepare --res 64`)")
 
     def _sizes(self) -> dict[str, int]:
-        return self.options.network_size(len(self.dataset))
+        return self.options.network_size()
 
     def _new_discriminator(self) -> DcganDiscriminator:
         size = self._sizes()

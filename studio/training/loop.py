@@ -310,7 +310,7 @@ class Trainer:
 
     def _fresh(self) -> None:
         opts = self.options
-        size = opts.network_size(len(self.dataset))
+        size = opts.network_size()
         g_cfg = GeneratorConfig(
             z_dim=size["z_dim"], c_dim=self.c_dim, w_dim=size["w_dim"], img_resolution=self.resolution,
             mapping_layers=size["mapping_layers"], channel_base=size["channel_base"],
@@ -692,6 +692,9 @@ class Trainer:
                       "run_dir": str(self.run_dir)}
         if self.transfer_from is not None:
             provenance["transfer_from"] = str(self.transfer_from)
+        names = getattr(self.dataset, "label_names", None) if self.c_dim else None
+        if names and len(names) == self.c_dim:
+            provenance["class_names"] = [str(n) for n in names]  # shown by Explore, accepted by --class
         fp = save_native(path, self.G_ema, self.D, provenance=provenance, training_state=state,
                          extra_tensors=tensors)
         kimg_tag = f"{self.nimg // 1000:06d}"

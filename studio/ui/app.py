@@ -34,8 +34,19 @@ def run_app(model: str | None = None, argv: list[str] | None = None) -> int:
         print("window-shown", flush=True)
         return 0
     session.client.start()          # imports torch on the worker thread
-    if model:
-        window.open_path(model)
-    elif session.settings.last_model:
-        pass  # the empty state lists recent models; opening the default model arrives with it
+    start = model or startup_model(session.settings.last_model)
+    if start:
+        window.open_path(start)
     return app.exec()
+
+
+def startup_model(last: str | None) -> str | None:
+    """What opens when no model is named: the last one if it is still there, else the bundled
+    default generator, else nothing (the window shows how to open one)."""
+    from pathlib import Path
+
+    from studio import paths
+
+    if last and (last.lower() == "default" or Path(last).expanduser().is_file()):
+        return last
+    return "default" if paths.default_network_path().is_file() else None

@@ -69,7 +69,10 @@ def test_evolution_follows_the_artists_choices(make_window, tiny_model, tiny_cli
     assert starred and starred[0].source == "evolve" and starred[0].recipe.w is not None
 
 
-def test_missing_default_clip_is_a_clear_message(make_window, tiny_model, qtbot):
+def test_missing_default_clip_is_a_clear_message(make_window, tiny_model, qtbot, tmp_path, monkeypatch):
+    from studio.engine import clip
+
+    monkeypatch.setattr(clip, "DEFAULT_CLIP_DIR", tmp_path / "no-default-clip")
     window = make_window(tiny_model)
     panel = window.evolve
     panel.clip_edit.setText("default")
@@ -111,3 +114,50 @@ def test_panel_defaults_are_magnets(make_window, tiny_model):
     assert {k: config[k] for k in ("population", "parents", "recombination", "mutation", "generations")} == {
         "population": 200, "parents": 4, "recombination": 0.333, "mutation": 0.25, "generations": 5}
     assert config["space"] == "w"
+
+
+@pytest.fixture(scope="module")
+def labelled(tmp_path_factory):
+    """A tiny conditional network that names its classes, and a CLIP folder with a vocabulary."""
+    import torch
+
+    from studio.engine.formats.native import save_native
+    from studio.engine.networks import GeneratorConfig, make_generator
+    from tests.clip_fixtures import make_tiny_clip
+
+    folder = tmp_path_factory.mktemp("labelled")
+    torch.manual_seed(0)
+    G = make_generator(GeneratorConfig(z_dim=16, w_dim=16, c_dim=2, img_resolution=16, mapping_layers=1,
+                                       channel_base=64, channel_max=16))
+    save_native(folder / "families.safetensors", G, provenance={
+        "class_names": ["geometric", "grid"], "class_keywords": {"geometric": ["triangles"], "grid": ["rectangles"]}})
+    make_tiny_clip(folder / "clip")
+    (folder / "clip" / "vocabulary.txt").write_text("a\ngrid\npainting\nof\nred\nrectangles\norange\ntriangles\n")
+    (folder / "clip" / "prompts.txt").write_text("a grid painting of red rectangles\norange triangles\n")
+    return folder
+
+
+def test_prompt_hints_follow_the_clips_vocabulary(make_window, labelled, qtbot):
+    window = make_window(labelled / "families.safetensors")
+    panel = window.evolve
+    assert [panel.class_combo.itemText(i) for i in range(panel.class_combo.count())] == ["0: geometric", "1: grid"]
+    panel.clip_edit.setText(str(labelled / "clip"))
+    panel.clip_edit.editingFinished.emit()
+    assert [a.text() for a in panel.suggest_menu.actions()] == ["a grid painting of red rectangles", "orange triangles"]
+    panel.suggest_menu.actions()[0].trigger()                    # an idea becomes the prompt...
+    assert panel.prompt.text() == "a grid painting of red rectangles"
+    wait_for(qtbot, lambda: panel.class_combo.currentData() == 1, timeout=5000)   # ...and picks its class
+    assert "never saw" not in panel.vocab_hint.text()
+    panel.prompt.setText("orange triangles under a stormy sky")
+    wait_for(qtbot, lambda: "never saw" in panel.vocab_hint.text(), timeout=5000)
+    assert panel.unseen_words() == ["under", "stormy", "sky"]
+    assert "“stormy”" in panel.vocab_hint.text() and "larger CLIP" in panel.vocab_hint.text()
+    assert panel.class_combo.currentData() == 0
+    panel.class_combo.activated.emit(1)                          # the artist's choice then stays
+    panel.class_combo.setCurrentIndex(1)
+    panel.prompt.setText("orange triangles")
+    qtbot.wait(400)
+    assert panel.class_combo.currentData() == 1
+    panel.clip_edit.setText("ViT-B-32:laion2b_s34b_b79k")        # a general CLIP reads free text
+    panel.clip_edit.editingFinished.emit()
+    assert panel.vocab_hint.isHidden() and not panel.suggest_btn.isVisible()

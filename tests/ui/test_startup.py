@@ -45,3 +45,19 @@ def test_crash_dialog_has_a_copyable_report(qtbot):
     copy = next(b for b in dialog.findChildren(QPushButton) if b.text() == "Copy report")
     copy.click()
     assert QGuiApplication.clipboard().text() == report
+
+
+def test_the_studio_opens_the_last_model_or_else_the_default(tmp_path, monkeypatch):
+    from studio import paths
+    from studio.ui.app import startup_model
+
+    bundled = tmp_path / "default-abstract.safetensors"
+    monkeypatch.setattr(paths, "default_network_path", lambda: bundled)
+    last = tmp_path / "mine.pkl"
+    last.write_bytes(b"x")
+    assert startup_model(None) is None                  # nothing bundled: the empty state
+    bundled.write_bytes(b"x")
+    assert startup_model(None) == "default"
+    assert startup_model(str(last)) == str(last)
+    assert startup_model(str(tmp_path / "moved-away.pkl")) == "default"
+    assert startup_model("https://example.com/net.pkl") == "default"   # no surprise download at start-up

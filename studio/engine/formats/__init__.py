@@ -3,6 +3,9 @@
 Supported inputs: NVIDIA StyleGAN2-ADA / StyleGAN3-repo ``.pkl`` (through a restricted
 unpickler), rosinality ``.pt`` checkpoints (``torch.load(weights_only=True)``) and the
 studio's own ``.safetensors``. Nothing inside a file is ever executed.
+
+The name ``default`` stands for the bundled default generator (:data:`DEFAULT_NETWORK_PATH`)
+wherever a network path is accepted.
 """
 
 from __future__ import annotations
@@ -13,8 +16,13 @@ from typing import Any
 
 import torch
 
+from studio import paths
 from studio.engine.errors import ModelFormatError, StudioError
 from studio.engine.networks import Discriminator, Generator
+
+#: The bundled default generator (conditional, 128 px, six families of abstract painting).
+DEFAULT_NETWORK_PATH: Path = paths.default_network_path()
+DEFAULT_NETWORK = "default"
 
 FORMAT_LABELS = {
     "nvidia-pkl": "NVIDIA network pickle",
@@ -47,6 +55,23 @@ class LoadedNetwork:
     def kind(self) -> str:
         return self.G.config.kind
 
+    @property
+    def class_names(self) -> list[str]:
+        """Names of a conditional network's classes when its file records them (studio files
+        trained on a labelled dataset do), else an empty list."""
+        names = self.details.get("class_names") or self.provenance.get("class_names") or []
+        return [str(n) for n in names] if isinstance(names, list) and len(names) == self.G.c_dim else []
+
+    @property
+    def class_keywords(self) -> dict[str, list[str]]:
+        """Words that ask for each class in a prompt, when the file records them (the default
+        model's: its families' shapes, e.g. "triangles" for "geometric"); see
+        :func:`studio.engine.vocabulary.suggest_class`."""
+        words = self.provenance.get("class_keywords")
+        if not isinstance(words, dict):
+            return {}
+        return {str(k): [str(w) for w in v] for k, v in words.items() if isinstance(v, list)}
+
     def summary(self) -> dict[str, Any]:
         """The facts ``studio info`` prints."""
         G = self.G
@@ -66,6 +91,21 @@ class LoadedNetwork:
             "fingerprint": self.fingerprint,
             **({"training_state": self.training_state} if self.training_state else {}),
         }
+
+
+def is_default_network(source: str | Path) -> bool:
+    """Whether ``source`` names the bundled default generator (``default``, any case)."""
+    return str(source).strip().lower() == DEFAULT_NETWORK and not Path(str(source)).exists()
+
+
+def resolve_network_path(source: str | Path) -> Path:
+    """The file a network argument means: ``default`` is the bundled generator, else the path."""
+    if is_default_network(source):
+        if not DEFAULT_NETWORK_PATH.is_file():
+            raise ModelFormatError(f"the default generator is missing from this installation "
+                                   f"(expected {DEFAULT_NETWORK_PATH}); open a network file instead")
+        return DEFAULT_NETWORK_PATH
+    return Path(source).expanduser()
 
 
 def detect_format(path: Path) -> str:
@@ -95,8 +135,8 @@ def detect_format(path: Path) -> str:
 
 
 def load_network(path: str | Path, *, device: str | torch.device = "cpu", with_discriminator: bool = True) -> LoadedNetwork:
-    """Read any supported network file. Raises :class:`ModelFormatError` with a one-line reason."""
-    path = Path(path).expanduser()
+    """Read any supported network file (or ``default``). Raises :class:`ModelFormatError` with a one-line reason."""
+    path = resolve_network_path(path)
     fmt = detect_format(path)
     try:
         if fmt == "native":
@@ -156,4 +196,5 @@ def _load_nvidia(path: Path, with_discriminator: bool) -> LoadedNetwork:
     return LoadedNetwork(G, D, "nvidia-pkl", path, fingerprint(G), {"source_format": "nvidia-pkl"}, {}, details)
 
 
-__all__ = ["LoadedNetwork", "load_network", "detect_format", "FORMAT_LABELS"]
+__all__ = ["LoadedNetwork", "load_network", "detect_format", "resolve_network_path", "is_default_network",
+           "FORMAT_LABELS", "DEFAULT_NETWORK", "DEFAULT_NETWORK_PATH"]

@@ -10,6 +10,7 @@ best of every generation; clicking one goes back there to branch anew.
 from __future__ import annotations
 
 
+from PySide6.QtCore import Qt, QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QComboBox,
@@ -20,12 +21,15 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QLineEdit,
+    QMenu,
     QPushButton,
     QSpinBox,
+    QToolButton,
     QVBoxLayout,
     QWidget,
 )
 
+from studio.engine import vocabulary
 from studio.engine.recipe import Recipe
 from studio.ui import jobs
 from studio.ui.session import StudioSession
@@ -36,6 +40,7 @@ from studio.ui.widgets.viewer import ImageViewer
 KEY = "evolve.run"
 FULL_KEY = "evolve.full"
 DEFAULT_PROMPT = "an abstract painting with orange triangles"
+LARGER_CLIP = "ViT-B-32:laion2b_s34b_b79k"
 
 
 class EvolvePanel(QWidget):
@@ -50,6 +55,10 @@ class EvolvePanel(QWidget):
         self.info: dict[int, dict] = {}         # id -> {'score', 'recipe'}
         self.images: dict[int, QImage] = {}
         self._viewer: ImageViewer | None = None
+        self._vocabulary: set[str] | None = None   # the CLIP's words, None when it reads free text
+        self._class_names: list[str] = []
+        self._class_keywords: dict[str, list[str]] = {}
+        self._class_chosen = False              # the artist picked a class: stop suggesting one
         self._lineage_images: dict[int, QImage] = {}
 
         self.grid = ImageGrid(rows=4, cols=5)
@@ -102,7 +111,22 @@ class EvolvePanel(QWidget):
                                   "from your cache, or a checkpoint file")
         self.clip_config = QLineEdit(self.session.settings.clip_config or "")
         self.clip_config.setPlaceholderText("config JSON or model name (checkpoints only)")
-        pf.addRow("Prompt", self.prompt)
+        self.suggest_btn = QToolButton()
+        self.suggest_btn.setText("Ideas")
+        self.suggest_btn.setToolTip("Prompts in the words this CLIP was trained on")
+        self.suggest_btn.setPopupMode(QToolButton.ToolButtonPopupMode.InstantPopup)
+        self.suggest_menu = QMenu(self.suggest_btn)
+        self.suggest_menu.triggered.connect(lambda action: self.prompt.setText(action.text()))
+        self.suggest_btn.setMenu(self.suggest_menu)
+        prompt_row = QHBoxLayout()
+        prompt_row.setContentsMargins(0, 0, 0, 0)
+        prompt_row.addWidget(self.prompt, 1)
+        prompt_row.addWidget(self.suggest_btn)
+        self.vocab_hint = QLabel()
+        self.vocab_hint.setWordWrap(True)
+        self.vocab_hint.setTextFormat(Qt.TextFormat.RichText)
+        pf.addRow("Prompt", prompt_row)
+        pf.addRow(self.vocab_hint)
         pf.addRow("Negative", self.negative)
         pf.addRow("Negative weight", self.negative_weight)
         pf.addRow("CLIP", self.clip_edit)
@@ -125,6 +149,7 @@ class EvolvePanel(QWidget):
         self.realness = QDoubleSpinBox(minimum=0.0, maximum=5.0, value=0.0, singleStep=0.1)
         self.realness.setToolTip("Weight of the discriminator's realness score (models with a discriminator)")
         self.class_combo = QComboBox()
+        self.class_combo.activated.connect(lambda _index: setattr(self, "_class_chosen", True))
         self.class_label = QLabel("Class")
         af.addRow("Initial population", self.population)
         af.addRow("Parents kept", self.parents)
@@ -174,6 +199,12 @@ class EvolvePanel(QWidget):
         v.addWidget(img)
         v.addStretch(1)
 
+        self._prompt_timer = QTimer(self, singleShot=True, interval=250)
+        self._prompt_timer.timeout.connect(self._check_prompt)
+        self.prompt.textChanged.connect(self._prompt_timer.start)
+        self.negative.textChanged.connect(self._prompt_timer.start)
+        self.clip_edit.editingFinished.connect(self._refresh_vocabulary)
+        self._refresh_vocabulary()
         self.start_btn.clicked.connect(self.start)
         self.next_btn.clicked.connect(lambda: self.next_generation(1))
         self.run_btn.clicked.connect(self.run_to_end)
@@ -196,12 +227,53 @@ class EvolvePanel(QWidget):
         self.grid.grid_model.set_items([], [])
         self.lineage.grid_model.set_items([], [])
         self.class_combo.clear()
+        names = info.get("class_names") or []
         for k in range(info["c_dim"]):
-            self.class_combo.addItem(f"Class {k}", k)
+            self.class_combo.addItem(f"{k}: {names[k]}" if k < len(names) else f"Class {k}", k)
+        self._class_names = list(names)
+        self._class_keywords = dict(info.get("class_keywords") or {})
+        self._class_chosen = False
+        self._check_prompt()
         self.class_combo.setVisible(info["c_dim"] > 0)
         self.class_label.setVisible(info["c_dim"] > 0)
         self.realness.setEnabled(bool(info.get("has_discriminator")))
         self._set_running(False)
+
+    # -- what the CLIP knows ----------------------------------------------------------------------------
+    def _refresh_vocabulary(self) -> None:
+        """Read the chosen CLIP's vocabulary and example prompts (the bundled one has both)."""
+        spec = self.clip_edit.text().strip() or "default"
+        self._vocabulary = vocabulary.read_vocabulary(spec)
+        self.suggest_menu.clear()
+        ideas = vocabulary.read_example_prompts(spec)
+        for text in ideas:
+            self.suggest_menu.addAction(text)
+        self.suggest_btn.setVisible(bool(ideas))
+        self._check_prompt()
+
+    def unseen_words(self) -> list[str]:
+        """Words of the prompt and the negative prompt that the CLIP never saw in training."""
+        return vocabulary.unseen_words(f"{self.prompt.text()} {self.negative.text()}", self._vocabulary)
+
+    def _check_prompt(self) -> None:
+        if self._vocabulary is None:
+            self.vocab_hint.hide()
+        else:
+            unseen = self.unseen_words()
+            if unseen:
+                words = ", ".join(f"“{w}”" for w in unseen)
+                self.vocab_hint.setText(
+                    f"<span style='color:#b35900'>⚠ This CLIP never saw {words}: it only knows the words of "
+                    f"its training captions (families, colours, shapes), so it will guess. For free text, "
+                    f"use a larger CLIP such as <code>{LARGER_CLIP}</code>.</span>")
+            else:
+                self.vocab_hint.setText("<span style='color:gray'>This CLIP knows the words of its training "
+                                        "captions: painting families, colours and shapes. See Ideas.</span>")
+            self.vocab_hint.show()
+        if self._class_names and not self._class_chosen:
+            k = vocabulary.suggest_class(self.prompt.text(), self._class_names, self._class_keywords)
+            if k is not None:
+                self.class_combo.setCurrentIndex(self.class_combo.findData(k))
 
     def _set_running(self, running: bool) -> None:
         self.running = running

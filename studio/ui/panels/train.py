@@ -202,7 +202,7 @@ class TrainPanel(QWidget):
         self.start_from.addItem("Fine-tune a file…", "file")
         self.kimg = QDoubleSpinBox(minimum=0.05, maximum=100000, value=200, decimals=2, suffix=" kimg")
         self.preset = QComboBox()
-        for key, text in (("default-abstract", "Default (sized from the data)"), ("small", "Small (quick sketches)"),
+        for key, text in (("default-abstract", "Default abstract (trains on a CPU)"), ("small", "Small (quick sketches)"),
                           ("auto", "Auto"), ("paper256", "Paper 256"),
                           ("dcgan", "DCGAN (64/128 px sketches)")):
             self.preset.addItem(text, key)
