@@ -89,9 +89,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", required=True, metavar="DIR", help="output folder")
     p.add_argument("--images", type=int, default=20000, metavar="N", help="training images (default 20000)")
     p.add_argument("--res", type=int, default=64, metavar="PX", help="painting size in pixels (default 64)")
-    p.add_argument("--epochs", type=int, default=30, metavar="E", help="epochs (default 30)")
+    p.add_argument("--epochs", type=int, default=16, metavar="E", help="epochs (default 16)")
     p.add_argument("--batch", type=int, default=128, metavar="B", help="batch size (default 128)")
-    p.add_argument("--lr", type=float, default=5e-4, help="peak learning rate (default 5e-4)")
+    p.add_argument("--lr", type=float, default=2e-3, help="peak learning rate (default 2e-3)")
     p.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
     p.add_argument("--config", default=None, metavar="JSON",
                    help="open_clip model config (default: models/default-clip-config.json)")

@@ -11,14 +11,27 @@ from studio.cli.common import CliError, add_clip_options, progress_bar
 
 
 def cmd_train(args: argparse.Namespace) -> int:
+    from studio.training.default_model import training_overrides
     from studio.training.launch import resolve_options
 
     overrides = {k: getattr(args, k) for k in (
-        "data", "resume", "kimg", "batch", "gamma", "aug", "target", "p", "ada_kimg", "mirror", "cond", "snap",
+        "data", "resume", "kimg", "batch", "gamma", "aug", "target", "p", "ada_kimg", "mirror", "cond", "as_class", "snap",
         "tick_kimg", "res", "preset", "lr", "pl_weight", "freeze_d", "seed", "device", "workers",
         "metrics", "metric_images", "clip", "clip_config")}
     overrides["mirror"] = True if args.mirror else None
     overrides["cond"] = True if args.cond else None
+    painting = {"bar": None}
+
+    def paint_progress(stage: str, done: int, total: int) -> None:
+        if painting["bar"] is None:
+            painting["bar"] = progress_bar(total, "paint the training set")
+        painting["bar"].update(done - painting["bar"].n)
+
+    overrides, notes = training_overrides(overrides, args.outdir, paint_progress)
+    if painting["bar"] is not None:
+        painting["bar"].close()
+    for note in notes:
+        print(note, file=sys.stderr)
     options = resolve_options(overrides, args.outdir)
     if args.gpus > 1:
         return _train_distributed(options, args.gpus)
@@ -107,8 +120,52 @@ def _train_distributed(options, gpus: int) -> int:
     return 0
 
 
+def cmd_publish_default(args: argparse.Namespace) -> int:
+    from studio.training.default_model import keep_resumable, publish
+    from studio.training.launch import latest_run_dir
+    from studio.training.loop import find_latest_snapshot
+
+    snapshot = args.snapshot
+    if snapshot == "latest":
+        run = latest_run_dir(args.outdir)
+        found = find_latest_snapshot(run) if run is not None else None
+        if found is None:
+            raise CliError(f"no training snapshot in {args.outdir}; train first (studio train --resume latest)")
+        snapshot = found
+    snapshot = Path(snapshot).expanduser()
+    if not snapshot.is_file():
+        raise CliError(f"{snapshot} does not exist")
+    try:
+        kept = keep_resumable(snapshot)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    print(f"resumable snapshot {snapshot.name} -> {kept} ({kept.stat().st_size / 1e6:.1f} MB)")
+    if args.resumable_only:
+        return 0
+    bars: dict[str, object] = {}
+
+    def progress(stage: str, done: int, total: int) -> None:
+        bar = bars.get(stage)
+        if bar is None:
+            bar = bars[stage] = progress_bar(total, stage)
+        bar.update(done - bar.n)
+
+    try:
+        info = publish(snapshot, fd_images=args.fd_images, progress=progress)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    finally:
+        for bar in bars.values():
+            bar.close()
+    print(f"published {snapshot.name} ({info['training']['kimg']:.1f} kimg): models/default-abstract.safetensors "
+          f"({info['bytes'] / 1e6:.1f} MB), models/default-abstract.md, resources/default-abstract-samples.png")
+    print(f"FD-CLIP {info['fd']['fd_clip']:.4f} vs held-out paintings "
+          f"(training vs held-out: {info['fd']['fd_clip_training_vs_held_out']:.4f})")
+    return 0
+
+
 def add_parsers(sub) -> None:
-    """Subcommands: train."""
+    """Subcommands: train, publish-default."""
     p = sub.add_parser("train", help="train or fine-tune a StyleGAN2-ADA model on a prepared dataset", description=(
         "Train a StyleGAN2 generator with adaptive discriminator augmentation (ADA) on a folder made by "
         "`studio prepare`. Each run gets its own folder in --outdir (NNNNN-<dataset>-<preset>) with "
@@ -117,8 +174,11 @@ def add_parsers(sub) -> None:
         "--resume latest continues the newest run in --outdir exactly (kimg, ADA p, optimiser, EMA); "
         "--resume FILE continues a snapshot, or fine-tunes any other network (NVIDIA .pkl, rosinality .pt, "
         "studio .safetensors). Ctrl+C stops after the current step and writes a snapshot; so does a file named "
-        "STOP in the run folder."))
-    p.add_argument("--data", default=None, metavar="DIR", help="prepared dataset folder (or zip)")
+        "STOP in the run folder. Without --data this trains the bundled default model: it paints its 20,000 "
+        "procedural paintings into the cache once, trains conditionally on their six families, and with "
+        "--resume latest and no run in --outdir continues the snapshot committed in models/training/."))
+    p.add_argument("--data", default=None, metavar="DIR",
+                   help="prepared dataset folder (or zip); default: the default model's procedural paintings")
     p.add_argument("--outdir", default="training-runs", metavar="RUNS", help="folder of runs (default: training-runs)")
     p.add_argument("--resume", default=None, metavar="PATH|latest",
                    help="'latest' (newest run in --outdir) or a network file to continue / fine-tune from")
@@ -133,6 +193,9 @@ def add_parsers(sub) -> None:
                    help="kimg for p to move by 1 (default 500, 100 when resuming)")
     p.add_argument("--mirror", action="store_true", help="random left-right flips of the training images")
     p.add_argument("--cond", action="store_true", help="conditional training from the dataset's labels")
+    p.add_argument("--as-class", dest="as_class", type=int, default=None, metavar="K",
+                   help="fine-tuning a conditional network (such as the default model) on images without labels: "
+                        "they all train class K (default 0)")
     p.add_argument("--snap", type=int, default=None, metavar="TICKS", help="snapshot every N ticks (default 10)")
     p.add_argument("--tick", dest="tick_kimg", type=float, default=None, metavar="KIMG",
                    help="kimg per tick: progress line and stats.jsonl entry (default 4)")
@@ -154,3 +217,18 @@ def add_parsers(sub) -> None:
     p.add_argument("--gpus", type=int, default=1, metavar="N", help="processes / GPUs, run under torchrun (default 1)")
     p.add_argument("--device", default=None, help="auto (default), cpu, cuda or mps")
     p.set_defaults(func=cmd_train)
+
+    p = sub.add_parser("publish-default", help="make a default-model snapshot the bundled default generator",
+                       description=(
+        "Copy SNAPSHOT to models/training/default-abstract-resume.safetensors (the one committed resumable "
+        "snapshot), then write the bundled generator models/default-abstract.safetensors (float16, with its "
+        "discriminator, family names and prompt keywords), the 4 x 4 sample grid "
+        "resources/default-abstract-samples.png and the model card models/default-abstract.md with FD-CLIP "
+        "against held-out paintings (scored by the default CLIP)."))
+    p.add_argument("snapshot", metavar="SNAPSHOT", help="a training snapshot, or 'latest' (the newest in --outdir)")
+    p.add_argument("--outdir", default="training-runs", metavar="RUNS", help="folder of runs for 'latest'")
+    p.add_argument("--fd-images", type=int, default=1000, metavar="N",
+                   help="images per set for FD-CLIP (default 1000)")
+    p.add_argument("--resumable-only", action="store_true",
+                   help="only update the committed resumable snapshot (while training goes on)")
+    p.set_defaults(func=cmd_publish_default)

@@ -42,7 +42,7 @@ from PIL import Image, ImageDraw, ImageFilter
 
 __all__ = [
     "FAMILIES", "COLOR_NAMES", "SHAPE_NAMES", "FAMILY_SHAPES", "SIZE_WORDS", "Painting",
-    "paint", "caption_vocabulary", "example_prompts", "write_dataset", "nearest_color_names",
+    "paint", "caption_for", "caption_vocabulary", "example_prompts", "write_dataset", "nearest_color_names",
 ]
 
 FAMILIES: list[str] = ["geometric", "grid", "colour field", "gestural", "radial", "biomorphic"]
@@ -574,6 +574,16 @@ def _size_word(size: str | None, shape: str) -> str:
     if shape in ("lines", "strokes"):
         return {"large": "thick", "small": "thin"}[size]
     return size
+
+
+def caption_for(family: str, *, shape: str, dominant_color: str, background_color: str,
+                second_color: str | None = None, size: str | None = None, line_color: str = "black") -> str:
+    """The caption the grammar writes for these attributes (spaces normalised), e.g. for
+    zero-shot prompts: ``caption_for("radial", shape="rays", dominant_color="blue", ...)``."""
+    colours = [dominant_color] + ([second_color] if second_color else [])
+    a = {"shape": shape, "dominant_color": dominant_color, "second_color": second_color,
+         "background_color": background_color, "colors": colours, "line_color": line_color, "size": size}
+    return " ".join(_caption(family, a).split())
 
 
 def _caption(family: str, a: dict[str, Any]) -> str:

@@ -176,6 +176,10 @@ class Trainer:
         self.run_dir = Path(options.run_dir).expanduser()
         self.rank, self.world = _dist_info()
         self.nimg = self.step_count = self.tick = 0
+        self.fixed_label: torch.Tensor | None = None   # [1, c_dim] when every image is one class
+        self.train_seconds = 0.0              # training time of earlier sessions (from the snapshot)
+        self.hardware: list[str] = []         # what every session trained on, e.g. "cpu (2 threads)"
+        self._session_start = time.time()
         self.resumed_from: Path | None = None
         self.transfer_from: Path | None = None
         self.last_snapshot: Path | None = None
@@ -336,6 +340,8 @@ class Trainer:
                 f"train with --res {G.img_resolution}, or start from a {res} px network")
         if G.img_channels != 3:
             raise TrainingError(f"'{name}' makes {G.img_channels}-channel images; the trainer needs RGB (3)")
+        if G.c_dim and not self.c_dim and not self.options.cond:
+            self._adopt_fixed_class(G.c_dim, name)
         if G.c_dim != self.c_dim:
             if G.c_dim and not self.c_dim:
                 hint = "train with --cond on a labelled dataset"
@@ -351,6 +357,16 @@ class Trainer:
             if D.c_dim != self.c_dim:
                 raise TrainingError(f"the discriminator in '{name}' has {D.c_dim} classes, the dataset "
                                     f"{self.c_dim}")
+
+    def _adopt_fixed_class(self, c_dim: int, name: str) -> None:
+        """Fine-tune a conditional network on unlabelled images: all of them count as one class."""
+        k = self.options.as_class or 0
+        if k >= c_dim:
+            raise TrainingError(f"'{name}' has classes 0-{c_dim - 1}; --as-class {k} is not one of them")
+        self.c_dim = c_dim
+        self.fixed_label = F.one_hot(torch.tensor([k]), c_dim).to(self.device, torch.float32)
+        self.log(f"'{name}' is conditional and the dataset has no labels: every image trains class {k}"
+                 " (--as-class chooses another)")
 
     def _transfer(self, path: Path) -> None:
         """Start from any loadable network (transfer learning): weights only, counters at 0."""
@@ -400,6 +416,8 @@ class Trainer:
         self.nimg = int(state["nimg"])
         self.step_count = int(state.get("step", 0))
         self.tick = int(state.get("tick", 0))
+        self.train_seconds = float(state.get("train_seconds", 0.0))
+        self.hardware = [str(h) for h in state.get("hardware", [])]
         self.ema_rampup = state.get("ema_rampup")
         transfer = state.get("transfer_from")
         self.transfer_from = Path(transfer) if transfer else None
@@ -469,12 +487,16 @@ class Trainer:
         if self.options.mirror:
             flip = torch.rand([x.shape[0], 1, 1, 1], device=x.device) < 0.5
             x = torch.where(flip, x.flip(3), x)
+        if self.fixed_label is not None:
+            return x, self.fixed_label.expand(x.shape[0], -1)
         c = labels.to(self.device, torch.float32) if self.c_dim else None
         return x, c
 
     def _grid_labels(self, n: int) -> torch.Tensor | None:
         if not self.c_dim:
             return None
+        if self.fixed_label is not None:
+            return self.fixed_label.expand(n, -1)
         cols = max(1, int(math.ceil(math.sqrt(n))))
         idx = torch.tensor([(i // cols) % self.c_dim for i in range(n)])
         return F.one_hot(idx, self.c_dim).to(self.device, torch.float32)
@@ -669,6 +691,8 @@ class Trainer:
         state: dict[str, Any] = {
             "kimg": self.nimg / 1000, "nimg": self.nimg, "step": self.step_count, "tick": self.tick,
             "p": self.p, "rt": self.rt, "aug": self.options.aug, "ema_rampup": self.ema_rampup,
+            "train_seconds": round(self.train_seconds + time.time() - self._session_start, 1),
+            "hardware": self.hardware + [h for h in [self._hardware_now()] if h not in self.hardware],
             "transfer_from": str(self.transfer_from) if self.transfer_from else None,
             "options": self.options.to_dict(),
         }
@@ -681,6 +705,14 @@ class Trainer:
             state["ada"] = plain
             tensors.update(ada_tensors)
         return state, tensors
+
+    def _hardware_now(self) -> str:
+        if self.device.type == "cuda":
+            name = torch.cuda.get_device_name(self.device)
+            return f"{self.world} x {name}" if self.world > 1 else name
+        if self.device.type == "cpu":
+            return f"cpu ({torch.get_num_threads()} threads)"
+        return self.device.type
 
     def write_snapshot(self) -> Path:
         """Write ``network-snapshot-KKKKKK.safetensors`` and its preview grids; emit ``snapshot``."""
@@ -769,6 +801,8 @@ class Trainer:
         """Labels for generated images, drawn from the dataset's labels (its class distribution)."""
         if not self.c_dim:
             return None
+        if self.fixed_label is not None:
+            return self.fixed_label.expand(n, -1)
         idx = np.random.default_rng(METRIC_SEED + 1).integers(0, len(self.dataset), size=n)
         get_label = getattr(self.dataset, "get_label", None)
         labels = [get_label(int(i)) if get_label is not None else self.dataset[int(i)][1] for i in idx]

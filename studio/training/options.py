@@ -63,6 +63,8 @@ class TrainingOptions:
     ada_interval: int = 4               # steps between p updates
     mirror: bool = False                # random x-flips of the real images
     cond: bool = False                  # conditional training from the dataset's labels
+    as_class: int | None = None         # fine-tuning a conditional network on unlabelled images:
+                                        # they all count as this class (None = 0)
     tick_kimg: float = 4.0              # kimg per tick (progress event, stats line)
     snap: int = 10                      # snapshot every N ticks (and at the end / on stop)
     res: int | None = None              # training resolution; None = the dataset's
@@ -114,6 +116,8 @@ class TrainingOptions:
             raise ValueError("snap must be >= 1 tick and tick_kimg positive")
         if self.freeze_d < 0:
             raise ValueError(f"freeze_d must be >= 0, got {self.freeze_d}")
+        if self.as_class is not None and self.as_class < 0:
+            raise ValueError(f"as_class must be a class number (0 or more), got {self.as_class}")
         if self.metric_images < 2:
             raise ValueError(f"metric_images must be at least 2, got {self.metric_images}")
         if not 0 <= self.style_mix <= 1:

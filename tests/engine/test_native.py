@@ -110,3 +110,16 @@ def test_folder_and_missing_file(tmp_path):
         detect_format(tmp_path)
     with pytest.raises(ModelFormatError, match="does not exist"):
         detect_format(tmp_path / "nope.pkl")
+
+
+@pytest.mark.parametrize("pad", range(0, 256, 8))
+def test_safetensors_whose_header_length_starts_with_0x80_is_not_a_pickle(tmp_path, pad):
+    """A header of 0x80 + 256 k bytes once made a studio file look like a pickle (protocol 'byte 2')."""
+    from safetensors.torch import save_file
+
+    path = tmp_path / "net.safetensors"
+    save_file({"x": torch.zeros(2)}, str(path), metadata={"pad": "p" * pad})
+    assert detect_format(path) == "native"
+    with open(path, "wb") as f:   # a real pickle still is one
+        f.write(b"\x80\x04\x95" + b"{" * 13)
+    assert detect_format(path) == "nvidia-pkl"

@@ -77,14 +77,21 @@ def test_resume_continues_the_epoch_count(tmp_path):
         train_clip(tmp_path, epochs=3, **dict(ARGS, batch=16))
 
 
-def test_prompts_use_only_the_caption_vocabulary():
-    from studio.data.procedural import caption_vocabulary
+def test_zero_shot_descriptions_cover_every_class_in_the_captions_words():
+    from studio.data.procedural import COLOR_NAMES, FAMILIES, SHAPE_NAMES, caption_vocabulary, paint
 
-    words = set(caption_vocabulary()) | {"abstract", "painting"}
-    for classes in clip_train.zero_shot_prompts().values():
-        for prompts in classes.values():
-            for prompt in prompts:
-                assert set(prompt.split()) <= words, prompt
+    descriptions = clip_train.zero_shot_descriptions()
+    words = set(caption_vocabulary())
+    assert all(set(text.split()) <= words for text, _ in descriptions)
+    for task, names in (("family", FAMILIES), ("colour", COLOR_NAMES), ("shape", SHAPE_NAMES)):
+        assert {classes[task] for _, classes in descriptions} == set(names)
+    texts = {text for text, _ in descriptions}
+    # a real caption without its size word is one of them, labelled with the painting's classes
+    painting = paint(1_000_003, 32, "colour field")
+    a = painting.attributes
+    assert " ".join(painting.caption.split()) in texts
+    match = [c for t, c in descriptions if t == painting.caption][0]
+    assert match == {"family": "colour field", "colour": a["dominant_color"], "shape": a["shape"]}
 
 
 def test_cli_train_clip(tmp_path, capsys):

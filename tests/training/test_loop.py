@@ -266,6 +266,32 @@ def test_conditional_training(data, tmp_path):
     assert trainer.write_snapshot().is_file()
 
 
+def test_fine_tuning_a_conditional_network_on_unlabelled_images_trains_one_class(data, tmp_path):
+    """The default model is conditional; an artist's folder has no labels: all of it becomes one class."""
+    from studio.engine.formats.native import save_native
+    from studio.engine.networks import Discriminator, DiscriminatorConfig, GeneratorConfig, make_generator
+
+    G = make_generator(GeneratorConfig(img_resolution=32, c_dim=3, z_dim=32, w_dim=32, mapping_layers=2,
+                                       channel_base=256, channel_max=32))
+    D = Discriminator(DiscriminatorConfig(img_resolution=32, c_dim=3, channel_base=256, channel_max=32))
+    start = tmp_path / "families.safetensors"
+    save_native(start, G, D)
+    events = []
+    trainer = Trainer(tiny_options(data, tmp_path / "run", resume=str(start), as_class=2, pl_weight=0),
+                      event_fn=events.append)
+    trainer.setup()
+    assert trainer.c_dim == 3 and any("every image trains class 2" in e.get("message", "") for e in events)
+    _, c = trainer._next_reals()
+    assert c.shape == (4, 3) and c.argmax(1).tolist() == [2, 2, 2, 2]
+    trainer.step()
+    snapshot = trainer.write_snapshot()
+    resumed = Trainer(tiny_options(data, tmp_path / "run", resume=str(snapshot), as_class=2, pl_weight=0))
+    resumed.setup()                                   # the snapshot resumes the same way
+    assert resumed.nimg == trainer.nimg and resumed.fixed_label.argmax().item() == 2
+    with pytest.raises(TrainingError, match="classes 0-2; --as-class 5"):
+        Trainer(tiny_options(data, tmp_path / "bad", resume=str(start), as_class=5)).setup()
+
+
 def test_cli_train_and_resume_latest(data, tmp_path, capsys):
     from studio.cli import main
 
@@ -280,8 +306,8 @@ def test_cli_train_and_resume_latest(data, tmp_path, capsys):
     assert not (outdir / "00001-shapes-small").exists()
     stats = [json.loads(line) for line in (run / "stats.jsonl").read_text().splitlines()]
     assert [s["nimg"] for s in stats] == [4, 8]
-    assert main(["train", "--outdir", str(outdir)]) == 2
-    assert "--data is needed" in capsys.readouterr().err
+    assert main(["train", "--outdir", str(outdir), "--preset", "paper256"]) == 2   # no data: only the
+    assert "--data is needed" in capsys.readouterr().err                               # default model paints its own
 
 
 def test_two_processes_under_torchrun_stay_in_sync(data, tmp_path):

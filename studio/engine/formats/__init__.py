@@ -10,6 +10,7 @@ wherever a network path is accepted.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,18 @@ def resolve_network_path(source: str | Path) -> Path:
     return Path(source).expanduser()
 
 
+def _is_safetensors_header(path: Path, length: int, size: int) -> bool:
+    """Whether ``length`` bytes after the first 8 are a JSON object, as in a safetensors file."""
+    if not 2 <= length <= min(size - 8, 100 * 2 ** 20):
+        return False
+    try:
+        with open(path, "rb") as f:
+            f.seek(8)
+            return isinstance(json.loads(f.read(length)), dict)
+    except (OSError, ValueError):
+        return False
+
+
 def detect_format(path: Path) -> str:
     """Which reader a file needs, from its first bytes (the extension is only a hint)."""
     try:
@@ -124,10 +137,11 @@ def detect_format(path: Path) -> str:
         raise ModelFormatError(f"'{path.name}' is empty (0 bytes): the download or copy did not finish")
     if head.startswith(_ZIP_MAGIC) or head.startswith(_LEGACY_TORCH_MAGIC):
         return "rosinality-pt"
+    # safetensors before pickles: its 8-byte header length may itself start with 0x80
+    if len(head) >= 9 and head[8:9] == b"{" and _is_safetensors_header(path, int.from_bytes(head[:8], "little"), size):
+        return "native"
     if head[:1] == b"\x80":
         return "nvidia-pkl"
-    if len(head) >= 9 and head[8:9] == b"{" and int.from_bytes(head[:8], "little") < size:
-        return "native"
     raise ModelFormatError(
         f"'{path.name}' is not a network file the studio knows "
         "(expected an NVIDIA .pkl, a rosinality .pt or a studio .safetensors)"

@@ -217,6 +217,10 @@ class TrainPanel(QWidget):
         self.mirror = QCheckBox("Mirror (x-flip)")
         self.mirror.setChecked(True)
         self.cond = QCheckBox("Conditional (dataset labels)")
+        self.as_class = QComboBox()
+        self.as_class.setToolTip("The open model is conditional and this dataset has no labels: "
+                                 "every image trains this class")
+        self.as_class_label = QLabel("Train as class")
         self.snap = QSpinBox(minimum=1, maximum=1000, value=10, suffix=" ticks")
         self.snap.setToolTip("A tick is 4 kimg; a snapshot is also written at every stop and at the end")
         self.freeze_d = QSpinBox(minimum=0, maximum=10, value=0)
@@ -227,7 +231,12 @@ class TrainPanel(QWidget):
             cf.addRow(label, widget)
         cf.addRow(self.mirror)
         cf.addRow(self.cond)
+        cf.addRow(self.as_class_label, self.as_class)
         v.addWidget(cfg)
+        self.start_from.currentIndexChanged.connect(self._update_as_class)
+        self.cond.toggled.connect(self._update_as_class)
+        self.session.model_changed.connect(self._on_model)
+        self._update_as_class()
 
         buttons = QHBoxLayout()
         self.start_btn = QPushButton("Start")
@@ -286,6 +295,24 @@ class TrainPanel(QWidget):
         self.data_info.setText(f"{info.get('count', '?'):,} images at {info.get('resolution')} px"
                                + (f", {len(labels)} classes" if labels else ""))
         self.cond.setEnabled(bool(labels))
+        self._update_as_class()
+
+    def _on_model(self, info: dict) -> None:
+        self.as_class.clear()
+        names = info.get("class_names") or []
+        for k in range(info.get("c_dim", 0)):
+            self.as_class.addItem(f"{k}: {names[k]}" if k < len(names) else f"Class {k}", k)
+        self._update_as_class()
+
+    def _fixed_class_needed(self) -> bool:
+        """Fine-tuning the open conditional model on a dataset without (used) labels."""
+        return (self.start_from.currentData() == "model" and self.as_class.count() > 0
+                and not (self.cond.isChecked() and self.cond.isEnabled()))
+
+    def _update_as_class(self, *_args) -> None:
+        needed = self._fixed_class_needed()
+        self.as_class.setVisible(needed)
+        self.as_class_label.setVisible(needed)
 
     # -- runs -----------------------------------------------------------------------------------------
     def refresh_runs(self) -> None:
@@ -336,6 +363,8 @@ class TrainPanel(QWidget):
         source = self.start_from.currentData()
         if source == "model" and self.session.model:
             options["resume"] = self.session.model["path"]
+            if self._fixed_class_needed():
+                options["as_class"] = self.as_class.currentData()
         elif source == "file":
             path, _ = QFileDialog.getOpenFileName(self, "Network to fine-tune", str(Path.home()),
                                                   "Networks (*.pkl *.pt *.safetensors)")

@@ -1,0 +1,335 @@
+"""The bundled default generator: the data it learns from, how it trains, how it is published.
+
+``studio train`` with no ``--data`` (and the ``default-abstract`` preset, the default) trains the
+default model:
+
+* the training set is painted once into the cache by :mod:`studio.data.procedural`
+  (:data:`TRAINING_IMAGES` paintings at :data:`RESOLUTION` px, seeds 0 onwards, the six
+  families in turn, labelled by family) and reused after that;
+* training is conditional on the family, with ADA, batch 8 and a snapshot every 4 kimg
+  (:data:`TRAINING_DEFAULTS`); anything given on the command line still wins;
+* ``--resume latest`` continues the newest run in ``--outdir``, or, when there is none, the
+  resumable snapshot committed in the repository (:func:`resume_snapshot_path`), so the model
+  can be trained in pieces on different machines.
+
+``studio publish-default`` turns a snapshot into the bundled files (:func:`publish`): the
+generator and discriminator in float16 (``models/default-abstract.safetensors``) with the class
+names and prompt keywords the Explore and Evolve panels use, a 4 x 4 sample grid in
+``resources/``, and a model card with FD-CLIP against held-out paintings. ``--resumable`` copies
+a snapshot, optimiser state included, to the one fixed path that is committed while training
+goes on.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+import time
+from pathlib import Path
+from typing import Any, Callable
+
+from studio import paths
+
+__all__ = [
+    "TRAINING_IMAGES",
+    "RESOLUTION",
+    "HELDOUT_SEED_START",
+    "TRAINING_DEFAULTS",
+    "training_set_dir",
+    "ensure_training_set",
+    "resume_snapshot_path",
+    "training_overrides",
+    "keep_resumable",
+    "publish",
+]
+
+TRAINING_IMAGES = 20_000
+RESOLUTION = 128
+#: Held-out paintings for FD-CLIP start here: training uses seeds below TRAINING_IMAGES, the
+#: default CLIP's own training and evaluation seeds lie below 2,000,000.
+HELDOUT_SEED_START = 2_000_000
+HELDOUT_IMAGES = 1000
+
+#: Options of a default-model run unless the command line says otherwise.
+TRAINING_DEFAULTS: dict[str, Any] = {"preset": "default-abstract", "cond": True, "batch": 8, "tick_kimg": 2.0,
+                                     "snap": 2, "kimg": 1000.0, "workers": 0}
+
+SAMPLES_NAME = "default-abstract-samples.png"
+CARD_NAME = "default-abstract.md"
+
+Progress = Callable[[str, int, int], None]
+
+
+def training_set_dir() -> Path:
+    """Where the painted training set lives (in the user's cache; it is rebuilt if deleted)."""
+    return paths.cache_dir() / "datasets" / f"procedural-{RESOLUTION}px-{TRAINING_IMAGES}"
+
+
+def _complete(folder: Path, count: int, resolution: int) -> bool:
+    try:
+        meta = json.loads((folder / "studio-dataset.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return meta.get("count") == count and meta.get("resolution") == resolution and (folder / "dataset.json").is_file()
+
+
+def ensure_training_set(progress: Progress | None = None, folder: Path | None = None,
+                        count: int | None = None) -> Path:
+    """The default model's training set, painted first if it is missing or incomplete.
+
+    ``studio-dataset.json`` is written last, so a painting interrupted halfway is redone.
+    """
+    from studio.data.procedural import write_dataset
+
+    folder = folder or training_set_dir()
+    count = count or TRAINING_IMAGES
+    if _complete(folder, count, RESOLUTION):
+        return folder
+    (folder / "studio-dataset.json").unlink(missing_ok=True)
+    report = (lambda done, total: progress("paint", done, total)) if progress else None
+    return write_dataset(folder, count, RESOLUTION, progress=report)
+
+
+def resume_snapshot_path() -> Path:
+    """The committed resumable snapshot of the default model's training (one fixed path)."""
+    return paths.bundled_models_dir() / "training" / "default-abstract-resume.safetensors"
+
+
+def training_overrides(given: dict[str, Any], outdir: str | Path,
+                       progress: Progress | None = None) -> tuple[dict[str, Any], list[str]]:
+    """Command-line options completed for a default-model run, and notes saying what was chosen.
+
+    Only applies when ``given`` names no dataset and no other preset; otherwise ``given`` comes
+    back unchanged. Continuing a run in ``outdir`` keeps that run's own options.
+    """
+    from studio.training.launch import latest_run_dir
+
+    if given.get("data") or given.get("preset") not in (None, "default-abstract"):
+        return given, []
+    resume = given.get("resume")
+    if resume == "latest" and latest_run_dir(outdir) is not None:
+        return given, []
+    notes = []
+    options = dict(given)
+    for key, value in TRAINING_DEFAULTS.items():
+        if options.get(key) is None:
+            options[key] = value
+    options["data"] = str(ensure_training_set(progress))
+    notes.append(f"training the default model on {TRAINING_IMAGES:,} procedural paintings in {options['data']}")
+    committed = resume_snapshot_path()
+    if resume == "latest" and committed.is_file():
+        options["resume"] = str(committed)
+        notes.append(f"continuing the committed snapshot {committed}")
+    return options, notes
+
+
+def keep_resumable(snapshot: str | Path) -> Path:
+    """Copy a training snapshot (optimiser state included) to :func:`resume_snapshot_path`."""
+    from studio.engine.atomic import atomic_path
+    from studio.training.loop import is_training_snapshot
+
+    snapshot = Path(snapshot).expanduser()
+    if not is_training_snapshot(snapshot):
+        raise ValueError(f"{snapshot} is not a training snapshot (it has no optimiser state to resume from)")
+    target = resume_snapshot_path()
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with atomic_path(target) as temp:
+        shutil.copyfile(snapshot, temp)
+    return target
+
+
+# ---------------------------------------------------------------------------------------------
+# Publishing
+# ---------------------------------------------------------------------------------------------
+
+
+def _class_keywords() -> dict[str, list[str]]:
+    from studio.data.procedural import FAMILY_SHAPES
+
+    return {family: list(shapes) for family, shapes in FAMILY_SHAPES.items()}
+
+
+def _sample_grid(G, classes: list[str], psi: float):
+    """4 x 4 samples, seeds 0-15, the families in turn (seed i shows family i mod 6), labelled."""
+    import numpy as np
+    import torch
+    from PIL import Image, ImageDraw
+
+    from studio.engine.latents import one_hot, zs_from_seeds
+    from studio.engine.render import to_uint8
+
+    n, cols = 16, 4
+    labels = [i % len(classes) for i in range(n)]
+    z = torch.from_numpy(zs_from_seeds(list(range(n)), G.z_dim))
+    c = torch.from_numpy(np.stack([one_hot(k, G.c_dim) for k in labels]))
+    with torch.inference_mode():
+        images = to_uint8(G(z, c, truncation_psi=psi, noise_mode="const"))
+    size = G.img_resolution
+    caption = 16
+    sheet = Image.new("RGB", (cols * size, (n // cols) * (size + caption)), (245, 243, 238))
+    draw = ImageDraw.Draw(sheet)
+    for i, (image, k) in enumerate(zip(images, labels)):
+        x, y = (i % cols) * size, (i // cols) * (size + caption)
+        sheet.paste(Image.fromarray(image), (x, y + caption))
+        draw.text((x + 4, y + 2), f"seed {i} - {classes[k]}", fill=(40, 40, 40))
+    return sheet
+
+
+def _fd_clip(G, scorer, count: int, batch: int, progress: Progress | None) -> dict[str, float]:
+    """FD-CLIP of ``count`` generated images (families in equal shares) against as many held-out
+    paintings, and of the training paintings against the same held-out ones (the floor)."""
+    import numpy as np
+    import torch
+
+    from studio.data.procedural import paint
+    from studio.engine.latents import one_hot, zs_from_seeds
+    from studio.engine.render import to_uint8
+    from studio.training.metrics import compute_features, fd_clip
+
+    def painted(seeds):
+        for start in range(0, len(seeds), batch):
+            yield np.stack([np.asarray(paint(s, RESOLUTION).image.convert("RGB")) for s in seeds[start:start + batch]])
+            if progress:
+                progress("paint", min(start + batch, len(seeds)), len(seeds))
+
+    def generated():
+        for start in range(0, count, batch):
+            seeds = list(range(HELDOUT_SEED_START + start, HELDOUT_SEED_START + min(start + batch, count)))
+            z = torch.from_numpy(zs_from_seeds(seeds, G.z_dim))
+            c = torch.from_numpy(np.stack([one_hot(s % G.c_dim, G.c_dim) for s in seeds]))
+            with torch.inference_mode():
+                yield to_uint8(G(z, c, noise_mode="const"))
+            if progress:
+                progress("generate", min(start + batch, count), count)
+
+    held_out = compute_features(scorer, painted(list(range(HELDOUT_SEED_START, HELDOUT_SEED_START + count))))
+    training = compute_features(scorer, painted(list(range(count))))
+    fakes = compute_features(scorer, generated())
+    return {"fd_clip": fd_clip(held_out, fakes), "fd_clip_training_vs_held_out": fd_clip(held_out, training)}
+
+
+def _card(info: dict[str, Any]) -> str:
+    t = info["training"]
+    hours = t["train_seconds"] / 3600 if t.get("train_seconds") else None
+    fd = info["fd"]
+    lines = [
+        "# Default generator of the GAN Art Studio (`default-abstract`)",
+        "",
+        "A conditional StyleGAN2 that paints small abstract pictures in six families of twentieth-century "
+        "abstraction. It is trained by the studio's own trainer on procedural paintings the studio makes "
+        "itself (`studio.data.procedural`), so it ships with the project and needs no download.",
+        "",
+        f"![4 x 4 samples, seeds 0-15, families in turn](../resources/{SAMPLES_NAME})",
+        "",
+        "## What it is",
+        "",
+        f"- {info['resolution']} x {info['resolution']} px, conditional on the family: "
+        + ", ".join(f"{k} {name}" for k, name in enumerate(info["classes"])),
+        f"- StyleGAN2 (skip generator, resnet discriminator), preset `default-abstract`: "
+        f"channel_base {info['config']['channel_base']}, channel_max {info['config']['channel_max']}, "
+        f"{info['config']['mapping_layers']} mapping layers, w {info['config']['w_dim']}; "
+        f"G {info['g_params']:,} and D {info['d_params']:,} parameters",
+        f"- `default-abstract.safetensors`: generator (EMA) and discriminator in float16, "
+        f"{info['bytes'] / 1e6:.1f} MB",
+        "",
+        "## Training",
+        "",
+        f"- data: {info['data_images']:,} procedural paintings at {info['resolution']} px (seeds 0-"
+        f"{info['data_images'] - 1}), labelled by family",
+        f"- {t['kimg']:.1f} kimg, batch {t['batch']}, Adam lr {t['lr']}, R1 gamma {t['gamma']:.4g}, "
+        f"style mixing {t['style_mix']}, ADA (target {t['target']}; final p {t['p']:.3f})",
+        f"- training time: {hours:.1f} h" if hours is not None else "- training time: not recorded",
+        f"- hardware: {', '.join(t['hardware']) if t.get('hardware') else 'not recorded'}",
+        "",
+        "## Quality",
+        "",
+        f"FD-CLIP (Frechet distance of CLIP image features, here the studio's default CLIP's; lower is "
+        f"better) over {info['fd_images']} images per set:",
+        "",
+        "| compared | FD-CLIP |",
+        "| --- | --- |",
+        f"| generated (families in equal shares) vs held-out paintings | {fd['fd_clip']:.4f} |",
+        f"| training paintings vs held-out paintings (the floor) | {fd['fd_clip_training_vs_held_out']:.4f} |",
+        "",
+        "Held-out paintings use seeds from 2,000,000, never seen in training.",
+        "",
+        "## Limits",
+        "",
+        "- It knows only these six families at 128 px: it is a sketchbook for trying the studio, not a "
+        "model for finished work. Open any StyleGAN2 `.pkl` / `.pt` for that.",
+        "- Trained briefly on a CPU: shapes are softer and textures plainer than in the paintings it "
+        "learned from. Training continues from the committed snapshot with "
+        "`studio train --resume latest`.",
+        "",
+        "## Reproduce",
+        "",
+        "    studio train --resume latest          # paints the data once, then trains (or continues)",
+        "    studio publish-default latest          # writes this file, the weights and the sample grid",
+        "",
+    ]
+    return "\n".join(lines)
+
+
+def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resources_dir: str | Path | None = None,
+            fd_images: int = HELDOUT_IMAGES, clip: str = "default", psi: float = 1.0,
+            progress: Progress | None = None) -> dict[str, Any]:
+    """Write the bundled default generator, its sample grid and model card from ``snapshot``.
+
+    Returns what the model card reports. The network file gets the class names and, for the
+    Evolve panel, the shapes that ask for each family (``class_keywords``).
+    """
+    from studio.data.procedural import FAMILIES
+    from studio.engine.atomic import atomic_path, atomic_write_text
+    from studio.engine.clip import load_clip
+    from studio.engine.formats import load_network
+    from studio.engine.formats.native import save_native
+
+    snapshot = Path(snapshot).expanduser()
+    models = Path(models_dir) if models_dir is not None else paths.bundled_models_dir()
+    resources = Path(resources_dir) if resources_dir is not None else paths.project_root() / "resources"
+    net = load_network(snapshot, with_discriminator=True)
+    G, D = net.G.eval(), net.D
+    if G.c_dim != len(FAMILIES) or G.img_resolution != RESOLUTION:
+        raise ValueError(f"{snapshot.name} is not a default-model snapshot ({G.img_resolution} px, {G.c_dim} "
+                         f"classes; expected {RESOLUTION} px and {len(FAMILIES)} families)")
+    state = net.training_state or {}
+    options = state.get("options") or {}
+    resolution = G.img_resolution
+    provenance = {
+        "source_format": "studio-training", "model": "default-abstract", "snapshot": snapshot.name,
+        "kimg": state.get("kimg"), "class_names": list(FAMILIES), "class_keywords": _class_keywords(),
+        "published": time.strftime("%Y-%m-%d"),
+    }
+    target = models / "default-abstract.safetensors"
+    models.mkdir(parents=True, exist_ok=True)
+    save_native(target, G, D, provenance=provenance, half=True)
+    published = load_network(target, with_discriminator=False)   # measure what ships: float16 weights
+    G16 = published.G.eval()
+
+    resources.mkdir(parents=True, exist_ok=True)
+    with atomic_path(resources / SAMPLES_NAME) as temp:
+        _sample_grid(G16, list(FAMILIES), psi).save(temp, format="PNG", optimize=True)
+    scorer = load_clip(clip)
+    fd = _fd_clip(G16, scorer, int(fd_images), 50, progress)
+    from studio.training.options import TrainingOptions
+
+    defaults = TrainingOptions()
+    batch = int(options.get("batch", defaults.batch))
+    gamma = options.get("gamma")
+    info = {
+        "resolution": resolution, "classes": list(FAMILIES), "config": {k: getattr(G.config, k) for k in (
+            "channel_base", "channel_max", "mapping_layers", "w_dim")},
+        "g_params": sum(p.numel() for p in G.parameters()),
+        "d_params": sum(p.numel() for p in D.parameters()) if D is not None else 0,
+        "bytes": target.stat().st_size, "data_images": TRAINING_IMAGES, "fd_images": int(fd_images), "fd": fd,
+        "training": {
+            "kimg": float(state.get("kimg", 0.0)), "batch": batch, "lr": options.get("lr", defaults.lr),
+            "gamma": gamma if gamma is not None else 0.0002 * resolution ** 2 / batch,
+            "style_mix": options.get("style_mix", defaults.style_mix), "target": options.get("target", defaults.target),
+            "p": float(state.get("p", 0.0)), "train_seconds": state.get("train_seconds"),
+            "hardware": state.get("hardware", []),
+        },
+        "fingerprint": published.fingerprint,
+    }
+    atomic_write_text(models / CARD_NAME, _card(info))
+    return info

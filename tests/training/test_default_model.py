@@ -1,0 +1,105 @@
+"""Training and publishing the bundled default generator (with tiny stand-ins for its sizes)."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+import torch
+from PIL import Image
+
+from studio.cli import main
+from studio.engine.formats import load_network
+from studio.engine.formats.native import save_native
+from studio.engine.networks import DiscriminatorConfig, GeneratorConfig, make_generator
+from studio.engine.networks.stylegan2 import Discriminator
+from studio.training import default_model
+from tests.clip_fixtures import make_tiny_clip
+
+
+@pytest.fixture
+def small_default(monkeypatch, tmp_path):
+    """The default model's recipe at 16 px and 12 paintings, bundled files in tmp folders."""
+    monkeypatch.setattr(default_model, "TRAINING_IMAGES", 12)
+    monkeypatch.setattr(default_model, "RESOLUTION", 16)
+    monkeypatch.setattr(default_model, "TRAINING_DEFAULTS",
+                        dict(default_model.TRAINING_DEFAULTS, preset="small", batch=4, tick_kimg=0.004, snap=1,
+                             kimg=0.008, metrics=False))
+    committed = tmp_path / "models" / "training" / "default-abstract-resume.safetensors"
+    monkeypatch.setattr(default_model, "resume_snapshot_path", lambda: committed)
+    return committed
+
+
+def test_training_set_is_painted_once_and_repainted_when_incomplete(small_default):
+    calls = []
+    folder = default_model.ensure_training_set(lambda stage, done, total: calls.append(done))
+    assert calls[-1] == 12 and len(list(folder.rglob("*.png"))) == 12
+    meta = json.loads((folder / "studio-dataset.json").read_text())
+    assert meta["count"] == 12 and meta["label_names"][0] == "geometric"
+    calls.clear()
+    assert default_model.ensure_training_set(lambda *a: calls.append(a)) == folder and not calls
+    (folder / "studio-dataset.json").unlink()               # an interrupted painting is redone
+    default_model.ensure_training_set(lambda stage, done, total: calls.append(done))
+    assert calls and (folder / "studio-dataset.json").is_file()
+
+
+def test_overrides_leave_other_datasets_and_running_runs_alone(small_default, tmp_path):
+    given = {"data": str(tmp_path / "mine"), "kimg": None}
+    assert default_model.training_overrides(given, tmp_path / "runs") == (given, [])
+    given = {"preset": "paper256", "data": None}
+    assert default_model.training_overrides(given, tmp_path / "runs") == (given, [])
+    options, notes = default_model.training_overrides({"batch": 8, "resume": "latest"}, tmp_path / "runs")
+    assert options["batch"] == 8 and options["cond"] is True and options["resume"] == "latest"
+    assert options["data"] == str(default_model.training_set_dir()) and "12 procedural" in notes[0]
+
+
+def test_train_without_data_trains_the_default_then_continues_the_committed_snapshot(small_default, tmp_path):
+    runs = tmp_path / "runs"
+    assert main(["train", "--outdir", str(runs), "--seed", "1"]) == 0
+    run = next(runs.iterdir())
+    options = json.loads((run / "training_options.json").read_text())
+    assert options["cond"] and options["data"] == str(default_model.training_set_dir())
+    snapshot = sorted(run.glob("network-snapshot-*.safetensors"))[-1]
+    assert load_network(snapshot).class_names == ["geometric", "grid", "colour field", "gestural", "radial",
+                                                  "biomorphic"]
+    # commit it as the resumable snapshot, then continue on a machine with no runs
+    assert main(["publish-default", str(snapshot), "--resumable-only"]) == 0
+    assert small_default.read_bytes() == snapshot.read_bytes()
+    fresh = tmp_path / "elsewhere"
+    assert main(["train", "--outdir", str(fresh), "--resume", "latest", "--kimg", "0.016"]) == 0
+    resumed = sorted(next(fresh.iterdir()).glob("network-snapshot-*.safetensors"))[-1]
+    state = load_network(resumed).training_state
+    assert state["nimg"] == 16 and state["train_seconds"] > 0 and state["hardware"][0].startswith("cpu")
+
+
+def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_default, tmp_path, monkeypatch):
+    from studio.engine import clip
+
+    torch.manual_seed(0)
+    G = make_generator(GeneratorConfig(z_dim=16, w_dim=16, c_dim=6, img_resolution=16, mapping_layers=1,
+                                       channel_base=64, channel_max=16))
+    D = Discriminator(DiscriminatorConfig(c_dim=6, img_resolution=16, channel_base=64, channel_max=16))
+    snapshot = tmp_path / "network-snapshot-000012.safetensors"
+    save_native(snapshot, G, D, training_state={"kimg": 12.0, "nimg": 12000, "p": 0.05, "train_seconds": 7200,
+                                                "hardware": ["cpu (2 threads)"], "options": {"batch": 8}})
+    make_tiny_clip(tmp_path / "clip")
+    monkeypatch.setattr(clip, "DEFAULT_CLIP_DIR", tmp_path / "clip")
+    info = default_model.publish(snapshot, models_dir=tmp_path / "models", resources_dir=tmp_path / "res",
+                                 fd_images=8)
+    net = load_network(tmp_path / "models" / "default-abstract.safetensors")
+    assert net.D is not None and net.G.mapping.fc0.weight.dtype == torch.float32   # loads as float32
+    from safetensors import safe_open
+
+    with safe_open(str(tmp_path / "models" / "default-abstract.safetensors"), framework="pt") as f:
+        stored = {f.get_slice(k).get_dtype() for k in f.keys() if k.startswith(("G_ema.", "D."))}
+    assert stored == {"F16"}
+    assert net.class_names[1] == "grid" and "triangles" in net.class_keywords["geometric"]
+    assert Image.open(tmp_path / "res" / "default-abstract-samples.png").size == (4 * 16, 4 * (16 + 16))
+    card = (tmp_path / "models" / "default-abstract.md").read_text()
+    assert "12.0 kimg" in card and "2.0 h" in card and "cpu (2 threads)" in card
+    assert f"{info['fd']['fd_clip']:.4f}" in card and info["fd"]["fd_clip"] > 0
+    wrong = tmp_path / "wrong.safetensors"
+    save_native(wrong, make_generator(GeneratorConfig(z_dim=16, w_dim=16, c_dim=2, img_resolution=16,
+                                                      mapping_layers=1, channel_base=64, channel_max=16)))
+    with pytest.raises(ValueError, match="not a default-model snapshot"):
+        default_model.publish(wrong, models_dir=tmp_path / "m2", resources_dir=tmp_path / "r2")
