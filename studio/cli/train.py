@@ -59,13 +59,14 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     stop = {"asked": False}
 
-    def on_sigint(signum, frame) -> None:  # first Ctrl+C: finish the step, snapshot; second: quit now
+    def on_sigint(signum, frame) -> None:  # first Ctrl+C or kill: finish the step, snapshot; second: quit now
         if stop["asked"]:
             raise KeyboardInterrupt
         stop["asked"] = True
         say("stopping after this step (Ctrl+C again to quit without a snapshot)")
 
     previous = signal.signal(signal.SIGINT, on_sigint)
+    previous_term = signal.signal(signal.SIGTERM, on_sigint)
     try:
         with progress_bar(int(round(options.kimg * 1000)), "train") as bar:
             bar.unit = "img"
@@ -76,6 +77,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             result = train(options, progress_fn=on_progress, abort_fn=lambda: stop["asked"], event_fn=on_event)
     finally:
         signal.signal(signal.SIGINT, previous)
+        signal.signal(signal.SIGTERM, previous_term)
     how = "stopped" if result.reason == "stopped" else "finished"
     print(f"{how} at {result.kimg:.3f} kimg; last snapshot {result.snapshot}" if result.snapshot else
           f"{how} at {result.kimg:.3f} kimg", file=sys.stderr)

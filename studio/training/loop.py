@@ -416,7 +416,7 @@ class Trainer:
         self.nimg = int(state["nimg"])
         self.step_count = int(state.get("step", 0))
         self.tick = int(state.get("tick", 0))
-        self.train_seconds = float(state.get("train_seconds", 0.0))
+        self.train_seconds = float(state["train_seconds"]) if "train_seconds" in state else self._seconds_from_stats()
         self.hardware = [str(h) for h in state.get("hardware", [])]
         self.ema_rampup = state.get("ema_rampup")
         transfer = state.get("transfer_from")
@@ -433,6 +433,30 @@ class Trainer:
                 self.pipe.p.copy_(torch.as_tensor(p, dtype=self.pipe.p.dtype))
         self.resumed_from = path
         self.log(f"resumed from {path.name} at {self.nimg / 1000:.3f} kimg (p = {p:.4f})")
+
+    def _seconds_from_stats(self) -> float:
+        """Training time up to ``self.nimg`` from stats.jsonl, for snapshots older than ``train_seconds``.
+
+        Each process's lines count ``time_s`` from its own start, so a drop in ``time_s`` starts
+        a new session; the sessions' last lines up to this snapshot add up.
+        """
+        total, last = 0.0, 0.0
+        try:
+            lines = (self.run_dir / STATS_FILE).read_text(encoding="utf-8").splitlines()
+        except OSError:
+            return 0.0
+        for line in lines:
+            try:
+                entry = json.loads(line)
+                nimg, seconds = int(entry["nimg"]), float(entry["time_s"])
+            except (ValueError, KeyError, TypeError):
+                continue
+            if nimg > self.nimg:
+                break
+            if seconds < last:
+                total += last
+            last = seconds
+        return total + last
 
     def _make_optimizers(self) -> None:
         opts = self.options
@@ -711,7 +735,8 @@ class Trainer:
             name = torch.cuda.get_device_name(self.device)
             return f"{self.world} x {name}" if self.world > 1 else name
         if self.device.type == "cpu":
-            return f"cpu ({torch.get_num_threads()} threads)"
+            threads = torch.get_num_threads()
+            return f"cpu ({threads} thread{'s' if threads != 1 else ''})"
         return self.device.type
 
     def write_snapshot(self) -> Path:

@@ -140,3 +140,30 @@ def test_prepare_dialog_previews_and_prepares(make_window, tmp_path, qtbot):
     wait_for(qtbot, lambda: dialog.prepared is not None, timeout=60000)
     assert (tmp_path / "dataset" / "studio-dataset.json").exists()
     assert "prepared 5 images" in dialog.report.toPlainText() and "notes.txt" in dialog.report.toPlainText()
+
+
+def test_fine_tuning_a_conditional_model_asks_which_class_unlabelled_images_train(make_window, tmp_path, qtbot):
+    import torch
+
+    from studio.data.procedural import write_dataset
+    from studio.engine.formats.native import save_native
+    from studio.engine.networks import GeneratorConfig, make_generator
+
+    G = make_generator(GeneratorConfig(z_dim=16, w_dim=16, c_dim=2, img_resolution=32, mapping_layers=1,
+                                       channel_base=64, channel_max=16))
+    torch.manual_seed(0)
+    save_native(tmp_path / "families.safetensors", G, provenance={"class_names": ["geometric", "grid"]})
+    window = make_window(tmp_path / "families.safetensors")
+    panel = window.train
+    assert not panel.as_class.isVisibleTo(panel)                  # from scratch: no question
+    panel.start_from.setCurrentIndex(panel.start_from.findData("model"))
+    assert panel.as_class.isVisibleTo(panel)
+    assert [panel.as_class.itemText(i) for i in range(panel.as_class.count())] == ["0: geometric", "1: grid"]
+    panel.as_class.setCurrentIndex(1)
+    options = panel.options()
+    assert options["as_class"] == 1 and options["resume"].endswith("families.safetensors")
+    data = write_dataset(tmp_path / "labelled", 8, 32)            # labels, used: the images keep their own
+    panel.data_edit.setText(str(data))
+    panel._describe_data()
+    panel.cond.setChecked(True)
+    assert not panel.as_class.isVisibleTo(panel) and "as_class" not in panel.options()
