@@ -409,7 +409,10 @@ def test_metrics_for_a_conditional_model_and_cached_features(data, tmp_path, tin
     assert reals.shape[0] == 8 and torch.is_grad_enabled()
 
 
-def test_missing_default_clip_warns_once_and_training_finishes(data, tmp_path):
+def test_missing_default_clip_warns_once_and_training_finishes(data, tmp_path, monkeypatch):
+    from studio.engine import clip
+
+    monkeypatch.setattr(clip, "DEFAULT_CLIP_DIR", tmp_path / "no-default-clip")
     events: list[dict] = []
     run_dir = tmp_path / "run"
     result = train(tiny_options(data, run_dir, pl_weight=0, clip="default"), event_fn=events.append)
