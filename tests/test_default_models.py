@@ -123,3 +123,9 @@ def test_vocabulary_files_of_the_default_clip(defaults):
 ])
 def test_suggest_class(prompt, expected):
     assert vocabulary.suggest_class(prompt, FAMILIES, KEYWORDS) == expected
+
+
+def test_info_names_the_default_models_classes(defaults, capsys):
+    assert main(["info", "default"]) == 0
+    out = capsys.readouterr().out
+    assert "default-abstract.safetensors" in out and "0 geometric, 1 grid, 2 colour field" in out

@@ -86,6 +86,8 @@ class LoadedNetwork:
             "w_dim": G.w_dim,
             "num_ws": G.num_ws,
             "c_dim": G.c_dim,
+            **({"classes": ", ".join(f"{k} {name}" for k, name in enumerate(self.class_names))}
+               if self.class_names else {}),
             "mapping_layers": G.config.mapping_layers,
             "parameters": sum(p.numel() for p in G.parameters()),
             "discriminator": f"yes ({sum(p.numel() for p in self.D.parameters())} parameters)" if self.D else "no",
