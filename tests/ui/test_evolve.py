@@ -158,6 +158,9 @@ def test_prompt_hints_follow_the_clips_vocabulary(make_window, labelled, qtbot):
     panel.prompt.setText("orange triangles")
     qtbot.wait(400)
     assert panel.class_combo.currentData() == 1
+    window.session.settings.clip = str(labelled / "clip")      # Explore's Find by prompt uses the same CLIP
+    window.explore.find_prompt.setText("red rectangles in the rain")
+    assert window.explore.find_hint.unseen == ["in", "the", "rain"] and window.explore.find_hint.isVisibleTo(window)
     panel.clip_edit.setText("ViT-B-32:laion2b_s34b_b79k")        # a general CLIP reads free text
     panel.clip_edit.editingFinished.emit()
     assert panel.vocab_hint.isHidden() and not panel.suggest_btn.isVisible()

@@ -10,7 +10,7 @@ best of every generation; clicking one goes back there to branch anew.
 from __future__ import annotations
 
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QComboBox,
@@ -35,12 +35,12 @@ from studio.ui import jobs
 from studio.ui.session import StudioSession
 from studio.ui.widgets.layout import sidebar as make_sidebar
 from studio.ui.widgets.image_grid import ImageGrid
+from studio.ui.widgets.prompt_hint import PromptHint
 from studio.ui.widgets.viewer import ImageViewer
 
 KEY = "evolve.run"
 FULL_KEY = "evolve.full"
 DEFAULT_PROMPT = "an abstract painting with orange triangles"
-LARGER_CLIP = "ViT-B-32:laion2b_s34b_b79k"
 
 
 class EvolvePanel(QWidget):
@@ -55,7 +55,6 @@ class EvolvePanel(QWidget):
         self.info: dict[int, dict] = {}         # id -> {'score', 'recipe'}
         self.images: dict[int, QImage] = {}
         self._viewer: ImageViewer | None = None
-        self._vocabulary: set[str] | None = None   # the CLIP's words, None when it reads free text
         self._class_names: list[str] = []
         self._class_keywords: dict[str, list[str]] = {}
         self._class_chosen = False              # the artist picked a class: stop suggesting one
@@ -122,9 +121,7 @@ class EvolvePanel(QWidget):
         prompt_row.setContentsMargins(0, 0, 0, 0)
         prompt_row.addWidget(self.prompt, 1)
         prompt_row.addWidget(self.suggest_btn)
-        self.vocab_hint = QLabel()
-        self.vocab_hint.setWordWrap(True)
-        self.vocab_hint.setTextFormat(Qt.TextFormat.RichText)
+        self.vocab_hint = PromptHint()
         pf.addRow("Prompt", prompt_row)
         pf.addRow(self.vocab_hint)
         pf.addRow("Negative", self.negative)
@@ -242,10 +239,8 @@ class EvolvePanel(QWidget):
     # -- what the CLIP knows ----------------------------------------------------------------------------
     def _refresh_vocabulary(self) -> None:
         """Read the chosen CLIP's vocabulary and example prompts (the bundled one has both)."""
-        spec = self.clip_edit.text().strip() or "default"
-        self._vocabulary = vocabulary.read_vocabulary(spec)
+        ideas = self.vocab_hint.set_clip(self.clip_edit.text().strip())
         self.suggest_menu.clear()
-        ideas = vocabulary.read_example_prompts(spec)
         for text in ideas:
             self.suggest_menu.addAction(text)
         self.suggest_btn.setVisible(bool(ideas))
@@ -253,23 +248,10 @@ class EvolvePanel(QWidget):
 
     def unseen_words(self) -> list[str]:
         """Words of the prompt and the negative prompt that the CLIP never saw in training."""
-        return vocabulary.unseen_words(f"{self.prompt.text()} {self.negative.text()}", self._vocabulary)
+        return self.vocab_hint.unseen
 
     def _check_prompt(self) -> None:
-        if self._vocabulary is None:
-            self.vocab_hint.hide()
-        else:
-            unseen = self.unseen_words()
-            if unseen:
-                words = ", ".join(f"“{w}”" for w in unseen)
-                self.vocab_hint.setText(
-                    f"<span style='color:#b35900'>⚠ This CLIP never saw {words}: it only knows the words of "
-                    f"its training captions (families, colours, shapes), so it will guess. For free text, "
-                    f"use a larger CLIP such as <code>{LARGER_CLIP}</code>.</span>")
-            else:
-                self.vocab_hint.setText("<span style='color:gray'>This CLIP knows the words of its training "
-                                        "captions: painting families, colours and shapes. See Ideas.</span>")
-            self.vocab_hint.show()
+        self.vocab_hint.check(f"{self.prompt.text()} {self.negative.text()}")
         if self._class_names and not self._class_chosen:
             k = vocabulary.suggest_class(self.prompt.text(), self._class_names, self._class_keywords)
             if k is not None:

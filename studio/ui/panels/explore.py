@@ -32,6 +32,7 @@ from studio.ui.qt_compat import QLargeIntSpinBox
 from studio.ui.session import StudioSession
 from studio.ui.widgets.layout import sidebar as make_sidebar
 from studio.ui.widgets.image_grid import ImageGrid
+from studio.ui.widgets.prompt_hint import PromptHint
 from studio.ui.widgets.truncation import TruncationControl
 from studio.ui.widgets.viewer import ImageViewer
 
@@ -52,6 +53,7 @@ class ExplorePanel(QWidget):
     def __init__(self, session: StudioSession, parent=None):
         super().__init__(parent)
         self.session = session
+        self._hint_clip: str | None = None      # the CLIP whose vocabulary the prompt hint holds
         self.client = session.client
         self.page = 0
         self._grid_stamp = 0
@@ -182,7 +184,10 @@ class ExplorePanel(QWidget):
         self.find_btn = QPushButton("Find")
         self.find_stop = QPushButton("Stop")
         self.find_stop.setEnabled(False)
+        self.find_hint = PromptHint()
+        self.find_prompt.textChanged.connect(self._check_find_prompt)
         f.addRow("Prompt", self.find_prompt)
+        f.addRow(self.find_hint)
         f.addRow("Seeds to try", self.find_count)
         f.addRow("Keep the best", self.find_top)
         row = QHBoxLayout()
@@ -338,6 +343,14 @@ class ExplorePanel(QWidget):
         self._grid_stamp = self.client.submit(GRID_KEY, jobs.render_seeds(seeds, self.settings()))
 
     # -- find by prompt ---------------------------------------------------------------------------------
+    def _check_find_prompt(self, text: str) -> None:
+        """Warn as the prompt is typed about words the chosen CLIP (set in Evolve) never saw."""
+        spec = self.session.settings.clip
+        if spec != self._hint_clip:
+            self._hint_clip = spec
+            self.find_hint.set_clip(spec)
+        self.find_hint.check(text)
+
     def find(self) -> None:
         """Rank N seeds (from this page's first seed on) against a prompt; the best fill the grid."""
         prompt = self.find_prompt.text().strip()
