@@ -395,12 +395,14 @@ def zero_shot_descriptions() -> list[tuple[str, dict[str, str]]]:
 
     ``[(text, {"family", "colour", "shape"}), ...]``: each family with each of its shapes, each
     dominant colour on each other background colour, and, for the families whose captions name
-    two colours, each second colour; sizes and line colours are left out. About 7,700 texts.
+    two colours, each second colour, and for those whose captions give one, each size (line colours
+    are left out). About 8,600 texts.
     """
-    from studio.data.procedural import COLOR_NAMES, FAMILIES, FAMILY_SHAPES, caption_for
+    from studio.data.procedural import COLOR_NAMES, FAMILIES, FAMILY_SHAPES, SIZE_WORDS, caption_for
 
     colours = list(COLOR_NAMES)
-    out = []
+    out: list[tuple[str, dict[str, str]]] = []
+    seen: set[str] = set()
     for family in FAMILIES:
         for shape in FAMILY_SHAPES[family]:
             for c1 in colours:
@@ -408,15 +410,21 @@ def zero_shot_descriptions() -> list[tuple[str, dict[str, str]]]:
                     if bg == c1:
                         continue
                     seconds = [c for c in colours if c not in (c1, bg)] if family in TWO_COLOUR_FAMILIES else [None]
+                    sizes = SIZE_WORDS if family in SIZED_FAMILIES else [None]
                     for c2 in seconds:
-                        text = caption_for(family, shape=shape, dominant_color=c1, second_color=c2,
-                                           background_color=bg)
-                        out.append((text, {"family": family, "colour": c1, "shape": shape}))
+                        for size in sizes:
+                            text = caption_for(family, shape=shape, dominant_color=c1, second_color=c2,
+                                               background_color=bg, size=size)
+                            if text not in seen:   # drips have no size: one text for both
+                                seen.add(text)
+                                out.append((text, {"family": family, "colour": c1, "shape": shape}))
     return out
 
 
 #: Families whose captions name a second colour ("brown and pink stripes").
 TWO_COLOUR_FAMILIES = ("grid", "colour field", "radial")
+#: Families whose captions give a size ("large black circles", "thin red strokes").
+SIZED_FAMILIES = ("geometric", "gestural", "biomorphic")
 
 
 def evaluate_zero_shot(
