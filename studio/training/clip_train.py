@@ -496,9 +496,9 @@ def _write_model_card(out: Path, summary: dict, settings: dict, epochs: int, lr:
         lines += [
             f"On {eval_images} held-out paintings (seeds {EVAL_SEED_START} onwards, never seen in training). "
             f"Each painting is matched against the {len(zero_shot_descriptions()):,} descriptions the caption "
-            "grammar makes from the class names alone (every family with its shapes, dominant colour, "
-            "background and, where captions name one, second colour); the best match's family, colour "
-            "and shape are the predictions.",
+            "grammar makes from the class names alone (every family with each of its shapes, each dominant "
+            "colour on each other background and, where captions give them, each size and second colour); "
+            "the best match's family, colour and shape are the predictions.",
             "",
             "| task | classes | accuracy |",
             "| --- | --- | --- |",
