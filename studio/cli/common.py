@@ -139,12 +139,12 @@ def add_prompt_options(p: argparse.ArgumentParser, example: str) -> None:
 def check_prompt(args: argparse.Namespace, scorer, network, prompt: str, negative: str | None) -> None:
     """Before scoring: warn about words the CLIP never saw, and on a conditional network without
     --class take the class the prompt names (e.g. "triangles" is the default model's geometric)."""
-    from studio.engine.vocabulary import suggest_class, unseen_words
+    from studio.engine.vocabulary import LARGER_CLIP, suggest_class, unseen_words
 
     unseen = unseen_words(f"{prompt} {negative or ''}", scorer.vocabulary())
     if unseen:
         print(f"note: {scorer.name} never saw {', '.join(repr(w) for w in unseen)} in training and will guess; "
-              "for free text use a larger CLIP, e.g. --clip ViT-B-32:laion2b_s34b_b79k", file=sys.stderr)
+              f"for free text use a larger CLIP, e.g. --clip {LARGER_CLIP}", file=sys.stderr)
     if args.class_index is None and network.G.c_dim and network.class_names:
         k = suggest_class(prompt, network.class_names, network.class_keywords)
         if k is not None:

@@ -76,7 +76,7 @@ DEFAULT_WEIGHTS_NAME = "weights.safetensors"
 VOCABULARY_NAME = _vocab.VOCABULARY_FILE
 
 #: What to suggest when a CLIP is missing.
-EXAMPLE_PRETRAINED = "ViT-B-32:laion2b_s34b_b79k"
+EXAMPLE_PRETRAINED = _vocab.LARGER_CLIP
 
 _WEIGHT_SUFFIXES = (".safetensors", ".pt", ".pth", ".bin", ".ckpt")
 _CONFIG_NAMES = ("open_clip_config.json", "config.json")

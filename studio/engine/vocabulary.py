@@ -18,6 +18,7 @@ from studio import paths
 
 __all__ = [
     "DEFAULT_CLIP_DIR",
+    "LARGER_CLIP",
     "VOCABULARY_FILE",
     "PROMPTS_FILE",
     "clip_folder",
@@ -32,6 +33,8 @@ __all__ = [
 #: The bundled default CLIP: ``config.json`` + ``weights.safetensors`` (+ the two files below).
 DEFAULT_CLIP_DIR: Path = paths.bundled_models_dir() / "default-clip"
 VOCABULARY_FILE = "vocabulary.txt"
+#: The CLIP to suggest for free text: an open_clip NAME:TAG, trained on LAION-2B.
+LARGER_CLIP = "ViT-B-32:laion2b_s34b_b79k"
 PROMPTS_FILE = "prompts.txt"
 
 _WORD = re.compile(r"[a-z]+")

@@ -13,9 +13,6 @@ from PySide6.QtWidgets import QLabel
 
 from studio.engine import vocabulary
 
-#: The CLIP the hint recommends for free text (an open_clip NAME:TAG).
-LARGER_CLIP = "ViT-B-32:laion2b_s34b_b79k"
-
 
 class PromptHint(QLabel):
     def __init__(self, parent=None):
@@ -41,7 +38,7 @@ class PromptHint(QLabel):
             words = ", ".join(f"“{w}”" for w in self.unseen)
             self.setText(f"<span style='color:#b35900'>⚠ This CLIP never saw {words}: it only knows the words of "
                          f"its training captions (families, colours, shapes), so it will guess. For free text, "
-                         f"use a larger CLIP such as <code>{LARGER_CLIP}</code>.</span>")
+                         f"use a larger CLIP such as <code>{vocabulary.LARGER_CLIP}</code>.</span>")
         else:
             self.setText("<span style='color:gray'>This CLIP knows the words of its training captions: "
                          "painting families, colours and shapes.</span>")
