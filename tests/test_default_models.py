@@ -129,3 +129,13 @@ def test_info_names_the_default_models_classes(defaults, capsys):
     assert main(["info", "default"]) == 0
     out = capsys.readouterr().out
     assert "default-abstract.safetensors" in out and "0 geometric, 1 grid, 2 colour field" in out
+
+
+def test_a_recipe_made_with_the_default_model_elsewhere_finds_the_bundled_one(defaults, tmp_path):
+    out = tmp_path / "out"
+    assert main(["generate", "--seeds", "3", "--class", "1", "--outdir", str(out)]) == 0
+    recipe = read_recipe(out / "seed0003.png")
+    recipe.model.path = "/home/someone-else/studio/models/default-abstract.safetensors"
+    (tmp_path / "recipe.json").write_text(recipe.to_json())
+    assert main(["export", str(tmp_path / "recipe.json"), "--out", str(tmp_path / "print.png")]) == 0
+    assert read_recipe(tmp_path / "print.png").model.fingerprint == recipe.model.fingerprint

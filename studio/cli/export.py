@@ -66,6 +66,7 @@ def _find_export_model(recipe, args: argparse.Namespace, notes: list[str]):
     """
     from studio.engine.errors import StudioError
     from studio.engine.formats import load_network, resolve_network_path
+    from studio import paths
     from studio.paths import library_db_path
 
     wanted = recipe.model.fingerprint
@@ -84,6 +85,8 @@ def _find_export_model(recipe, args: argparse.Namespace, notes: list[str]):
                 candidates.append(("the library", record.last_path))
     except Exception as exc:  # noqa: BLE001 - a damaged library must not stop an export
         notes.append(f"could not look the model up in the library: {exc}")
+    if recipe.model.name == paths.default_network_path().stem:   # made with the default model elsewhere
+        candidates.append(("the bundled default model", "default"))
     seen: set[str] = set()
     for where, path in candidates:
         try:

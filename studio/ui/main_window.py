@@ -339,6 +339,8 @@ class MainWindow(QMainWindow):
                     candidates.append(record.last_path)
         except Exception:  # noqa: BLE001
             pass
+        if recipe.model.name == paths.default_network_path().stem:   # made with the default model elsewhere
+            candidates.append(str(paths.default_network_path()))
         return next((c for c in candidates if c and Path(c).exists()), None)
 
     # -- closing ------------------------------------------------------------------------------------------
