@@ -153,7 +153,7 @@ def cmd_publish_default(args: argparse.Namespace) -> int:
         bar.update(done - bar.n)
 
     try:
-        info = publish(snapshot, fd_images=args.fd_images, progress=progress)
+        info = publish(snapshot, fd_images=args.fd_images, note=args.note, progress=progress)
     except ValueError as exc:
         raise CliError(str(exc)) from None
     finally:
@@ -231,6 +231,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--outdir", default="training-runs", metavar="RUNS", help="folder of runs for 'latest'")
     p.add_argument("--fd-images", type=int, default=1000, metavar="N",
                    help="images per set for FD-CLIP (default 1000)")
+    p.add_argument("--note", default=None, metavar="TEXT", help="a status line for the model card")
     p.add_argument("--resumable-only", action="store_true",
                    help="only update the committed resumable snapshot (while training goes on)")
     p.set_defaults(func=cmd_publish_default)

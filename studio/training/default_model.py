@@ -253,6 +253,7 @@ def _card(info: dict[str, Any]) -> str:
         "",
         "Held-out paintings use seeds from 2,000,000, never seen in training.",
         "",
+        *(["## Status", "", info["note"], ""] if info.get("note") else []),
         "## Limits",
         "",
         "- It knows only these six families at 128 px: it is a sketchbook for trying the studio, not a "
@@ -271,11 +272,12 @@ def _card(info: dict[str, Any]) -> str:
 
 
 def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resources_dir: str | Path | None = None,
-            fd_images: int = HELDOUT_IMAGES, clip: str = "default", psi: float = 1.0,
+            fd_images: int = HELDOUT_IMAGES, clip: str = "default", psi: float = 1.0, note: str | None = None,
             progress: Progress | None = None) -> dict[str, Any]:
     """Write the bundled default generator, its sample grid and model card from ``snapshot``.
 
-    Returns what the model card reports. The network file gets the class names and, for the
+    Returns what the model card reports; ``note`` goes into the card as its status (e.g. how far
+    the samples are from the paintings). The network file gets the class names and, for the
     Evolve panel, the shapes that ask for each family (``class_keywords``).
     """
     from studio.data.procedural import FAMILIES
@@ -329,7 +331,7 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
             "p": float(state.get("p", 0.0)), "train_seconds": state.get("train_seconds"),
             "hardware": state.get("hardware", []),
         },
-        "fingerprint": published.fingerprint,
+        "fingerprint": published.fingerprint, "note": note,
     }
     atomic_write_text(models / CARD_NAME, _card(info))
     return info

@@ -85,7 +85,7 @@ def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_de
     make_tiny_clip(tmp_path / "clip")
     monkeypatch.setattr(clip, "DEFAULT_CLIP_DIR", tmp_path / "clip")
     info = default_model.publish(snapshot, models_dir=tmp_path / "models", resources_dir=tmp_path / "res",
-                                 fd_images=8)
+                                 fd_images=8, note="Still learning the shapes.")
     net = load_network(tmp_path / "models" / "default-abstract.safetensors")
     assert net.D is not None and net.G.mapping.fc0.weight.dtype == torch.float32   # loads as float32
     from safetensors import safe_open
@@ -97,6 +97,7 @@ def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_de
     assert Image.open(tmp_path / "res" / "default-abstract-samples.png").size == (4 * 16, 4 * (16 + 16))
     card = (tmp_path / "models" / "default-abstract.md").read_text()
     assert "12.0 kimg" in card and "2.0 h" in card and "cpu (2 threads)" in card
+    assert "## Status\n\nStill learning the shapes." in card
     assert f"{info['fd']['fd_clip']:.4f}" in card and info["fd"]["fd_clip"] > 0
     wrong = tmp_path / "wrong.safetensors"
     save_native(wrong, make_generator(GeneratorConfig(z_dim=16, w_dim=16, c_dim=2, img_resolution=16,
