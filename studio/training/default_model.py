@@ -258,9 +258,9 @@ def _card(info: dict[str, Any]) -> str:
         "",
         "- It knows only these six families at 128 px: it is a sketchbook for trying the studio, not a "
         "model for finished work. Open any StyleGAN2 `.pkl` / `.pt` for that.",
-        "- Trained briefly on a CPU: shapes are softer and textures plainer than in the paintings it "
-        "learned from. Training continues from the committed snapshot with "
-        "`studio train --resume latest`.",
+        f"- Trained for {t['kimg']:.0f} kimg, where StyleGAN2 models usually get thousands: it is "
+        "closer to the paintings the longer it trains. Training continues from the committed snapshot "
+        "with `studio train --resume latest`.",
         "",
         "## Reproduce",
         "",
