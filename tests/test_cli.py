@@ -69,10 +69,13 @@ def test_random_noise_is_reproducible_and_differs_from_const(models, tmp_path):
     assert np.abs(ra - rc).mean() > 1
 
 
-def test_conditional_model_needs_a_class(models, tmp_path, capsys):
+def test_conditional_model_renders_class_0_unless_told(models, tmp_path, capsys):
     net = str(models / "cond.safetensors")
-    assert main(["generate", "--network", net, "--seeds", "1", "--outdir", str(tmp_path)]) == 2
-    assert "--class 0-2" in capsys.readouterr().err
+    assert main(["generate", "--network", net, "--seeds", "1", "--outdir", str(tmp_path / "a")]) == 0
+    assert "rendering class 0 -- choose another with --class 0-2" in capsys.readouterr().err
+    assert read_recipe(tmp_path / "a" / "seed0001.png").class_index == 0
+    assert main(["generate", "--network", net, "--seeds", "1", "--class", "3", "--outdir", str(tmp_path)]) == 2
+    assert "--class must be in 0-2" in capsys.readouterr().err
     assert main(["generate", "--network", net, "--seeds", "1", "--class", "1", "--outdir", str(tmp_path)]) == 0
     assert main(["generate", "--network", net, "--seeds", "1", "--class", "2", "--outdir", str(tmp_path / "b")]) == 0
     assert not np.array_equal(_pixels(tmp_path / "seed0001.png"), _pixels(tmp_path / "b" / "seed0001.png"))

@@ -120,6 +120,6 @@ def test_clear_errors(files, tmp_path, capsys, extra, message):
     assert message in err and "Traceback" not in err
 
 
-def test_conditional_model_needs_a_class(files, tmp_path, capsys):
-    assert main(_args(files, tmp_path / "x", network=files["cond"])) == 2
-    assert "--class 0-2" in capsys.readouterr().err
+def test_conditional_model_without_a_class_evolves_class_0(files, tmp_path, capsys):
+    assert main(_args(files, tmp_path / "x", network=files["cond"])) == 0
+    assert "rendering class 0 -- choose another with --class 0-2" in capsys.readouterr().err

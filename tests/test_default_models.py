@@ -74,9 +74,11 @@ def test_generate_without_network_uses_the_default_and_class_names(defaults, tmp
     assert main(["generate", "--seeds", "1-2", "--class", "Grid", "--outdir", str(out)]) == 0
     recipe = read_recipe(out / "seed0001.png")
     assert recipe.class_index == 1 and recipe.model.name == "default-abstract"
-    assert main(["generate", "--seeds", "1", "--outdir", str(out)]) == 2
+    capsys.readouterr()
+    assert main(["generate", "--seeds", "1", "--outdir", str(tmp_path / "first")]) == 0   # a first command works
     err = capsys.readouterr().err
-    assert "conditional" in err and "--class 0-2 (0 geometric, 1 grid, 2 colour field)" in err
+    assert "class 0 (geometric) -- choose another with --class 0-2 (0 geometric, 1 grid, 2 colour field)" in err
+    assert main(["generate", "--seeds", "1", "--class", "²", "--outdir", str(out)]) == 2     # no traceback
     assert main(["generate", "--seeds", "1", "--class", "cubist", "--outdir", str(out)]) == 2
     assert "no class 'cubist'" in capsys.readouterr().err
 
@@ -117,7 +119,9 @@ def test_vocabulary_files_of_the_default_clip(defaults):
     ("an abstract painting with orange triangles", 0),
     ("a colour field painting", 2),
     ("red bands and blue stripes", 2),
-    ("triangles on a grid", None),          # two classes asked for: no guess
+    ("triangles on a grid", 1),             # a class name outranks another class's shapes
+    ("triangles and rectangles", None),     # two classes asked for: no guess
+    ("a grid or a colour field", None),
     ("a painting of the sea", None),
     ("colour fields", None),                # whole words only
 ])
@@ -139,3 +143,19 @@ def test_a_recipe_made_with_the_default_model_elsewhere_finds_the_bundled_one(de
     (tmp_path / "recipe.json").write_text(recipe.to_json())
     assert main(["export", str(tmp_path / "recipe.json"), "--out", str(tmp_path / "print.png")]) == 0
     assert read_recipe(tmp_path / "print.png").model.fingerprint == recipe.model.fingerprint
+
+
+def test_every_example_prompt_picks_its_own_family():
+    """The Evolve panel's Ideas and real captions name their family, even grids with 'lines'."""
+    from studio.data.procedural import FAMILIES, FAMILY_SHAPES, example_prompts, paint
+    from studio.training.default_model import _class_keywords
+
+    keywords = _class_keywords()
+    assert keywords == {f: list(FAMILY_SHAPES[f]) for f in FAMILIES}
+    for prompt in example_prompts():
+        family = next(f for f in FAMILIES if prompt.startswith(("a " + f, "an " + f)))
+        assert vocabulary.suggest_class(prompt, FAMILIES, keywords) == FAMILIES.index(family), prompt
+    for seed in range(24):
+        painting = paint(seed, 32)
+        assert FAMILIES[vocabulary.suggest_class(painting.caption, FAMILIES, keywords)] == painting.attributes["family"]
+    assert vocabulary.suggest_class("thin orange lines", FAMILIES, keywords) == 0      # a shape alone

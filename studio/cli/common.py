@@ -40,21 +40,27 @@ def open_renderer(args: argparse.Namespace):
 def class_index(value: str | int | None, network) -> int | None:
     """The class a ``--class`` value means for ``network``: an index or one of its class names.
 
-    Raises CliError for a conditional network without a class, or a value it does not have.
+    A conditional network without a class renders class 0 (with a note saying how to choose);
+    raises CliError for a value the network does not have.
     """
     G, names = network.G, network.class_names
     listing = f"0-{G.c_dim - 1}" + (" (" + ", ".join(f"{k} {name}" for k, name in enumerate(names)) + ")"
                                     if names else "")
     if value is None:
         if G.c_dim:
-            raise CliError(f"{network.name} is conditional: choose a class with --class {listing}")
+            print(f"note: {network.name} is conditional; rendering class 0{' (' + names[0] + ')' if names else ''}"
+                  f" -- choose another with --class {listing}", file=sys.stderr)
+            return 0
         return None
     if G.c_dim == 0:
         print(f"note: {network.name} is unconditional; --class is ignored", file=sys.stderr)
         return None
     text = str(value).strip()
-    if text.lstrip("-").isdigit():
+    try:
         k = int(text)
+    except ValueError:
+        k = None
+    if k is not None:
         if not 0 <= k < G.c_dim:
             raise CliError(f"--class must be in {listing} for this model")
         return k

@@ -106,14 +106,22 @@ def suggest_class(prompt: str, class_names: Sequence[str],
                   keywords: Mapping[str, Sequence[str]] | None = None) -> int | None:
     """The class of a conditional model a prompt asks for, or None when it names none or several.
 
-    A class matches when its name (e.g. "colour field") or one of its ``keywords`` (e.g. the
-    default model's "triangles" for "geometric") appears in the prompt as whole words.
+    Class names come first: a prompt naming exactly one class (e.g. "a grid painting of ...
+    rectangles with black lines") gets it, whatever else it says. Otherwise a class matches when
+    one of its ``keywords`` (e.g. the default model's "triangles" for "geometric") appears in the
+    prompt. Matching is by whole words.
     """
-    words = prompt_words(prompt)
-    text = " " + " ".join(words) + " "
-    matches = []
-    for k, name in enumerate(class_names):
-        terms = [name, *((keywords or {}).get(name, ()))]
-        if any(" " + " ".join(prompt_words(term)) + " " in text for term in terms if prompt_words(term)):
-            matches.append(k)
-    return matches[0] if len(matches) == 1 else None
+    text = " " + " ".join(prompt_words(prompt)) + " "
+
+    def mentioned(term: str) -> bool:
+        words = prompt_words(term)
+        return bool(words) and " " + " ".join(words) + " " in text
+
+    for terms in ([[name] for name in class_names],
+                  [list((keywords or {}).get(name, ())) for name in class_names]):
+        matches = [k for k, group in enumerate(terms) if any(mentioned(t) for t in group)]
+        if len(matches) == 1:
+            return matches[0]
+        if matches:
+            return None
+    return None

@@ -15,9 +15,9 @@ default model:
 ``studio publish-default`` turns a snapshot into the bundled files (:func:`publish`): the
 generator and discriminator in float16 (``models/default-abstract.safetensors``) with the class
 names and prompt keywords the Explore and Evolve panels use, a 4 x 4 sample grid in
-``resources/``, and a model card with FD-CLIP against held-out paintings. ``--resumable`` copies
-a snapshot, optimiser state included, to the one fixed path that is committed while training
-goes on.
+``resources/``, and a model card with FD-CLIP against held-out paintings. It also copies the
+snapshot, optimiser state included, to the one fixed path that is committed while training goes
+on (``--resumable-only`` does just that).
 """
 
 from __future__ import annotations
@@ -107,7 +107,11 @@ def training_overrides(given: dict[str, Any], outdir: str | Path,
     if given.get("data") or given.get("preset") not in (None, "default-abstract"):
         return given, []
     resume = given.get("resume")
-    if resume == "latest" and latest_run_dir(outdir) is not None:
+    run = latest_run_dir(outdir) if resume == "latest" else None
+    if run is not None:
+        saved = _saved_data(run)
+        if saved is not None and saved == training_set_dir():   # the cache was cleared: paint again
+            ensure_training_set(progress)
         return given, []
     notes = []
     options = dict(given)
@@ -123,14 +127,39 @@ def training_overrides(given: dict[str, Any], outdir: str | Path,
     return options, notes
 
 
+def _saved_data(run: Path) -> Path | None:
+    try:
+        data = json.loads((run / "training_options.json").read_text(encoding="utf-8")).get("data")
+    except (OSError, ValueError):
+        return None
+    return Path(data).expanduser() if data else None
+
+
+def check_default_snapshot(snapshot: Path) -> None:
+    """Raise ValueError unless ``snapshot`` holds a default-model generator (128 px, six families)."""
+    from studio.data.procedural import FAMILIES
+    from studio.engine.formats.native import read_native
+
+    try:
+        _, meta = read_native(snapshot)
+        config = json.loads(meta["generator_config"])
+    except Exception as exc:  # noqa: BLE001 - any unreadable file is simply not one
+        raise ValueError(f"{snapshot} is not a studio network file: {exc}") from None
+    res, classes = config.get("img_resolution"), config.get("c_dim")
+    if res != RESOLUTION or classes != len(FAMILIES):
+        raise ValueError(f"{snapshot.name} is not a default-model snapshot ({res} px, {classes} classes; "
+                         f"expected {RESOLUTION} px and {len(FAMILIES)} families)")
+
+
 def keep_resumable(snapshot: str | Path) -> Path:
-    """Copy a training snapshot (optimiser state included) to :func:`resume_snapshot_path`."""
+    """Copy a default-model training snapshot (optimiser state included) to :func:`resume_snapshot_path`."""
     from studio.engine.atomic import atomic_path
     from studio.training.loop import is_training_snapshot
 
     snapshot = Path(snapshot).expanduser()
     if not is_training_snapshot(snapshot):
         raise ValueError(f"{snapshot} is not a training snapshot (it has no optimiser state to resume from)")
+    check_default_snapshot(snapshot)
     target = resume_snapshot_path()
     target.parent.mkdir(parents=True, exist_ok=True)
     with atomic_path(target) as temp:
@@ -147,6 +176,20 @@ def _class_keywords() -> dict[str, list[str]]:
     from studio.data.procedural import FAMILY_SHAPES
 
     return {family: list(shapes) for family, shapes in FAMILY_SHAPES.items()}
+
+
+def _half_round_trip(G):
+    """A copy of ``G`` whose floating-point weights went through float16, as the bundled file stores them."""
+    import copy
+
+    import torch
+
+    G16 = copy.deepcopy(G).eval()
+    with torch.no_grad():
+        for t in list(G16.parameters()) + list(G16.buffers()):
+            if t.is_floating_point():
+                t.copy_(t.half().float())
+    return G16
 
 
 def _sample_grid(G, classes: list[str], psi: float):
@@ -289,14 +332,21 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
     snapshot = Path(snapshot).expanduser()
     models = Path(models_dir) if models_dir is not None else paths.bundled_models_dir()
     resources = Path(resources_dir) if resources_dir is not None else paths.project_root() / "resources"
+    check_default_snapshot(snapshot)
+    if fd_images < 2:
+        raise ValueError(f"FD-CLIP needs at least 2 images per set, got {fd_images}")
     net = load_network(snapshot, with_discriminator=True)
     G, D = net.G.eval(), net.D
-    if G.c_dim != len(FAMILIES) or G.img_resolution != RESOLUTION:
-        raise ValueError(f"{snapshot.name} is not a default-model snapshot ({G.img_resolution} px, {G.c_dim} "
-                         f"classes; expected {RESOLUTION} px and {len(FAMILIES)} families)")
     state = net.training_state or {}
     options = state.get("options") or {}
     resolution = G.img_resolution
+    # measure what ships (float16 weights), and everything before writing anything: a failure
+    # leaves the bundled files as they were
+    G16 = _half_round_trip(G)
+    scorer = load_clip(clip)
+    fd = _fd_clip(G16, scorer, int(fd_images), 50, progress)
+    samples = _sample_grid(G16, list(FAMILIES), psi)
+
     provenance = {
         "source_format": "studio-training", "model": "default-abstract", "snapshot": snapshot.name,
         "kimg": state.get("kimg"), "class_names": list(FAMILIES), "class_keywords": _class_keywords(),
@@ -304,15 +354,10 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
     }
     target = models / "default-abstract.safetensors"
     models.mkdir(parents=True, exist_ok=True)
-    save_native(target, G, D, provenance=provenance, half=True)
-    published = load_network(target, with_discriminator=False)   # measure what ships: float16 weights
-    G16 = published.G.eval()
-
     resources.mkdir(parents=True, exist_ok=True)
+    fingerprint = save_native(target, G, D, provenance=provenance, half=True)
     with atomic_path(resources / SAMPLES_NAME) as temp:
-        _sample_grid(G16, list(FAMILIES), psi).save(temp, format="PNG", optimize=True)
-    scorer = load_clip(clip)
-    fd = _fd_clip(G16, scorer, int(fd_images), 50, progress)
+        samples.save(temp, format="PNG", optimize=True)
     from studio.training.options import TrainingOptions
 
     defaults = TrainingOptions()
@@ -331,7 +376,7 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
             "p": float(state.get("p", 0.0)), "train_seconds": state.get("train_seconds"),
             "hardware": state.get("hardware", []),
         },
-        "fingerprint": published.fingerprint, "note": note,
+        "fingerprint": fingerprint, "note": note,
     }
     atomic_write_text(models / CARD_NAME, _card(info))
     return info

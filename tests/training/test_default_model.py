@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 
 import pytest
 import torch
@@ -66,6 +67,9 @@ def test_train_without_data_trains_the_default_then_continues_the_committed_snap
     assert main(["publish-default", str(snapshot), "--resumable-only"]) == 0
     assert small_default.read_bytes() == snapshot.read_bytes()
     fresh = tmp_path / "elsewhere"
+    shutil.rmtree(default_model.training_set_dir())              # a cleared cache is painted again on resume
+    assert main(["train", "--outdir", str(runs), "--resume", "latest", "--kimg", "0.012"]) == 0
+    assert (default_model.training_set_dir() / "studio-dataset.json").is_file()
     assert main(["train", "--outdir", str(fresh), "--resume", "latest", "--kimg", "0.016"]) == 0
     resumed = sorted(next(fresh.iterdir()).glob("network-snapshot-*.safetensors"))[-1]
     state = load_network(resumed).training_state
@@ -87,6 +91,7 @@ def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_de
     info = default_model.publish(snapshot, models_dir=tmp_path / "models", resources_dir=tmp_path / "res",
                                  fd_images=8, note="Still learning the shapes.")
     net = load_network(tmp_path / "models" / "default-abstract.safetensors")
+    assert net.fingerprint == info["fingerprint"]
     assert net.D is not None and net.G.mapping.fc0.weight.dtype == torch.float32   # loads as float32
     from safetensors import safe_open
 
@@ -99,8 +104,30 @@ def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_de
     assert "12.0 kimg" in card and "2.0 h" in card and "cpu (2 threads)" in card
     assert "## Status\n\nStill learning the shapes." in card
     assert f"{info['fd']['fd_clip']:.4f}" in card and info["fd"]["fd_clip"] > 0
+    # nothing is written when a part fails (here: no CLIP to measure with)
+    monkeypatch.setattr(clip, "DEFAULT_CLIP_DIR", tmp_path / "no-clip")
+    with pytest.raises(Exception, match="default CLIP"):
+        default_model.publish(snapshot, models_dir=tmp_path / "m3", resources_dir=tmp_path / "r3", fd_images=8)
+    assert not (tmp_path / "m3").exists() and not (tmp_path / "r3").exists()
     wrong = tmp_path / "wrong.safetensors"
     save_native(wrong, make_generator(GeneratorConfig(z_dim=16, w_dim=16, c_dim=2, img_resolution=16,
                                                       mapping_layers=1, channel_base=64, channel_max=16)))
     with pytest.raises(ValueError, match="not a default-model snapshot"):
         default_model.publish(wrong, models_dir=tmp_path / "m2", resources_dir=tmp_path / "r2")
+
+
+def test_only_default_model_snapshots_replace_the_committed_one(small_default, tmp_path):
+    from studio.training.loop import Trainer
+    from studio.training.options import TrainingOptions
+    from tests.training.test_loop import draw_dataset
+
+    data = draw_dataset(tmp_path / "mine", count=8, res=16)
+    trainer = Trainer(TrainingOptions(data=str(data), run_dir=str(tmp_path / "run"), preset="small", batch=4,
+                                      workers=0, metrics=False, grid=0, kimg=0.004))
+    trainer.setup()
+    trainer.step()
+    mine = trainer.write_snapshot()
+    with pytest.raises(ValueError, match="not a default-model snapshot"):
+        default_model.keep_resumable(mine)
+    assert main(["publish-default", str(mine), "--resumable-only"]) == 2
+    assert not small_default.exists()
