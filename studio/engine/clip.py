@@ -542,6 +542,7 @@ def _load_checkpoint(spec: ClipSpec, device: torch.device) -> ClipScorer:
         vocabulary = _read_vocabulary(path / VOCABULARY_NAME)
     elif path.is_file():
         weights = path
+        vocabulary = _read_vocabulary(path.parent / VOCABULARY_NAME)   # as the Evolve panel reads it
     else:
         raise ClipError(f"CLIP checkpoint not found: {path}")
     config = spec.config
@@ -688,7 +689,7 @@ def _read_vocabulary(path: Path) -> set[str] | None:
         lines = _vocab.read_lines(path)
     except (OSError, ValueError) as exc:
         raise ClipError(f"cannot read the CLIP vocabulary {path}: {exc}") from None
-    return None if lines is None else set(lines)
+    return None if lines is None else {line.lower() for line in lines}
 
 
 def read_weights(path: Path) -> dict[str, torch.Tensor]:

@@ -177,6 +177,7 @@ class Trainer:
         self.rank, self.world = _dist_info()
         self.nimg = self.step_count = self.tick = 0
         self.fixed_label: torch.Tensor | None = None   # [1, c_dim] when every image is one class
+        self.inherited_classes: dict[str, Any] = {}   # class names / keywords of the starting network
         self.train_seconds = 0.0              # training time of earlier sessions (from the snapshot)
         self.hardware: list[str] = []         # what every session trained on, e.g. "cpu (2 threads)"
         self._session_start = time.time()
@@ -359,14 +360,30 @@ class Trainer:
                                     f"{self.c_dim}")
 
     def _adopt_fixed_class(self, c_dim: int, name: str) -> None:
-        """Fine-tune a conditional network on unlabelled images: all of them count as one class."""
+        """Fine-tune a conditional network on images without (used) labels: all count as one class.
+
+        A labelled dataset without --cond needs --as-class: its labels would otherwise be dropped
+        silently.
+        """
+        labelled = bool(getattr(self.dataset, "has_labels", False)) or self._dataset_has_labels()
+        if labelled and self.options.as_class is None:
+            raise TrainingError(f"'{name}' is conditional and the dataset has labels: add --cond to train its "
+                                "classes, or --as-class K to train every image as class K")
         k = self.options.as_class or 0
         if k >= c_dim:
             raise TrainingError(f"'{name}' has classes 0-{c_dim - 1}; --as-class {k} is not one of them")
         self.c_dim = c_dim
         self.fixed_label = F.one_hot(torch.tensor([k]), c_dim).to(self.device, torch.float32)
-        self.log(f"'{name}' is conditional and the dataset has no labels: every image trains class {k}"
-                 " (--as-class chooses another)")
+        why = "its labels are not used" if labelled else "the dataset has no labels"
+        self.log(f"'{name}' is conditional and {why}: every image trains class {k} (--as-class chooses another)")
+
+    def _dataset_has_labels(self) -> bool:
+        """Whether the dataset folder carries labels, even when they were not loaded (no --cond)."""
+        try:
+            meta = json.loads((Path(self.options.data).expanduser() / "dataset.json").read_text(encoding="utf-8"))
+        except (OSError, ValueError):
+            return False
+        return bool(isinstance(meta, dict) and meta.get("labels"))
 
     def _transfer(self, path: Path) -> None:
         """Start from any loadable network (transfer learning): weights only, counters at 0."""
@@ -379,6 +396,7 @@ class Trainer:
         self.G_ema = copy.deepcopy(net.G).eval().requires_grad_(False).to(self.device)
         self.D = self._adopt_discriminator(net.D, path).to(self.device)
         self.transfer_from = path
+        self.inherited_classes = {"class_names": net.class_names, "class_keywords": net.class_keywords}
         self.ema_rampup = None
         self.log(f"transfer learning from {path.name}")
 
@@ -401,6 +419,8 @@ class Trainer:
 
         tensors, meta = read_native(path)
         state = json.loads(meta.get("training_state") or "{}")
+        provenance = json.loads(meta.get("provenance") or "{}")
+        self.inherited_classes = {k: provenance[k] for k in ("class_names", "class_keywords") if provenance.get(k)}
         g_cfg = GeneratorConfig.from_dict(json.loads(meta["generator_config"]))
         self._check_kind(g_cfg.kind, path.name)
         G, D = make_generator(g_cfg), make_discriminator(json.loads(meta["discriminator_config"]))
@@ -437,10 +457,10 @@ class Trainer:
     def _seconds_from_stats(self) -> float:
         """Training time up to ``self.nimg`` from stats.jsonl, for snapshots older than ``train_seconds``.
 
-        Each process's lines count ``time_s`` from its own start, so a drop in ``time_s`` starts
-        a new session; the sessions' last lines up to this snapshot add up.
+        Each process's lines count ``time_s`` from its own start (``timestamp - time_s``), so the
+        longest ``time_s`` of every start, up to this snapshot, adds up.
         """
-        total, last = 0.0, 0.0
+        sessions: dict[int, float] = {}
         try:
             lines = (self.run_dir / STATS_FILE).read_text(encoding="utf-8").splitlines()
         except OSError:
@@ -448,15 +468,13 @@ class Trainer:
         for line in lines:
             try:
                 entry = json.loads(line)
-                nimg, seconds = int(entry["nimg"]), float(entry["time_s"])
+                nimg, seconds, stamp = int(entry["nimg"]), float(entry["time_s"]), float(entry["timestamp"])
             except (ValueError, KeyError, TypeError):
                 continue
-            if nimg > self.nimg:
-                break
-            if seconds < last:
-                total += last
-            last = seconds
-        return total + last
+            if nimg <= self.nimg:
+                start = round(stamp - seconds)
+                sessions[start] = max(sessions.get(start, 0.0), seconds)
+        return sum(sessions.values())
 
     def _make_optimizers(self) -> None:
         opts = self.options
@@ -749,9 +767,11 @@ class Trainer:
                       "run_dir": str(self.run_dir)}
         if self.transfer_from is not None:
             provenance["transfer_from"] = str(self.transfer_from)
-        names = getattr(self.dataset, "label_names", None) if self.c_dim else None
+        names = getattr(self.dataset, "label_names", None) if self.c_dim and self.fixed_label is None else None
         if names and len(names) == self.c_dim:
             provenance["class_names"] = [str(n) for n in names]  # shown by Explore, accepted by --class
+        elif self.c_dim:   # the starting network's classes (a fine-tune of the default model keeps its families)
+            provenance.update({k: v for k, v in self.inherited_classes.items() if v})
         fp = save_native(path, self.G_ema, self.D, provenance=provenance, training_state=state,
                          extra_tensors=tensors)
         kimg_tag = f"{self.nimg // 1000:06d}"

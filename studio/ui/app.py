@@ -47,6 +47,7 @@ def startup_model(last: str | None) -> str | None:
 
     from studio import paths
 
-    if last and (last.lower() == "default" or Path(last).expanduser().is_file()):
+    bundled = paths.default_network_path().is_file()
+    if last and last.lower() != "default" and Path(last).expanduser().is_file():
         return last
-    return "default" if paths.default_network_path().is_file() else None
+    return "default" if bundled else None

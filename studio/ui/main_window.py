@@ -324,11 +324,20 @@ class MainWindow(QMainWindow):
         stamp = self.session.open_model(known)
 
         def once(info: dict) -> None:
-            self.session.model_changed.disconnect(once)
+            done()
             if info["fingerprint"] == recipe.model.fingerprint:
                 self.tabs.setCurrentWidget(self.stack)
                 self.explore.show_recipe(recipe)
+            else:
+                self.show_status(f"'{info['name']}' is not the model this image was made with "
+                                 f"(fingerprint {recipe.model.fingerprint[:12]}…); open that one to restore it")
+
+        def done(*_args) -> None:
+            self.session.model_changed.disconnect(once)
+            self.session.model_failed.disconnect(done)
+
         self.session.model_changed.connect(once)
+        self.session.model_failed.connect(done)
         del stamp
 
     def _known_path(self, recipe) -> str | None:

@@ -275,7 +275,7 @@ def test_fine_tuning_a_conditional_network_on_unlabelled_images_trains_one_class
                                        channel_base=256, channel_max=32))
     D = Discriminator(DiscriminatorConfig(img_resolution=32, c_dim=3, channel_base=256, channel_max=32))
     start = tmp_path / "families.safetensors"
-    save_native(start, G, D)
+    save_native(start, G, D, provenance={"class_names": ["a", "b", "c"]})
     events = []
     trainer = Trainer(tiny_options(data, tmp_path / "run", resume=str(start), as_class=2, pl_weight=0),
                       event_fn=events.append)
@@ -285,11 +285,17 @@ def test_fine_tuning_a_conditional_network_on_unlabelled_images_trains_one_class
     assert c.shape == (4, 3) and c.argmax(1).tolist() == [2, 2, 2, 2]
     trainer.step()
     snapshot = trainer.write_snapshot()
+    from studio.engine.formats import load_network
+
+    assert load_network(snapshot).class_names == ["a", "b", "c"]        # the starting network's classes
     resumed = Trainer(tiny_options(data, tmp_path / "run", resume=str(snapshot), as_class=2, pl_weight=0))
     resumed.setup()                                   # the snapshot resumes the same way
     assert resumed.nimg == trainer.nimg and resumed.fixed_label.argmax().item() == 2
     with pytest.raises(TrainingError, match="classes 0-2; --as-class 5"):
         Trainer(tiny_options(data, tmp_path / "bad", resume=str(start), as_class=5)).setup()
+    labelled = draw_dataset(tmp_path / "labelled", count=8, classes=3)   # labels, but no --cond
+    with pytest.raises(TrainingError, match="has labels: add --cond.*or --as-class K"):
+        Trainer(tiny_options(labelled, tmp_path / "l", resume=str(start))).setup()
 
 
 def test_cli_train_and_resume_latest(data, tmp_path, capsys):
@@ -549,3 +555,16 @@ def test_dcgan_refuses_other_sizes_labels_and_stylegan_snapshots(data, data64, f
     dcgan = train(dcgan_options(data64, tmp_path / "d", kimg=0.004)).snapshot
     with pytest.raises(TrainingError, match="--preset dcgan"):
         Trainer(tiny_options(data, tmp_path / "e", resume=str(dcgan))).setup()
+
+
+def test_training_time_of_old_snapshots_comes_from_the_stats(data, tmp_path):
+    run = tmp_path / "run"
+    run.mkdir()
+    lines = [(2000, 700.0, 1000.0), (4000, 1300.0, 1000.0),      # session 1 started at t=1000
+             (6000, 400.0, 9000.0), (8000, 900.0, 9000.0),       # session 2 (its first tick came late)
+             (10000, 300.0, 20000.0)]                            # after the snapshot: not counted
+    (run / "stats.jsonl").write_text("".join(json.dumps({"nimg": n, "time_s": t, "timestamp": start + t}) + "\n"
+                                             for n, t, start in lines))
+    trainer = Trainer(tiny_options(data, run))
+    trainer.nimg = 8000
+    assert trainer._seconds_from_stats() == 1300.0 + 900.0

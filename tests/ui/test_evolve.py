@@ -140,6 +140,7 @@ def labelled(tmp_path_factory):
 def test_prompt_hints_follow_the_clips_vocabulary(make_window, labelled, qtbot):
     window = make_window(labelled / "families.safetensors")
     panel = window.evolve
+    window.tabs.setCurrentWidget(panel)
     assert [panel.class_combo.itemText(i) for i in range(panel.class_combo.count())] == ["0: geometric", "1: grid"]
     panel.clip_edit.setText(str(labelled / "clip"))
     panel.clip_edit.editingFinished.emit()
@@ -158,9 +159,10 @@ def test_prompt_hints_follow_the_clips_vocabulary(make_window, labelled, qtbot):
     panel.prompt.setText("orange triangles")
     qtbot.wait(400)
     assert panel.class_combo.currentData() == 1
-    window.session.settings.clip = str(labelled / "clip")      # Explore's Find by prompt uses the same CLIP
-    window.explore.find_prompt.setText("red rectangles in the rain")
-    assert window.explore.find_hint.unseen == ["in", "the", "rain"] and window.explore.find_hint.isVisibleTo(window)
+    window.explore.find_prompt.setText("red rectangles in the rain")   # Find by prompt uses the same CLIP
+    assert window.explore.find_hint.unseen == ["in", "the", "rain"] and not window.explore.find_hint.isHidden()
     panel.clip_edit.setText("ViT-B-32:laion2b_s34b_b79k")        # a general CLIP reads free text
     panel.clip_edit.editingFinished.emit()
-    assert panel.vocab_hint.isHidden() and not panel.suggest_btn.isVisible()
+    assert panel.vocab_hint.isHidden() and panel.suggest_btn.isHidden()
+    window.tabs.setCurrentWidget(window.stack)                   # back in Explore, the hint follows
+    assert window.explore.find_hint.isHidden() and window.explore.find_hint.unseen == []

@@ -98,7 +98,7 @@ class LoadedNetwork:
 
 def is_default_network(source: str | Path) -> bool:
     """Whether ``source`` names the bundled default generator (``default``, any case)."""
-    return str(source).strip().lower() == DEFAULT_NETWORK and not Path(str(source)).exists()
+    return str(source).strip().lower() == DEFAULT_NETWORK and not Path(str(source)).is_file()
 
 
 def resolve_network_path(source: str | Path) -> Path:

@@ -343,13 +343,25 @@ class ExplorePanel(QWidget):
         self._grid_stamp = self.client.submit(GRID_KEY, jobs.render_seeds(seeds, self.settings()))
 
     # -- find by prompt ---------------------------------------------------------------------------------
-    def _check_find_prompt(self, text: str) -> None:
-        """Warn as the prompt is typed about words the chosen CLIP (set in Evolve) never saw."""
-        spec = self.session.settings.clip
+    def _clip_choice(self) -> tuple[str, str | None]:
+        """The CLIP that scores Find by prompt: the one chosen in the Evolve panel."""
+        evolve = getattr(self.window(), "evolve", None)
+        if evolve is None:
+            return self.session.settings.clip, self.session.settings.clip_config
+        return evolve.clip_edit.text().strip() or "default", evolve.clip_config.text().strip() or None
+
+    def _check_find_prompt(self, *_args) -> None:
+        """Warn as the prompt is typed about words the chosen CLIP never saw."""
+        spec, _ = self._clip_choice()
         if spec != self._hint_clip:
             self._hint_clip = spec
             self.find_hint.set_clip(spec)
-        self.find_hint.check(text)
+        self.find_hint.check(self.find_prompt.text())
+
+    def showEvent(self, event) -> None:  # noqa: N802 - the CLIP may have changed in Evolve meanwhile
+        super().showEvent(event)
+        if self.find_prompt.text():
+            self._check_find_prompt()
 
     def find(self) -> None:
         """Rank N seeds (from this page's first seed on) against a prompt; the best fill the grid."""
@@ -365,9 +377,7 @@ class ExplorePanel(QWidget):
         self.page_label.setText(f"best {top} of {len(seeds):,}")
         self.find_btn.setEnabled(False)
         self.find_stop.setEnabled(True)
-        evolve = getattr(self.window(), "evolve", None)
-        spec = evolve.clip_edit.text().strip() if evolve is not None else self.session.settings.clip
-        config = (evolve.clip_config.text().strip() or None) if evolve is not None else None
+        spec, config = self._clip_choice()
         self.client.cancel(GRID_KEY)
         self.client.submit(FIND_KEY, jobs.rank_prompt(prompt, None, seeds, top, self.settings(), spec, config))
 
