@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 from pathlib import Path
 
 from studio.cli.common import CliError, add_clip_options, clip_choice, progress_bar
@@ -68,7 +69,7 @@ def cmd_procedural(args: argparse.Namespace) -> int:
     with progress_bar(args.count, "procedural") as bar:
         try:
             write_dataset(out, args.count, args.res, start_seed=args.start_seed, families=families,
-                          progress=lambda done, total: bar.update(done - bar.n))
+                          progress=lambda done, total: bar.update(done - bar.n), workers=args.workers)
         except OSError as exc:
             raise CliError(f"cannot write the dataset to {out}: {exc.strerror or exc}") from None
     print(f"wrote {args.count} procedural painting{'s' * (args.count != 1)} at {args.res} px with labels and "
@@ -119,4 +120,6 @@ def add_parsers(sub) -> None:
     p.add_argument("--families", default=None, metavar="LIST",
                    help='comma-separated families to cycle through (default: all), e.g. "grid,radial"')
     p.add_argument("--force", action="store_true", help="write into a non-empty OUT (replacing its files)")
+    p.add_argument("--workers", type=int, default=os.cpu_count(), metavar="N",
+                   help=f"painting processes (default: one per CPU, {os.cpu_count()} here)")
     p.set_defaults(func=cmd_procedural)

@@ -803,9 +803,22 @@ def _remove_old_images(folder: Path) -> None:
                     image.unlink()
 
 
+def _paint_one(job: tuple[Path, int, int, int, str | None]) -> tuple[str, int, str]:
+    """Paint and save image ``i`` of a dataset; returns (file name, label, captions.jsonl line)."""
+    folder, i, seed, resolution, family = job
+    painting = paint(seed, resolution, family)
+    name = f"{i // 1000:05d}/img{i:08d}.png"
+    target = folder / name
+    target.parent.mkdir(exist_ok=True)
+    _save_png(painting.image, target)
+    line = json.dumps({"file": name, "caption": painting.caption, "family": painting.family,
+                       "attributes": painting.attributes})
+    return name, painting.label, line
+
+
 def write_dataset(out: str | os.PathLike[str], count: int, resolution: int, *, start_seed: int = 0,
                   families: Sequence[str] | None = None,
-                  progress: Callable[[int, int], None] | None = None) -> Path:
+                  progress: Callable[[int, int], None] | None = None, workers: int | None = None) -> Path:
     """Write ``count`` procedural paintings as a prepared dataset in ``out``; returns the folder.
 
     Layout (NVIDIA dataset_tool's plus the studio's files): ``00000/img00000000.png`` (1000
@@ -814,7 +827,8 @@ def write_dataset(out: str | os.PathLike[str], count: int, resolution: int, *, s
     with one ``{"file", "caption", "family", "attributes"}`` per line. Image ``i`` is
     ``paint(start_seed + i)``; with ``families`` the family cycles through those instead.
     ``progress(done, total)`` is called after each image. Numbered images of an earlier
-    dataset in ``out`` are deleted first, so the folder holds exactly this dataset.
+    dataset in ``out`` are deleted first, so the folder holds exactly this dataset. ``workers``
+    processes paint in parallel (default 1); the files are the same either way.
     """
     from studio.engine.atomic import atomic_write_text
 
@@ -832,19 +846,28 @@ def write_dataset(out: str | os.PathLike[str], count: int, resolution: int, *, s
     _remove_old_images(folder)
     labels: list[list[Any]] = []
     lines: list[str] = []
-    for i in range(count):
-        seed = start_seed + i
-        family = chosen[i % len(chosen)] if chosen else None
-        painting = paint(seed, resolution, family)
-        name = f"{i // 1000:05d}/img{i:08d}.png"
-        target = folder / name
-        target.parent.mkdir(exist_ok=True)
-        _save_png(painting.image, target)
-        labels.append([name, painting.label])
-        lines.append(json.dumps({"file": name, "caption": painting.caption, "family": painting.family,
-                                 "attributes": painting.attributes}))
-        if progress is not None:
-            progress(i + 1, count)
+    jobs = [(folder, i, start_seed + i, resolution, chosen[i % len(chosen)] if chosen else None)
+            for i in range(count)]
+    workers = max(1, min(int(workers or 1), count))
+    if workers == 1:
+        rows: Iterable[tuple[str, int, str]] = map(_paint_one, jobs)
+        pool = None
+    else:
+        import multiprocessing
+        from concurrent.futures import ProcessPoolExecutor
+
+        # spawn, not fork: the caller may hold threads (torch, Qt) that a fork would copy mid-state
+        pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
+        rows = pool.map(_paint_one, jobs, chunksize=max(1, min(64, count // (4 * workers))))
+    try:
+        for i, (name, label, line) in enumerate(rows):
+            labels.append([name, label])
+            lines.append(line)
+            if progress is not None:
+                progress(i + 1, count)
+    finally:
+        if pool is not None:
+            pool.shutdown(cancel_futures=True)
     atomic_write_text(folder / "captions.jsonl", "\n".join(lines) + "\n")
     atomic_write_text(folder / "dataset.json", json.dumps({"labels": labels}) + "\n")
     meta = {

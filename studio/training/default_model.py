@@ -23,6 +23,7 @@ on (``--resumable-only`` does just that).
 from __future__ import annotations
 
 import json
+import os
 import shutil
 import time
 from pathlib import Path
@@ -87,7 +88,7 @@ def ensure_training_set(progress: Progress | None = None, folder: Path | None = 
         return folder
     (folder / "studio-dataset.json").unlink(missing_ok=True)
     report = (lambda done, total: progress("paint", done, total)) if progress else None
-    return write_dataset(folder, count, RESOLUTION, progress=report)
+    return write_dataset(folder, count, RESOLUTION, progress=report, workers=os.cpu_count())
 
 
 def resume_snapshot_path() -> Path:

@@ -215,3 +215,17 @@ def test_cli_writes_dataset(tmp_path, capsys):
     assert main(["procedural", "--count", "0", "--out", str(tmp_path / "x")]) == 2
     assert main(["procedural", "--count", "2", "--families", "cubist", "--out", str(tmp_path / "y")]) == 2
     assert "unknown family" in capsys.readouterr().err
+
+
+def test_parallel_painting_writes_the_same_dataset(tmp_path):
+    from studio.data.procedural import write_dataset
+
+    one = write_dataset(tmp_path / "one", 10, 32, start_seed=7)
+    done = []
+    two = write_dataset(tmp_path / "two", 10, 32, start_seed=7, workers=2, progress=lambda d, t: done.append(d))
+    assert done == list(range(1, 11))
+    for name in ("dataset.json", "captions.jsonl"):
+        assert (one / name).read_text() == (two / name).read_text()
+    files = sorted(p.relative_to(one) for p in one.rglob("*.png"))
+    assert len(files) == 10 and files == sorted(p.relative_to(two) for p in two.rglob("*.png"))
+    assert all((one / f).read_bytes() == (two / f).read_bytes() for f in files)
