@@ -212,6 +212,11 @@ class ImageFolderDataset(torch.utils.data.Dataset):
         return self._use_labels
 
     @property
+    def carries_labels(self) -> bool:
+        """Whether the folder's dataset.json has labels, used or not."""
+        return self._labels is not None
+
+    @property
     def label_dim(self) -> int:
         return int(self._labels.shape[1]) if self._use_labels else 0
 

@@ -129,9 +129,11 @@ def training_overrides(given: dict[str, Any], outdir: str | Path,
 
 
 def _saved_data(run: Path) -> Path | None:
+    from studio.training.options import TrainingOptions
+
     try:
-        data = json.loads((run / "training_options.json").read_text(encoding="utf-8")).get("data")
-    except (OSError, ValueError):
+        data = TrainingOptions.load(run).data
+    except ValueError:
         return None
     return Path(data).expanduser() if data else None
 

@@ -365,7 +365,7 @@ class Trainer:
         A labelled dataset without --cond needs --as-class: its labels would otherwise be dropped
         silently.
         """
-        labelled = bool(getattr(self.dataset, "has_labels", False)) or self._dataset_has_labels()
+        labelled = bool(getattr(self.dataset, "carries_labels", False))
         if labelled and self.options.as_class is None:
             raise TrainingError(f"'{name}' is conditional and the dataset has labels: add --cond to train its "
                                 "classes, or --as-class K to train every image as class K")
@@ -376,14 +376,6 @@ class Trainer:
         self.fixed_label = F.one_hot(torch.tensor([k]), c_dim).to(self.device, torch.float32)
         why = "its labels are not used" if labelled else "the dataset has no labels"
         self.log(f"'{name}' is conditional and {why}: every image trains class {k} (--as-class chooses another)")
-
-    def _dataset_has_labels(self) -> bool:
-        """Whether the dataset folder carries labels, even when they were not loaded (no --cond)."""
-        try:
-            meta = json.loads((Path(self.options.data).expanduser() / "dataset.json").read_text(encoding="utf-8"))
-        except (OSError, ValueError):
-            return False
-        return bool(isinstance(meta, dict) and meta.get("labels"))
 
     def _transfer(self, path: Path) -> None:
         """Start from any loadable network (transfer learning): weights only, counters at 0."""

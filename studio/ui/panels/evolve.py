@@ -34,6 +34,7 @@ from studio.engine.recipe import Recipe
 from studio.ui import jobs
 from studio.ui.session import StudioSession
 from studio.ui.widgets.layout import sidebar as make_sidebar
+from studio.ui.widgets.class_combo import fill_class_combo
 from studio.ui.widgets.image_grid import ImageGrid
 from studio.ui.widgets.prompt_hint import PromptHint
 from studio.ui.widgets.viewer import ImageViewer
@@ -223,11 +224,8 @@ class EvolvePanel(QWidget):
         self.state = None
         self.grid.grid_model.set_items([], [])
         self.lineage.grid_model.set_items([], [])
-        self.class_combo.clear()
-        names = info.get("class_names") or []
-        for k in range(info["c_dim"]):
-            self.class_combo.addItem(f"{k}: {names[k]}" if k < len(names) else f"Class {k}", k)
-        self._class_names = list(names)
+        fill_class_combo(self.class_combo, info)
+        self._class_names = list(info.get("class_names") or [])
         self._class_keywords = dict(info.get("class_keywords") or {})
         self._class_chosen = False
         self._check_prompt()

@@ -31,6 +31,7 @@ from studio.ui import jobs
 from studio.ui.qt_compat import QLargeIntSpinBox
 from studio.ui.session import StudioSession
 from studio.ui.widgets.layout import sidebar as make_sidebar
+from studio.ui.widgets.class_combo import fill_class_combo
 from studio.ui.widgets.image_grid import ImageGrid
 from studio.ui.widgets.prompt_hint import PromptHint
 from studio.ui.widgets.truncation import TruncationControl
@@ -255,12 +256,7 @@ class ExplorePanel(QWidget):
     def _on_model(self, info: dict) -> None:
         self.setEnabled(True)
         self.cutoff_spin.setMaximum(info["num_ws"])
-        self.class_combo.blockSignals(True)
-        self.class_combo.clear()
-        names = info.get("class_names") or []
-        for k in range(info["c_dim"]):
-            self.class_combo.addItem(f"{k}: {names[k]}" if k < len(names) else f"Class {k}", k)
-        self.class_combo.blockSignals(False)
+        fill_class_combo(self.class_combo, info)
         conditional = info["c_dim"] > 0
         self.class_combo.setVisible(conditional)
         self.class_label.setVisible(conditional)

@@ -40,6 +40,7 @@ from PySide6.QtWidgets import (
 from studio import paths
 from studio.ui.session import StudioSession
 from studio.ui.widgets.layout import sidebar
+from studio.ui.widgets.class_combo import fill_class_combo
 
 STOP_FILE = "STOP"
 KILL_AFTER_MS = 60_000
@@ -298,10 +299,7 @@ class TrainPanel(QWidget):
         self._update_as_class()
 
     def _on_model(self, info: dict) -> None:
-        self.as_class.clear()
-        names = info.get("class_names") or []
-        for k in range(info.get("c_dim", 0)):
-            self.as_class.addItem(f"{k}: {names[k]}" if k < len(names) else f"Class {k}", k)
+        fill_class_combo(self.as_class, info)
         self._update_as_class()
 
     def _fixed_class_needed(self) -> bool:
