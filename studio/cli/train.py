@@ -16,7 +16,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in (
         "data", "resume", "kimg", "batch", "gamma", "aug", "target", "p", "ada_kimg", "mirror", "cond", "as_class", "snap",
-        "tick_kimg", "res", "preset", "lr", "pl_weight", "freeze_d", "seed", "device", "workers",
+        "tick_kimg", "res", "preset", "lr", "pl_weight", "freeze_d", "blur_sigma", "blur_kimg", "seed", "device", "workers",
         "metrics", "metric_images", "clip", "clip_config")}
     overrides["mirror"] = True if args.mirror else None
     overrides["cond"] = True if args.cond else None
@@ -208,6 +208,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--lr", type=float, default=None, help="learning rate (default 0.0025; 0.0002 with --preset dcgan)")
     p.add_argument("--pl-weight", type=float, default=None, metavar="W", help="path-length regularisation (default 0 = off)")
     p.add_argument("--freeze-d", type=int, default=None, metavar="N", help="freeze the first N discriminator blocks")
+    p.add_argument("--blur-sigma", type=float, default=None, metavar="PX",
+                   help="blur every image the discriminator sees by PX pixels (Gaussian sigma) at the start, so "
+                        "the generator learns composition before texture; fades to none at --blur-kimg (default 0 "
+                        "= off; the default model uses 6)")
+    p.add_argument("--blur-kimg", type=float, default=None, metavar="KIMG",
+                   help="kimg at which the discriminator blur has faded to none (default 100)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="data-loading processes (default 2)")
     p.add_argument("--metrics", action=argparse.BooleanOptionalAction, default=None,

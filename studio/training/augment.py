@@ -17,6 +17,10 @@ geometric
 colour
     brightness, contrast, luma flip, hue rotation, saturation.
 
+Also here: :func:`gaussian_blur` with its schedule :func:`blur_sigma_at`, StyleGAN3's blur of every
+image the discriminator sees early in training (Karras et al. 2021), which keeps the generator from
+chasing fine texture before it has learned composition.
+
 All blit and geometric transforms of one image are folded into a single 2-D affine matrix and
 the image is resampled once; all colour transforms are folded into a single 4x4 matrix acting
 on ``[r, g, b, 1]``.
@@ -44,7 +48,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-__all__ = ["AugmentPipe", "AdaController", "augmentation_preview"]
+__all__ = ["AugmentPipe", "AdaController", "augmentation_preview", "gaussian_blur", "blur_sigma_at"]
 
 # Parameter magnitudes of the paper (appendix B); the lognormal ones are standard deviations
 # of log2 of the factor.
@@ -408,3 +412,30 @@ def augmentation_preview(pipe: AugmentPipe, images: torch.Tensor, p: float, seed
     finally:
         with torch.no_grad():
             pipe.p.copy_(old)
+
+
+# -- discriminator blur ------------------------------------------------------------------------
+def blur_sigma_at(kimg: float, initial_sigma: float, fade_kimg: float) -> float:
+    """The blur the discriminator's images get at ``kimg``: ``initial_sigma`` pixels at the start,
+    fading linearly to none at ``fade_kimg`` (StyleGAN3's schedule, Karras et al. 2021)."""
+    if initial_sigma <= 0 or fade_kimg <= 0:
+        return 0.0
+    return initial_sigma * max(1.0 - kimg / fade_kimg, 0.0)
+
+
+def gaussian_blur(images: torch.Tensor, sigma: float) -> torch.Tensor:
+    """Separable Gaussian blur of [N, C, H, W] images with standard deviation ``sigma`` pixels.
+
+    Borders are reflected, so edges keep their colour. Differentiable (R1 and the generator's
+    gradient flow through it). ``sigma`` below a tenth of a pixel returns the images unchanged.
+    """
+    if sigma < 0.1:
+        return images
+    n, c, h, w = images.shape
+    radius = min(int(math.ceil(3 * sigma)), h - 1, w - 1)
+    taps = torch.arange(-radius, radius + 1, device=images.device, dtype=images.dtype)
+    kernel = torch.exp(-0.5 * (taps / sigma) ** 2)
+    kernel = kernel / kernel.sum()
+    x = F.pad(images, [radius, radius, radius, radius], mode="reflect")
+    x = F.conv2d(x, kernel.reshape(1, 1, 1, -1).expand(c, 1, 1, -1), groups=c)
+    return F.conv2d(x, kernel.reshape(1, 1, -1, 1).expand(c, 1, -1, 1), groups=c)

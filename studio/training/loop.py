@@ -54,6 +54,7 @@ from studio.engine.errors import StudioError
 from studio.engine.networks import (Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, make_discriminator,
                                     make_generator)
 from studio.training import _compat
+from studio.training.augment import blur_sigma_at, gaussian_blur
 from studio.training.options import DCGAN_PRESETS, TrainingOptions
 from studio.training.snapshots import (find_latest_snapshot, join_state, load_optimizer_tensors, optimizer_tensors,
                                        remove_stale_temp_files, snapshot_name, split_state)
@@ -264,7 +265,8 @@ class Trainer:
         return (f"{self.resolution}x{self.resolution} px, {len(self.dataset)} images"
                 f"{f', {self.c_dim} classes' if self.c_dim else ''}; G {g_params:,} / D {d_params:,} parameters; "
                 f"batch {opts.batch}, gamma {self.gamma:.4g}, aug {opts.aug}, device {self.device}"
-                f"{f' x {self.world} processes' if self.world > 1 else ''}")
+                f"{f' x {self.world} processes' if self.world > 1 else ''}"
+                f"{f'; D blur {self.blur_sigma():.2g} px, none from {opts.blur_kimg:g} kimg' if self.blur_sigma() else ''}")
 
     def _check_kind(self, kind: str, name: str) -> None:
         """Refuse a network of an architecture this trainer does not train."""
@@ -546,7 +548,12 @@ class Trainer:
             ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
         return G.synthesis(ws, noise_mode="random"), ws
 
+    def blur_sigma(self) -> float:
+        """Pixels of Gaussian blur on every image D sees now (``blur_sigma`` fading to 0 at ``blur_kimg``)."""
+        return blur_sigma_at(self.nimg / 1000, self.options.blur_sigma, self.options.blur_kimg)
+
     def _run_D(self, img: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
+        img = gaussian_blur(img, self.blur_sigma())
         if self.pipe is not None and float(self.pipe.p) > 0:
             img = self.pipe(img)
         return self.D(img, c)
@@ -775,7 +782,7 @@ class Trainer:
                 try:
                     n = min(self.options.grid, len(self.dataset), 8)
                     reals = torch.stack([self.dataset[i][0] for i in range(n)]).to(self.device)
-                    reals = reals.to(torch.float32) / 127.5 - 1
+                    reals = gaussian_blur(reals.to(torch.float32) / 127.5 - 1, self.blur_sigma())
                     image = _compat.augmentation_preview_image(self.pipe, reals, max(self.p, 0.0))
                     if image is not None:
                         augment = self.run_dir / f"augment-{kimg_tag}.png"

@@ -75,6 +75,8 @@ class TrainingOptions:
     ema_kimg: float | None = None       # G_ema half-life in kimg; None = batch * 10 / 32
     ema_rampup: float | None = 0.05     # EMA ramp-up (fresh runs only); None = off
     freeze_d: int = 0                   # freeze the first N discriminator blocks (FreezeD)
+    blur_sigma: float = 0.0             # blur what D sees by this many pixels at kimg 0 (0 = off) ...
+    blur_kimg: float = 100.0            # ... fading linearly to none at this kimg (StyleGAN3)
     r1_interval: int = 16               # lazy R1: every N steps
     pl_interval: int = 4                # lazy path length: every N steps
     seed: int = 0                       # random seed of the run
@@ -116,6 +118,8 @@ class TrainingOptions:
             raise ValueError("snap must be >= 1 tick and tick_kimg positive")
         if self.freeze_d < 0:
             raise ValueError(f"freeze_d must be >= 0, got {self.freeze_d}")
+        if self.blur_sigma < 0 or self.blur_kimg < 0:
+            raise ValueError("blur_sigma and blur_kimg must be >= 0")
         if self.as_class is not None and self.as_class < 0:
             raise ValueError(f"as_class must be a class number (0 or more), got {self.as_class}")
         if self.metric_images < 2:

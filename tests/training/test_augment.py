@@ -234,3 +234,27 @@ def test_controller_state_round_trip_continues_identically():
             c.accumulate(stream(i))
         assert a.step() == b.step()
         assert a.p == b.p and a.rt == b.rt
+
+
+def test_gaussian_blur_keeps_flat_colour_and_smooths_detail():
+    from studio.training.augment import gaussian_blur
+
+    flat = torch.full([2, 3, 16, 16], 0.3)
+    assert torch.allclose(gaussian_blur(flat, 5.0), flat, atol=1e-6)       # reflected borders: no dark rim
+    checker = (torch.arange(16)[:, None] + torch.arange(16)[None, :]) % 2 * 2.0 - 1
+    checker = checker.expand(1, 3, 16, 16).clone()
+    blurred = gaussian_blur(checker, 2.0)
+    assert blurred.abs().max() < 0.05 and abs(float(blurred.mean() - checker.mean())) < 0.02
+    assert torch.equal(gaussian_blur(checker, 0.0), checker)
+    x = images(2, 16).requires_grad_(True)
+    gaussian_blur(x, 3.0).square().sum().backward()                         # R1 needs its gradient
+    assert x.grad is not None and x.grad.abs().sum() > 0
+
+
+def test_blur_fades_linearly_to_none():
+    from studio.training.augment import blur_sigma_at
+
+    assert blur_sigma_at(0, 8, 120) == 8
+    assert blur_sigma_at(30, 8, 120) == pytest.approx(6)
+    assert blur_sigma_at(120, 8, 120) == 0 and blur_sigma_at(500, 8, 120) == 0
+    assert blur_sigma_at(10, 0, 120) == 0 and blur_sigma_at(10, 8, 0) == 0

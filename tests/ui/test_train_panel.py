@@ -105,12 +105,14 @@ def test_a_real_training_run_from_the_tab(make_window, tmp_path, qtbot):
     panel.preset.setCurrentIndex(panel.preset.findData("small"))
     panel.kimg.setValue(0.05)
     panel.batch.setValue(4)
+    panel.blur.setValue(2.0)
     panel.extra_options = {"tick_kimg": 0.02, "workers": 0, "grid": 4}
     panel.start()
     wait_for(qtbot, lambda: panel.process is None, timeout=180000)
     assert "finished" in panel.status.text(), panel.log.toPlainText()[-2000:]
     assert list(panel.run_dir.glob("network-snapshot-*.safetensors"))
-    assert (panel.run_dir / "training_options.json").exists()
+    saved = json.loads((panel.run_dir / "training_options.json").read_text())
+    assert saved["blur_sigma"] == 2.0                   # the discriminator blur reached the worker
     panel.open_in_explore()
     wait_for(qtbot, lambda: window.session.model is not None, timeout=60000)
     assert window.session.model["resolution"] == 32

@@ -225,10 +225,15 @@ class TrainPanel(QWidget):
         self.snap = QSpinBox(minimum=1, maximum=1000, value=10, suffix=" ticks")
         self.snap.setToolTip("A tick is 4 kimg; a snapshot is also written at every stop and at the end")
         self.freeze_d = QSpinBox(minimum=0, maximum=10, value=0)
+        self.blur = QDoubleSpinBox(minimum=0.0, maximum=32.0, value=0.0, decimals=1, suffix=" px")
+        self.blur.setSpecialValueText("off")
+        self.blur.setToolTip("Blur what the discriminator sees by this much at the start, fading to none at "
+                             "100 kimg: the generator learns composition before texture (from scratch: try 8)")
         for label, widget in (("Start", self.start_from), ("Network size", self.preset), ("Length", self.kimg),
                               ("Batch", self.batch),
                               ("R1 gamma", self.gamma), ("Augment", self.aug), ("ADA target", self.target),
-                              ("Initial p", self.p), ("Snapshot every", self.snap), ("Freeze D layers", self.freeze_d)):
+                              ("Initial p", self.p), ("Snapshot every", self.snap), ("Freeze D layers", self.freeze_d),
+                              ("Blur D at start", self.blur)):
             cf.addRow(label, widget)
         cf.addRow(self.mirror)
         cf.addRow(self.cond)
@@ -356,6 +361,7 @@ class TrainPanel(QWidget):
             "gamma": self.gamma.value() or None, "aug": self.aug.currentData(), "target": self.target.value(),
             "p": self.p.value(), "mirror": self.mirror.isChecked(), "cond": self.cond.isChecked() and
             self.cond.isEnabled(), "snap": self.snap.value(), "freeze_d": self.freeze_d.value(),
+            "blur_sigma": self.blur.value(),
             "preset": self.preset.currentData(), **self.extra_options,
         }
         source = self.start_from.currentData()
