@@ -534,7 +534,7 @@ class Trainer:
         if self.fixed_label is not None:
             return self.fixed_label.expand(n, -1)
         cols = max(1, int(math.ceil(math.sqrt(n))))
-        idx = torch.tensor([(i // cols) % self.c_dim for i in range(n)])
+        idx = torch.tensor([(i // cols) % self.c_dim for i in range(n)], dtype=torch.long)
         return F.one_hot(idx, self.c_dim).to(self.device, torch.float32)
 
     # -- one step --------------------------------------------------------------------------

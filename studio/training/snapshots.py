@@ -59,10 +59,19 @@ def remove_stale_temp_files(run_dir: str | Path) -> list[Path]:
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer, module: torch.nn.Module, prefix: str) -> dict[str, torch.Tensor]:
-    """Adam's per-parameter state as flat named tensors ``PREFIX.<param name>.<key>``."""
+    """Adam's per-parameter state as flat named tensors ``PREFIX.<param name>.<key>``.
+
+    With beta1 = 0 (StyleGAN2's Adam) the first moment is just the last gradient, overwritten by the
+    next step before it is used, so it is left out: snapshots are a third smaller and resume the same.
+    """
     out = {}
+    groups = {id(p): g for g in opt.param_groups for p in g["params"]}
     for name, param in module.named_parameters():
+        group = groups.get(id(param), {})
+        first_moment_unused = group.get("betas", (None,))[0] == 0
         for key, value in opt.state.get(param, {}).items():
+            if key == "exp_avg" and first_moment_unused:
+                continue
             t = value if isinstance(value, torch.Tensor) else torch.tensor(float(value))
             out[f"{prefix}.{name}.{key}"] = t.detach().to("cpu").clone()
     return out
@@ -80,6 +89,8 @@ def load_optimizer_tensors(opt: torch.optim.Optimizer, module: torch.nn.Module, 
             if t is not None:
                 state[key] = t.to(torch.float32) if key == "step" else t.to(param.device, param.dtype).clone()
         if state:
+            if "exp_avg_sq" in state and "exp_avg" not in state:   # left out with beta1 = 0 (see above)
+                state["exp_avg"] = torch.zeros_like(param)
             opt.state[param] = state
             restored += 1
     return restored

@@ -126,8 +126,16 @@ def test_resume_restores_counters_p_optimiser_and_ema_exactly(data, tmp_path):
     for opt_a, opt_b, mod_a, mod_b in ((first.opt_G, again.opt_G, first.G, again.G),
                                        (first.opt_D, again.opt_D, first.D, again.D)):
         for pa, pb in zip(mod_a.parameters(), mod_b.parameters()):
-            for key in ("exp_avg", "exp_avg_sq", "step"):
+            for key in ("exp_avg_sq", "step"):
                 assert torch.equal(opt_a.state[pa][key].cpu(), opt_b.state[pb][key].cpu())
+        # The first moment is not stored (beta1 = 0 overwrites it), yet the next update is the same.
+        g = torch.Generator().manual_seed(5)
+        for pa, pb in zip(mod_a.parameters(), mod_b.parameters()):
+            pa.grad = torch.randn(pa.shape, generator=g)
+            pb.grad = pa.grad.clone()
+        opt_a.step()
+        opt_b.step()
+        assert all(torch.equal(pa, pb) for pa, pb in zip(mod_a.parameters(), mod_b.parameters()))
     again.step()
     assert again.nimg == first.nimg + 4
 
@@ -259,11 +267,12 @@ def test_transfer_learning_checks_resolution_and_starts_from_the_weights(data, t
 
 
 def test_conditional_training(data, tmp_path):
-    trainer = Trainer(tiny_options(data, tmp_path / "run", cond=True, pl_weight=0))
+    trainer = Trainer(tiny_options(data, tmp_path / "run", cond=True, pl_weight=0, grid=0))
     trainer.setup()
     assert trainer.G.c_dim == 2 and trainer.D.c_dim == 2
     trainer.step()
     assert trainer.write_snapshot().is_file()
+    assert not list((tmp_path / "run").glob("preview-*.png"))      # grid 0: no preview grid
 
 
 def test_discriminator_blur_follows_the_schedule_and_survives_resume(data, tmp_path):
@@ -561,6 +570,7 @@ def test_dcgan_resume_restores_everything_and_continues_exactly(data64, tmp_path
         for pa, pb in zip(mod_a.parameters(), mod_b.parameters()):
             for key in ("exp_avg", "exp_avg_sq", "step"):
                 assert torch.equal(opt_a.state[pa][key].cpu(), opt_b.state[pb][key].cpu())
+        # (beta1 = 0.5: the first moment is stored)
     again.step()
     other = resume()                                                    # (setup seeds torch's global RNG)
     other.step()                                                        # a resumed run is deterministic
