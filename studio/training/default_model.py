@@ -52,10 +52,10 @@ HELDOUT_SEED_START = 2_000_000
 HELDOUT_IMAGES = 1000
 
 #: Options of a default-model run unless the command line says otherwise.
-#: The discriminator's images are blurred early on (8 px, gone by 100 kimg): without it the
-#: generator spent its first 30 kimg imitating canvas grain and never laid out a composition.
+#: The discriminator's images are blurred early on (8 px, gone by 50 kimg: StyleGAN3's 6,250 steps
+#: at batch 8), so the generator lays out compositions before it imitates the canvas grain.
 TRAINING_DEFAULTS: dict[str, Any] = {"preset": "default-abstract", "cond": True, "batch": 8, "tick_kimg": 2.0,
-                                     "snap": 2, "kimg": 1000.0, "workers": 0, "blur_sigma": 8.0, "blur_kimg": 100.0}
+                                     "snap": 2, "kimg": 1000.0, "workers": 0, "blur_sigma": 8.0, "blur_kimg": 50.0}
 
 SAMPLES_NAME = "default-abstract-samples.png"
 CARD_NAME = "default-abstract.md"
