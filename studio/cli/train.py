@@ -16,7 +16,7 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in (
         "data", "resume", "kimg", "batch", "gamma", "aug", "target", "p", "ada_kimg", "mirror", "cond", "as_class", "snap",
-        "tick_kimg", "res", "preset", "lr", "pl_weight", "freeze_d", "blur_sigma", "blur_kimg", "seed", "device", "workers",
+        "tick_kimg", "res", "preset", "lr", "pl_weight", "freeze_d", "blur_sigma", "blur_kimg", "clip_d", "seed", "device", "workers",
         "metrics", "metric_images", "clip", "clip_config")}
     overrides["mirror"] = True if args.mirror else None
     overrides["cond"] = True if args.cond else None
@@ -214,6 +214,10 @@ def add_parsers(sub) -> None:
                         "= off; the default model uses 6)")
     p.add_argument("--blur-kimg", type=float, default=None, metavar="KIMG",
                    help="kimg at which the discriminator blur has faded to none (default 100)")
+    p.add_argument("--clip-d", type=float, default=None, metavar="WEIGHT",
+                   help="add a second discriminator that judges images by the CLIP's features (--clip), with "
+                        "this loss weight: it rewards composition, shapes and colours the CLIP knows (default 0 = "
+                        "off; the default model uses 1 with the default CLIP)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="data-loading processes (default 2)")
     p.add_argument("--metrics", action=argparse.BooleanOptionalAction, default=None,

@@ -360,6 +360,12 @@ class ClipScorer:
             return torch.zeros((0, self._feature_dim()), dtype=torch.float32)
         return torch.cat(out)
 
+    def image_features(self, images: torch.Tensor) -> torch.Tensor:
+        """Image features ``[N, D]`` of float images in about [-1, 1], *not* normalised and with
+        gradients (no inference mode): what a training loss needs. Preprocessed exactly as
+        :meth:`encode_images` does; runs on the model's device."""
+        return self.model.encode_image(self._preprocess(images)).float()
+
     @staticmethod
     def _as_tensor(images: torch.Tensor | np.ndarray) -> torch.Tensor:
         x = torch.from_numpy(np.ascontiguousarray(images)) if isinstance(images, np.ndarray) else images

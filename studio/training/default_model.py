@@ -53,9 +53,11 @@ HELDOUT_IMAGES = 1000
 
 #: Options of a default-model run unless the command line says otherwise.
 #: The discriminator's images are blurred early on (8 px, gone by 50 kimg: StyleGAN3's 6,250 steps
-#: at batch 8), so the generator lays out compositions before it imitates the canvas grain.
+#: at batch 8), and a second discriminator judges the default CLIP's features of each image: both
+#: push the generator to lay out compositions, where on its own it imitated canvas grain first.
 TRAINING_DEFAULTS: dict[str, Any] = {"preset": "default-abstract", "cond": True, "batch": 8, "tick_kimg": 2.0,
-                                     "snap": 2, "kimg": 1000.0, "workers": 0, "blur_sigma": 8.0, "blur_kimg": 50.0}
+                                     "snap": 2, "kimg": 1000.0, "workers": 0, "blur_sigma": 8.0, "blur_kimg": 50.0,
+                                     "clip_d": 1.0, "clip": "default"}
 
 SAMPLES_NAME = "default-abstract-samples.png"
 CARD_NAME = "default-abstract.md"

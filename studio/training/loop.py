@@ -193,6 +193,8 @@ class Trainer:
         self._metric_scorer = None            # the loaded CLIP, once per run
         self._metric_clip_spec: str | None = None
         self._metric_real_features: np.ndarray | None = None   # once per run
+        self.clip_d = self.opt_Dc = None       # the CLIP discriminator (options.clip_d > 0)
+        self._resume_tensors: dict[str, torch.Tensor] = {}
 
     # -- events ----------------------------------------------------------------------------
 
@@ -239,6 +241,8 @@ class Trainer:
             self._make_optimizers()
             self._make_augment(opts.p, resuming=resume_path is not None)
             self.pl_mean = torch.zeros([], device=self.device)
+        self._setup_clip_d(self._resume_tensors)
+        self._resume_tensors = {}
         self._broadcast_initial()
         torch.manual_seed(opts.seed * 1000 + self.rank + self.nimg)
         self.gamma = opts.r1_gamma(self.resolution)
@@ -266,7 +270,8 @@ class Trainer:
                 f"{f', {self.c_dim} classes' if self.c_dim else ''}; G {g_params:,} / D {d_params:,} parameters; "
                 f"batch {opts.batch}, gamma {self.gamma:.4g}, aug {opts.aug}, device {self.device}"
                 f"{f' x {self.world} processes' if self.world > 1 else ''}"
-                f"{f'; D blur {self.blur_sigma():.2g} px, none from {opts.blur_kimg:g} kimg' if self.blur_sigma() else ''}")
+                f"{f'; D blur {self.blur_sigma():.2g} px, none from {opts.blur_kimg:g} kimg' if self.blur_sigma() else ''}"
+                f"{f'; CLIP discriminator (weight {opts.clip_d:g}, {self._metric_clip_spec})' if self.clip_d else ''}")
 
     def _check_kind(self, kind: str, name: str) -> None:
         """Refuse a network of an architecture this trainer does not train."""
@@ -446,6 +451,7 @@ class Trainer:
             with torch.no_grad():
                 self.pipe.p.copy_(torch.as_tensor(p, dtype=self.pipe.p.dtype))
         self.resumed_from = path
+        self._resume_tensors = tensors
         self.log(f"resumed from {path.name} at {self.nimg / 1000:.3f} kimg (p = {p:.4f})")
 
     def _seconds_from_stats(self) -> float:
@@ -503,10 +509,34 @@ class Trainer:
             if self.controller is not None and hasattr(self.controller, "pipe"):
                 self.controller.pipe = self.pipe
 
+    def _setup_clip_d(self, tensors: dict[str, torch.Tensor]) -> None:
+        """The CLIP discriminator and its optimiser when ``clip_d`` > 0; its head from a snapshot that has one."""
+        weight = self.options.clip_d
+        if weight <= 0:
+            return
+        from studio.training.clip_disc import ClipDiscriminator, feature_dim
+
+        try:
+            scorer = self._load_clip()
+        except Exception as exc:  # noqa: BLE001 - any failure to load is the user's to fix
+            raise TrainingError(f"the CLIP discriminator needs a CLIP: {str(exc).strip() or type(exc).__name__}") from None
+        self.clip_d = ClipDiscriminator(scorer, feature_dim(scorer), self.c_dim).to(self.device)
+        self.opt_Dc = torch.optim.Adam(self.clip_d.parameters(), lr=self.options.lr, betas=(0.0, 0.99), eps=1e-8)
+        head = {k[6:]: v for k, v in tensors.items() if k.startswith("Dclip.")}
+        if head:
+            try:
+                self.clip_d.load_head_state(head)
+            except ValueError as exc:
+                raise TrainingError(f"{exc}; start a new run or leave out --clip-d") from None
+            load_optimizer_tensors(self.opt_Dc, self.clip_d, "optDc", tensors)
+        elif self.nimg:
+            self.log("the CLIP discriminator starts fresh on this network")
+
     def _broadcast_initial(self) -> None:
         if self.world == 1:
             return
-        for module in (self.G, self.D, self.G_ema):
+        modules = (self.G, self.D, self.G_ema) + ((self.clip_d,) if self.clip_d is not None else ())
+        for module in modules:
             for t in list(module.parameters()) + list(module.buffers()):
                 torch.distributed.broadcast(t.data, src=0)
 
@@ -577,6 +607,11 @@ class Trainer:
         self.G.requires_grad_(G)
         for p in self.d_trainable:
             p.requires_grad_(D)
+        if self.clip_d is not None:
+            self.clip_d.requires_grad_(D)
+
+    def _augment(self, img: torch.Tensor) -> torch.Tensor:
+        return self.pipe(img) if self.pipe is not None and float(self.pipe.p) > 0 else img
 
     def _record(self, **values: torch.Tensor | float) -> None:
         for key, value in values.items():
@@ -598,7 +633,12 @@ class Trainer:
         self.opt_G.zero_grad(set_to_none=True)
         img, _ = self._run_G(torch.randn([n, z_dim], device=self.device), gen_c, update_w_avg=True)
         loss_G = F.softplus(-self._run_D(img, gen_c)).mean()
-        loss_G.backward()
+        total = loss_G
+        if self.clip_d is not None:
+            loss_Gc = F.softplus(-self.clip_d(self._augment(img), gen_c)).mean()
+            total = loss_G + opts.clip_d * loss_Gc
+            self._record(loss_Gc=loss_Gc.detach())
+        total.backward()
         self._reduce_grads(self.G.parameters())
         self.opt_G.step()
         self._record(loss_G=loss_G.detach())
@@ -646,6 +686,19 @@ class Trainer:
                 torch.distributed.all_gather(parts, logits)
                 logits = torch.cat(parts)
             self.controller.accumulate(logits)
+
+        # CLIP discriminator: the same loss on the frozen CLIP's features of the same images.
+        if self.clip_d is not None:
+            self.opt_Dc.zero_grad(set_to_none=True)
+            with torch.no_grad():
+                fake_f = self.clip_d.features(self._augment(fake))
+                real_f = self.clip_d.features(self._augment(real))
+            fake_c, real_cl = self.clip_d.head(fake_f, gen_c), self.clip_d.head(real_f, real_c)
+            loss_Dc = F.softplus(fake_c).mean() + F.softplus(-real_cl).mean()
+            (loss_Dc * opts.clip_d).backward()
+            self._reduce_grads(list(self.clip_d.parameters()))
+            self.opt_Dc.step()
+            self._record(loss_Dc=loss_Dc.detach(), Dc_real=real_cl.detach().mean(), Dc_fake=fake_c.detach().mean())
 
         # D R1 (lazy).
         if self.d_reg_interval and self.step_count % self.d_reg_interval == 0:
@@ -741,6 +794,9 @@ class Trainer:
         tensors.update(optimizer_tensors(self.opt_G, self.G, "optG"))
         tensors.update(optimizer_tensors(self.opt_D, self.D, "optD"))
         tensors["loss.pl_mean"] = self.pl_mean.detach().cpu().clone()
+        if self.clip_d is not None:
+            tensors.update({f"Dclip.{k}": v for k, v in self.clip_d.head_state().items()})
+            tensors.update(optimizer_tensors(self.opt_Dc, self.clip_d, "optDc"))
         if self.controller is not None:
             plain, ada_tensors = split_state(self.controller.state_dict(), "aug")
             state["ada"] = plain
@@ -804,28 +860,32 @@ class Trainer:
         self._metric_scorer = None
         self.log(f"metrics skipped: {reason}", "warning")
 
-    def _metric_scorer_or_none(self):
-        """The CLIP for metrics, loaded once; None (after one warning) when it cannot be loaded."""
+    def _load_clip(self):
+        """The run's CLIP (``clip`` / ``clip_config``, else the user's settings), loaded once; raises."""
         if self._metric_scorer is not None:
             return self._metric_scorer
         opts = self.options
+        spec, config = opts.clip, opts.clip_config
+        if spec is None:
+            from studio.settings import load_settings
+
+            settings = load_settings()
+            spec = settings.clip or "default"
+            if config is None:
+                config = settings.clip_config
+        from studio.engine.clip import load_clip
+
+        self._metric_clip_spec = str(spec)
+        self._metric_scorer = load_clip(str(spec), self.device, config=config)
+        return self._metric_scorer
+
+    def _metric_scorer_or_none(self):
+        """The CLIP for metrics (shared with the CLIP discriminator); None, after one warning, when it cannot be loaded."""
         try:
-            spec, config = opts.clip, opts.clip_config
-            if spec is None:
-                from studio.settings import load_settings
-
-                settings = load_settings()
-                spec = settings.clip or "default"
-                if config is None:
-                    config = settings.clip_config
-            from studio.engine.clip import load_clip
-
-            self._metric_clip_spec = str(spec)
-            self._metric_scorer = load_clip(str(spec), self.device, config=config)
+            return self._load_clip()
         except Exception as exc:  # noqa: BLE001 - metrics never stop training
             self._skip_metrics(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__)
             return None
-        return self._metric_scorer
 
     def _metric_count(self) -> int:
         return max(2, int(self.options.metric_images))

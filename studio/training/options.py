@@ -78,6 +78,7 @@ class TrainingOptions:
     freeze_d: int = 0                   # freeze the first N discriminator blocks (FreezeD)
     blur_sigma: float = 0.0             # blur what D sees by this many pixels at kimg 0 (0 = off) ...
     blur_kimg: float = 100.0            # ... fading linearly to none at this kimg (StyleGAN3)
+    clip_d: float = 0.0                 # weight of a second discriminator on the CLIP's features (0 = off)
     r1_interval: int = 16               # lazy R1: every N steps
     pl_interval: int = 4                # lazy path length: every N steps
     seed: int = 0                       # random seed of the run
@@ -121,6 +122,8 @@ class TrainingOptions:
             raise ValueError(f"freeze_d must be >= 0, got {self.freeze_d}")
         if self.blur_sigma < 0 or self.blur_kimg < 0:
             raise ValueError("blur_sigma and blur_kimg must be >= 0")
+        if self.clip_d < 0:
+            raise ValueError(f"clip_d is a loss weight, 0 or more, got {self.clip_d:g}")
         if self.as_class is not None and self.as_class < 0:
             raise ValueError(f"as_class must be a class number (0 or more), got {self.as_class}")
         if self.metric_images < 2:

@@ -411,6 +411,49 @@ def tiny_clip(tmp_path_factory):
     return weights, config
 
 
+def test_clip_discriminator_trains_its_head_steers_G_and_resumes(data, tmp_path, tiny_clip):
+    """A second discriminator on the frozen CLIP's features: its head learns, G feels it, snapshots keep it."""
+    from tests.clip_fixtures import TINY_CONFIG, make_tiny_clip
+
+    weights, config = tiny_clip
+    opts = dict(cond=True, pl_weight=0, clip_d=1.0, clip=str(weights), clip_config=str(config), metrics=False)
+    events: list[dict] = []
+    trainer = Trainer(tiny_options(data, tmp_path / "run", **opts), event_fn=events.append)
+    trainer.setup()
+    assert any("CLIP discriminator (weight 1" in e.get("message", "") for e in events)
+    clip_params = [p.detach().clone() for p in trainer.clip_d.scorer.model.parameters()]
+    head = {k: v.clone() for k, v in trainer.clip_d.state_dict().items()}
+    trainer.step()
+    assert {"loss_Gc", "loss_Dc", "Dc_real", "Dc_fake"} <= set(trainer.last_losses)
+    assert any(not torch.equal(head[k], v) for k, v in trainer.clip_d.state_dict().items())   # the head learns
+    assert all(torch.equal(a, b) for a, b in zip(clip_params, trainer.clip_d.scorer.model.parameters()))  # CLIP frozen
+    # G's gradient includes the CLIP discriminator's: with a heavier weight it changes.
+    z = torch.randn([4, trainer.G.z_dim])
+    c = torch.nn.functional.one_hot(torch.tensor([0, 1, 0, 1]), 2).float()
+    grads = []
+    for weight in (0.0, 5.0):
+        trainer.G.zero_grad(set_to_none=True)
+        img = trainer.G(z, c, noise_mode="const")
+        loss = torch.nn.functional.softplus(-trainer.D(img, c)).mean()
+        loss = loss + weight * torch.nn.functional.softplus(-trainer.clip_d(img, c)).mean()
+        loss.backward()
+        grads.append(trainer.G.synthesis.b4.const.grad.clone())
+    assert not torch.allclose(grads[0], grads[1])
+    snapshot = trainer.write_snapshot()
+    resumed = Trainer(tiny_options(data, tmp_path / "run", resume=str(snapshot), **opts))
+    resumed.setup()
+    a, b = trainer.clip_d.state_dict(), resumed.clip_d.state_dict()
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+    resumed.step()
+    # Another CLIP (other feature size) cannot take over the head; no CLIP at all is refused with a reason.
+    other_w, other_c, _ = make_tiny_clip(tmp_path / "other", config={**TINY_CONFIG, "embed_dim": 16})
+    with pytest.raises(TrainingError, match="does not fit this CLIP"):
+        Trainer(tiny_options(data, tmp_path / "run", resume=str(snapshot), **{
+            **opts, "clip": str(other_w), "clip_config": str(other_c)})).setup()
+    with pytest.raises(TrainingError, match="needs a CLIP"):
+        Trainer(tiny_options(data, tmp_path / "none", **{**opts, "clip": str(tmp_path / "missing.safetensors")})).setup()
+
+
 def test_metrics_at_snapshots_write_metrics_jsonl_and_emit_metric_events(data, tmp_path, tiny_clip):
     import math
 
