@@ -217,7 +217,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--clip-d", type=float, default=None, metavar="WEIGHT",
                    help="add a second discriminator that judges images by the CLIP's features (--clip), with "
                         "this loss weight: it rewards composition, shapes and colours the CLIP knows (default 0 = "
-                        "off; the default model uses 1 with the default CLIP)")
+                        "off; the default model uses 0.5 with the default CLIP)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="data-loading processes (default 2)")
     p.add_argument("--metrics", action=argparse.BooleanOptionalAction, default=None,

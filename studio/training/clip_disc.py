@@ -9,7 +9,9 @@ brush texture (measured on the default model: patch-shuffled paintings scored ne
 the paintings).
 
 The head is conditional like StyleGAN2's discriminator: its output is projected on an embedding
-of the class label. Only the head is trained and saved (``Dclip.*`` in snapshots); the CLIP comes
+of the class label. Like StyleGAN2's, it also sees how much the features vary across a small group
+of images (minibatch standard deviation): without it the generator settled on one CLIP-pleasing
+picture per family. Only the head is trained and saved (``Dclip.*`` in snapshots); the CLIP comes
 from the run's ``clip`` setting each time.
 """
 
@@ -24,6 +26,7 @@ from studio.engine.networks.ops import normalize_2nd_moment
 from studio.engine.networks.stylegan2 import FullyConnectedLayer
 
 HIDDEN = 256   # width of the head
+MBSTD_GROUP = 4  # images compared by the head's minibatch standard deviation
 
 
 class ClipDiscriminator(nn.Module):
@@ -39,7 +42,7 @@ class ClipDiscriminator(nn.Module):
             p.requires_grad_(False)
         scorer.model.eval()
         self.c_dim, self.hidden = c_dim, hidden
-        self.fc = FullyConnectedLayer(feature_dim, hidden, activation="lrelu")
+        self.fc = FullyConnectedLayer(feature_dim + 1, hidden, activation="lrelu")   # + minibatch std
         self.out = FullyConnectedLayer(hidden, hidden if c_dim else 1)
         if c_dim:
             self.embed = FullyConnectedLayer(c_dim, hidden)
@@ -49,7 +52,7 @@ class ClipDiscriminator(nn.Module):
         return normalize_2nd_moment(self.scorer.image_features(images))
 
     def head(self, features: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
-        x = self.out(self.fc(features))
+        x = self.out(self.fc(torch.cat([features, minibatch_std(features)], dim=1)))
         if self.c_dim:
             cmap = normalize_2nd_moment(self.embed(c.to(x.dtype)))
             x = (x * cmap).sum(dim=1, keepdim=True) / math.sqrt(self.hidden)
@@ -67,6 +70,18 @@ class ClipDiscriminator(nn.Module):
             self.load_state_dict(state)
         except RuntimeError:
             raise ValueError("the snapshot's CLIP discriminator does not fit this CLIP and these labels") from None
+
+
+def minibatch_std(features: torch.Tensor, group_size: int = MBSTD_GROUP) -> torch.Tensor:
+    """[N, 1]: how much the features vary within each group of images (StyleGAN's minibatch
+    standard deviation, on feature vectors), so the head can tell when every image looks alike."""
+    n = features.shape[0]
+    g = min(group_size, n)
+    while n % g:
+        g -= 1
+    y = features.reshape(g, -1, features.shape[1])          # image i is in group i % (n / g)
+    y = (y - y.mean(dim=0)).square().mean(dim=0).add(1e-8).sqrt().mean(dim=1)   # [n / g]
+    return y.repeat(g).reshape(n, 1)
 
 
 def feature_dim(scorer) -> int:

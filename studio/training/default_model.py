@@ -57,7 +57,7 @@ HELDOUT_IMAGES = 1000
 #: push the generator to lay out compositions, where on its own it imitated canvas grain first.
 TRAINING_DEFAULTS: dict[str, Any] = {"preset": "default-abstract", "cond": True, "batch": 8, "tick_kimg": 2.0,
                                      "snap": 2, "kimg": 1000.0, "workers": 0, "blur_sigma": 8.0, "blur_kimg": 50.0,
-                                     "clip_d": 1.0, "clip": "default"}
+                                     "clip_d": 0.5, "clip": "default"}
 
 SAMPLES_NAME = "default-abstract-samples.png"
 CARD_NAME = "default-abstract.md"

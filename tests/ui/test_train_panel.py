@@ -170,5 +170,5 @@ def test_fine_tuning_a_conditional_model_asks_which_class_unlabelled_images_trai
     panel.cond.setChecked(True)
     assert not panel.as_class.isVisibleTo(panel) and "as_class" not in panel.options()
     assert panel.options()["clip_d"] == 0.0
-    panel.clip_d.setChecked(True)                                  # the CLIP discriminator, at weight 1
-    assert panel.options()["clip_d"] == 1.0
+    panel.clip_d.setChecked(True)                                  # the CLIP discriminator, at the
+    assert panel.options()["clip_d"] == 0.5                        # default model's weight

@@ -366,7 +366,7 @@ class TrainPanel(QWidget):
             "gamma": self.gamma.value() or None, "aug": self.aug.currentData(), "target": self.target.value(),
             "p": self.p.value(), "mirror": self.mirror.isChecked(), "cond": self.cond.isChecked() and
             self.cond.isEnabled(), "snap": self.snap.value(), "freeze_d": self.freeze_d.value(),
-            "blur_sigma": self.blur.value(), "clip_d": 1.0 if self.clip_d.isChecked() else 0.0,
+            "blur_sigma": self.blur.value(), "clip_d": 0.5 if self.clip_d.isChecked() else 0.0,
             "preset": self.preset.currentData(), **self.extra_options,
         }
         source = self.start_from.currentData()
