@@ -289,7 +289,8 @@ def _card(info: dict[str, Any]) -> str:
         f"- {t['kimg']:.1f} kimg, batch {t['batch']}, Adam lr {t['lr']}, R1 gamma {t['gamma']:.4g}, "
         f"style mixing {t['style_mix']}, ADA (target {t['target']}; final p {t['p']:.3f})"
         + (f", discriminator blur {t['blur_sigma']:g} px fading to none at {t['blur_kimg']:g} kimg"
-           if t.get("blur_sigma") else ""),
+           if t.get("blur_sigma") else "")
+        + (f", CLIP discriminator on the default CLIP's features (weight {t['clip_d']:g})" if t.get("clip_d") else ""),
         f"- training time: {hours:.1f} h" if hours is not None else "- training time: not recorded",
         f"- hardware: {', '.join(t['hardware']) if t.get('hardware') else 'not recorded'}",
         "",
@@ -303,7 +304,9 @@ def _card(info: dict[str, Any]) -> str:
         f"| generated (families in equal shares) vs held-out paintings | {fd['fd_clip']:.4f} |",
         f"| training paintings vs held-out paintings (the floor) | {fd['fd_clip_training_vs_held_out']:.4f} |",
         "",
-        "Held-out paintings use seeds from 2,000,000, never seen in training.",
+        "Held-out paintings use seeds from 2,000,000, never seen in training."
+        + (" The CLIP discriminator trained the generator on this same CLIP's features, so FD-CLIP "
+           "flatters it: judge by the samples as well." if t.get("clip_d") else ""),
         "",
         *(["## Status", "", info["note"], ""] if info.get("note") else []),
         "## Limits",
@@ -384,6 +387,7 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
             "style_mix": options.get("style_mix", defaults.style_mix), "target": options.get("target", defaults.target),
             "blur_sigma": options.get("blur_sigma", defaults.blur_sigma),
             "blur_kimg": options.get("blur_kimg", defaults.blur_kimg),
+            "clip_d": options.get("clip_d", defaults.clip_d),
             "p": float(state.get("p", 0.0)), "train_seconds": state.get("train_seconds"),
             "hardware": state.get("hardware", []),
         },
