@@ -137,11 +137,14 @@ def cmd_publish_default(args: argparse.Namespace) -> int:
     snapshot = Path(snapshot).expanduser()
     if not snapshot.is_file():
         raise CliError(f"{snapshot} does not exist")
-    try:
-        kept = keep_resumable(snapshot)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
-    print(f"resumable snapshot {snapshot.name} -> {kept} ({kept.stat().st_size / 1e6:.1f} MB)")
+    if args.resumable_only and args.weights_only:
+        raise CliError("--resumable-only and --weights-only exclude each other")
+    if not args.weights_only:
+        try:
+            kept = keep_resumable(snapshot)
+        except ValueError as exc:
+            raise CliError(str(exc)) from None
+        print(f"resumable snapshot {snapshot.name} -> {kept} ({kept.stat().st_size / 1e6:.1f} MB)")
     if args.resumable_only:
         return 0
     bars: dict[str, object] = {}
@@ -244,4 +247,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--note", default=None, metavar="TEXT", help="a status line for the model card")
     p.add_argument("--resumable-only", action="store_true",
                    help="only update the committed resumable snapshot (while training goes on)")
+    p.add_argument("--weights-only", action="store_true",
+                   help="write the model, card and samples but leave the committed resumable snapshot as it is "
+                        "(the final weights, when the git history has no room for another snapshot)")
     p.set_defaults(func=cmd_publish_default)

@@ -76,6 +76,27 @@ def test_train_without_data_trains_the_default_then_continues_the_committed_snap
     assert state["nimg"] == 16 and state["train_seconds"] > 0 and state["hardware"][0].startswith("cpu")
 
 
+def test_publish_weights_only_leaves_the_committed_snapshot_alone(small_default, tmp_path, monkeypatch):
+    import functools
+
+    from studio.engine import clip
+
+    torch.manual_seed(0)
+    G = make_generator(GeneratorConfig(z_dim=16, w_dim=16, c_dim=6, img_resolution=16, mapping_layers=1,
+                                       channel_base=64, channel_max=16))
+    D = Discriminator(DiscriminatorConfig(c_dim=6, img_resolution=16, channel_base=64, channel_max=16))
+    snapshot = tmp_path / "network-snapshot-000012.safetensors"
+    save_native(snapshot, G, D, training_state={"kimg": 12.0, "nimg": 12000, "options": {"batch": 8}})
+    make_tiny_clip(tmp_path / "clip")
+    monkeypatch.setattr(clip, "DEFAULT_CLIP_DIR", tmp_path / "clip")
+    monkeypatch.setattr(default_model, "publish", functools.partial(
+        default_model.publish, models_dir=tmp_path / "models", resources_dir=tmp_path / "res"))
+    assert main(["publish-default", str(snapshot), "--weights-only", "--fd-images", "8"]) == 0
+    assert (tmp_path / "models" / "default-abstract.safetensors").is_file()
+    assert not small_default.exists()                   # the committed resumable snapshot was not touched
+    assert main(["publish-default", str(snapshot), "--weights-only", "--resumable-only"]) == 2
+
+
 def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_default, tmp_path, monkeypatch):
     from studio.engine import clip
 
