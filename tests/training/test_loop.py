@@ -587,9 +587,11 @@ def test_dcgan_resume_restores_everything_and_continues_exactly(data64, tmp_path
     from studio.training.dcgan import BETAS, DcganTrainer
 
     run_dir = tmp_path / "run"
-    first = Trainer(dcgan_options(data64, run_dir))
+    first = Trainer(dcgan_options(data64, run_dir, blur_sigma=4.0, clip_d=1.0))
     assert isinstance(first, DcganTrainer)
+    assert (first.options.blur_sigma, first.options.clip_d) == (0, 0)   # StyleGAN2-only helpers stay off
     first.setup()
+    assert first.clip_d is None
     for _ in range(3):
         first.step()
     for p_ema, p in zip(first.G_ema.state_dict().values(), first.G.state_dict().values()):
