@@ -16,8 +16,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in (
         "data", "resume", "kimg", "batch", "gamma", "aug", "target", "p", "ada_kimg", "mirror", "cond", "as_class", "snap",
-        "tick_kimg", "res", "preset", "lr", "pl_weight", "freeze_d", "blur_sigma", "blur_kimg", "clip_d", "seed", "device", "workers",
-        "metrics", "metric_images", "clip", "clip_config")}
+        "tick_kimg", "res", "preset", "lr", "pl_weight", "freeze_d", "blur_sigma", "blur_kimg", "clip_d", "seed",
+        "device", "workers", "metrics", "metric_images", "clip", "clip_config")}
     overrides["mirror"] = True if args.mirror else None
     overrides["cond"] = True if args.cond else None
     painting = {"bar": None}
@@ -214,7 +214,7 @@ def add_parsers(sub) -> None:
     p.add_argument("--blur-sigma", type=float, default=None, metavar="PX",
                    help="blur every image the discriminator sees by PX pixels (Gaussian sigma) at the start, so "
                         "the generator learns composition before texture; fades to none at --blur-kimg (default 0 "
-                        "= off; the default model uses 6)")
+                        "= off; the default model uses 8)")
     p.add_argument("--blur-kimg", type=float, default=None, metavar="KIMG",
                    help="kimg at which the discriminator blur has faded to none (default 100)")
     p.add_argument("--clip-d", type=float, default=None, metavar="WEIGHT",

@@ -476,13 +476,13 @@ class Trainer:
                 sessions[start] = max(sessions.get(start, 0.0), seconds)
         return sum(sessions.values())
 
+    def _adam(self, module: torch.nn.Module, interval: int | None = None) -> torch.optim.Adam:
+        """StyleGAN2's Adam (beta1 0, beta2 0.99), corrected for lazy regularisation every ``interval`` steps."""
+        ratio = interval / (interval + 1) if interval else 1.0
+        return torch.optim.Adam(module.parameters(), lr=self.options.lr * ratio, betas=(0.0, 0.99 ** ratio), eps=1e-8)
+
     def _make_optimizers(self) -> None:
         opts = self.options
-
-        def adam(module: torch.nn.Module, interval: int | None) -> torch.optim.Adam:
-            ratio = interval / (interval + 1) if interval else 1.0
-            return torch.optim.Adam(module.parameters(), lr=opts.lr * ratio, betas=(0.0, 0.99 ** ratio), eps=1e-8)
-
         self.G.train().requires_grad_(True)
         self.D.train().requires_grad_(True)
         self.G_ema.eval().requires_grad_(False)
@@ -495,8 +495,8 @@ class Trainer:
             self.log(f"FreezeD: the first {len(blocks)} discriminator blocks stay fixed")
         self.g_reg_interval = opts.pl_interval if opts.pl_weight > 0 else None
         self.d_reg_interval = opts.r1_interval if opts.r1_gamma(self.resolution) > 0 else None
-        self.opt_G = adam(self.G, self.g_reg_interval)
-        self.opt_D = adam(self.D, self.d_reg_interval)
+        self.opt_G = self._adam(self.G, self.g_reg_interval)
+        self.opt_D = self._adam(self.D, self.d_reg_interval)
 
     def _make_augment(self, p: float, *, resuming: bool) -> None:
         opts = self.options
@@ -511,8 +511,7 @@ class Trainer:
 
     def _setup_clip_d(self, tensors: dict[str, torch.Tensor]) -> None:
         """The CLIP discriminator and its optimiser when ``clip_d`` > 0; its head from a snapshot that has one."""
-        weight = self.options.clip_d
-        if weight <= 0:
+        if self.options.clip_d <= 0:
             return
         from studio.training.clip_disc import ClipDiscriminator, feature_dim
 
@@ -521,7 +520,7 @@ class Trainer:
         except Exception as exc:  # noqa: BLE001 - any failure to load is the user's to fix
             raise TrainingError(f"the CLIP discriminator needs a CLIP: {str(exc).strip() or type(exc).__name__}") from None
         self.clip_d = ClipDiscriminator(scorer, feature_dim(scorer), self.c_dim).to(self.device)
-        self.opt_Dc = torch.optim.Adam(self.clip_d.parameters(), lr=self.options.lr, betas=(0.0, 0.99), eps=1e-8)
+        self.opt_Dc = self._adam(self.clip_d)
         head = {k[6:]: v for k, v in tensors.items() if k.startswith("Dclip.")}
         if head:
             try:
@@ -583,10 +582,7 @@ class Trainer:
         return blur_sigma_at(self.nimg / 1000, self.options.blur_sigma, self.options.blur_kimg)
 
     def _run_D(self, img: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
-        img = gaussian_blur(img, self.blur_sigma())
-        if self.pipe is not None and float(self.pipe.p) > 0:
-            img = self.pipe(img)
-        return self.D(img, c)
+        return self.D(self._augment(gaussian_blur(img, self.blur_sigma())), c)
 
     def _reduce_grads(self, params) -> None:
         if self.world == 1:

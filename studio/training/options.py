@@ -31,8 +31,8 @@ AUG_MODES = ("ada", "noaug", "fixed")
 #: ``small`` is for quick tests; ``default-abstract`` is the bundled default model's size, chosen so
 #: that it trains on a two-core CPU at 128 px (about 16 images/s): its channels sit where a
 #: painting's composition is decided (256 at 4 px down to 8 at 128 px), which trains three times
-#: faster than 128 channels up to 32 px, and its fp16 weights with the discriminator are 9.5 MB; ``auto`` and ``paper256`` follow the StyleGAN2-ADA paper's
-#: configurations and want a GPU. ``dcgan`` is not a StyleGAN2 size but a different network: the DCGAN of
+#: faster than 128 channels up to 32 px, and its fp16 weights with the discriminator are 9.7 MB;
+#: ``auto`` and ``paper256`` follow the StyleGAN2-ADA paper's configurations and want a GPU. ``dcgan`` is not a StyleGAN2 size but a different network: the DCGAN of
 #: the PyTorch tutorial (BCE loss, Adam 2e-4 / beta1 0.5, mirror flips, 64 or 128 px) for quick
 #: sketches on tiny datasets.
 PRESETS: dict[str, dict[str, Any]] = {

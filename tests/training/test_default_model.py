@@ -31,6 +31,17 @@ def small_default(monkeypatch, tmp_path):
     return committed
 
 
+def tiny_default_snapshot(folder, training_state: dict):
+    """A 16 px stand-in for a default-model snapshot (six families, with D) in ``folder``."""
+    torch.manual_seed(0)
+    G = make_generator(GeneratorConfig(z_dim=16, w_dim=16, c_dim=6, img_resolution=16, mapping_layers=1,
+                                       channel_base=64, channel_max=16))
+    D = Discriminator(DiscriminatorConfig(c_dim=6, img_resolution=16, channel_base=64, channel_max=16))
+    snapshot = folder / "network-snapshot-000012.safetensors"
+    save_native(snapshot, G, D, training_state=training_state)
+    return snapshot
+
+
 def test_training_set_is_painted_once_and_repainted_when_incomplete(small_default):
     calls = []
     folder = default_model.ensure_training_set(lambda stage, done, total: calls.append(done))
@@ -81,12 +92,7 @@ def test_publish_weights_only_leaves_the_committed_snapshot_alone(small_default,
 
     from studio.engine import clip
 
-    torch.manual_seed(0)
-    G = make_generator(GeneratorConfig(z_dim=16, w_dim=16, c_dim=6, img_resolution=16, mapping_layers=1,
-                                       channel_base=64, channel_max=16))
-    D = Discriminator(DiscriminatorConfig(c_dim=6, img_resolution=16, channel_base=64, channel_max=16))
-    snapshot = tmp_path / "network-snapshot-000012.safetensors"
-    save_native(snapshot, G, D, training_state={"kimg": 12.0, "nimg": 12000, "options": {"batch": 8}})
+    snapshot = tiny_default_snapshot(tmp_path, {"kimg": 12.0, "nimg": 12000, "options": {"batch": 8}})
     make_tiny_clip(tmp_path / "clip")
     monkeypatch.setattr(clip, "DEFAULT_CLIP_DIR", tmp_path / "clip")
     monkeypatch.setattr(default_model, "publish", functools.partial(
@@ -100,12 +106,7 @@ def test_publish_weights_only_leaves_the_committed_snapshot_alone(small_default,
 def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_default, tmp_path, monkeypatch):
     from studio.engine import clip
 
-    torch.manual_seed(0)
-    G = make_generator(GeneratorConfig(z_dim=16, w_dim=16, c_dim=6, img_resolution=16, mapping_layers=1,
-                                       channel_base=64, channel_max=16))
-    D = Discriminator(DiscriminatorConfig(c_dim=6, img_resolution=16, channel_base=64, channel_max=16))
-    snapshot = tmp_path / "network-snapshot-000012.safetensors"
-    save_native(snapshot, G, D, training_state={"kimg": 12.0, "nimg": 12000, "p": 0.05, "train_seconds": 7200,
+    snapshot = tiny_default_snapshot(tmp_path, {"kimg": 12.0, "nimg": 12000, "p": 0.05, "train_seconds": 7200,
                                                 "hardware": ["cpu (2 threads)"], "options": {"batch": 8}})
     make_tiny_clip(tmp_path / "clip")
     monkeypatch.setattr(clip, "DEFAULT_CLIP_DIR", tmp_path / "clip")
