@@ -16,7 +16,8 @@ def cmd_train(args: argparse.Namespace) -> int:
 
     overrides = {k: getattr(args, k) for k in (
         "data", "resume", "kimg", "batch", "gamma", "aug", "target", "p", "ada_kimg", "mirror", "cond", "as_class", "snap",
-        "tick_kimg", "res", "preset", "lr", "pl_weight", "freeze_d", "blur_sigma", "blur_kimg", "clip_d", "seed",
+        "tick_kimg", "res", "preset", "lr", "pl_weight", "freeze_d", "blur_sigma", "blur_kimg", "clip_d", "mode_seeking",
+        "seed",
         "device", "workers", "metrics", "metric_images", "clip", "clip_config")}
     overrides["mirror"] = True if args.mirror else None
     overrides["cond"] = True if args.cond else None
@@ -221,6 +222,10 @@ def add_parsers(sub) -> None:
                    help="add a second discriminator that judges images by the CLIP's features (--clip), with "
                         "this loss weight: it rewards composition, shapes and colours the CLIP knows (default 0 = "
                         "off; the default model uses 0.5 with the default CLIP)")
+    p.add_argument("--mode-seeking", type=float, default=None, metavar="WEIGHT",
+                   help="MSGAN's mode-seeking term with this loss weight: pairs of latents of the same class are "
+                        "pushed to give different images, against a generator that draws one picture per class "
+                        "(default 0 = off)")
     p.add_argument("--seed", type=int, default=None, help="random seed (default 0)")
     p.add_argument("--workers", type=int, default=None, metavar="N", help="data-loading processes (default 2)")
     p.add_argument("--metrics", action=argparse.BooleanOptionalAction, default=None,

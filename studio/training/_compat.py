@@ -66,6 +66,9 @@ class FolderDataset(torch.utils.data.Dataset):
     def __len__(self) -> int:
         return len(self.files)
 
+    def get_label(self, index: int) -> torch.Tensor:
+        return torch.from_numpy(self._labels[index]) if self._labels is not None else torch.zeros([0])
+
     def __getitem__(self, index: int):
         from PIL import Image
 
@@ -75,8 +78,7 @@ class FolderDataset(torch.utils.data.Dataset):
                 im = im.resize((self.resolution, self.resolution), Image.LANCZOS)
             arr = np.asarray(im, dtype=np.uint8).copy()
         image = torch.from_numpy(arr).permute(2, 0, 1).contiguous()
-        label = torch.from_numpy(self._labels[index]) if self._labels is not None else torch.zeros([0])
-        return image, label
+        return image, self.get_label(index)
 
 
 def open_dataset(path: str | Path, *, resolution: int | None, use_labels: bool):

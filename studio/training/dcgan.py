@@ -34,10 +34,10 @@ _DEFAULT_LR = next(f.default for f in fields(TrainingOptions) if f.name == "lr")
 
 def dcgan_options(options: TrainingOptions) -> TrainingOptions:
     """The options as a DCGAN run uses them: the tutorial's lr unless one was chosen, mirror flips
-    on, and the StyleGAN2-only regularisers, augmentation, style mixing, discriminator blur and CLIP
-    discriminator off."""
+    on, and the StyleGAN2-only regularisers, augmentation, style mixing, discriminator blur, CLIP
+    discriminator and mode-seeking term off."""
     changes = dict(mirror=True, aug="noaug", p=0.0, gamma=0.0, pl_weight=0.0, style_mix=0.0, blur_sigma=0.0,
-                   clip_d=0.0, preset="dcgan")
+                   clip_d=0.0, mode_seeking=0.0, preset="dcgan")
     if options.lr == _DEFAULT_LR:
         changes["lr"] = LR
     return replace(options, **changes)

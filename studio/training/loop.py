@@ -8,6 +8,10 @@ Adam with beta1 = 0 whose learning rate and betas are corrected for lazy regular
 (``ratio = interval / (interval + 1)``: ``lr * ratio``, ``beta ** ratio``); adaptive
 discriminator augmentation whose probability p follows the sign of D on real images.
 
+Against a conditional generator that draws one picture per class: conditional batches are laid
+out so that each of D's minibatch-std groups holds one class (:class:`_ClassGroupSampler`), and
+``mode_seeking`` adds MSGAN's term on pairs of latents of one class (:func:`mode_seeking_loss`).
+
 ``Trainer(options)`` with the ``dcgan`` preset builds :class:`studio.training.dcgan.DcganTrainer`
 instead: the PyTorch tutorial's DCGAN recipe on the same snapshots, resume, events and previews.
 
@@ -110,6 +114,31 @@ def image_grid(images: torch.Tensor, cols: int | None = None):
     return Image.fromarray(arr[:, :, 0] if c == 1 else arr)
 
 
+def mode_seeking_loss(img1: torch.Tensor, img2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
+    """MSGAN's mode-seeking term (Mao et al. 2019) for pairs of images of the same class.
+
+    The loss is ``1 / (d_img / d_z + eps)``: it grows when two latents far apart give images close
+    together, the signature of mode collapse. ``d_z`` is the mean absolute difference of the
+    latents; ``d_img`` averages two views of the images, so that pixel noise counts for nothing
+    and a new palette on the same picture counts for half:
+
+    * colour: the images averaged down to 32 px;
+    * composition: their luminance at 16 px, standardised per image (where things are, whatever
+      their colours).
+    """
+    def colour(img: torch.Tensor) -> torch.Tensor:
+        return F.adaptive_avg_pool2d(img, 32) if img.shape[-1] > 32 else img
+
+    def composition(img: torch.Tensor) -> torch.Tensor:
+        lum = F.adaptive_avg_pool2d(img.mean(dim=1, keepdim=True), 16).flatten(1)
+        return (lum - lum.mean(dim=1, keepdim=True)) / (lum.std(dim=1, keepdim=True) + 0.05)
+
+    d_img = 0.5 * ((colour(img1) - colour(img2)).abs().mean()
+                   + 0.5 * (composition(img1) - composition(img2)).abs().mean())
+    ratio = d_img / (z1 - z2).abs().mean()
+    return 1 / (ratio + 1e-5)
+
+
 def _save_png(path: Path, image) -> None:
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
@@ -146,6 +175,38 @@ class _InfiniteSampler(torch.utils.data.Sampler):
         while True:
             for i in torch.randperm(self.size, generator=g)[self.rank::self.world].tolist():
                 yield i
+
+
+class _ClassGroupSampler(torch.utils.data.Sampler):
+    """Endless indices, batch by batch, in which each minibatch-std group holds one class.
+
+    The discriminator's minibatch standard deviation compares image i with images i + n/g,
+    i + 2n/g, ... of a batch of n in groups of g. When those images share a class, a generator
+    that draws one picture per class stands out; in groups that mix classes the variety between
+    classes hides it. Classes are drawn in proportion to their images; each class's images are
+    shuffled and cycled.
+    """
+
+    def __init__(self, classes: np.ndarray, batch: int, group: int, seed: int, rank: int = 0):
+        self.classes, self.batch, self.group = np.asarray(classes), batch, group
+        self.seed, self.rank = seed, rank
+
+    def __iter__(self):
+        rng = np.random.default_rng([self.seed, self.rank])
+        kinds, counts = np.unique(self.classes, return_counts=True)
+        pools = [np.flatnonzero(self.classes == k) for k in kinds]
+        orders = [rng.permutation(pool) for pool in pools]
+        taken = [0] * len(kinds)
+        stride = self.batch // self.group
+        while True:
+            out = np.empty(self.batch, dtype=np.int64)
+            for slot, k in enumerate(rng.choice(len(kinds), size=stride, p=counts / counts.sum())):
+                for j in range(self.group):
+                    if taken[k] == len(orders[k]):
+                        orders[k], taken[k] = rng.permutation(pools[k]), 0
+                    out[slot + j * stride] = orders[k][taken[k]]
+                    taken[k] += 1
+            yield from out.tolist()
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,7 +359,11 @@ class Trainer:
             raise TrainingError(f"--cond needs class labels, but {opts.data} has none (a dataset.json with "
                                 "'labels'; `studio prepare` writes it from sub-folders)")
         self.c_dim = int(self.dataset.label_dim) if opts.cond else 0
-        sampler = _InfiniteSampler(len(self.dataset), opts.seed, self.rank, self.world)
+        if self.class_groups:
+            classes = np.array([int(self.dataset.get_label(i).argmax()) for i in range(len(self.dataset))])
+            sampler = _ClassGroupSampler(classes, self.batch_gpu, self.mbstd_group, opts.seed, self.rank)
+        else:
+            sampler = _InfiniteSampler(len(self.dataset), opts.seed, self.rank, self.world)
         loader = torch.utils.data.DataLoader(
             self.dataset, batch_size=self.batch_gpu, sampler=sampler, num_workers=opts.workers,
             pin_memory=self.device.type == "cuda", prefetch_factor=2 if opts.workers > 0 else None,
@@ -577,6 +642,11 @@ class Trainer:
             ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
         return G.synthesis(ws, noise_mode="random"), ws
 
+    @property
+    def class_groups(self) -> bool:
+        """Whether each minibatch-std group holds one class (conditional StyleGAN2 training)."""
+        return bool(self.options.cond and getattr(self.dataset, "has_labels", False) and self.mbstd_group)
+
     def blur_sigma(self) -> float:
         """Pixels of Gaussian blur on every image D sees now (``blur_sigma`` fading to 0 at ``blur_kimg``)."""
         return blur_sigma_at(self.nimg / 1000, self.options.blur_sigma, self.options.blur_kimg)
@@ -622,18 +692,31 @@ class Trainer:
         real, real_c = self._next_reals()
         n = real.shape[0]
         z_dim = self.G.z_dim
-        gen_c = real_c[torch.randperm(n, device=self.device)] if real_c is not None else None
+        if real_c is None:
+            gen_c = None
+        elif self.class_groups:                             # keep the groups of one class
+            gen_c = real_c.clone()
+        else:
+            gen_c = real_c[torch.randperm(n, device=self.device)]
+        pairs = n // 2 if opts.mode_seeking > 0 else 0
+        if pairs and gen_c is not None:                     # the two halves share their labels
+            gen_c = torch.cat([gen_c[:pairs], gen_c[:pairs], gen_c[2 * pairs:]])
 
         # G main: non-saturating logistic loss.
         self._set_grad(True, False)
         self.opt_G.zero_grad(set_to_none=True)
-        img, _ = self._run_G(torch.randn([n, z_dim], device=self.device), gen_c, update_w_avg=True)
+        z = torch.randn([n, z_dim], device=self.device)
+        img, _ = self._run_G(z, gen_c, update_w_avg=True)
         loss_G = F.softplus(-self._run_D(img, gen_c)).mean()
         total = loss_G
         if self.clip_d is not None:
             loss_Gc = F.softplus(-self.clip_d(self._augment(img), gen_c)).mean()
-            total = loss_G + opts.clip_d * loss_Gc
+            total = total + opts.clip_d * loss_Gc
             self._record(loss_Gc=loss_Gc.detach())
+        if pairs:
+            loss_ms = mode_seeking_loss(img[:pairs], img[pairs:2 * pairs], z[:pairs], z[pairs:2 * pairs])
+            total = total + opts.mode_seeking * loss_ms
+            self._record(loss_ms=loss_ms.detach())
         total.backward()
         self._reduce_grads(self.G.parameters())
         self.opt_G.step()

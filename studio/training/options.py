@@ -79,6 +79,7 @@ class TrainingOptions:
     blur_sigma: float = 0.0             # blur what D sees by this many pixels at kimg 0 (0 = off) ...
     blur_kimg: float = 100.0            # ... fading linearly to none at this kimg (StyleGAN3)
     clip_d: float = 0.0                 # weight of a second discriminator on the CLIP's features (0 = off)
+    mode_seeking: float = 0.0           # weight of MSGAN's mode-seeking term against collapse (0 = off)
     r1_interval: int = 16               # lazy R1: every N steps
     pl_interval: int = 4                # lazy path length: every N steps
     seed: int = 0                       # random seed of the run
@@ -124,6 +125,8 @@ class TrainingOptions:
             raise ValueError("blur_sigma and blur_kimg must be >= 0")
         if self.clip_d < 0:
             raise ValueError(f"clip_d is a loss weight, 0 or more, got {self.clip_d:g}")
+        if self.mode_seeking < 0:
+            raise ValueError(f"mode_seeking is a loss weight, 0 or more, got {self.mode_seeking:g}")
         if self.as_class is not None and self.as_class < 0:
             raise ValueError(f"as_class must be a class number (0 or more), got {self.as_class}")
         if self.metric_images < 2:

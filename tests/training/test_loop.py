@@ -301,6 +301,64 @@ def test_discriminator_blur_follows_the_schedule_and_survives_resume(data, tmp_p
         assert torch.equal(resumed._run_D(reals, None), resumed.D(reals))
 
 
+def test_mode_seeking_loss_punishes_collapse_and_ignores_pixel_noise():
+    """Two latents giving one picture cost most; a checkerboard of pixel noise is not a new picture,
+    and a new palette on the same layout is only half of one."""
+    from studio.training.loop import mode_seeking_loss
+
+    torch.manual_seed(0)
+    z1, z2 = torch.randn(4, 32), torch.randn(4, 32)
+    a = torch.rand(4, 3, 64, 64) - 0.5
+    b = torch.rand(4, 3, 64, 64) - 0.5
+    checker = (torch.arange(64)[:, None] + torch.arange(64)[None]) % 2 * 0.4 - 0.2
+    collapsed = mode_seeking_loss(a, a, z1, z2)
+    noisy = mode_seeking_loss(a, a + checker, z1, z2)
+    varied = mode_seeking_loss(a, b, z1, z2)
+    assert varied < 10 and noisy > 100 * varied and collapsed > 100 * varied
+    recoloured = mode_seeking_loss(a, a[:, [1, 2, 0]], z1, z2)    # same layout, new palette: half credit
+    assert varied < recoloured < noisy
+    # The generator feels it: the gradient pushes the second image away from the first.
+    b2 = a.clone().add_(0.01 * torch.randn_like(a)).requires_grad_(True)
+    mode_seeking_loss(a, b2, z1, z2).backward()
+    with torch.no_grad():
+        moved = mode_seeking_loss(a, b2 - 1e-3 * b2.grad.sign(), z1, z2)
+        assert moved < mode_seeking_loss(a, b2, z1, z2)
+
+
+def test_conditional_batches_fill_each_minibatch_std_group_with_one_class(data, tmp_path):
+    """Images i, i + 2, i + 4, i + 6 of a batch of 8 meet in D's minibatch std: one class each,
+    so a generator drawing one picture per class cannot hide behind the other classes."""
+    trainer = Trainer(tiny_options(data, tmp_path / "run", cond=True, batch=8, pl_weight=0))
+    trainer.setup()
+    assert trainer.class_groups
+    seen = set()
+    for _ in range(12):
+        _, c = trainer._next_reals()
+        labels = c.argmax(1).view(4, 2)                           # [member, group]
+        assert (labels == labels[0]).all()
+        seen.update(labels[0].tolist())
+    assert seen == {0, 1}                                         # both classes come up
+    trainer.step()
+    unconditional = Trainer(tiny_options(data, tmp_path / "u", batch=8))
+    unconditional.setup()
+    assert not unconditional.class_groups
+
+
+def test_mode_seeking_pairs_share_labels_and_steer_G(data, tmp_path):
+    trainer = Trainer(tiny_options(data, tmp_path / "run", cond=True, pl_weight=0, mode_seeking=1.0, style_mix=0))
+    trainer.setup()
+    seen = []
+    run_G = trainer._run_G
+    trainer._run_G = lambda z, c, **kw: (seen.append(c), run_G(z, c, **kw))[1]
+    for _ in range(3):
+        trainer.step()
+    labels = seen[0].argmax(1)
+    assert torch.equal(labels[:2], labels[2:])                      # pairs of latents share a family
+    assert trainer.last_losses["loss_ms"] > 0 and "loss_ms" in trainer.take_tick_stats()
+    with pytest.raises(ValueError, match="mode_seeking"):
+        tiny_options(data, tmp_path / "bad", mode_seeking=-1.0).validate()
+
+
 def test_fine_tuning_a_conditional_network_on_unlabelled_images_trains_one_class(data, tmp_path):
     """The default model is conditional; an artist's folder has no labels: all of it becomes one class."""
     from studio.engine.formats.native import save_native

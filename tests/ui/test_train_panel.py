@@ -172,3 +172,6 @@ def test_fine_tuning_a_conditional_model_asks_which_class_unlabelled_images_trai
     assert panel.options()["clip_d"] == 0.0
     panel.clip_d.setChecked(True)                                  # the CLIP discriminator, at the
     assert panel.options()["clip_d"] == 0.5                        # default model's weight
+    assert panel.options()["mode_seeking"] == 0.0
+    panel.mode_seeking.setChecked(True)                            # MSGAN's term at its paper's weight
+    assert panel.options()["mode_seeking"] == 1.0

@@ -44,6 +44,7 @@ from studio.ui.widgets.class_combo import fill_class_combo
 
 STOP_FILE = "STOP"
 KILL_AFTER_MS = 60_000
+MODE_SEEKING_WEIGHT = 1.0           # the "Mode seeking" checkbox's loss weight (MSGAN's own)
 
 
 def runs_dir() -> Path:
@@ -222,6 +223,9 @@ class TrainPanel(QWidget):
         self.clip_d.setToolTip("A second discriminator judges each image by the CLIP's features (the CLIP set in "
                                "Evolve): it rewards the shapes, colours and compositions the CLIP knows. Slower per "
                                "image, faster to a recognisable picture")
+        self.mode_seeking = QCheckBox("Mode seeking (more variety)")
+        self.mode_seeking.setToolTip("Pairs of latents of the same class are pushed to give different pictures: "
+                                     "against a generator that draws one picture per class (MSGAN)")
         self.as_class = QComboBox()
         self.as_class.setToolTip("The open model is conditional and this dataset has no labels: "
                                  "every image trains this class")
@@ -242,6 +246,7 @@ class TrainPanel(QWidget):
         cf.addRow(self.mirror)
         cf.addRow(self.cond)
         cf.addRow(self.clip_d)
+        cf.addRow(self.mode_seeking)
         cf.addRow(self.as_class_label, self.as_class)
         v.addWidget(cfg)
         self.start_from.currentIndexChanged.connect(self._update_as_class)
@@ -367,6 +372,7 @@ class TrainPanel(QWidget):
             "p": self.p.value(), "mirror": self.mirror.isChecked(), "cond": self.cond.isChecked() and
             self.cond.isEnabled(), "snap": self.snap.value(), "freeze_d": self.freeze_d.value(),
             "blur_sigma": self.blur.value(), "clip_d": 0.5 if self.clip_d.isChecked() else 0.0,
+            "mode_seeking": MODE_SEEKING_WEIGHT if self.mode_seeking.isChecked() else 0.0,
             "preset": self.preset.currentData(), **self.extra_options,
         }
         source = self.start_from.currentData()
