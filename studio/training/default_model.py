@@ -54,10 +54,12 @@ HELDOUT_IMAGES = 1000
 #: Options of a default-model run unless the command line says otherwise.
 #: The discriminator's images are blurred early on (8 px, gone by 50 kimg: StyleGAN3's 6,250 steps
 #: at batch 8), and a second discriminator judges the default CLIP's features of each image: both
-#: push the generator to lay out compositions, where on its own it imitated canvas grain first.
+#: push the generator to lay out compositions, where on its own it imitated canvas grain first. The
+#: CLIP discriminator alone made every seed of a family alike; MSGAN's mode-seeking term (and batches
+#: whose minibatch-std groups hold one family, as in every conditional run) work against that.
 TRAINING_DEFAULTS: dict[str, Any] = {"preset": "default-abstract", "cond": True, "batch": 8, "tick_kimg": 2.0,
                                      "snap": 2, "kimg": 1000.0, "workers": 0, "blur_sigma": 8.0, "blur_kimg": 50.0,
-                                     "clip_d": 0.5, "clip": "default"}
+                                     "clip_d": 0.5, "mode_seeking": 1.0, "clip": "default"}
 
 SAMPLES_NAME = "default-abstract-samples.png"
 CARD_NAME = "default-abstract.md"
@@ -252,10 +254,31 @@ def _fd_clip(G, scorer, count: int, batch: int, progress: Progress | None) -> di
             if progress:
                 progress("generate", min(start + batch, count), count)
 
-    held_out = compute_features(scorer, painted(list(range(HELDOUT_SEED_START, HELDOUT_SEED_START + count))))
+    held_out_seeds = list(range(HELDOUT_SEED_START, HELDOUT_SEED_START + count))
+    held_out = compute_features(scorer, painted(held_out_seeds))
     training = compute_features(scorer, painted(list(range(count))))
     fakes = compute_features(scorer, generated())
-    return {"fd_clip": fd_clip(held_out, fakes), "fd_clip_training_vs_held_out": fd_clip(held_out, training)}
+    families = [s % G.c_dim for s in held_out_seeds]       # both sets: seed s shows family s mod 6
+    return {"fd_clip": fd_clip(held_out, fakes), "fd_clip_training_vs_held_out": fd_clip(held_out, training),
+            "family_generated": _family_recognition(scorer, fakes, families),
+            "family_held_out": _family_recognition(scorer, held_out, families)}
+
+
+def _family_recognition(scorer, features, families: list[int]) -> float:
+    """Fraction of images whose family the CLIP names zero-shot (the best of all the caption
+    grammar's descriptions, as in the default CLIP's own evaluation)."""
+    import torch
+
+    from studio.data.procedural import FAMILIES
+    from studio.training.clip_train import zero_shot_descriptions
+
+    descriptions = zero_shot_descriptions()
+    texts = [text for text, _ in descriptions]
+    with torch.inference_mode():
+        text_features = torch.cat([scorer.encode_text(texts[i:i + 512]).float() for i in range(0, len(texts), 512)])
+        best = (torch.as_tensor(features).float() @ text_features.t()).argmax(dim=1)
+    named = [FAMILIES.index(descriptions[int(i)][1]["family"]) for i in best]
+    return sum(n == f for n, f in zip(named, families)) / max(1, len(families))
 
 
 def _card(info: dict[str, Any]) -> str:
@@ -290,7 +313,8 @@ def _card(info: dict[str, Any]) -> str:
         f"style mixing {t['style_mix']}, ADA (target {t['target']}; final p {t['p']:.3f})"
         + (f", discriminator blur {t['blur_sigma']:g} px fading to none at {t['blur_kimg']:g} kimg"
            if t.get("blur_sigma") else "")
-        + (f", CLIP discriminator on the default CLIP's features (weight {t['clip_d']:g})" if t.get("clip_d") else ""),
+        + (f", CLIP discriminator on the default CLIP's features (weight {t['clip_d']:g})" if t.get("clip_d") else "")
+        + (f", mode-seeking term (weight {t['mode_seeking']:g})" if t.get("mode_seeking") else ""),
         f"- training time: {hours:.1f} h" if hours is not None else "- training time: not recorded",
         f"- hardware: {', '.join(t['hardware']) if t.get('hardware') else 'not recorded'}",
         "",
@@ -304,9 +328,13 @@ def _card(info: dict[str, Any]) -> str:
         f"| generated (families in equal shares) vs held-out paintings | {fd['fd_clip']:.4f} |",
         f"| training paintings vs held-out paintings (the floor) | {fd['fd_clip_training_vs_held_out']:.4f} |",
         "",
+        f"Families recognised: the default CLIP names the family asked for of "
+        f"{100 * fd['family_generated']:.0f} % of the generated images, and of "
+        f"{100 * fd['family_held_out']:.0f} % of the held-out paintings (zero-shot, as in its own card).",
+        "",
         "Held-out paintings use seeds from 2,000,000, never seen in training."
-        + (" The CLIP discriminator trained the generator on this same CLIP's features, so FD-CLIP "
-           "flatters it: judge by the samples as well." if t.get("clip_d") else ""),
+        + (" The CLIP discriminator trained the generator on this same CLIP's features, so both "
+           "figures flatter it: judge by the samples as well." if t.get("clip_d") else ""),
         "",
         *(["## Status", "", info["note"], ""] if info.get("note") else []),
         "## Limits",
@@ -388,6 +416,7 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
             "blur_sigma": options.get("blur_sigma", defaults.blur_sigma),
             "blur_kimg": options.get("blur_kimg", defaults.blur_kimg),
             "clip_d": options.get("clip_d", defaults.clip_d),
+            "mode_seeking": options.get("mode_seeking", defaults.mode_seeking),
             "p": float(state.get("p", 0.0)), "train_seconds": state.get("train_seconds"),
             "hardware": state.get("hardware", []),
         },

@@ -10,6 +10,7 @@ import torch
 from PIL import Image
 
 from studio.cli import main
+from studio.data.procedural import FAMILIES
 from studio.engine.formats import load_network
 from studio.engine.formats.native import save_native
 from studio.engine.networks import DiscriminatorConfig, GeneratorConfig, make_generator
@@ -126,6 +127,9 @@ def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_de
     assert "12.0 kimg" in card and "2.0 h" in card and "cpu (2 threads)" in card
     assert "## Status\n\nStill learning the shapes." in card
     assert f"{info['fd']['fd_clip']:.4f}" in card and info["fd"]["fd_clip"] > 0
+    fd = info["fd"]                                     # how often the CLIP names the family asked for
+    assert f"{100 * fd['family_generated']:.0f} % of the generated images" in card
+    assert 0 <= fd["family_generated"] <= 1 and 0 <= fd["family_held_out"] <= 1
     # nothing is written when a part fails (here: no CLIP to measure with)
     monkeypatch.setattr(clip, "DEFAULT_CLIP_DIR", tmp_path / "no-clip")
     with pytest.raises(Exception, match="default CLIP"):
@@ -153,3 +157,19 @@ def test_only_default_model_snapshots_replace_the_committed_one(small_default, t
         default_model.keep_resumable(mine)
     assert main(["publish-default", str(mine), "--resumable-only"]) == 2
     assert not small_default.exists()
+
+
+def test_family_recognition_counts_the_images_whose_family_the_clip_names():
+    """A stand-in CLIP that maps each description to its family's axis: images on family k's axis
+    are named k; so the figure is the share of images whose family matches the one asked for."""
+    from studio.training.clip_train import zero_shot_descriptions
+
+    family_of = {text: FAMILIES.index(d["family"]) for text, d in zero_shot_descriptions()}
+
+    class AxisClip:
+        def encode_text(self, texts):
+            return torch.nn.functional.one_hot(torch.tensor([family_of[t] for t in texts]), 6).float()
+
+    features = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 3, 4, 5, 0, 0]), 6).float().numpy()
+    asked = [0, 1, 2, 3, 4, 5, 1, 2]                      # the last two show geometric, not grid / colour field
+    assert default_model._family_recognition(AxisClip(), features, asked) == pytest.approx(6 / 8)
