@@ -123,18 +123,17 @@ def mode_seeking_loss(img1: torch.Tensor, img2: torch.Tensor, z1: torch.Tensor, 
     and a new palette on the same picture counts for half:
 
     * colour: the images averaged down to 32 px;
-    * composition: their luminance at 16 px, standardised per image (where things are, whatever
-      their colours).
+    * composition: their luminance at 8 px less its mean (where the light and dark masses are,
+      whatever the palette; grain and small marks average away at that size).
     """
     def colour(img: torch.Tensor) -> torch.Tensor:
         return F.adaptive_avg_pool2d(img, 32) if img.shape[-1] > 32 else img
 
     def composition(img: torch.Tensor) -> torch.Tensor:
-        lum = F.adaptive_avg_pool2d(img.mean(dim=1, keepdim=True), 16).flatten(1)
-        return (lum - lum.mean(dim=1, keepdim=True)) / (lum.std(dim=1, keepdim=True) + 0.05)
+        lum = F.adaptive_avg_pool2d(img.mean(dim=1, keepdim=True), 8).flatten(1)
+        return lum - lum.mean(dim=1, keepdim=True)
 
-    d_img = 0.5 * ((colour(img1) - colour(img2)).abs().mean()
-                   + 0.5 * (composition(img1) - composition(img2)).abs().mean())
+    d_img = 0.5 * ((colour(img1) - colour(img2)).abs().mean() + (composition(img1) - composition(img2)).abs().mean())
     ratio = d_img / (z1 - z2).abs().mean()
     return 1 / (ratio + 1e-5)
 
