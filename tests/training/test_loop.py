@@ -302,8 +302,7 @@ def test_discriminator_blur_follows_the_schedule_and_survives_resume(data, tmp_p
 
 
 def test_mode_seeking_loss_punishes_collapse_and_ignores_pixel_noise():
-    """Two latents giving one picture cost most; a checkerboard of pixel noise is not a new picture,
-    and a new palette on the same layout is only half of one."""
+    """Two latents giving one picture cost most; a checkerboard of pixel noise is not a new picture."""
     from studio.training.loop import mode_seeking_loss
 
     torch.manual_seed(0)
@@ -317,8 +316,6 @@ def test_mode_seeking_loss_punishes_collapse_and_ignores_pixel_noise():
     noisy = mode_seeking_loss(a, a + checker, z1, z2)
     varied = mode_seeking_loss(a, b, z1, z2)
     assert varied < 10 and noisy > 100 * varied and collapsed > 100 * varied
-    recoloured = mode_seeking_loss(a, a[:, [1, 2, 0]], z1, z2)    # same layout, new palette: half credit
-    assert varied < recoloured < noisy
     # The generator feels it: the gradient pushes the second image away from the first.
     b2 = a.clone().add_(0.01 * torch.randn_like(a)).requires_grad_(True)
     mode_seeking_loss(a, b2, z1, z2).backward()
