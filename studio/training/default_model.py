@@ -281,6 +281,17 @@ def _family_recognition(scorer, features, families: list[int]) -> float:
     return sum(n == f for n, f in zip(named, families)) / max(1, len(families))
 
 
+def _snapshot_kimg(path: Path) -> float | None:
+    """The kimg a training snapshot was written at (None when there is none or it cannot be read)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            return float(json.loads((f.metadata() or {})["training_state"])["kimg"])
+    except Exception:  # noqa: BLE001 - missing, not safetensors (its own error type) or no training state
+        return None
+
+
 def _card(info: dict[str, Any]) -> str:
     t = info["training"]
     hours = t["train_seconds"] / 3600 if t.get("train_seconds") else None
@@ -342,8 +353,9 @@ def _card(info: dict[str, Any]) -> str:
         "- It knows only these six families at 128 px: it is a sketchbook for trying the studio, not a "
         "model for finished work. Open any StyleGAN2 `.pkl` / `.pt` for that.",
         f"- Trained for {t['kimg']:.0f} kimg, where StyleGAN2 models usually get thousands: it is "
-        "closer to the paintings the longer it trains. Training continues from the committed snapshot "
-        "with `studio train --resume latest`.",
+        "closer to the paintings the longer it trains. Training continues from the committed snapshot"
+        + (f" (at {info['resumable_kimg']:.1f} kimg)" if info.get("resumable_kimg") is not None else "")
+        + " with `studio train --resume latest`.",
         "",
         "## Reproduce",
         "",
@@ -420,7 +432,7 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
             "p": float(state.get("p", 0.0)), "train_seconds": state.get("train_seconds"),
             "hardware": state.get("hardware", []),
         },
-        "fingerprint": fingerprint, "note": note,
+        "fingerprint": fingerprint, "note": note, "resumable_kimg": _snapshot_kimg(resume_snapshot_path()),
     }
     atomic_write_text(models / CARD_NAME, _card(info))
     return info

@@ -111,6 +111,8 @@ def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_de
                                                 "hardware": ["cpu (2 threads)"], "options": {"batch": 8}})
     make_tiny_clip(tmp_path / "clip")
     monkeypatch.setattr(clip, "DEFAULT_CLIP_DIR", tmp_path / "clip")
+    small_default.parent.mkdir(parents=True)
+    shutil.copyfile(snapshot, small_default)            # training goes on from the committed snapshot
     info = default_model.publish(snapshot, models_dir=tmp_path / "models", resources_dir=tmp_path / "res",
                                  fd_images=8, note="Still learning the shapes.")
     net = load_network(tmp_path / "models" / "default-abstract.safetensors")
@@ -126,6 +128,7 @@ def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_de
     card = (tmp_path / "models" / "default-abstract.md").read_text()
     assert "12.0 kimg" in card and "2.0 h" in card and "cpu (2 threads)" in card
     assert "## Status\n\nStill learning the shapes." in card
+    assert "continues from the committed snapshot (at 12.0 kimg)" in card
     assert f"{info['fd']['fd_clip']:.4f}" in card and info["fd"]["fd_clip"] > 0
     fd = info["fd"]                                     # how often the CLIP names the family asked for
     assert f"{100 * fd['family_generated']:.0f} % of the generated images" in card
