@@ -17,8 +17,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     overrides = {k: getattr(args, k) for k in (
         "data", "resume", "kimg", "batch", "gamma", "aug", "target", "p", "ada_kimg", "mirror", "cond", "as_class", "snap",
         "tick_kimg", "res", "preset", "lr", "pl_weight", "freeze_d", "blur_sigma", "blur_kimg", "clip_d", "mode_seeking",
-        "seed",
-        "device", "workers", "metrics", "metric_images", "clip", "clip_config")}
+        "seed", "device", "workers", "metrics", "metric_images", "clip", "clip_config")}
     overrides["mirror"] = True if args.mirror else None
     overrides["cond"] = True if args.cond else None
     painting = {"bar": None}

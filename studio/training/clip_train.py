@@ -32,6 +32,7 @@ __all__ = [
     "EVAL_SEED_START",
     "build_model",
     "evaluate_zero_shot",
+    "zero_shot_attributes",
     "load_config",
     "train_clip",
     "zero_shot_descriptions",
@@ -451,23 +452,31 @@ def evaluate_zero_shot(
     pixels, _, attributes = _paint_set(seeds, int(resolution))
     if progress is not None:
         progress("eval", len(attributes), len(attributes))
-    feats = scorer.encode_images(pixels).float()
+    named = zero_shot_attributes(scorer, scorer.encode_images(pixels))
+    truth = {"family": "family", "colour": "dominant_color", "shape": "shape"}
+    result = {}
+    for task, key in truth.items():
+        hits = sum(n[task] == a[key] for n, a in zip(named, attributes))
+        result[task] = hits / max(1, len(attributes))
+    return result
+
+
+def zero_shot_attributes(scorer: Any, features: Any) -> list[dict[str, str]]:
+    """For each image's CLIP features, the ``family``, ``colour`` and ``shape`` of the best-matching
+    of all :func:`zero_shot_descriptions`."""
+    feats = torch.as_tensor(features).float()
     descriptions = zero_shot_descriptions()
     texts = [text for text, _ in descriptions]
     best_score = torch.full((feats.shape[0],), -math.inf)
     best = torch.zeros(feats.shape[0], dtype=torch.long)
-    for start in range(0, len(texts), 512):
-        sims = feats @ scorer.encode_text(texts[start:start + 512]).float().t()
-        score, index = sims.max(dim=1)
-        better = score > best_score
-        best_score = torch.where(better, score, best_score)
-        best = torch.where(better, index + start, best)
-    truth = {"family": "family", "colour": "dominant_color", "shape": "shape"}
-    result = {}
-    for task, key in truth.items():
-        hits = sum(descriptions[int(b)][1][task] == a[key] for b, a in zip(best, attributes))
-        result[task] = hits / max(1, len(attributes))
-    return result
+    with torch.inference_mode():
+        for start in range(0, len(texts), 512):
+            sims = feats @ scorer.encode_text(texts[start:start + 512]).float().t()
+            score, index = sims.max(dim=1)
+            better = score > best_score
+            best_score = torch.where(better, score, best_score)
+            best = torch.where(better, index + start, best)
+    return [descriptions[int(b)][1] for b in best]
 
 
 def _write_model_card(out: Path, summary: dict, settings: dict, epochs: int, lr: float, eval_images: int) -> None:

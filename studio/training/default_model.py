@@ -267,17 +267,10 @@ def _fd_clip(G, scorer, count: int, batch: int, progress: Progress | None) -> di
 def _family_recognition(scorer, features, families: list[int]) -> float:
     """Fraction of images whose family the CLIP names zero-shot (the best of all the caption
     grammar's descriptions, as in the default CLIP's own evaluation)."""
-    import torch
-
     from studio.data.procedural import FAMILIES
-    from studio.training.clip_train import zero_shot_descriptions
+    from studio.training.clip_train import zero_shot_attributes
 
-    descriptions = zero_shot_descriptions()
-    texts = [text for text, _ in descriptions]
-    with torch.inference_mode():
-        text_features = torch.cat([scorer.encode_text(texts[i:i + 512]).float() for i in range(0, len(texts), 512)])
-        best = (torch.as_tensor(features).float() @ text_features.t()).argmax(dim=1)
-    named = [FAMILIES.index(descriptions[int(i)][1]["family"]) for i in best]
+    named = [FAMILIES.index(a["family"]) for a in zero_shot_attributes(scorer, features)]
     return sum(n == f for n, f in zip(named, families)) / max(1, len(families))
 
 

@@ -38,13 +38,13 @@ from PySide6.QtWidgets import (
 )
 
 from studio import paths
+from studio.training.default_model import TRAINING_DEFAULTS
 from studio.ui.session import StudioSession
 from studio.ui.widgets.layout import sidebar
 from studio.ui.widgets.class_combo import fill_class_combo
 
 STOP_FILE = "STOP"
 KILL_AFTER_MS = 60_000
-MODE_SEEKING_WEIGHT = 1.0           # the "Mode seeking" checkbox's loss weight (MSGAN's own)
 
 
 def runs_dir() -> Path:
@@ -371,8 +371,9 @@ class TrainPanel(QWidget):
             "gamma": self.gamma.value() or None, "aug": self.aug.currentData(), "target": self.target.value(),
             "p": self.p.value(), "mirror": self.mirror.isChecked(), "cond": self.cond.isChecked() and
             self.cond.isEnabled(), "snap": self.snap.value(), "freeze_d": self.freeze_d.value(),
-            "blur_sigma": self.blur.value(), "clip_d": 0.5 if self.clip_d.isChecked() else 0.0,
-            "mode_seeking": MODE_SEEKING_WEIGHT if self.mode_seeking.isChecked() else 0.0,
+            "blur_sigma": self.blur.value(),   # the two checkboxes: the default model's weights
+            "clip_d": TRAINING_DEFAULTS["clip_d"] if self.clip_d.isChecked() else 0.0,
+            "mode_seeking": TRAINING_DEFAULTS["mode_seeking"] if self.mode_seeking.isChecked() else 0.0,
             "preset": self.preset.currentData(), **self.extra_options,
         }
         source = self.start_from.currentData()
