@@ -181,7 +181,8 @@ def add_parsers(sub) -> None:
         "studio .safetensors). Ctrl+C stops after the current step and writes a snapshot; so does a file named "
         "STOP in the run folder. Without --data this trains the bundled default model: it paints its 20,000 "
         "procedural paintings into the cache once, trains conditionally on their six families, and with "
-        "--resume latest and no run in --outdir continues the snapshot committed in models/training/."))
+        "--resume latest and no run in --outdir continues whichever is further along: the snapshot committed in "
+        "models/training/ or the published weights (whose optimiser state starts afresh)."))
     p.add_argument("--data", default=None, metavar="DIR",
                    help="prepared dataset folder (or zip); default: the default model's procedural paintings")
     p.add_argument("--outdir", default="training-runs", metavar="RUNS", help="folder of runs (default: training-runs)")

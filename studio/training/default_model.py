@@ -8,9 +8,13 @@ default model:
   families in turn, labelled by family) and reused after that;
 * training is conditional on the family, with ADA, batch 8 and a snapshot every 4 kimg
   (:data:`TRAINING_DEFAULTS`); anything given on the command line still wins;
-* ``--resume latest`` continues the newest run in ``--outdir``, or, when there is none, the
-  resumable snapshot committed in the repository (:func:`resume_snapshot_path`), so the model
-  can be trained in pieces on different machines.
+* ``--resume latest`` continues the newest run in ``--outdir``, or, when there is none, whichever
+  is further along of the resumable snapshot committed in the repository
+  (:func:`resume_snapshot_path`) and the published weights themselves, so the model can be
+  trained in pieces on different machines. The git history has room for few 47 MB snapshots, so
+  the published file keeps what training needs apart from the optimiser state: the
+  discriminators and the counters (kimg, ADA p, time). Continuing from it
+  (:func:`continuation_snapshot`) restarts Adam's moments, which settle within a few hundred steps.
 
 ``studio publish-default`` turns a snapshot into the bundled files (:func:`publish`): the
 generator and discriminator in float16 (``models/default-abstract.safetensors``) with the class
@@ -39,6 +43,7 @@ __all__ = [
     "training_set_dir",
     "ensure_training_set",
     "resume_snapshot_path",
+    "continuation_snapshot",
     "training_overrides",
     "keep_resumable",
     "publish",
@@ -102,6 +107,53 @@ def resume_snapshot_path() -> Path:
     return paths.bundled_models_dir() / "training" / "default-abstract-resume.safetensors"
 
 
+def published_path() -> Path:
+    """The bundled default generator, which training can also continue from."""
+    return paths.default_network_path()
+
+
+#: What a published file keeps of its snapshot's training state: every counter, no tensors.
+_PUBLISHED_STATE = ("kimg", "nimg", "step", "tick", "p", "rt", "aug", "ema_rampup", "train_seconds", "hardware",
+                    "options")
+
+
+def continuation_snapshot(published: str | Path, dest: str | Path) -> Path:
+    """Write ``dest``, a training snapshot that continues where the published weights stopped.
+
+    The published file has the generator's moving average, both discriminators and the counters
+    but no optimiser state and no raw generator: training goes on from the average (as G and
+    G_ema), Adam starting afresh. Raises ValueError for a file without counters or discriminator.
+    """
+    from studio.engine.formats import load_network
+    from studio.engine.formats.native import read_native, save_native
+
+    published, dest = Path(published), Path(dest)
+    net = load_network(published, with_discriminator=True)
+    if "nimg" not in net.training_state or net.D is None:
+        raise ValueError(f"{published.name} keeps no training counters or no discriminator to continue from")
+    check_default_snapshot(published)
+    tensors, _ = read_native(published)
+    extra = {f"G.{k}": v.clone() for k, v in net.G.state_dict().items()}   # G starts as the average
+    extra.update({k: v.float() for k, v in tensors.items() if k.startswith("Dclip.")})
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    save_native(dest, net.G, net.D, provenance=net.provenance, training_state=net.training_state,
+                extra_tensors=extra)
+    return dest
+
+
+def _continuable_kimg(path: Path) -> float | None:
+    """The kimg training can continue from ``path`` at (None unless it has counters and a discriminator)."""
+    from safetensors import safe_open
+
+    try:
+        with safe_open(str(path), framework="pt") as f:
+            state = json.loads((f.metadata() or {}).get("training_state") or "{}")
+            has_d = any(k.startswith("D.") for k in f.keys())
+    except Exception:  # noqa: BLE001 - missing or unreadable: nothing to continue from
+        return None
+    return state["nimg"] / 1000 if "nimg" in state and has_d else None
+
+
 def training_overrides(given: dict[str, Any], outdir: str | Path,
                        progress: Progress | None = None) -> tuple[dict[str, Any], list[str]]:
     """Command-line options completed for a default-model run, and notes saying what was chosen.
@@ -127,10 +179,18 @@ def training_overrides(given: dict[str, Any], outdir: str | Path,
             options[key] = value
     options["data"] = str(ensure_training_set(progress))
     notes.append(f"training the default model on {TRAINING_IMAGES:,} procedural paintings in {options['data']}")
-    committed = resume_snapshot_path()
-    if resume == "latest" and committed.is_file():
-        options["resume"] = str(committed)
-        notes.append(f"continuing the committed snapshot {committed}")
+    if resume == "latest":
+        committed, published = resume_snapshot_path(), published_path()
+        at_committed, at_published = _continuable_kimg(committed), _continuable_kimg(published)
+        if at_published is not None and (at_committed is None or at_published > at_committed):
+            start = paths.cache_dir() / "training" / f"default-abstract-continue-{round(at_published * 1000)}.safetensors"
+            options["resume"] = str(continuation_snapshot(published, start))
+            behind = f"; the committed snapshot is at {at_committed:.1f} kimg" if at_committed is not None else ""
+            notes.append(f"continuing the published weights {published} at {at_published:.1f} kimg{behind} "
+                         "(the optimiser state starts afresh)")
+        elif at_committed is not None:
+            options["resume"] = str(committed)
+            notes.append(f"continuing the committed snapshot {committed}")
     return options, notes
 
 
@@ -274,17 +334,6 @@ def _family_recognition(scorer, features, families: list[int]) -> float:
     return sum(n == f for n, f in zip(named, families)) / max(1, len(families))
 
 
-def _snapshot_kimg(path: Path) -> float | None:
-    """The kimg a training snapshot was written at (None when there is none or it cannot be read)."""
-    from safetensors import safe_open
-
-    try:
-        with safe_open(str(path), framework="pt") as f:
-            return float(json.loads((f.metadata() or {})["training_state"])["kimg"])
-    except Exception:  # noqa: BLE001 - missing, not safetensors (its own error type) or no training state
-        return None
-
-
 def _card(info: dict[str, Any]) -> str:
     t = info["training"]
     hours = t["train_seconds"] / 3600 if t.get("train_seconds") else None
@@ -307,7 +356,8 @@ def _card(info: dict[str, Any]) -> str:
         f"{info['config']['mapping_layers']} mapping layers, w {info['config']['w_dim']}; "
         f"G {info['g_params']:,} and D {info['d_params']:,} parameters",
         f"- `default-abstract.safetensors`: generator (EMA) and discriminator in float16, "
-        f"{info['bytes'] / 1e6:.1f} MB",
+        f"{info['bytes'] / 1e6:.1f} MB, with the CLIP discriminator's head and the training counters to "
+        "continue from",
         "",
         "## Training",
         "",
@@ -346,9 +396,10 @@ def _card(info: dict[str, Any]) -> str:
         "- It knows only these six families at 128 px: it is a sketchbook for trying the studio, not a "
         "model for finished work. Open any StyleGAN2 `.pkl` / `.pt` for that.",
         f"- Trained for {t['kimg']:.0f} kimg, where StyleGAN2 models usually get thousands: it is "
-        "closer to the paintings the longer it trains. Training continues from the committed snapshot"
-        + (f" (at {info['resumable_kimg']:.1f} kimg)" if info.get("resumable_kimg") is not None else "")
-        + " with `studio train --resume latest`.",
+        "closer to the paintings the longer it trains. `studio train --resume latest` continues from these "
+        "weights (Adam's state starts afresh)"
+        + (f", or from the committed resumable snapshot (at {info['resumable_kimg']:.1f} kimg) when that is "
+           "further along" if info.get("resumable_kimg") is not None else "") + ".",
         "",
         "## Reproduce",
         "",
@@ -400,7 +451,13 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
     target = models / "default-abstract.safetensors"
     models.mkdir(parents=True, exist_ok=True)
     resources.mkdir(parents=True, exist_ok=True)
-    fingerprint = save_native(target, G, D, provenance=provenance, half=True)
+    # what continuing needs (continuation_snapshot), at a fraction of the 47 MB snapshot: the
+    # counters and the CLIP discriminator's head (0.2 MB); G_ema and D are stored already
+    from studio.engine.formats.native import read_native
+
+    heads = {k: v.half() for k, v in read_native(snapshot)[0].items() if k.startswith("Dclip.")}
+    fingerprint = save_native(target, G, D, provenance=provenance, half=True, extra_tensors=heads,
+                              training_state={k: state[k] for k in _PUBLISHED_STATE if k in state})
     with atomic_path(resources / SAMPLES_NAME) as temp:
         samples.save(temp, format="PNG", optimize=True)
     from studio.training.options import TrainingOptions
@@ -425,7 +482,7 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
             "p": float(state.get("p", 0.0)), "train_seconds": state.get("train_seconds"),
             "hardware": state.get("hardware", []),
         },
-        "fingerprint": fingerprint, "note": note, "resumable_kimg": _snapshot_kimg(resume_snapshot_path()),
+        "fingerprint": fingerprint, "note": note, "resumable_kimg": _continuable_kimg(resume_snapshot_path()),
     }
     atomic_write_text(models / CARD_NAME, _card(info))
     return info

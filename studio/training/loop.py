@@ -497,8 +497,10 @@ class Trainer:
         transfer = state.get("transfer_from")
         self.transfer_from = Path(transfer) if transfer else None
         self._make_optimizers()
-        load_optimizer_tensors(self.opt_G, self.G, "optG", tensors)
-        load_optimizer_tensors(self.opt_D, self.D, "optD", tensors)
+        restored = load_optimizer_tensors(self.opt_G, self.G, "optG", tensors)
+        restored += load_optimizer_tensors(self.opt_D, self.D, "optD", tensors)
+        if not restored and self.nimg:
+            self.log(f"{path.name} keeps no optimiser state: Adam starts afresh")
         self.pl_mean = tensors.get("loss.pl_mean", torch.zeros([])).to(self.device)
         p = float(state.get("p", self.options.p))
         self._make_augment(p, resuming=True)

@@ -88,6 +88,42 @@ def test_train_without_data_trains_the_default_then_continues_the_committed_snap
     assert state["nimg"] == 16 and state["train_seconds"] > 0 and state["hardware"][0].startswith("cpu")
 
 
+def test_a_machine_without_runs_continues_the_published_weights_when_they_are_further_along(
+        small_default, tmp_path, monkeypatch, capsys):
+    import functools
+
+    from safetensors import safe_open
+
+    published = tmp_path / "models" / "default-abstract.safetensors"
+    monkeypatch.setattr(default_model, "published_path", lambda: published)
+    monkeypatch.setattr(default_model, "publish", functools.partial(
+        default_model.publish, models_dir=published.parent, resources_dir=tmp_path / "res"))
+    runs = tmp_path / "runs"
+    assert main(["train", "--outdir", str(runs), "--seed", "1"]) == 0           # 8 images
+    assert main(["publish-default", "latest", "--outdir", str(runs), "--resumable-only"]) == 0
+    assert main(["train", "--outdir", str(runs), "--resume", "latest", "--kimg", "0.016"]) == 0
+    assert main(["publish-default", "latest", "--outdir", str(runs), "--weights-only", "--fd-images", "8"]) == 0
+    with safe_open(str(published), framework="pt") as f:       # counters and the CLIP head travel with it
+        state = json.loads(f.metadata()["training_state"])
+        heads = {f.get_slice(k).get_dtype() for k in f.keys() if k.startswith("Dclip.")}
+    assert state["nimg"] == 16 and state["train_seconds"] > 0 and "optG" not in json.dumps(state)
+    assert heads == {"F16"}
+    assert "continues from these weights" in (published.parent / "default-abstract.md").read_text()
+    capsys.readouterr()
+    fresh = tmp_path / "elsewhere"                  # published at 16 images, committed at 8: the weights win
+    assert main(["train", "--outdir", str(fresh), "--resume", "latest", "--kimg", "0.024"]) == 0
+    err = capsys.readouterr().err
+    assert "continuing the published weights" in err and "committed snapshot is at 0.0 kimg" in err
+    assert "Adam starts afresh" in err and "resumed from default-abstract-continue-16" in err
+    run = next(fresh.iterdir())
+    resumed = load_network(sorted(run.glob("network-snapshot-*.safetensors"))[-1]).training_state
+    assert resumed["nimg"] == 24 and resumed["train_seconds"] > state["train_seconds"]
+    # a committed snapshot further along than the weights wins again
+    shutil.copyfile(sorted(run.glob("network-snapshot-*.safetensors"))[-1], small_default)
+    options, notes = default_model.training_overrides({"resume": "latest"}, tmp_path / "third")
+    assert options["resume"] == str(small_default) and "committed snapshot" in notes[-1]
+
+
 def test_publish_weights_only_leaves_the_committed_snapshot_alone(small_default, tmp_path, monkeypatch):
     import functools
 
@@ -128,7 +164,7 @@ def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_de
     card = (tmp_path / "models" / "default-abstract.md").read_text()
     assert "12.0 kimg" in card and "2.0 h" in card and "cpu (2 threads)" in card
     assert "## Status\n\nStill learning the shapes." in card
-    assert "continues from the committed snapshot (at 12.0 kimg)" in card
+    assert "or from the committed resumable snapshot (at 12.0 kimg)" in card
     assert f"{info['fd']['fd_clip']:.4f}" in card and info["fd"]["fd_clip"] > 0
     fd = info["fd"]                                     # how often the CLIP names the family asked for
     assert f"{100 * fd['family_generated']:.0f} % of the generated images" in card
