@@ -1,7 +1,7 @@
 """Training speed on the CPU for the default-model configuration (procedural abstract art).
 
 Builds a procedural dataset at 64 and 128 px, runs the studio's trainer (the 'default-abstract'
-preset, ADA on, batch 8) for a number of steps after a warm-up, and prints images/s and the
+preset, ADA on, batch 16 as it trains) for a number of steps after a warm-up, and prints images/s and the
 achieved GFLOP/s of a training step (forward and backward of G and D, counted by torch's
 FlopCounterMode on one step, so lazy regularisation steps are included only on average).
 
@@ -53,7 +53,7 @@ def main() -> int:
     parser.add_argument("--steps", type=int, default=12)
     parser.add_argument("--resolutions", default="64,128")
     parser.add_argument("--preset", default="default-abstract")
-    parser.add_argument("--batch", type=int, default=8)
+    parser.add_argument("--batch", type=int, default=16)
     args = parser.parse_args()
     print(f"Training speed, preset {args.preset}, batch {args.batch}, ADA on, {args.steps} timed steps")
     print(f"{'res':>5} {'img/s':>7} {'s/step':>7} {'GFLOP/step':>11} {'GFLOP/s':>8}  G / D params")

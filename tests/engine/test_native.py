@@ -29,6 +29,10 @@ def test_round_trip_keeps_images_discriminator_and_fingerprint(tmp_path, cond_ne
     net = load_network(path)
     assert net.format == "native" and net.fingerprint == fp == fingerprint(G)
     assert net.provenance["source_file"] == "x.pkl" and net.training_state["kimg"] == 12.5
+    assert net.summary()["training"] == "12.5 kimg"           # what `studio info` prints of it
+    save_native(path, G, training_state={"kimg": 251.128, "p": 0.6388, "train_seconds": 19342,
+                                         "hardware": ["cpu (2 threads)"], "options": {"batch": 16}})
+    assert load_network(path).summary()["training"] == "251.1 kimg, ADA p 0.639, 5.4 h on cpu (2 threads)"
     with torch.inference_mode():
         img = net.G(case["in.z"], case["in.c"], noise_mode="const")
         assert (img - case["out.img0"]).abs().max() < 1e-3

@@ -29,6 +29,7 @@ def small_default(monkeypatch, tmp_path):
                              kimg=0.008, metrics=False))
     committed = tmp_path / "models" / "training" / "default-abstract-resume.safetensors"
     monkeypatch.setattr(default_model, "resume_snapshot_path", lambda: committed)
+    monkeypatch.setattr(default_model, "published_path", lambda: committed.parent.parent / "default-abstract.safetensors")
     return committed
 
 
@@ -94,8 +95,7 @@ def test_a_machine_without_runs_continues_the_published_weights_when_they_are_fu
 
     from safetensors import safe_open
 
-    published = tmp_path / "models" / "default-abstract.safetensors"
-    monkeypatch.setattr(default_model, "published_path", lambda: published)
+    published = default_model.published_path()
     monkeypatch.setattr(default_model, "publish", functools.partial(
         default_model.publish, models_dir=published.parent, resources_dir=tmp_path / "res"))
     runs = tmp_path / "runs"
@@ -107,6 +107,7 @@ def test_a_machine_without_runs_continues_the_published_weights_when_they_are_fu
         state = json.loads(f.metadata()["training_state"])
         heads = {f.get_slice(k).get_dtype() for k in f.keys() if k.startswith("Dclip.")}
     assert state["nimg"] == 16 and state["train_seconds"] > 0 and "optG" not in json.dumps(state)
+    assert state["options"]["batch"] == 4 and not {"data", "run_dir"} & set(state["options"])   # no local paths
     assert heads == {"F16"}
     assert "continues from these weights" in (published.parent / "default-abstract.md").read_text()
     capsys.readouterr()

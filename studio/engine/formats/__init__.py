@@ -92,8 +92,19 @@ class LoadedNetwork:
             "parameters": sum(p.numel() for p in G.parameters()),
             "discriminator": f"yes ({sum(p.numel() for p in self.D.parameters())} parameters)" if self.D else "no",
             "fingerprint": self.fingerprint,
-            **({"training_state": self.training_state} if self.training_state else {}),
+            **({"training": self._training_summary()} if "kimg" in self.training_state else {}),
         }
+
+    def _training_summary(self) -> str:
+        """``251.1 kimg, ADA p 0.639, 5.4 h on cpu (2 threads)`` from what the trainer recorded."""
+        state = self.training_state
+        parts = [f"{float(state['kimg']):.1f} kimg"]
+        if state.get("p") is not None:
+            parts.append(f"ADA p {float(state['p']):.3f}")
+        if state.get("train_seconds"):
+            hardware = ", ".join(state.get("hardware") or [])
+            parts.append(f"{float(state['train_seconds']) / 3600:.1f} h" + (f" on {hardware}" if hardware else ""))
+        return ", ".join(parts)
 
 
 def is_default_network(source: str | Path) -> bool:
