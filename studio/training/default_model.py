@@ -137,10 +137,10 @@ def continuation_snapshot(published: str | Path, dest: str | Path) -> Path:
     from studio.engine.formats.native import read_native, save_native
 
     published, dest = Path(published), Path(dest)
+    check_default_snapshot(published)
     net = load_network(published, with_discriminator=True)
     if "nimg" not in net.training_state or net.D is None:
         raise ValueError(f"{published.name} keeps no training counters or no discriminator to continue from")
-    check_default_snapshot(published)
     tensors, _ = read_native(published)
     extra = {f"G.{k}": v.clone() for k, v in net.G.state_dict().items()}   # G starts as the average
     extra.update({k: v.float() for k, v in tensors.items() if k.startswith("Dclip.")})
@@ -195,8 +195,7 @@ def training_overrides(given: dict[str, Any], outdir: str | Path,
             start = paths.cache_dir() / "training" / f"default-abstract-continue-{round(at_published * 1000)}.safetensors"
             options["resume"] = str(continuation_snapshot(published, start))
             behind = f"; the committed snapshot is at {at_committed:.1f} kimg" if at_committed is not None else ""
-            notes.append(f"continuing the published weights {published} at {at_published:.1f} kimg{behind} "
-                         "(the optimiser state starts afresh)")
+            notes.append(f"continuing the published weights {published} at {at_published:.1f} kimg{behind}")
         elif at_committed is not None:
             options["resume"] = str(committed)
             notes.append(f"continuing the committed snapshot {committed}")
@@ -432,7 +431,7 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
     from studio.engine.atomic import atomic_path, atomic_write_text
     from studio.engine.clip import load_clip
     from studio.engine.formats import load_network
-    from studio.engine.formats.native import save_native
+    from studio.engine.formats.native import read_native, save_native
 
     snapshot = Path(snapshot).expanduser()
     models = Path(models_dir) if models_dir is not None else paths.bundled_models_dir()
@@ -462,8 +461,6 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
     resources.mkdir(parents=True, exist_ok=True)
     # what continuing needs (continuation_snapshot), at a fraction of the 47 MB snapshot: the
     # counters and the CLIP discriminator's head (0.2 MB); G_ema and D are stored already
-    from studio.engine.formats.native import read_native
-
     heads = {k: v.half() for k, v in read_native(snapshot)[0].items() if k.startswith("Dclip.")}
     fingerprint = save_native(target, G, D, provenance=provenance, half=True, extra_tensors=heads,
                               training_state=_published_state(state))
