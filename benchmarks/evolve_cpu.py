@@ -40,8 +40,8 @@ PROMPT = "an abstract painting with orange triangles"
 def build_generator():
     import torch
 
-    from studio.engine.formats import LoadedNetwork
-    from studio.engine.networks import GeneratorConfig, make_generator
+    from studio.gan.formats import LoadedNetwork
+    from studio.gan.networks import GeneratorConfig, make_generator
 
     torch.manual_seed(0)
     cfg = GeneratorConfig(z_dim=512, w_dim=512, mapping_layers=8, conv_clamp=256, img_resolution=256,
@@ -56,7 +56,7 @@ def build_clip():
     """ViT-B-32 with random weights in the studio's scorer (no download: pretrained=None)."""
     import torch
 
-    from studio.engine.clip import ClipScorer, import_open_clip, quiet_open_clip
+    from studio.clip.model import ClipScorer, import_open_clip, quiet_open_clip
 
     open_clip = import_open_clip()
     torch.manual_seed(0)
@@ -73,12 +73,13 @@ def build_clip():
 def run(batch: int, score_resolution: int | None = 256, default_models: bool = False) -> dict:
     import torch
 
-    from studio.engine.clip import load_clip
-    from studio.engine.formats import load_network
+    from studio.clip.model import load_clip
+    from studio.gan.formats import load_network
 
-    from studio.engine.evolve import Evolution, EvolveConfig, make_clip_fitness
-    from studio.engine.render import Renderer
-    from studio.engine.runtime import tune_allocator
+    from studio.evolve.ga import Evolution, EvolveConfig
+    from studio.evolve.fitness import make_clip_fitness
+    from studio.gan.render import Renderer
+    from studio.core.runtime import tune_allocator
 
     tune_allocator()
     start = time.perf_counter()
@@ -133,7 +134,7 @@ def run(batch: int, score_resolution: int | None = 256, default_models: bool = F
 
 
 def _settings(class_index: int | None = None):
-    from studio.engine.render import RenderSettings
+    from studio.gan.render_settings import RenderSettings
 
     return RenderSettings(class_index=class_index)
 

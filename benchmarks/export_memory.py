@@ -1,7 +1,7 @@
 """Peak memory and time of a huge export against the 2 GB target (issue: "a 12000 px export
 stays under 2 GB peak memory").
 
-Each case runs ``studio.engine.postprocess.apply()`` in its own child process (so its peak RSS,
+Each case runs ``studio.imaging.postprocess.apply()`` in its own child process (so its peak RSS,
 ``resource.getrusage(...).ru_maxrss``, is its own) on a 1024x1024 RGB image, to a 12000 px long
 side at 1.27:1 (12000 x 9449), with GANscapes levels (0.1 / 99.9) and sharpening on, for 8-bit
 and 16-bit output. The baseline is the RSS after the imports, before the image exists.
@@ -52,7 +52,7 @@ def _source_image(size: int = 1024):
 
 def run_child(depth: int, long_side: int, sharpen: float) -> dict:
     sys.path.insert(0, str(ROOT))
-    from studio.engine.postprocess import PostProcess, apply
+    from studio.imaging.postprocess import PostProcess, apply
 
     if depth == 16:   # 16-bit sharpening uses PyTorch: count its import in the baseline, not the export
         importlib.import_module("torch")

@@ -35,7 +35,7 @@ TARGET_SPEEDUP = 2.0
 def build(name: str):
     import torch
 
-    from studio.engine.networks import GeneratorConfig, make_generator
+    from studio.gan.networks import GeneratorConfig, make_generator
 
     torch.manual_seed(0)
     cfg = GeneratorConfig(z_dim=512, w_dim=512, mapping_layers=8, conv_clamp=256, **CONFIGS[name])
@@ -64,8 +64,8 @@ def synthesis_gflop(G) -> float:
 def run_one(name: str, batches: list[int], repeats: int) -> dict:
     import torch
 
-    from studio.engine.render import to_uint8
-    from studio.engine.runtime import tune_allocator
+    from studio.gan.render import to_uint8
+    from studio.core.runtime import tune_allocator
 
     tune_allocator()  # as the CLI and the studio's inference thread do
 

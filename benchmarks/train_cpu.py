@@ -21,7 +21,7 @@ def measure(resolution: int, steps: int, preset: str, batch: int) -> dict:
     from torch.utils.flop_counter import FlopCounterMode
 
     from studio.data.procedural import write_dataset
-    from studio.engine.runtime import tune_allocator
+    from studio.core.runtime import tune_allocator
     from studio.training.loop import Trainer
     from studio.training.options import TrainingOptions
 

@@ -32,8 +32,8 @@ TARGET_MAX_STALL_MS = 50.0
 def make_model(folder: Path, resolution: int) -> Path:
     import torch
 
-    from studio.engine.formats.native import save_native
-    from studio.engine.networks import GeneratorConfig, make_generator
+    from studio.gan.formats.native import save_native
+    from studio.gan.networks import GeneratorConfig, make_generator
 
     torch.manual_seed(0)
     base = 16384 if resolution <= 256 else 32768

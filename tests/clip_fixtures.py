@@ -7,7 +7,7 @@ from pathlib import Path
 
 import torch
 
-from studio.engine import clip
+from studio.clip import model as clip
 
 TINY_CONFIG = {
     "embed_dim": 32,

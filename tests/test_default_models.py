@@ -13,11 +13,12 @@ import pytest
 import torch
 
 from studio.cli import main
-from studio.engine import clip, formats, vocabulary
-from studio.engine.errors import ModelFormatError
-from studio.engine.formats.native import save_native
-from studio.engine.networks import GeneratorConfig, make_generator
-from studio.engine.recipe import read_recipe
+from studio.clip import model as clip, vocabulary
+from studio.gan import formats
+from studio.core.errors import ModelFormatError
+from studio.gan.formats.native import save_native
+from studio.gan.networks import GeneratorConfig, make_generator
+from studio.imaging.metadata import read_recipe
 from tests.clip_fixtures import make_tiny_clip
 
 FAMILIES = ["geometric", "grid", "colour field"]

@@ -70,8 +70,8 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
-    from studio.engine.errors import StudioError
-    from studio.engine.runtime import tune_allocator
+    from studio.core.errors import StudioError
+    from studio.core.runtime import tune_allocator
 
     tune_allocator()
 

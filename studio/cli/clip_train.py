@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from studio.cli.common import CliError
+from studio.core.device import pick_device
 
 
 def cmd_train_clip(args: argparse.Namespace) -> int:
@@ -24,11 +25,11 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
     if args.data is not None and not (Path(args.data).expanduser() / "captions.jsonl").is_file():
         raise CliError(f"{args.data} has no captions.jsonl; write a dataset with `studio procedural` first")
     if args.evaluate_only:
-        from studio.engine.clip import ClipError
+        from studio.clip.model import ClipError
 
         seeds = range(EVAL_SEED_START, EVAL_SEED_START + args.eval_images)
         try:
-            accuracy = evaluate_zero_shot(str(out), seeds, args.res, device=_device(args.device))
+            accuracy = evaluate_zero_shot(str(out), seeds, args.res, device=pick_device(args.device))
         except ClipError as exc:
             raise CliError(str(exc)) from None
         _print_accuracy(accuracy, args.eval_images)
@@ -47,7 +48,7 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
     try:
         summary = train_clip(out, images=args.images, resolution=args.res, epochs=args.epochs, batch=args.batch,
                              lr=args.lr, seed=args.seed, config_path=args.config, data=args.data,
-                             device=_device(args.device), eval_images=args.eval_images, progress=progress,
+                             device=pick_device(args.device), eval_images=args.eval_images, progress=progress,
                              resume=not args.restart)
     except (ValueError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from None
@@ -62,15 +63,6 @@ def cmd_train_clip(args: argparse.Namespace) -> int:
     if summary["accuracy"]:
         _print_accuracy(summary["accuracy"], args.eval_images)
     return 0
-
-
-def _device(name: str):
-    from studio.engine.render import pick_device
-
-    try:
-        return pick_device(name)
-    except ValueError as exc:
-        raise CliError(str(exc)) from None
 
 
 def _print_accuracy(accuracy: dict, count: int) -> None:

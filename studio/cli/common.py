@@ -8,7 +8,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from studio.engine.render import RenderSettings
+    from studio.gan.render_settings import RenderSettings
 
 EXIT_USAGE = 2
 
@@ -29,8 +29,9 @@ def progress_bar(total: int, desc: str):
 
 
 def open_renderer(args: argparse.Namespace):
-    from studio.engine.formats import load_network
-    from studio.engine.render import Renderer, pick_device
+    from studio.gan.formats import load_network
+    from studio.gan.render import Renderer
+    from studio.core.device import pick_device
 
     device = pick_device(args.device)
     network = load_network(args.network, device=device, with_discriminator=False)
@@ -71,7 +72,7 @@ def class_index(value: str | int | None, network) -> int | None:
 
 
 def render_settings(args: argparse.Namespace, renderer) -> RenderSettings:
-    from studio.engine.render import RenderSettings
+    from studio.gan.render_settings import RenderSettings
 
     G = renderer.G
     k = class_index(args.class_index, renderer.network)
@@ -95,7 +96,7 @@ def output_dir(path: str) -> Path:
 
 
 def save_png(path: Path, image, recipe) -> None:
-    from studio.engine.recipe import write_png_with_recipe
+    from studio.imaging.metadata import write_png_with_recipe
 
     try:
         write_png_with_recipe(path, image, recipe)
@@ -145,7 +146,7 @@ def add_prompt_options(p: argparse.ArgumentParser, example: str) -> None:
 def check_prompt(args: argparse.Namespace, scorer, network, prompt: str, negative: str | None) -> None:
     """Before scoring: warn about words the CLIP never saw, and on a conditional network without
     --class take the class the prompt names (e.g. "triangles" is the default model's geometric)."""
-    from studio.engine.vocabulary import LARGER_CLIP, suggest_class, unseen_words
+    from studio.clip.vocabulary import LARGER_CLIP, suggest_class, unseen_words
 
     unseen = unseen_words(f"{prompt} {negative or ''}", scorer.vocabulary())
     if unseen:
@@ -161,7 +162,7 @@ def check_prompt(args: argparse.Namespace, scorer, network, prompt: str, negativ
 
 def clip_choice(args: argparse.Namespace) -> tuple[str, str | None]:
     """(spec, config) from --clip / --clip-config, falling back to the settings' remembered CLIP."""
-    from studio.settings import load_settings
+    from studio.core.settings import load_settings
 
     if args.clip is not None:
         return args.clip, args.clip_config

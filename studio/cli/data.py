@@ -14,7 +14,7 @@ def cmd_prepare(args: argparse.Namespace) -> int:
 
     clip_spec, clip_config, device = "default", None, "cpu"
     if args.clip_filter is not None:
-        from studio.engine.render import pick_device
+        from studio.core.device import pick_device
 
         clip_spec, clip_config = clip_choice(args)
         device = str(pick_device(args.device))

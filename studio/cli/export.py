@@ -18,8 +18,8 @@ def _export_post_settings(args: argparse.Namespace, seed: int | None) -> tuple[l
     scale, then the result fills the final size, cropped centrally (or padded for --mode pad)
     so that it is not distorted a second time.
     """
-    from studio.engine.export import plan_passes
-    from studio.engine.postprocess import painting_aspect, parse_aspect, parse_print_size, print_pixels
+    from studio.imaging.export import plan_passes
+    from studio.imaging.sizes import painting_aspect, parse_aspect, parse_print_size, print_pixels
 
     aspect = None
     orientation = args.orientation or "landscape"
@@ -64,10 +64,10 @@ def _find_export_model(recipe, args: argparse.Namespace, notes: list[str]):
 
     Each candidate must have the recipe's fingerprint. Returns the loaded network or None.
     """
-    from studio.engine.errors import StudioError
-    from studio.engine.formats import load_network, resolve_network_path
-    from studio import paths
-    from studio.paths import library_db_path
+    from studio.core.errors import StudioError
+    from studio.gan.formats import load_network, resolve_network_path
+    from studio.core import paths
+    from studio.core.paths import library_db_path
 
     wanted = recipe.model.fingerprint
     candidates: list[tuple[str, str]] = []
@@ -113,10 +113,11 @@ def _find_export_model(recipe, args: argparse.Namespace, notes: list[str]):
 def cmd_export(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from studio.engine.export import (FORMAT_SUFFIXES, ExportError, ExportSettings, format_from_path,
-                                      postprocess_and_export, read_image, render_and_export)
-    from studio.engine.recipe import read_recipe
-    from studio.engine.render import Renderer, pick_device
+    from studio.imaging.export import FORMAT_SUFFIXES, ExportError, ExportSettings, format_from_path, postprocess_and_export, render_and_export
+    from studio.imaging.codecs import read_image
+    from studio.imaging.metadata import read_recipe
+    from studio.gan.render import Renderer
+    from studio.core.device import pick_device
 
     # -- what to write, checked before anything slow ------------------------------------------
     out = Path(args.out).expanduser() if args.out else None
@@ -179,7 +180,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         with bar:
             network = None
             if source is None:
-                from studio.engine.formats import load_network
+                from studio.gan.formats import load_network
 
                 network = load_network(args.network or "default", with_discriminator=False)
             elif recipe is not None:

@@ -18,7 +18,7 @@ from studio.cli.common import (
 
 
 def cmd_generate(args: argparse.Namespace) -> int:
-    from studio.engine.latents import parse_seeds
+    from studio.gan.latents import parse_seeds
 
     seeds = parse_seeds(args.seeds)
     renderer = open_renderer(args)
@@ -33,9 +33,9 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_mix(args: argparse.Namespace) -> int:
-    from studio.engine.latents import parse_indices, parse_seeds
-    from studio.engine.mixgrid import mixing_grid
-    from studio.engine.recipe import Latent, StyleMix
+    from studio.gan.latents import parse_indices, parse_seeds
+    from studio.imaging.sheets import mixing_grid
+    from studio.gan.recipe import Latent, StyleMix
 
     rows, cols = parse_seeds(args.rows), parse_seeds(args.cols)
     renderer = open_renderer(args)
@@ -55,7 +55,7 @@ def cmd_mix(args: argparse.Namespace) -> int:
             save_png(outdir / f"{r}-{c}.png", image, renderer.recipe(settings, seed=r, mix=mix))
             bar.update(1)
     grid = mixing_grid(rows, cols, sources, cells)
-    from studio.engine.atomic import atomic_path
+    from studio.core.atomic import atomic_path
 
     with atomic_path(outdir / "grid.png") as tmp:
         grid.save(tmp, format="PNG")
@@ -64,8 +64,8 @@ def cmd_mix(args: argparse.Namespace) -> int:
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    from studio.engine.interpolate import (Keyframe, interpolation_ws, parse_keyframe_seeds, render_frames,
-                                           video_kind, write_video)
+    from studio.gan.interpolate import Keyframe, interpolation_ws, parse_keyframe_seeds, render_frames
+    from studio.imaging.video import video_kind, write_video
 
     seeds = parse_keyframe_seeds(args.seeds)
     if len(seeds) < 2:
@@ -93,7 +93,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 
 
 def cmd_info(args: argparse.Namespace) -> int:
-    from studio.engine.formats import load_network
+    from studio.gan.formats import load_network
 
     network = load_network(args.path)
     summary = network.summary()
@@ -109,8 +109,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
-    from studio.engine.formats import FORMAT_LABELS, load_network
-    from studio.engine.formats.native import file_sha256, save_native
+    from studio.gan.formats import FORMAT_LABELS, load_network
+    from studio.gan.formats.native import save_native
+    from studio.core.hashing import file_sha256
 
     out = Path(args.output).expanduser()
     if out.suffix != ".safetensors":

@@ -21,11 +21,11 @@ from studio.cli.common import (
 
 
 def cmd_rank(args: argparse.Namespace) -> int:
-    from studio.engine.atomic import atomic_write_text
-    from studio.engine.clip import ClipSpec, load_clip
-    from studio.engine.latents import parse_seeds
-    from studio.engine.rank import rank_seeds, scoring_resolution
-    from studio.engine.render import pick_device
+    from studio.core.atomic import atomic_write_text
+    from studio.clip.model import ClipSpec, load_clip
+    from studio.gan.latents import parse_seeds
+    from studio.clip.rank import rank_seeds, scoring_resolution
+    from studio.core.device import pick_device
 
     seeds = parse_seeds(args.seeds)
     prompt = args.prompt.strip()
@@ -82,12 +82,14 @@ def cmd_rank(args: argparse.Namespace) -> int:
 
 
 def cmd_evolve(args: argparse.Namespace) -> int:
-    from studio.engine.atomic import atomic_write_text
-    from studio.engine.clip import ClipSpec, load_clip
-    from studio.engine.evolve import Evolution, EvolveConfig, make_clip_fitness
-    from studio.engine.formats import load_network
-    from studio.engine.latents import one_hot
-    from studio.engine.render import Renderer, pick_device
+    from studio.core.atomic import atomic_write_text
+    from studio.clip.model import ClipSpec, load_clip
+    from studio.evolve.ga import Evolution, EvolveConfig
+    from studio.evolve.fitness import make_clip_fitness
+    from studio.gan.formats import load_network
+    from studio.gan.latents import one_hot
+    from studio.gan.render import Renderer
+    from studio.core.device import pick_device
 
     prompt = args.prompt.strip()
     if not prompt:

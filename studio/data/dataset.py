@@ -25,7 +25,7 @@ import numpy as np
 import torch
 from PIL import Image
 
-from studio.engine.errors import StudioError
+from studio.core.errors import StudioError
 
 __all__ = ["ImageFolderDataset", "IMAGE_SUFFIXES"]
 

@@ -33,8 +33,8 @@ from typing import Callable, Iterable
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from studio.engine.atomic import atomic_path, atomic_write_text
-from studio.engine.errors import StudioError
+from studio.core.atomic import atomic_path, atomic_write_text
+from studio.core.errors import StudioError
 
 __all__ = [
     "CROP_MODES", "RESAMPLE_MODES", "ImageProblem", "PrepareCancelled", "PreparedImage", "PrepareReport",
@@ -443,7 +443,7 @@ def prepare(
         clip_filter: a phrase; when given, every crop is scored against it with CLIP and only
             the best ``keep`` are kept, the rest copied to ``dest/rejected``.
         keep: ``'500'`` (a count) or ``'90%'``; default 90% with ``clip_filter``.
-        clip_spec, clip_config, device: which CLIP and where (see :func:`studio.engine.clip.load_clip`).
+        clip_spec, clip_config, device: which CLIP and where (see :func:`studio.clip.model.load_clip`).
         labels_from_folders: label each picture with its top-level sub-folder's name
             (GANGogh's genres); pictures directly in ``src`` are skipped.
         min_size: shortest acceptable side in pixels (default ``resolution // 2``).
@@ -480,7 +480,7 @@ def prepare(
     _check_dest(src_path, dest_path, force)
     scorer = None
     if clip_filter is not None:   # load before the slow part: a bad CLIP fails fast
-        from studio.engine.clip import load_clip
+        from studio.clip.model import load_clip
 
         scorer = load_clip(clip_spec, device=device, config=clip_config)
 

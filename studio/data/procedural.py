@@ -830,7 +830,7 @@ def write_dataset(out: str | os.PathLike[str], count: int, resolution: int, *, s
     dataset in ``out`` are deleted first, so the folder holds exactly this dataset. ``workers``
     processes paint in parallel (default 1); the files are the same either way.
     """
-    from studio.engine.atomic import atomic_write_text
+    from studio.core.atomic import atomic_write_text
 
     count, resolution, start_seed = int(count), int(resolution), int(start_seed)
     if count < 1:

@@ -65,9 +65,9 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 
 from PIL import Image, UnidentifiedImageError
 
-from studio.engine.errors import StudioError
-from studio.engine.recipe import Recipe
-from studio.paths import library_db_path
+from studio.core.errors import StudioError
+from studio.gan.recipe import Recipe
+from studio.core.paths import library_db_path
 
 __all__ = [
     "THUMBNAIL_SIZE",
@@ -445,7 +445,7 @@ class Library:
     MIGRATIONS: tuple[Migration, ...] = MIGRATIONS
 
     def __init__(self, path: str | os.PathLike[str] | None = None) -> None:
-        """Open the library at ``path`` (default: :func:`studio.paths.library_db_path`).
+        """Open the library at ``path`` (default: :func:`studio.core.paths.library_db_path`).
 
         Raises :class:`LibraryDamagedError` when the file was damaged (after moving it aside
         and creating a fresh library: opening again works), and :class:`LibraryError` when it

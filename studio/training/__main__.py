@@ -97,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def _is_studio_error(exc: BaseException) -> bool:
-    from studio.engine.errors import StudioError
+    from studio.core.errors import StudioError
 
     return isinstance(exc, StudioError)
 

@@ -22,8 +22,8 @@ import math
 import torch
 from torch import nn
 
-from studio.engine.networks.ops import normalize_2nd_moment
-from studio.engine.networks.stylegan2 import FullyConnectedLayer
+from studio.gan.networks.ops import normalize_2nd_moment
+from studio.gan.networks.stylegan2 import FullyConnectedLayer
 
 HIDDEN = 256   # width of the head
 MBSTD_GROUP = 4  # images compared by the head's minibatch standard deviation
@@ -32,7 +32,7 @@ MBSTD_GROUP = 4  # images compared by the head's minibatch standard deviation
 class ClipDiscriminator(nn.Module):
     """image [N, 3, H, W] in [-1, 1] (, one-hot label) -> realness logit [N, 1].
 
-    ``scorer`` is a loaded :class:`studio.engine.clip.ClipScorer`; its model is frozen here.
+    ``scorer`` is a loaded :class:`studio.clip.model.ClipScorer`; its model is frozen here.
     """
 
     def __init__(self, scorer, feature_dim: int, c_dim: int = 0, hidden: int = HIDDEN):

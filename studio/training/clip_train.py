@@ -3,7 +3,7 @@
 :func:`train_clip` paints (or reads) procedural images with captions
 (:mod:`studio.data.procedural`), trains an open_clip ``CLIP`` built from a small config
 (``models/default-clip-config.json``) with the symmetric contrastive loss, and writes a folder
-that :func:`studio.engine.clip.load_clip` opens like any open_clip checkpoint folder:
+that :func:`studio.clip.model.load_clip` opens like any open_clip checkpoint folder:
 ``config.json``, ``weights.safetensors`` (float16), ``vocabulary.txt``, ``prompts.txt`` (example
 prompts for the Evolve panel) and a model card
 ``README.md`` with the zero-shot accuracies of :func:`evaluate_zero_shot`.
@@ -25,7 +25,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from studio import paths
+from studio.core import paths
+from studio.core.device import pick_device
 
 __all__ = [
     "DEFAULT_CONFIG_PATH",
@@ -70,7 +71,7 @@ def load_config(config: str | Path | dict | None = None) -> dict:
 
 def build_model(config: dict) -> tuple[torch.nn.Module, Any, tuple[list[float], list[float]]]:
     """(model, tokenizer, (mean, std)) for an open_clip config, built exactly as loading builds it."""
-    from studio.engine.clip import quiet_open_clip, register_config, import_open_clip
+    from studio.clip.model import quiet_open_clip, register_config, import_open_clip
 
     open_clip = import_open_clip()
     arch = register_config(config)
@@ -173,7 +174,7 @@ def _to_input(images_u8: torch.Tensor, mean: torch.Tensor, std: torch.Tensor, si
 def _save_checkpoint(out: Path, model: torch.nn.Module, optimizer: torch.optim.Optimizer, state: dict) -> None:
     from safetensors.torch import save
 
-    from studio.engine.atomic import atomic_write_bytes, atomic_write_text
+    from studio.core.atomic import atomic_write_bytes, atomic_write_text
 
     tensors = {f"model.{k}": v.detach().cpu().contiguous() for k, v in model.state_dict().items()}
     opt = optimizer.state_dict()
@@ -228,14 +229,6 @@ def _lr_at(step: int, total: int, warmup: int, lr: float) -> float:
     return lr * 0.5 * (1 + math.cos(math.pi * min(1.0, progress)))
 
 
-def _pick_device(device: str | torch.device) -> torch.device:
-    if isinstance(device, torch.device):
-        return device
-    from studio.engine.render import pick_device
-
-    return pick_device(device)
-
-
 def train_clip(
     out_dir: str | Path,
     *,
@@ -280,7 +273,7 @@ def train_clip(
     from safetensors.torch import save_file
 
     from studio.data.procedural import caption_vocabulary, example_prompts
-    from studio.engine.atomic import atomic_path, atomic_write_text
+    from studio.core.atomic import atomic_path, atomic_write_text
 
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
@@ -290,7 +283,7 @@ def train_clip(
     if data is None and seed * images + images > EVAL_SEED_START:
         raise ValueError(f"training seeds must stay below {EVAL_SEED_START} (the held-out seeds)")
     config = load_config(config_path)
-    dev = _pick_device(device)
+    dev = pick_device(device)
     torch.manual_seed(seed)
     model, tokenizer, (mean, std) = build_model(config)
     size = _image_size(config)
@@ -438,15 +431,15 @@ def evaluate_zero_shot(
 ) -> dict[str, float]:
     """Zero-shot top-1 accuracy on procedural paintings of ``seeds``: family, dominant colour, main shape.
 
-    ``scorer_or_dir`` is a loaded :class:`~studio.engine.clip.ClipScorer` or anything
-    :func:`~studio.engine.clip.load_clip` opens (e.g. a trained folder). Each painting is matched
+    ``scorer_or_dir`` is a loaded :class:`~studio.clip.model.ClipScorer` or anything
+    :func:`~studio.clip.model.load_clip` opens (e.g. a trained folder). Each painting is matched
     against all :func:`zero_shot_descriptions` (built from the class names alone, never from the
     painting's caption); the best-matching description's family, colour and shape are the
     predictions. Like CLIP's prompt ensembles, the descriptions spell out the attributes that
     are not being asked about (the background, a second colour), which a bag-of-words text
     encoder needs to tell "black circles on dark blue" from "dark blue circles on black".
     """
-    from studio.engine.clip import ClipScorer, load_clip
+    from studio.clip.model import ClipScorer, load_clip
 
     scorer = scorer_or_dir if isinstance(scorer_or_dir, ClipScorer) else load_clip(str(scorer_or_dir), device)
     pixels, _, attributes = _paint_set(seeds, int(resolution))
@@ -481,7 +474,7 @@ def zero_shot_attributes(scorer: Any, features: Any) -> list[dict[str, str]]:
 
 def _write_model_card(out: Path, summary: dict, settings: dict, epochs: int, lr: float, eval_images: int) -> None:
     from studio.data.procedural import COLOR_NAMES, FAMILIES, SHAPE_NAMES
-    from studio.engine.atomic import atomic_write_text
+    from studio.core.atomic import atomic_write_text
 
     acc = summary.get("accuracy") or {}
     size = summary.get("weights_bytes") or 0

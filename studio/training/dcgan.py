@@ -1,7 +1,7 @@
 """DCGAN training (the PyTorch tutorial's recipe) on the studio's training loop.
 
 :class:`DcganTrainer` is a :class:`~studio.training.loop.Trainer` whose networks are
-:mod:`studio.engine.networks.dcgan`'s and whose step is the tutorial's: binary cross-entropy on
+:mod:`studio.gan.networks.dcgan`'s and whose step is the tutorial's: binary cross-entropy on
 logits (D: real = 1, fake = 0; G: non-saturating, fake labelled real), Adam with lr 2e-4 and
 betas (0.5, 0.999), random horizontal flips of the reals, 64 or 128 px. No R1, path length,
 augmentation, style mixing or EMA: ``G_ema`` (what a snapshot renders) is a plain copy of ``G``,
@@ -21,8 +21,8 @@ from pathlib import Path
 import torch
 import torch.nn.functional as F
 
-from studio.engine.networks import GeneratorConfig, make_generator
-from studio.engine.networks.dcgan import DcganDiscriminator, DcganDiscriminatorConfig
+from studio.gan.networks import GeneratorConfig, make_generator
+from studio.gan.networks.dcgan import DcganDiscriminator, DcganDiscriminatorConfig
 from studio.training.loop import Trainer, TrainingError
 from studio.training.options import TrainingOptions
 

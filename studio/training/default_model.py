@@ -33,7 +33,7 @@ import time
 from pathlib import Path
 from typing import Any, Callable
 
-from studio import paths
+from studio.core import paths
 
 __all__ = [
     "TRAINING_IMAGES",
@@ -133,8 +133,8 @@ def continuation_snapshot(published: str | Path, dest: str | Path) -> Path:
     but no optimiser state and no raw generator: training goes on from the average (as G and
     G_ema), Adam starting afresh. Raises ValueError for a file without counters or discriminator.
     """
-    from studio.engine.formats import load_network
-    from studio.engine.formats.native import read_native, save_native
+    from studio.gan.formats import load_network
+    from studio.gan.formats.native import read_native, save_native
 
     published, dest = Path(published), Path(dest)
     check_default_snapshot(published)
@@ -215,7 +215,7 @@ def _saved_data(run: Path) -> Path | None:
 def check_default_snapshot(snapshot: Path) -> None:
     """Raise ValueError unless ``snapshot`` holds a default-model generator (128 px, six families)."""
     from studio.data.procedural import FAMILIES
-    from studio.engine.formats.native import read_native
+    from studio.gan.formats.native import read_native
 
     try:
         _, meta = read_native(snapshot)
@@ -230,7 +230,7 @@ def check_default_snapshot(snapshot: Path) -> None:
 
 def keep_resumable(snapshot: str | Path) -> Path:
     """Copy a default-model training snapshot (optimiser state included) to :func:`resume_snapshot_path`."""
-    from studio.engine.atomic import atomic_path
+    from studio.core.atomic import atomic_path
     from studio.training.loop import is_training_snapshot
 
     snapshot = Path(snapshot).expanduser()
@@ -273,10 +273,10 @@ def _sample_grid(G, classes: list[str], psi: float):
     """4 x 4 samples, seeds 0-15, the families in turn (seed i shows family i mod 6), labelled."""
     import numpy as np
     import torch
-    from PIL import Image, ImageDraw
 
-    from studio.engine.latents import one_hot, zs_from_seeds
-    from studio.engine.render import to_uint8
+    from studio.gan.latents import one_hot, zs_from_seeds
+    from studio.gan.render import to_uint8
+    from studio.imaging.sheets import image_grid
 
     n, cols = 16, 4
     labels = [i % len(classes) for i in range(n)]
@@ -284,15 +284,8 @@ def _sample_grid(G, classes: list[str], psi: float):
     c = torch.from_numpy(np.stack([one_hot(k, G.c_dim) for k in labels]))
     with torch.inference_mode():
         images = to_uint8(G(z, c, truncation_psi=psi, noise_mode="const"))
-    size = G.img_resolution
-    caption = 16
-    sheet = Image.new("RGB", (cols * size, (n // cols) * (size + caption)), (245, 243, 238))
-    draw = ImageDraw.Draw(sheet)
-    for i, (image, k) in enumerate(zip(images, labels)):
-        x, y = (i % cols) * size, (i // cols) * (size + caption)
-        sheet.paste(Image.fromarray(image), (x, y + caption))
-        draw.text((x + 4, y + 2), f"seed {i} - {classes[k]}", fill=(40, 40, 40))
-    return sheet
+    captions = [f"seed {i} - {classes[k]}" for i, k in enumerate(labels)]
+    return image_grid(images, cols, captions=captions, background=(245, 243, 238))
 
 
 def _fd_clip(G, scorer, count: int, batch: int, progress: Progress | None) -> dict[str, float]:
@@ -302,8 +295,8 @@ def _fd_clip(G, scorer, count: int, batch: int, progress: Progress | None) -> di
     import torch
 
     from studio.data.procedural import paint
-    from studio.engine.latents import one_hot, zs_from_seeds
-    from studio.engine.render import to_uint8
+    from studio.gan.latents import one_hot, zs_from_seeds
+    from studio.gan.render import to_uint8
     from studio.training.metrics import compute_features, fd_clip
 
     def painted(seeds):
@@ -428,10 +421,10 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
     Evolve panel, the shapes that ask for each family (``class_keywords``).
     """
     from studio.data.procedural import FAMILIES
-    from studio.engine.atomic import atomic_path, atomic_write_text
-    from studio.engine.clip import load_clip
-    from studio.engine.formats import load_network
-    from studio.engine.formats.native import read_native, save_native
+    from studio.core.atomic import atomic_path, atomic_write_text
+    from studio.clip.model import load_clip
+    from studio.gan.formats import load_network
+    from studio.gan.formats.native import read_native, save_native
 
     snapshot = Path(snapshot).expanduser()
     models = Path(models_dir) if models_dir is not None else paths.bundled_models_dir()

@@ -53,12 +53,13 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from studio.engine.atomic import atomic_path
-from studio.engine.errors import StudioError
-from studio.engine.networks import (Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, make_discriminator,
+from studio.core.atomic import atomic_path
+from studio.core.errors import StudioError
+from studio.gan.networks import (Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, make_discriminator,
                                     make_generator)
-from studio.training import _compat
-from studio.training.augment import blur_sigma_at, gaussian_blur
+from studio.data.dataset import ImageFolderDataset
+from studio.imaging import sheets
+from studio.training.augment import AdaController, AugmentPipe, augmentation_preview, blur_sigma_at, gaussian_blur
 from studio.training.options import DCGAN_PRESETS, TrainingOptions
 from studio.training.snapshots import (find_latest_snapshot, join_state, load_optimizer_tensors, optimizer_tensors,
                                        remove_stale_temp_files, snapshot_name, split_state)
@@ -98,20 +99,10 @@ class TrainingResult:
 
 
 def image_grid(images: torch.Tensor, cols: int | None = None):
-    """[N, 3, H, W] float in about [-1, 1] (or uint8) -> one PIL image, row by row."""
-    from PIL import Image
-
+    """[N, C, H, W] float in about [-1, 1] (or uint8) -> one PIL image, row by row."""
     if images.dtype != torch.uint8:
         images = (images.detach().float().cpu() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    n, c, h, w = images.shape
-    cols = cols or max(1, int(math.ceil(math.sqrt(n))))
-    rows = (n + cols - 1) // cols
-    canvas = torch.zeros([c, rows * h, cols * w], dtype=torch.uint8)
-    for i in range(n):
-        r, k = divmod(i, cols)
-        canvas[:, r * h:(r + 1) * h, k * w:(k + 1) * w] = images[i].cpu()
-    arr = canvas.permute(1, 2, 0).numpy()
-    return Image.fromarray(arr[:, :, 0] if c == 1 else arr)
+    return sheets.image_grid(images.permute(0, 2, 3, 1).cpu().numpy(), cols)
 
 
 def mode_seeking_loss(img1: torch.Tensor, img2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
@@ -262,7 +253,7 @@ class Trainer:
     def setup(self) -> None:
         opts = self.options
         self.run_dir.mkdir(parents=True, exist_ok=True)
-        from studio.engine.render import pick_device
+        from studio.core.device import pick_device
 
         device = pick_device(opts.device)
         if device.type == "cuda" and self.world > 1:
@@ -334,7 +325,7 @@ class Trainer:
     def _open_data(self) -> None:
         opts = self.options
         try:
-            self.dataset = _compat.open_dataset(opts.data, resolution=None, use_labels=opts.cond)
+            self.dataset = ImageFolderDataset(opts.data, resolution=None, use_labels=opts.cond, xflip=False)
         except (FileNotFoundError, OSError) as exc:
             raise TrainingError(f"cannot open the dataset {opts.data}: {exc}") from None
         if len(self.dataset) == 0:
@@ -442,7 +433,7 @@ class Trainer:
 
     def _transfer(self, path: Path) -> None:
         """Start from any loadable network (transfer learning): weights only, counters at 0."""
-        from studio.engine.formats import load_network
+        from studio.gan.formats import load_network
 
         net = load_network(path, with_discriminator=True)
         self._check_kind(net.G.config.kind, path.name)
@@ -469,8 +460,8 @@ class Trainer:
 
     def _load_snapshot(self, path: Path) -> None:
         """Exact resume: G, G_ema, D, optimisers, counters, ADA state."""
-        from studio.engine.formats.native import read_native
-        from studio.engine.formats.nvidia import load_state
+        from studio.gan.formats.native import read_native
+        from studio.gan.formats.nvidia import load_state
 
         tensors, meta = read_native(path)
         state = json.loads(meta.get("training_state") or "{}")
@@ -559,13 +550,15 @@ class Trainer:
     def _make_augment(self, p: float, *, resuming: bool) -> None:
         opts = self.options
         ada_kimg = opts.ada_kimg if opts.ada_kimg is not None else (100 if resuming else 500)
-        self.pipe, self.controller = _compat.make_augment(
-            opts.aug, target=opts.target, interval=opts.ada_interval, kimg=ada_kimg, batch_size=opts.batch,
-            initial_p=p)
-        if self.pipe is not None:
-            self.pipe = self.pipe.to(self.device)
-            if self.controller is not None and hasattr(self.controller, "pipe"):
-                self.controller.pipe = self.pipe
+        self.pipe = self.controller = None
+        if opts.aug == "noaug":
+            return
+        self.pipe = AugmentPipe().to(self.device)
+        with torch.no_grad():
+            self.pipe.p.fill_(float(p))
+        if opts.aug == "ada":
+            self.controller = AdaController(self.pipe, target=opts.target, interval=opts.ada_interval, kimg=ada_kimg,
+                                            batch_size=opts.batch, initial_p=p)
 
     def _setup_clip_d(self, tensors: dict[str, torch.Tensor]) -> None:
         """The CLIP discriminator and its optimiser when ``clip_d`` > 0; its head from a snapshot that has one."""
@@ -886,7 +879,7 @@ class Trainer:
 
     def write_snapshot(self) -> Path:
         """Write ``network-snapshot-KKKKKK.safetensors`` and its preview grids; emit ``snapshot``."""
-        from studio.engine.formats.native import save_native
+        from studio.gan.formats.native import save_native
 
         state, tensors = self.training_state()
         path = self.run_dir / snapshot_name(self.nimg)
@@ -911,10 +904,9 @@ class Trainer:
                     n = min(self.options.grid, len(self.dataset), 8)
                     reals = torch.stack([self.dataset[i][0] for i in range(n)]).to(self.device)
                     reals = gaussian_blur(reals.to(torch.float32) / 127.5 - 1, self.blur_sigma())
-                    image = _compat.augmentation_preview_image(self.pipe, reals, max(self.p, 0.0))
-                    if image is not None:
-                        augment = self.run_dir / f"augment-{kimg_tag}.png"
-                        _save_png(augment, image)
+                    image = image_grid(augmentation_preview(self.pipe, reals, max(self.p, 0.0)).clamp(-1, 1))
+                    augment = self.run_dir / f"augment-{kimg_tag}.png"
+                    _save_png(augment, image)
                 except Exception as exc:  # noqa: BLE001 - a preview never stops training
                     self.log(f"augmentation preview failed: {exc}", "warning")
         self.last_snapshot = path
@@ -939,13 +931,13 @@ class Trainer:
         opts = self.options
         spec, config = opts.clip, opts.clip_config
         if spec is None:
-            from studio.settings import load_settings
+            from studio.core.settings import load_settings
 
             settings = load_settings()
             spec = settings.clip or "default"
             if config is None:
                 config = settings.clip_config
-        from studio.engine.clip import load_clip
+        from studio.clip.model import load_clip
 
         self._metric_clip_spec = str(spec)
         self._metric_scorer = load_clip(str(spec), self.device, config=config)
@@ -1034,7 +1026,7 @@ class Trainer:
 
 
 def _grid_zs(n: int, z_dim: int) -> np.ndarray:
-    from studio.engine.latents import zs_from_seeds
+    from studio.gan.latents import zs_from_seeds
 
     return zs_from_seeds(list(range(n)), z_dim)
 

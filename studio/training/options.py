@@ -21,7 +21,7 @@ from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
 
-from studio.engine.atomic import atomic_write_text
+from studio.core.atomic import atomic_write_text
 
 OPTIONS_FILE = "training_options.json"
 AUG_MODES = ("ada", "noaug", "fixed")
@@ -41,7 +41,7 @@ PRESETS: dict[str, dict[str, Any]] = {
     "auto": dict(channel_base=16384, channel_max=512, mapping_layers=2, w_dim=512, z_dim=512),
     "paper256": dict(channel_base=16384, channel_max=512, mapping_layers=8, w_dim=512, z_dim=512),
     # DCGAN (the PyTorch tutorial): channel_base = ngf = ndf, channel_max = ngf * 8, z of 100; see
-    # studio.engine.networks.dcgan. Trains with studio.training.dcgan.DcganTrainer at 64 or 128 px.
+    # studio.gan.networks.dcgan. Trains with studio.training.dcgan.DcganTrainer at 64 or 128 px.
     "dcgan": dict(channel_base=64, channel_max=512, mapping_layers=0, w_dim=100, z_dim=100),
 }
 DCGAN_PRESETS = ("dcgan",)   # presets trained by the DCGAN trainer instead of StyleGAN2-ADA

@@ -45,7 +45,7 @@ def startup_model(last: str | None) -> str | None:
     default generator, else nothing (the window shows how to open one)."""
     from pathlib import Path
 
-    from studio import paths
+    from studio.core import paths
 
     bundled = paths.default_network_path().is_file()
     if last and last.lower() != "default" and Path(last).expanduser().is_file():

@@ -47,7 +47,7 @@ def array_to_qimage(array: np.ndarray) -> QImage:
 class WorkerState:
     """What the worker holds between jobs: the open model and anything expensive to reload."""
 
-    renderer: Any = None            # studio.engine.render.Renderer of the open model
+    renderer: Any = None            # studio.gan.render.Renderer of the open model
     device: str = "cpu"
     extras: dict[str, Any] = field(default_factory=dict)
 
@@ -173,8 +173,8 @@ class InferenceWorker(QThread):
     def _start_engine(self) -> dict:
         import torch  # the first heavy import happens here, off the UI thread
 
-        from studio.engine.render import pick_device
-        from studio.engine.runtime import tune_allocator
+        from studio.core.device import pick_device
+        from studio.core.runtime import tune_allocator
 
         tune_allocator()
         device = pick_device(self._device_pref)
@@ -198,7 +198,7 @@ class InferenceWorker(QThread):
 
 
 def _is_user_error(exc: BaseException) -> bool:
-    from studio.engine.errors import StudioError
+    from studio.core.errors import StudioError
 
     return isinstance(exc, (StudioError, ValueError, FileNotFoundError))
 

@@ -28,8 +28,8 @@ def load_model(source: str) -> Job:
     """Open a network file or URL and make it the worker's current model."""
 
     def job(ctx: JobContext) -> dict:
-        from studio.engine.formats import load_network
-        from studio.engine.render import Renderer
+        from studio.gan.formats import load_network
+        from studio.gan.render import Renderer
 
         path = _resolve(source, ctx)
         network = load_network(path, device=ctx.state.device)
@@ -41,7 +41,7 @@ def load_model(source: str) -> Job:
 
 def _resolve(source: str, ctx: JobContext) -> Path:
     try:
-        from studio.engine.download import is_url, resolve_model_source
+        from studio.hub.download import is_url, resolve_model_source
     except ImportError:  # downloads not available: local paths only
         return Path(source).expanduser()
     if is_url(source):
@@ -52,7 +52,7 @@ def _resolve(source: str, ctx: JobContext) -> Path:
 
 
 def _settings(d: dict):
-    from studio.engine.render import RenderSettings
+    from studio.gan.render_settings import RenderSettings
 
     return RenderSettings(
         truncation_psi=float(d.get("truncation_psi", 1.0)),
@@ -83,7 +83,7 @@ def render_recipe(recipe_json: str, tag: Any = None) -> Job:
     """Re-create one image from its recipe (tag defaults to the recipe's seed)."""
 
     def job(ctx: JobContext) -> str:
-        from studio.engine.recipe import Recipe
+        from studio.gan.recipe import Recipe
 
         recipe = Recipe.from_json(recipe_json)
         r = ctx.renderer
@@ -97,7 +97,7 @@ def render_recipe(recipe_json: str, tag: Any = None) -> Job:
 
 def _recipe_ws(r, recipe):
     """[1, num_ws, w_dim] of a recipe with its own truncation, class and style mix."""
-    from studio.engine.latents import mix_styles
+    from studio.gan.latents import mix_styles
 
     if recipe.model.fingerprint != r.network.fingerprint:
         raise ValueError(f"an image was made with '{recipe.model.name}', not with the open model")
@@ -114,7 +114,7 @@ def resolve_ws(ctx: JobContext, spec: dict, settings) -> tuple:
     Specs: {'seed': n} (rendered with the panel's settings) or {'recipe': json} (a favourite or
     a promoted cell, keeping its own look: it becomes its explicit ws).
     """
-    from studio.engine.recipe import Latent, Recipe
+    from studio.gan.recipe import Latent, Recipe
 
     r = ctx.renderer
     if "seed" in spec:
@@ -126,8 +126,8 @@ def resolve_ws(ctx: JobContext, spec: dict, settings) -> tuple:
 
 def _keyframes(ctx: JobContext, specs: Sequence[dict], space: str, settings):
     """Interpolation keyframes; in Z only plain seeds and z latents can take part."""
-    from studio.engine.interpolate import Keyframe
-    from studio.engine.recipe import Recipe
+    from studio.gan.interpolate import Keyframe
+    from studio.gan.recipe import Recipe
 
     keys = []
     for spec in specs:
@@ -147,7 +147,7 @@ def render_mix_matrix(forms: Sequence[dict], styles: Sequence[dict], layers: Seq
     cell (tag ('cell', i, j)) with the cell's recipe JSON as extra."""
 
     def job(ctx: JobContext) -> int:
-        from studio.engine.recipe import StyleMix
+        from studio.gan.recipe import StyleMix
 
         r = ctx.renderer
         s = _settings(settings)
@@ -185,7 +185,7 @@ def render_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, 
     """Stream an interpolation strip (tag = frame index)."""
 
     def job(ctx: JobContext) -> int:
-        from studio.engine.interpolate import interpolation_ws, render_frames
+        from studio.gan.interpolate import interpolation_ws, render_frames
 
         r = ctx.renderer
         s = _settings(settings)
@@ -204,7 +204,8 @@ def export_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, 
     """Render and write an interpolation to a video, GIF or folder of frames (with progress)."""
 
     def job(ctx: JobContext) -> str:
-        from studio.engine.interpolate import interpolation_ws, render_frames, write_video
+        from studio.gan.interpolate import interpolation_ws, render_frames
+        from studio.imaging.video import write_video
 
         r = ctx.renderer
         s = _settings(settings)
@@ -224,8 +225,8 @@ def write_mix_sheet(forms, styles, cells, cell_size: tuple[int, int], path: str)
     """Write the labelled forms x styles sheet (F1.. across, S1.. down) as a PNG."""
 
     def job(ctx: JobContext) -> str:
-        from studio.engine.atomic import atomic_path
-        from studio.engine.mixgrid import labelled_sheet
+        from studio.core.atomic import atomic_path
+        from studio.imaging.sheets import labelled_sheet
 
         sheet = labelled_sheet(forms, styles, cells, col_labels=[f"F{i + 1}" for i in range(len(forms))],
                                row_labels=[f"S{j + 1}" for j in range(len(styles))], cell_size=cell_size)
@@ -240,8 +241,8 @@ def export_preview(recipe_json: str, passes: Sequence[dict], final_size_text: st
     """Before / after of the first image: the render, and the post-processing at preview size."""
 
     def job(ctx: JobContext) -> None:
-        from studio.engine.postprocess import PostProcess, apply
-        from studio.engine.recipe import Recipe
+        from studio.imaging.postprocess import PostProcess, apply
+        from studio.gan.recipe import Recipe
 
         r = ctx.renderer
         recipe = Recipe.from_json(recipe_json)
@@ -268,9 +269,9 @@ def export_batch(recipe_jsons: Sequence[str], passes: Sequence[dict], export: di
     def job(ctx: JobContext) -> list[dict]:
         from pathlib import Path
 
-        from studio.engine.export import ExportSettings, render_and_export, unique_path
-        from studio.engine.postprocess import PostProcess
-        from studio.engine.recipe import Recipe
+        from studio.imaging.export import ExportSettings, render_and_export, unique_path
+        from studio.imaging.postprocess import PostProcess
+        from studio.gan.recipe import Recipe
 
         r = ctx.renderer
         steps = [PostProcess.from_dict(p) for p in passes]
@@ -298,7 +299,7 @@ def export_batch(recipe_jsons: Sequence[str], passes: Sequence[dict], export: di
 
 def _clip(ctx: JobContext, spec: str, config: str | None):
     """The CLIP named by ``spec``, loaded once per worker and kept."""
-    from studio.engine.clip import load_clip
+    from studio.clip.model import load_clip
 
     cache = ctx.state.extras.setdefault("clip", {})
     key = (spec, config)
@@ -314,7 +315,7 @@ def rank_prompt(prompt: str, negative: str | None, seeds: Sequence[int], top_k: 
     ({'top': [(seed, score), ...]}) and their images (tag = seed, extra = score)."""
 
     def job(ctx: JobContext) -> list:
-        from studio.engine.rank import rank_seeds
+        from studio.clip.rank import rank_seeds
 
         r = ctx.renderer
         scorer = _clip(ctx, clip_spec, clip_config)
@@ -368,8 +369,9 @@ def evolve_start(config: dict, prompt: str, negative: str | None, clip_spec: str
     """Create a new evolution on the worker and score its initial population."""
 
     def job(ctx: JobContext) -> dict:
-        from studio.engine.evolve import EvolveConfig, Evolution, make_clip_fitness
-        from studio.engine.render import RenderSettings
+        from studio.evolve.ga import EvolveConfig, Evolution
+        from studio.evolve.fitness import make_clip_fitness
+        from studio.gan.render_settings import RenderSettings
 
         r = ctx.renderer
         cfg = EvolveConfig.from_dict(config)
@@ -378,7 +380,7 @@ def evolve_start(config: dict, prompt: str, negative: str | None, clip_spec: str
             raise ValueError("this model file has no discriminator, so realness cannot be scored; set its weight to 0")
         labels = None
         if r.G.c_dim:
-            from studio.engine.latents import one_hot
+            from studio.gan.latents import one_hot
 
             labels = one_hot(class_index, r.G.c_dim)
         fitness = make_clip_fitness(_clip(ctx, clip_spec, clip_config), prompt, negative or None,
@@ -412,7 +414,7 @@ def evolve_next(parents: Sequence[int] | None, locked: Sequence[int], extra_reci
     favourites), the rest from the suggestions ("Run to end")."""
 
     def job(ctx: JobContext) -> dict:
-        from studio.engine.recipe import Recipe
+        from studio.gan.recipe import Recipe
 
         evo = _need_evolution(ctx)
         extras = [Recipe.from_json(text) for text in extra_recipes]

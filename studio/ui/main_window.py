@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio import paths
+from studio.core import paths
 from studio.ui.panels.evolve import EvolvePanel
 from studio.ui.panels.explore import ExplorePanel
 from studio.ui.panels.mix import MixPanel
@@ -296,7 +296,7 @@ class MainWindow(QMainWindow):
             self.session.open_model(path)
 
     def restore_from_file(self, path: str) -> None:
-        from studio.engine.recipe import read_recipe
+        from studio.imaging.metadata import read_recipe
 
         try:
             recipe = read_recipe(path)

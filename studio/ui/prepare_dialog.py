@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
-from studio import paths
+from studio.core import paths
 from studio.ui import jobs
 from studio.ui.session import StudioSession
 

@@ -12,7 +12,7 @@ from __future__ import annotations
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
 from PySide6.QtGui import QImage
 
-from studio.settings import Settings, load_settings, save_settings
+from studio.core.settings import Settings, load_settings, save_settings
 from studio.ui import jobs
 from studio.ui.inference import InferenceClient
 
@@ -56,7 +56,7 @@ class StudioSession(QObject):
     def library(self):
         if self._library is None:
             from studio.library import Library
-            from studio.paths import library_db_path
+            from studio.core.paths import library_db_path
 
             self._library, damaged = Library.open_or_recover(library_db_path())
             if damaged is not None:
@@ -117,7 +117,7 @@ class StudioSession(QObject):
         return image_id
 
     def model_ref(self):
-        from studio.engine.recipe import ModelRef
+        from studio.gan.recipe import ModelRef
 
         m = self.model
         return ModelRef(m["fingerprint"], m["name"], m["path"]) if m else None

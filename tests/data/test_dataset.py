@@ -13,7 +13,7 @@ from PIL import Image
 
 from studio.data.dataset import ImageFolderDataset
 from studio.data.prepare import prepare
-from studio.engine.errors import StudioError
+from studio.core.errors import StudioError
 from tests.data.helpers import make_source
 
 OPTS = dict(resolution=32, min_size=16, max_pixels=20_000)

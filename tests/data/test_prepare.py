@@ -11,7 +11,7 @@ from PIL import Image
 
 from studio.data.prepare import (CROP_MODES, ImageProblem, PrepareCancelled, crop_image, dataset_file_name,
                                  load_image, parse_keep, prepare, remove_frame, scan_images)
-from studio.engine.errors import StudioError
+from studio.core.errors import StudioError
 from tests.data.helpers import BAD_FILES, make_source, snapshot
 
 OPTS = dict(resolution=32, min_size=16, max_pixels=20_000)

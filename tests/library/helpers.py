@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from PIL import Image
 
-from studio.engine.recipe import ModelRef, Recipe
+from studio.gan.recipe import ModelRef, Recipe
 
 FINGERPRINT_A = "ab" * 32
 FINGERPRINT_B = "cd" * 32

@@ -15,9 +15,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
-from studio.engine.recipe import Recipe
+from studio.gan.recipe import Recipe
 from studio.library import Library, LibraryDamagedError, LibraryError
-from studio.engine.errors import StudioError
+from studio.core.errors import StudioError
 
 from tests.library.helpers import make_image, make_recipe
 
@@ -29,7 +29,7 @@ _WRITER = textwrap.dedent(
     """
     import sys
     from PIL import Image
-    from studio.engine.recipe import ModelRef, Recipe
+    from studio.gan.recipe import ModelRef, Recipe
     from studio.library import Library
 
     library = Library(sys.argv[1])
@@ -105,7 +105,7 @@ def test_sigkill_mid_write_loses_nothing_committed(tmp_path):
     ids=["text", "binary", "sqlite-magic"],
 )
 def test_damaged_file_is_moved_aside_and_a_fresh_library_started(garbage):
-    from studio.paths import library_db_path
+    from studio.core.paths import library_db_path
 
     path = library_db_path()
     path.write_bytes(garbage)

@@ -9,8 +9,8 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.engine.errors import StudioError
-from studio.engine.recipe import ModelRef, Recipe, StyleMix, Latent
+from studio.core.errors import StudioError
+from studio.gan.recipe import ModelRef, Recipe, StyleMix, Latent
 from studio.library import (
     ImageNotFoundError,
     Library,
@@ -19,7 +19,7 @@ from studio.library import (
     THUMBNAIL_SIZE,
     recipe_key,
 )
-from studio.paths import library_db_path
+from studio.core.paths import library_db_path
 
 from tests.library.helpers import FINGERPRINT_A, FINGERPRINT_B, make_image, make_recipe
 

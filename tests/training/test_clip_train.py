@@ -40,7 +40,7 @@ def test_loss_decreases_and_outputs_written(trained):
 
 def test_output_loads_like_any_open_clip_folder(trained):
     from studio.data.procedural import paint
-    from studio.engine.clip import load_clip
+    from studio.clip.model import load_clip
 
     out, _ = trained
     scorer = load_clip(str(out))

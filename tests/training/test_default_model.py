@@ -11,10 +11,10 @@ from PIL import Image
 
 from studio.cli import main
 from studio.data.procedural import FAMILIES
-from studio.engine.formats import load_network
-from studio.engine.formats.native import save_native
-from studio.engine.networks import DiscriminatorConfig, GeneratorConfig, make_generator
-from studio.engine.networks.stylegan2 import Discriminator
+from studio.gan.formats import load_network
+from studio.gan.formats.native import save_native
+from studio.gan.networks import DiscriminatorConfig, GeneratorConfig, make_generator
+from studio.gan.networks.stylegan2 import Discriminator
 from studio.training import default_model
 from tests.clip_fixtures import make_tiny_clip
 
@@ -128,7 +128,7 @@ def test_a_machine_without_runs_continues_the_published_weights_when_they_are_fu
 def test_publish_weights_only_leaves_the_committed_snapshot_alone(small_default, tmp_path, monkeypatch):
     import functools
 
-    from studio.engine import clip
+    from studio.clip import model as clip
 
     snapshot = tiny_default_snapshot(tmp_path, {"kimg": 12.0, "nimg": 12000, "options": {"batch": 8}})
     make_tiny_clip(tmp_path / "clip")
@@ -142,7 +142,7 @@ def test_publish_weights_only_leaves_the_committed_snapshot_alone(small_default,
 
 
 def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_default, tmp_path, monkeypatch):
-    from studio.engine import clip
+    from studio.clip import model as clip
 
     snapshot = tiny_default_snapshot(tmp_path, {"kimg": 12.0, "nimg": 12000, "p": 0.05, "train_seconds": 7200,
                                                 "hardware": ["cpu (2 threads)"], "options": {"batch": 8}})

@@ -79,7 +79,7 @@ def finished_run(data, tmp_path_factory):
 
 
 def test_few_steps_finite_losses_and_a_loadable_snapshot(finished_run):
-    from studio.engine.formats import load_network
+    from studio.gan.formats import load_network
 
     result, events, run_dir = finished_run
     assert result.reason == "finished" and result.nimg == 16
@@ -194,7 +194,7 @@ def test_worker_prints_json_lines(data, tmp_path):
 
 KILL_SCRIPT = r"""
 import os, signal, sys
-import studio.engine.formats.native as native
+import studio.gan.formats.native as native
 from studio.training.options import TrainingOptions
 from studio.training.loop import train
 
@@ -217,7 +217,7 @@ train(TrainingOptions.load(sys.argv[1]))
 
 
 def test_sigkill_during_snapshot_write_keeps_the_previous_snapshot(data, tmp_path):
-    from studio.engine.formats import load_network
+    from studio.gan.formats import load_network
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()
@@ -240,8 +240,8 @@ def test_sigkill_during_snapshot_write_keeps_the_previous_snapshot(data, tmp_pat
 
 
 def test_transfer_learning_checks_resolution_and_starts_from_the_weights(data, tmp_path):
-    from studio.engine.formats.native import save_native
-    from studio.engine.networks import Discriminator, DiscriminatorConfig, GeneratorConfig, make_generator
+    from studio.gan.formats.native import save_native
+    from studio.gan.networks import Discriminator, DiscriminatorConfig, GeneratorConfig, make_generator
 
     small = dict(z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32)
     G64 = make_generator(GeneratorConfig(img_resolution=64, **small))
@@ -360,8 +360,8 @@ def test_mode_seeking_pairs_share_labels_and_steer_G(data, tmp_path):
 
 def test_fine_tuning_a_conditional_network_on_unlabelled_images_trains_one_class(data, tmp_path):
     """The default model is conditional; an artist's folder has no labels: all of it becomes one class."""
-    from studio.engine.formats.native import save_native
-    from studio.engine.networks import Discriminator, DiscriminatorConfig, GeneratorConfig, make_generator
+    from studio.gan.formats.native import save_native
+    from studio.gan.networks import Discriminator, DiscriminatorConfig, GeneratorConfig, make_generator
 
     G = make_generator(GeneratorConfig(img_resolution=32, c_dim=3, z_dim=32, w_dim=32, mapping_layers=2,
                                        channel_base=256, channel_max=32))
@@ -377,7 +377,7 @@ def test_fine_tuning_a_conditional_network_on_unlabelled_images_trains_one_class
     assert c.shape == (4, 3) and c.argmax(1).tolist() == [2, 2, 2, 2]
     trainer.step()
     snapshot = trainer.write_snapshot()
-    from studio.engine.formats import load_network
+    from studio.gan.formats import load_network
 
     assert load_network(snapshot).class_names == ["a", "b", "c"]        # the starting network's classes
     resumed = Trainer(tiny_options(data, tmp_path / "run", resume=str(snapshot), as_class=2, pl_weight=0))
@@ -554,7 +554,7 @@ def test_metrics_for_a_conditional_model_and_cached_features(data, tmp_path, tin
 
 
 def test_missing_default_clip_warns_once_and_training_finishes(data, tmp_path, monkeypatch):
-    from studio.engine import clip
+    from studio.clip import model as clip
 
     monkeypatch.setattr(clip, "DEFAULT_CLIP_DIR", tmp_path / "no-default-clip")
     events: list[dict] = []
@@ -613,8 +613,8 @@ def data64(tmp_path_factory) -> Path:
 
 
 def test_dcgan_few_steps_finite_losses_and_a_snapshot_that_opens(data64, tmp_path):
-    from studio.engine.formats import load_network
-    from studio.engine.networks.dcgan import DcganDiscriminator, DcganGenerator
+    from studio.gan.formats import load_network
+    from studio.gan.networks.dcgan import DcganDiscriminator, DcganGenerator
 
     run_dir = tmp_path / "run"
     events: list[dict] = []

@@ -105,7 +105,7 @@ def test_compute_features_batches_and_limits():
 
 
 def test_clip_metrics_end_to_end_with_a_tiny_clip(tmp_path):
-    from studio.engine.clip import load_clip
+    from studio.clip.model import load_clip
     from tests.clip_fixtures import make_tiny_clip
 
     weights, config, _ = make_tiny_clip(tmp_path / "clip")

@@ -60,7 +60,7 @@ def test_evolution_follows_the_artists_choices(make_window, tiny_model, tiny_cli
     wait_for(qtbot, lambda: idle(panel) and panel.state["index"] == 0, timeout=60000)
     assert len(panel.state["lineage"]) == 1
 
-    from studio.settings import load_settings
+    from studio.core.settings import load_settings
 
     assert load_settings().clip == str(tiny_clip[0])              # the choice is remembered
     panel.grid.select_row(0)
@@ -70,7 +70,7 @@ def test_evolution_follows_the_artists_choices(make_window, tiny_model, tiny_cli
 
 
 def test_missing_default_clip_is_a_clear_message(make_window, tiny_model, qtbot, tmp_path, monkeypatch):
-    from studio.engine import clip
+    from studio.clip import model as clip
 
     monkeypatch.setattr(clip, "DEFAULT_CLIP_DIR", tmp_path / "no-default-clip")
     window = make_window(tiny_model)
@@ -83,10 +83,10 @@ def test_missing_default_clip_is_a_clear_message(make_window, tiny_model, qtbot,
 
 
 def test_find_by_prompt_ranks_seeds(make_window, tiny_model, tiny_clip, qtbot):
-    from studio.engine.clip import load_clip
-    from studio.engine.formats import load_network
-    from studio.engine.rank import rank_seeds
-    from studio.engine.render import Renderer
+    from studio.clip.model import load_clip
+    from studio.gan.formats import load_network
+    from studio.clip.rank import rank_seeds
+    from studio.gan.render import Renderer
 
     window = make_window(tiny_model)
     window.evolve.clip_edit.setText(str(tiny_clip[0]))
@@ -121,8 +121,8 @@ def labelled(tmp_path_factory):
     """A tiny conditional network that names its classes, and a CLIP folder with a vocabulary."""
     import torch
 
-    from studio.engine.formats.native import save_native
-    from studio.engine.networks import GeneratorConfig, make_generator
+    from studio.gan.formats.native import save_native
+    from studio.gan.networks import GeneratorConfig, make_generator
     from tests.clip_fixtures import make_tiny_clip
 
     folder = tmp_path_factory.mktemp("labelled")

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from studio.engine.export import read_image
-from studio.engine.recipe import read_recipe
+from studio.imaging.codecs import read_image
+from studio.imaging.metadata import read_recipe
 from tests.ui.conftest import wait_for
 
 

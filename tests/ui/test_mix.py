@@ -6,10 +6,11 @@ import numpy as np
 import torch
 from PIL import Image
 
-from studio.engine.formats import load_network
-from studio.engine.latents import mix_styles
-from studio.engine.recipe import Recipe
-from studio.engine.render import Renderer, RenderSettings
+from studio.gan.formats import load_network
+from studio.gan.latents import mix_styles
+from studio.gan.recipe import Recipe
+from studio.gan.render import Renderer
+from studio.gan.render_settings import RenderSettings
 from tests.ui.conftest import wait_for
 from tests.ui.test_explore import pixels
 

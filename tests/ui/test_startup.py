@@ -48,7 +48,7 @@ def test_crash_dialog_has_a_copyable_report(qtbot):
 
 
 def test_the_studio_opens_the_last_model_or_else_the_default(tmp_path, monkeypatch):
-    from studio import paths
+    from studio.core import paths
     from studio.ui.app import startup_model
 
     bundled = tmp_path / "default-abstract.safetensors"

@@ -55,8 +55,8 @@ def _fake(panel, tmp_path, snapshot, crash=False, monkeypatch=None):
 
 
 def test_run_progress_snapshot_and_open_in_explore(make_window, tiny_model, tmp_path, qtbot, monkeypatch):
-    from studio.engine.formats import load_network
-    from studio.engine.formats.native import save_native
+    from studio.gan.formats import load_network
+    from studio.gan.formats.native import save_native
 
     snapshot = tmp_path / "snap.safetensors"
     save_native(snapshot, load_network(tiny_model).G)
@@ -148,8 +148,8 @@ def test_fine_tuning_a_conditional_model_asks_which_class_unlabelled_images_trai
     import torch
 
     from studio.data.procedural import write_dataset
-    from studio.engine.formats.native import save_native
-    from studio.engine.networks import GeneratorConfig, make_generator
+    from studio.gan.formats.native import save_native
+    from studio.gan.networks import GeneratorConfig, make_generator
 
     G = make_generator(GeneratorConfig(z_dim=16, w_dim=16, c_dim=2, img_resolution=32, mapping_layers=1,
                                        channel_base=64, channel_max=16))

@@ -29,8 +29,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine import vocabulary
-from studio.engine.recipe import Recipe
+from studio.clip import vocabulary
+from studio.gan.recipe import Recipe
 from studio.ui import jobs
 from studio.ui.session import StudioSession
 from studio.ui.widgets.layout import sidebar as make_sidebar

@@ -26,7 +26,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.recipe import Recipe
+from studio.gan.recipe import Recipe
 from studio.ui import jobs
 from studio.ui.qt_compat import QLargeIntSpinBox
 from studio.ui.session import StudioSession

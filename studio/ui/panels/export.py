@@ -50,7 +50,7 @@ class ExportPanel(QWidget):
         self.pad_color = (255, 255, 255)
         self._last_dir = str(Path.home())
 
-        from studio.engine.postprocess import ASPECT_PRESETS
+        from studio.imaging.sizes import ASPECT_PRESETS
 
         self.aspect_presets = ASPECT_PRESETS
         controls = self._build_controls()
@@ -248,8 +248,8 @@ class ExportPanel(QWidget):
     def passes(self, *, preview: bool = False) -> tuple[list, str]:
         """The post-processing passes (see ``export.plan_passes``) and a note; with ``preview``,
         the same look at preview size with the fast resampler."""
-        from studio.engine.export import plan_passes
-        from studio.engine.postprocess import print_pixels
+        from studio.imaging.export import plan_passes
+        from studio.imaging.sizes import print_pixels
 
         size = long_side = None
         mode = self.size_mode.currentData()
@@ -275,14 +275,14 @@ class ExportPanel(QWidget):
         return plan_passes(colour=colour, shape=shape, final=final, size=size)
 
     def export_settings(self):
-        from studio.engine.export import ExportSettings
+        from studio.imaging.export import ExportSettings
 
         return ExportSettings(format=self.format_combo.currentData(), quality=self.quality.value(),
                               dpi=float(self.dpi.value()), overwrite=self.overwrite.isChecked())
 
     def _changed(self, *_args) -> None:
         if self.aspect_combo.currentData() == "painting" and not hasattr(self, "_painting_ratio"):
-            from studio.engine.postprocess import painting_aspect
+            from studio.imaging.sizes import painting_aspect
 
             self._painting_ratio, orientation = painting_aspect()
             (self.portrait if orientation == "portrait" else self.landscape).setChecked(True)
@@ -305,7 +305,7 @@ class ExportPanel(QWidget):
         self._preview_timer.start()
 
     def output_size(self) -> tuple[int, int]:
-        from studio.engine.postprocess import output_size
+        from studio.imaging.postprocess import output_size
 
         w = h = self.session.model["resolution"] if self.session.model else 1024
         passes, _ = self.passes()

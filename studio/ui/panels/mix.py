@@ -25,8 +25,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.engine.mixgrid import describe_layers, preset_layers
-from studio.engine.recipe import Recipe
+from studio.gan.mixing import describe_layers, preset_layers
+from studio.gan.recipe import Recipe
 from studio.ui import jobs
 from studio.ui.qt_compat import QLabeledRangeSlider, QLargeIntSpinBox
 from studio.ui.session import StudioSession

@@ -37,7 +37,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio import paths
+from studio.core import paths
 from studio.training.default_model import TRAINING_DEFAULTS
 from studio.ui.session import StudioSession
 from studio.ui.widgets.layout import sidebar

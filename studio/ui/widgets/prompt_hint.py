@@ -1,7 +1,7 @@
 """A line under a prompt saying what the chosen CLIP understands.
 
 Small CLIPs such as the bundled default one know only the words of their training captions
-(:mod:`studio.engine.vocabulary`); the hint names every word of the prompt they never saw and
+(:mod:`studio.clip.vocabulary`); the hint names every word of the prompt they never saw and
 points to a larger CLIP for free text. General-purpose CLIPs publish no vocabulary, so the hint
 hides itself for them.
 """
@@ -11,7 +11,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 from PySide6.QtWidgets import QLabel
 
-from studio.engine import vocabulary
+from studio.clip import vocabulary
 
 
 class PromptHint(QLabel):

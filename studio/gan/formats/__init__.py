@@ -1,0 +1,227 @@
+"""Reading and writing network files. The front door is :func:`load_network`.
+
+Supported inputs: NVIDIA StyleGAN2-ADA / StyleGAN3-repo ``.pkl`` (through a restricted
+unpickler), rosinality ``.pt`` checkpoints (``torch.load(weights_only=True)``) and the
+studio's own ``.safetensors``. Nothing inside a file is ever executed.
+
+The name ``default`` stands for the bundled default generator (:data:`DEFAULT_NETWORK_PATH`)
+wherever a network path is accepted.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import torch
+
+from studio.core import paths
+from studio.core.errors import ModelFormatError, StudioError
+from studio.gan.networks import Discriminator, Generator
+
+#: The bundled default generator (conditional, 128 px, six families of abstract painting).
+DEFAULT_NETWORK_PATH: Path = paths.default_network_path()
+DEFAULT_NETWORK = "default"
+
+FORMAT_LABELS = {
+    "nvidia-pkl": "NVIDIA network pickle",
+    "rosinality-pt": "rosinality checkpoint",
+    "native": "studio network (safetensors)",
+}
+
+_ZIP_MAGIC = b"PK\x03\x04"
+_LEGACY_TORCH_MAGIC = b"\x80\x02\x8a\x0a\x6c\xfc\x9c\x46\xf9\x20\x6a\xa8\x50\x19"
+
+
+@dataclass
+class LoadedNetwork:
+    """A generator ready to render, with what the studio knows about where it came from."""
+
+    G: Generator
+    D: Discriminator | None
+    format: str                                   # key of FORMAT_LABELS
+    path: Path
+    fingerprint: str
+    provenance: dict[str, Any] = field(default_factory=dict)
+    training_state: dict[str, Any] = field(default_factory=dict)
+    details: dict[str, Any] = field(default_factory=dict)  # format-specific facts (training set, args...)
+
+    @property
+    def name(self) -> str:
+        return self.path.stem
+
+    @property
+    def kind(self) -> str:
+        return self.G.config.kind
+
+    @property
+    def class_names(self) -> list[str]:
+        """Names of a conditional network's classes when its file records them (studio files
+        trained on a labelled dataset do), else an empty list."""
+        names = self.details.get("class_names") or self.provenance.get("class_names") or []
+        return [str(n) for n in names] if isinstance(names, list) and len(names) == self.G.c_dim else []
+
+    @property
+    def class_keywords(self) -> dict[str, list[str]]:
+        """Words that ask for each class in a prompt, when the file records them (the default
+        model's: its families' shapes, e.g. "triangles" for "geometric"); see
+        :func:`studio.clip.vocabulary.suggest_class`."""
+        words = self.provenance.get("class_keywords")
+        if not isinstance(words, dict):
+            return {}
+        return {str(k): [str(w) for w in v] for k, v in words.items() if isinstance(v, list)}
+
+    def summary(self) -> dict[str, Any]:
+        """The facts ``studio info`` prints."""
+        G = self.G
+        return {
+            "file": str(self.path),
+            "format": FORMAT_LABELS[self.format],
+            "architecture": f"{self.kind} ({G.config.architecture})" if self.kind == "stylegan2" else self.kind,
+            "resolution": f"{G.img_resolution}x{G.img_resolution}",
+            "image_channels": G.img_channels,
+            "z_dim": G.z_dim,
+            "w_dim": G.w_dim,
+            "num_ws": G.num_ws,
+            "c_dim": G.c_dim,
+            **({"classes": ", ".join(f"{k} {name}" for k, name in enumerate(self.class_names))}
+               if self.class_names else {}),
+            "mapping_layers": G.config.mapping_layers,
+            "parameters": sum(p.numel() for p in G.parameters()),
+            "discriminator": f"yes ({sum(p.numel() for p in self.D.parameters())} parameters)" if self.D else "no",
+            "fingerprint": self.fingerprint,
+            **({"training": self._training_summary()} if "kimg" in self.training_state else {}),
+        }
+
+    def _training_summary(self) -> str:
+        """``251.1 kimg, ADA p 0.639, 5.4 h on cpu (2 threads)`` from what the trainer recorded."""
+        state = self.training_state
+        parts = [f"{float(state['kimg']):.1f} kimg"]
+        if state.get("p") is not None:
+            parts.append(f"ADA p {float(state['p']):.3f}")
+        if state.get("train_seconds"):
+            hardware = ", ".join(state.get("hardware") or [])
+            parts.append(f"{float(state['train_seconds']) / 3600:.1f} h" + (f" on {hardware}" if hardware else ""))
+        return ", ".join(parts)
+
+
+def is_default_network(source: str | Path) -> bool:
+    """Whether ``source`` names the bundled default generator (``default``, any case)."""
+    return str(source).strip().lower() == DEFAULT_NETWORK and not Path(str(source)).is_file()
+
+
+def resolve_network_path(source: str | Path) -> Path:
+    """The file a network argument means: ``default`` is the bundled generator, else the path."""
+    if is_default_network(source):
+        if not DEFAULT_NETWORK_PATH.is_file():
+            raise ModelFormatError(f"the default generator is missing from this installation "
+                                   f"(expected {DEFAULT_NETWORK_PATH}); open a network file instead")
+        return DEFAULT_NETWORK_PATH
+    return Path(source).expanduser()
+
+
+def _is_safetensors_header(path: Path, length: int, size: int) -> bool:
+    """Whether ``length`` bytes after the first 8 are a JSON object, as in a safetensors file."""
+    if not 2 <= length <= min(size - 8, 100 * 2 ** 20):
+        return False
+    try:
+        with open(path, "rb") as f:
+            f.seek(8)
+            return isinstance(json.loads(f.read(length)), dict)
+    except (OSError, ValueError):
+        return False
+
+
+def detect_format(path: Path) -> str:
+    """Which reader a file needs, from its first bytes (the extension is only a hint)."""
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(16)
+    except FileNotFoundError:
+        raise ModelFormatError(f"'{path}' does not exist") from None
+    except IsADirectoryError:
+        raise ModelFormatError(f"'{path}' is a folder, not a network file") from None
+    except OSError as exc:
+        raise ModelFormatError(f"cannot read '{path}': {exc.strerror or exc}") from None
+    if size == 0:
+        raise ModelFormatError(f"'{path.name}' is empty (0 bytes): the download or copy did not finish")
+    if head.startswith(_ZIP_MAGIC) or head.startswith(_LEGACY_TORCH_MAGIC):
+        return "rosinality-pt"
+    # safetensors before pickles: its 8-byte header length may itself start with 0x80
+    if len(head) >= 9 and head[8:9] == b"{" and _is_safetensors_header(path, int.from_bytes(head[:8], "little"), size):
+        return "native"
+    if head[:1] == b"\x80":
+        return "nvidia-pkl"
+    raise ModelFormatError(
+        f"'{path.name}' is not a network file the studio knows "
+        "(expected an NVIDIA .pkl, a rosinality .pt or a studio .safetensors)"
+    )
+
+
+def load_network(path: str | Path, *, device: str | torch.device = "cpu", with_discriminator: bool = True) -> LoadedNetwork:
+    """Read any supported network file (or ``default``). Raises :class:`ModelFormatError` with a one-line reason."""
+    path = resolve_network_path(path)
+    fmt = detect_format(path)
+    try:
+        if fmt == "native":
+            net = _load_native(path, with_discriminator)
+        elif fmt == "rosinality-pt":
+            net = _load_rosinality(path)
+        else:
+            net = _load_nvidia(path, with_discriminator)
+    except StudioError:
+        raise
+    except (RuntimeError, ValueError, KeyError, TypeError, EOFError) as exc:
+        raise ModelFormatError(f"'{path.name}' could not be read as a {FORMAT_LABELS[fmt]}: {exc}") from None
+    net.G.to(device)
+    if net.D is not None:
+        net.D.to(device)
+    return net
+
+
+def _load_native(path: Path, with_discriminator: bool) -> LoadedNetwork:
+    from studio.gan.formats.native import fingerprint, load_native
+
+    G, D, meta = load_native(path, with_discriminator)
+    return LoadedNetwork(G, D, "native", path, fingerprint(G), meta["provenance"], meta["training_state"])
+
+
+def _load_rosinality(path: Path) -> LoadedNetwork:
+    from studio.gan.formats.native import fingerprint
+    from studio.gan.formats.rosinality import load_rosinality
+
+    ckpt = load_rosinality(path)
+    details = {"state_dict": ckpt.key, "w_avg": ckpt.w_avg_source, "args": ckpt.args}
+    training = {"ada_p": ckpt.ada_aug_p} if ckpt.ada_aug_p is not None else {}
+    return LoadedNetwork(ckpt.generator, None, "rosinality-pt", path, fingerprint(ckpt.generator),
+                         {"source_format": "rosinality-pt"}, training, details)
+
+
+def _load_nvidia(path: Path, with_discriminator: bool) -> LoadedNetwork:
+    from studio.gan.formats.native import fingerprint
+    from studio.gan.formats.nvidia import build_discriminator, build_generator
+    from studio.gan.formats.nvidia_pickle import read_nvidia_pickle
+
+    data = read_nvidia_pickle(path)
+    g_record = data.get("G_ema") or data.get("G")
+    if g_record is None or not hasattr(g_record, "state_dict"):
+        raise ModelFormatError(f"'{path.name}' is a pickle but holds no generator ('G_ema')")
+    if "synthesis.b4.const" not in g_record.state_dict() and "synthesis.input.affine.weight" in g_record.state_dict():
+        raise ModelFormatError(f"'{path.name}' is a StyleGAN3 network; StyleGAN3 support arrives in a later version")
+    G = build_generator(g_record.named_attrs(), g_record.state_dict())
+    D = None
+    d_record = data.get("D")
+    if with_discriminator and d_record is not None and hasattr(d_record, "state_dict"):
+        D = build_discriminator(d_record.named_attrs(), d_record.state_dict())
+    details = {}
+    if isinstance(data.get("training_set_kwargs"), dict):
+        details["training_set"] = {k: v for k, v in data["training_set_kwargs"].items()
+                                   if isinstance(v, (int, float, str, bool, type(None)))}
+    return LoadedNetwork(G, D, "nvidia-pkl", path, fingerprint(G), {"source_format": "nvidia-pkl"}, {}, details)
+
+
+__all__ = ["LoadedNetwork", "load_network", "detect_format", "resolve_network_path", "is_default_network",
+           "FORMAT_LABELS", "DEFAULT_NETWORK", "DEFAULT_NETWORK_PATH"]

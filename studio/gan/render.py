@@ -1,0 +1,209 @@
+"""Renderer: a loaded network on a device, turning seeds, latents and recipes into images.
+
+The CLI and the GUI's inference thread both call this; it holds no UI state. Images come
+back as uint8 arrays [H, W, C] quantised exactly as the reference tools do
+(``clamp(img * 127.5 + 128, 0, 255)`` truncated to uint8), so "seed N" is the same picture here
+and in NVIDIA's ``generate.py``.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Callable, Iterator, Sequence
+
+import numpy as np
+import torch
+
+from studio.core.device import pick_device
+from studio.gan import latents
+from studio.gan.formats import LoadedNetwork
+from studio.gan.recipe import Latent, ModelRef, Recipe, StyleMix
+from studio.gan.render_settings import RenderSettings
+
+ProgressFn = Callable[[int, int], None]   # (done, total)
+CancelFn = Callable[[], bool]
+
+
+def to_uint8(images: torch.Tensor) -> np.ndarray:
+    """[N, C, H, W] float in about [-1, 1] -> [N, H, W, C] uint8, as the reference quantises."""
+    x = (images * 127.5 + 128).clamp(0, 255).to(torch.uint8)
+    return x.permute(0, 2, 3, 1).cpu().numpy()
+
+
+
+class Renderer:
+    """Renders images from one network. Not thread-safe: one caller (thread) at a time."""
+
+    def __init__(self, network: LoadedNetwork, device: str | torch.device = "auto", batch_size: int | None = None):
+        self.network = network
+        self.device = pick_device(device)
+        self.G = network.G.to(self.device).eval().requires_grad_(False)
+        self.batch_size = batch_size or (8 if self.device.type != "cpu" else 4)
+
+    # -- model facts --------------------------------------------------------------------------
+    @property
+    def model_ref(self) -> ModelRef:
+        return ModelRef(self.network.fingerprint, self.network.name, str(self.network.path))
+
+    @property
+    def num_ws(self) -> int:
+        return self.G.num_ws
+
+    # -- latents ------------------------------------------------------------------------------
+    def labels(self, class_index: int | None, n: int) -> torch.Tensor | None:
+        if self.G.c_dim == 0:
+            return None
+        c = latents.one_hot(class_index, self.G.c_dim)
+        return torch.from_numpy(c).to(self.device).unsqueeze(0).repeat(n, 1)
+
+    def ws_from_z(self, z: np.ndarray | torch.Tensor, settings: RenderSettings) -> torch.Tensor:
+        z = torch.as_tensor(np.asarray(z, dtype=np.float32) if isinstance(z, np.ndarray) else z,
+                            dtype=torch.float32).to(self.device).reshape(-1, self.G.z_dim)
+        with torch.inference_mode():
+            return self.G.mapping(z, self.labels(settings.class_index, z.shape[0]),
+                                  truncation_psi=settings.truncation_psi,
+                                  truncation_cutoff=settings.truncation_cutoff)
+
+    def ws_from_seeds(self, seeds: Sequence[int], settings: RenderSettings) -> torch.Tensor:
+        return self.ws_from_z(latents.zs_from_seeds(list(seeds), self.G.z_dim), settings)
+
+    def ws_from_latent(self, latent: Latent, settings: RenderSettings) -> torch.Tensor:
+        """[1, num_ws, w_dim] for a seed, a z, or an explicit w (one vector or all layers)."""
+        if latent.w is not None:
+            w = torch.from_numpy(latent.w).to(self.device, torch.float32)
+            if w.ndim == 1:
+                w = w.reshape(1, 1, -1).repeat(1, self.num_ws, 1)
+            return w.reshape(1, self.num_ws, self.G.w_dim)
+        if latent.z is not None:
+            return self.ws_from_z(latent.z, settings)
+        if latent.seed is not None:
+            return self.ws_from_seeds([latent.seed], settings)
+        raise ValueError("the latent has no seed, z or w")
+
+    # -- images -------------------------------------------------------------------------------
+    def synthesize(self, ws: torch.Tensor, settings: RenderSettings, noise_seeds: Sequence[int] | None = None) -> np.ndarray:
+        """ws [N, num_ws, w_dim] -> uint8 images [N, H, W, C], in batches."""
+        out = []
+        for start in range(0, ws.shape[0], self.batch_size):
+            chunk = ws[start:start + self.batch_size].to(self.device)
+            seeds = noise_seeds[start:start + self.batch_size] if noise_seeds is not None else None
+            out.append(self._synthesize_batch(chunk, settings, seeds))
+        return np.concatenate(out) if out else np.zeros((0,), np.uint8)
+
+    def _synthesize_batch(self, ws, settings, noise_seeds):
+        generators = None
+        if settings.noise_mode == "random":
+            if noise_seeds is None:
+                base = settings.noise_seed if settings.noise_seed is not None else 0
+                noise_seeds = [base + i for i in range(ws.shape[0])]
+            generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in noise_seeds]
+        with torch.inference_mode():
+            img = self.G.synthesis(ws, noise_mode=settings.noise_mode, noise_generator=generators)
+        return to_uint8(img)
+
+    def render_seeds(
+        self,
+        seeds: Sequence[int],
+        settings: RenderSettings = RenderSettings(),
+        *,
+        progress: ProgressFn | None = None,
+        should_cancel: CancelFn | None = None,
+    ) -> Iterator[tuple[int, np.ndarray]]:
+        """Yield (seed, image) batch by batch; checks ``should_cancel`` between batches."""
+        seeds = list(seeds)
+        for start in range(0, len(seeds), self.batch_size):
+            if should_cancel is not None and should_cancel():
+                return
+            batch = seeds[start:start + self.batch_size]
+            ws = self.ws_from_seeds(batch, settings)
+            noise = self._noise_seeds(batch, settings)
+            images = self._synthesize_batch(ws, settings, noise)
+            for seed, image in zip(batch, images):
+                yield seed, image
+            if progress is not None:
+                progress(min(start + len(batch), len(seeds)), len(seeds))
+
+    @staticmethod
+    def _noise_seeds(seeds: Sequence[int], settings: RenderSettings) -> list[int] | None:
+        if settings.noise_mode != "random":
+            return None
+        if settings.noise_seed is not None:
+            return [settings.noise_seed] * len(seeds)
+        return list(seeds)
+
+    def render_mix(
+        self,
+        row_seeds: Sequence[int],
+        col_seeds: Sequence[int],
+        layers: Sequence[int],
+        settings: RenderSettings = RenderSettings(),
+        *,
+        progress: ProgressFn | None = None,
+        should_cancel: CancelFn | None = None,
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """Style mixing as the reference: rows give form, columns give the listed style layers."""
+        row_ws = self.ws_from_seeds(row_seeds, settings)
+        col_ws = self.ws_from_seeds(col_seeds, settings)
+        noise = [r for r in row_seeds for _ in col_seeds] if settings.noise_mode == "random" else None
+        for ri, ci, image in self.render_mix_ws(row_ws, col_ws, layers, settings, noise_seeds=noise,
+                                                 progress=progress, should_cancel=should_cancel):
+            yield row_seeds[ri], col_seeds[ci], image
+
+    def render_mix_ws(
+        self,
+        form_ws: torch.Tensor,
+        style_ws: torch.Tensor,
+        layers: Sequence[int],
+        settings: RenderSettings = RenderSettings(),
+        *,
+        noise_seeds: Sequence[int] | None = None,
+        progress: ProgressFn | None = None,
+        should_cancel: CancelFn | None = None,
+    ) -> Iterator[tuple[int, int, np.ndarray]]:
+        """Every form with every style: yields (form index, style index, image), form-major.
+
+        Each cell keeps its form's ws except at ``layers``, which come from the style.
+        """
+        bad = [i for i in layers if not 0 <= i < self.num_ws]
+        if bad:
+            raise ValueError(f"style layers {bad} are outside 0-{self.num_ws - 1} for this model")
+        ws = latents.mix_styles(form_ws, style_ws, list(layers))
+        cells = [(f, s) for f in range(form_ws.shape[0]) for s in range(style_ws.shape[0])]
+        for start in range(0, len(cells), self.batch_size):
+            if should_cancel is not None and should_cancel():
+                return
+            chunk = cells[start:start + self.batch_size]
+            noise = noise_seeds[start:start + len(chunk)] if noise_seeds is not None else None
+            images = self._synthesize_batch(ws[start:start + len(chunk)], settings, noise)
+            for (f, s), image in zip(chunk, images):
+                yield f, s, image
+            if progress is not None:
+                progress(start + len(chunk), len(cells))
+
+    # -- recipes ------------------------------------------------------------------------------
+    def recipe(self, settings: RenderSettings, *, seed: int | None = None, z=None, w=None,
+               mix: StyleMix | None = None) -> Recipe:
+        """The recipe that re-creates an image rendered with ``settings``."""
+        return Recipe(
+            model=self.model_ref, seed=seed, z=z, w=w, class_index=settings.class_index,
+            truncation_psi=settings.truncation_psi, truncation_cutoff=settings.truncation_cutoff,
+            noise_mode=settings.noise_mode,
+            noise_seed=settings.noise_seed if settings.noise_seed is not None else (
+                seed if settings.noise_mode == "random" else None),
+            mix=mix,
+        )
+
+    @staticmethod
+    def settings_of(recipe: Recipe) -> RenderSettings:
+        return RenderSettings(recipe.truncation_psi, recipe.truncation_cutoff, recipe.class_index,
+                              recipe.noise_mode, recipe.noise_seed)
+
+    def render_recipe(self, recipe: Recipe) -> np.ndarray:
+        """Re-create the image a recipe describes: uint8 [H, W, C]."""
+        settings = self.settings_of(recipe)
+        ws = self.ws_from_latent(recipe.latent, settings)
+        if recipe.mix is not None:
+            src = self.ws_from_latent(recipe.mix.source, settings)
+            ws = latents.mix_styles(ws, src, recipe.mix.layers)
+        noise = [recipe.noise_seed] if recipe.noise_mode == "random" and recipe.noise_seed is not None else None
+        return self._synthesize_batch(ws, replace(settings), noise)[0]

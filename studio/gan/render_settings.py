@@ -1,0 +1,20 @@
+"""RenderSettings: how latents become images, as plain data (no torch import).
+
+The window's state objects, the CLI's options and recipes all speak it; only
+:class:`studio.gan.render.Renderer` turns it into tensors.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True)
+class RenderSettings:
+    """How latents become images; everything a recipe records besides the latent itself."""
+
+    truncation_psi: float = 1.0
+    truncation_cutoff: int | None = None
+    class_index: int | None = None
+    noise_mode: str = "const"
+    noise_seed: int | None = None   # random noise: None = derive from each image's seed
