@@ -59,63 +59,13 @@ def _export_post_settings(args: argparse.Namespace, seed: int | None) -> tuple[l
     return passes, "; ".join(filter(None, [shape_note, note]))
 
 
-def _find_export_model(recipe, args: argparse.Namespace, notes: list[str]):
-    """The network a recipe names: --network, the recipe's model path, then the library's record.
-
-    Each candidate must have the recipe's fingerprint. Returns the loaded network or None.
-    """
-    from studio.core.errors import StudioError
-    from studio.gan.formats import load_network, resolve_network_path
-    from studio.core import paths
-    from studio.core.paths import library_db_path
-
-    wanted = recipe.model.fingerprint
-    candidates: list[tuple[str, str]] = []
-    if args.network:
-        candidates.append(("--network", args.network))
-    if recipe.model.path:
-        candidates.append(("the recipe's model path", recipe.model.path))
-    try:
-        if library_db_path().exists():
-            from studio.library.store import Library
-
-            with Library() as library:
-                record = library.model(wanted)
-            if record is not None and record.last_path:
-                candidates.append(("the library", record.last_path))
-    except Exception as exc:  # noqa: BLE001 - a damaged library must not stop an export
-        notes.append(f"could not look the model up in the library: {exc}")
-    if recipe.model.name == paths.default_network_path().stem:   # made with the default model elsewhere
-        candidates.append(("the bundled default model", "default"))
-    seen: set[str] = set()
-    for where, path in candidates:
-        try:
-            resolved = str(resolve_network_path(path))
-        except StudioError as exc:
-            notes.append(f"{where}: {exc}")
-            continue
-        if resolved in seen or not Path(resolved).is_file():
-            continue
-        seen.add(resolved)
-        try:
-            network = load_network(resolved, with_discriminator=False)
-        except StudioError as exc:
-            notes.append(f"{where} ({resolved}) could not be loaded: {exc}")
-            continue
-        if network.fingerprint == wanted:
-            return network
-        if where == "--network":
-            notes.append(f"--network {resolved} is not the model the recipe names "
-                         f"({recipe.model.name or 'unnamed'}, fingerprint {wanted[:12]}...); looking elsewhere")
-    return None
-
-
 def cmd_export(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
     from studio.imaging.export import FORMAT_SUFFIXES, ExportError, ExportSettings, format_from_path, postprocess_and_export, render_and_export
     from studio.imaging.codecs import read_image
     from studio.imaging.metadata import read_recipe
+    from studio.app.models import find_model
     from studio.gan.render import Renderer
     from studio.core.device import pick_device
 
@@ -184,7 +134,9 @@ def cmd_export(args: argparse.Namespace) -> int:
 
                 network = load_network(args.network or "default", with_discriminator=False)
             elif recipe is not None:
-                network = _find_export_model(recipe, args, notes)
+                search = find_model(recipe, given=args.network)
+                network = search.network
+                notes += search.notes
                 if network is None and source.suffix.lower() == ".json":
                     for note in notes:
                         print(f"note: {note}", file=sys.stderr)

@@ -84,10 +84,9 @@ def cmd_rank(args: argparse.Namespace) -> int:
 def cmd_evolve(args: argparse.Namespace) -> int:
     from studio.core.atomic import atomic_write_text
     from studio.clip.model import ClipSpec, load_clip
-    from studio.evolve.ga import Evolution, EvolveConfig
-    from studio.evolve.fitness import make_clip_fitness
+    from studio.app.evolution import new_evolution
+    from studio.evolve.ga import EvolveConfig
     from studio.gan.formats import load_network
-    from studio.gan.latents import one_hot
     from studio.gan.render import Renderer
     from studio.core.device import pick_device
 
@@ -108,16 +107,10 @@ def cmd_evolve(args: argparse.Namespace) -> int:
     spec = ClipSpec.parse(*clip_choice(args))
     scorer = load_clip(spec, device=device)   # before the network: fail fast
     network = load_network(args.network, device=device, with_discriminator=bool(args.realness))
-    if args.realness and network.D is None:
-        raise CliError(f"--realness needs the model's discriminator, and {network.path.name} has none "
-                       "(rosinality checkpoints and files converted with --no-discriminator hold only the generator)")
     renderer = Renderer(network, device=device, batch_size=args.batch)
     negative = (args.negative or "").strip() or None
     check_prompt(args, scorer, network, prompt, negative)
-    settings = render_settings(args, renderer)
-    labels = one_hot(settings.class_index, renderer.G.c_dim) if renderer.G.c_dim else None
-    fitness = make_clip_fitness(scorer, prompt, negative, args.negative_weight, network.D, args.realness, labels)
-    evolution = Evolution(renderer, fitness, config, settings=settings)
+    evolution = new_evolution(renderer, scorer, prompt, negative, config, render_settings(args, renderer))
     outdir = output_dir(args.outdir)
     keep = config.generation_size if args.keep is None else args.keep or None   # None: every image
     files: dict[int, list[str]] = {}

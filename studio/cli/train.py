@@ -12,7 +12,7 @@ from studio.cli.common import CliError, add_clip_options, progress_bar
 
 def cmd_train(args: argparse.Namespace) -> int:
     from studio.training.default_model import training_overrides
-    from studio.training.launch import resolve_options
+    from studio.app.runs import resolve_options
 
     overrides = {k: getattr(args, k) for k in (
         "data", "resume", "kimg", "batch", "gamma", "aug", "target", "p", "ada_kimg", "mirror", "cond", "as_class", "snap",
@@ -88,7 +88,7 @@ def _train_distributed(options, gpus: int) -> int:
     """Run the worker under torchrun on ``gpus`` processes and relay its events."""
     import subprocess
 
-    from studio.training.launch import torchrun_command, worker_env
+    from studio.app.runs import torchrun_command, worker_env
 
     options.save()
     cmd = torchrun_command(options.run_dir, gpus)

@@ -333,14 +333,31 @@ def unique_path(path: str | os.PathLike[str]) -> Path:
 _UNSAFE_NAME = re.compile(r'[\\/:*?"<>|\x00-\x1f]')
 
 
-def _file_name(pattern: str, index: int, name: str, recipe: Recipe | None, ext: str) -> str:
-    """Fill ``pattern``'s fields ({name}, {ext}, {index}, {seed}) and make it a safe file name."""
+#: The fields a batch's file-name pattern may use (the window's Export panel and export_batch).
+NAME_FIELDS = ("name", "model", "latent", "seed", "index", "ext")
+
+#: The window's file-name pattern for a batch of prints (``Abstract-seed0042.png``).
+DEFAULT_NAME_PATTERN = "{model}-{latent}"
+
+
+def file_name(pattern: str, index: int, name: str, recipe: Recipe | None, ext: str) -> str:
+    """Fill ``pattern``'s fields and make the result a safe file name.
+
+    ``{name}`` is the item's name, ``{model}`` the recipe's model (else the name), ``{latent}``
+    ``seed0042`` or ``image003`` for an image without a seed, ``{seed}`` the seed or nothing,
+    ``{index}`` the position in the batch from 1 (format specs work: ``{index:03d}``) and ``{ext}``
+    the format's extension, added at the end when the pattern leaves it out.
+    """
     seed = "" if recipe is None or recipe.seed is None else recipe.seed
+    latent = f"seed{seed:04d}" if seed != "" else f"image{index:03d}"
+    model = (recipe.model.name if recipe is not None and recipe.model.name else "") or name
+    if "{ext" not in pattern:
+        pattern += ".{ext}"
     try:
-        text = pattern.format(name=name, ext=ext, index=index, seed=seed)
-    except (KeyError, IndexError, ValueError) as exc:
+        text = pattern.format(name=name, model=model, latent=latent, seed=seed, index=index, ext=ext)
+    except (KeyError, IndexError, ValueError, AttributeError) as exc:
         raise ValueError(f"the file name pattern {pattern!r} is not valid ({exc}); "
-                         "use {name}, {index}, {seed} and {ext}") from None
+                         f"use {', '.join('{' + f + '}' for f in NAME_FIELDS)}") from None
     text = _UNSAFE_NAME.sub("_", text).strip().strip(".")
     if not Path(text).stem:
         raise ValueError(f"the file name pattern {pattern!r} gives an empty name for image {index}")
@@ -426,34 +443,33 @@ def export_batch(
     export: ExportSettings = ExportSettings(),
     progress: ProgressFn | None = None,
     should_cancel: CancelFn | None = None,
-) -> list[Path]:
+) -> list[ExportReport]:
     """Post-process and export many images into ``folder`` (created when missing).
 
     ``items`` are ``(name, image, recipe)``; ``image`` is an array or a callable returning one
     (rendered only when its turn comes). ``post`` is one :class:`PostProcess`, a sequence of
-    passes applied in order, or None. ``name_pattern`` may use ``{name}``, ``{index}``
-    (1-based), ``{seed}`` (the recipe's, or empty) and ``{ext}``. Without
-    ``export.overwrite``, a taken name becomes ``name (2).ext``, ``name (3).ext`` ...
+    passes applied in order, or None. ``name_pattern`` uses the fields of :func:`file_name`.
+    Without ``export.overwrite``, a taken name becomes ``name (2).ext``, ``name (3).ext`` ...
     ``should_cancel`` is asked before each image and again before writing it: files already
     written stay, the image in progress leaves nothing. ``progress(done, total)`` follows each
-    file (total is 0 when ``items`` has no length). Returns the paths written, in order.
+    file (total is 0 when ``items`` has no length). Returns what was written, in order.
     """
     out = Path(folder).expanduser()
     with _os_errors_as_export_errors(out / "(folder)"):
         out.mkdir(parents=True, exist_ok=True)
     total = len(items) if isinstance(items, Sequence) else 0
-    written: list[Path] = []
+    written: list[ExportReport] = []
     for index, (name, source, recipe) in enumerate(items, 1):
         if should_cancel is not None and should_cancel():
             break
-        image = source() if callable(source) else source
-        image, _, _ = _run_steps(image, post)
-        if should_cancel is not None and should_cancel():
-            break
-        target = out / _file_name(name_pattern, index, name, recipe, export.extension)
+        target = out / file_name(name_pattern, index, name, recipe, export.extension)
         if not export.overwrite:
             target = unique_path(target)
-        written.append(export_image(target, image, _with_settings(recipe, post, export), export))
+        _check_before_work(post, export, target)
+        image = source() if callable(source) else source
+        if should_cancel is not None and should_cancel():
+            break
+        written.append(postprocess_and_export(image, recipe, post, export, target))
         if progress is not None:
             progress(index, total)
     return written

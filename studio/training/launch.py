@@ -1,21 +1,14 @@
-"""Run folders and launching: what ``studio train`` (and the Train tab) need around :func:`train`.
+"""The run-folder scheme: ``RUNS/NNNNN-<dataset>-<preset>``, numbered like NVIDIA's so they sort.
 
-A run lives in ``RUNS/NNNNN-<dataset>-<preset>`` (numbered like NVIDIA's, so they sort). Resuming
-``latest`` picks the newest run folder in RUNS that holds a snapshot and continues there with its
-own ``training_options.json``; the options given explicitly override the saved ones.
+``latest`` means the newest run folder in RUNS that holds a snapshot. What the front ends do
+with runs (new, list, read, resume, stop, launch) is :mod:`studio.app.runs`.
 """
 
 from __future__ import annotations
 
-import os
 import re
-import shutil
-import sys
-from dataclasses import fields
 from pathlib import Path
-from typing import Any, Mapping
 
-from studio.training.options import OPTIONS_FILE, TrainingOptions
 from studio.training.snapshots import find_latest_snapshot
 
 RUN_RE = re.compile(r"^(\d{5})-")
@@ -50,53 +43,4 @@ def latest_run_dir(outdir: str | Path) -> Path | None:
     return None
 
 
-def resolve_options(overrides: Mapping[str, Any], outdir: str | Path) -> TrainingOptions:
-    """Options for ``studio train``: ``overrides`` holds only what was given on the command line.
-
-    ``resume='latest'`` continues the newest run in OUTDIR (its saved options, then the
-    overrides); anything else starts a new run folder.
-    """
-    given = {k: v for k, v in overrides.items() if v is not None}
-    known = {f.name for f in fields(TrainingOptions)}
-    unknown = set(given) - known
-    if unknown:
-        raise ValueError(f"unknown training options: {', '.join(sorted(unknown))}")
-    if given.get("resume") == "latest":
-        run = latest_run_dir(outdir)
-        if run is not None:
-            saved = run / OPTIONS_FILE
-            base = TrainingOptions.load(saved).to_dict() if saved.is_file() else {}
-            base.update(given)
-            base["run_dir"] = str(run)
-            if not base.get("data"):
-                raise ValueError("--data is needed (the run folder has no saved options)")
-            options = TrainingOptions.from_dict(base)
-            options.validate()
-            return options
-        given.pop("resume")  # nothing to resume: a fresh run
-    if not given.get("data"):
-        raise ValueError("--data is needed: a prepared dataset folder (`studio prepare`)")
-    options = TrainingOptions.from_dict(given)
-    options.validate()
-    options.run_dir = str(new_run_dir(outdir, options.data, options.preset))
-    return options
-
-
-def torchrun_command(run_dir: str | Path, gpus: int) -> list[str]:
-    """The command that runs the worker on ``gpus`` processes of this machine."""
-    torchrun = shutil.which("torchrun")
-    prefix = [torchrun] if torchrun else [sys.executable, "-m", "torch.distributed.run"]
-    return prefix + ["--standalone", f"--nproc_per_node={gpus}", "-m", "studio.training",
-                     "--run-dir", str(run_dir)]
-
-
-def worker_env() -> dict[str, str]:
-    """Environment for a worker: unbuffered output, the studio importable."""
-    env = dict(os.environ)
-    env["PYTHONUNBUFFERED"] = "1"
-    root = str(Path(__file__).resolve().parents[2])
-    env["PYTHONPATH"] = root + (os.pathsep + env["PYTHONPATH"] if env.get("PYTHONPATH") else "")
-    return env
-
-
-__all__ = ["new_run_dir", "latest_run_dir", "resolve_options", "torchrun_command", "worker_env"]
+__all__ = ["RUN_RE", "new_run_dir", "latest_run_dir"]

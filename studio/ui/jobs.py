@@ -6,32 +6,23 @@ which execute on the worker. Settings cross as plain dicts.
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Any, Sequence
 
 from studio.ui.inference import Job, JobContext
-
-
-def model_info(renderer) -> dict[str, Any]:
-    """Plain facts about the open model for the UI (no torch objects)."""
-    net, G = renderer.network, renderer.G
-    return {
-        "name": net.name, "path": str(net.path), "format": net.format, "fingerprint": net.fingerprint,
-        "kind": net.kind, "resolution": G.img_resolution, "channels": G.img_channels, "num_ws": G.num_ws,
-        "z_dim": G.z_dim, "w_dim": G.w_dim, "c_dim": G.c_dim, "has_discriminator": net.D is not None,
-        "params": sum(p.numel() for p in G.parameters()), "device": str(renderer.device),
-        "class_names": net.class_names, "class_keywords": net.class_keywords,
-    }
 
 
 def load_model(source: str) -> Job:
     """Open a network file or URL and make it the worker's current model."""
 
     def job(ctx: JobContext) -> dict:
+        from studio.app.models import model_info, open_source
         from studio.gan.formats import load_network
         from studio.gan.render import Renderer
 
-        path = _resolve(source, ctx)
+        def progress(done: int, total: int | None) -> None:
+            ctx.emit_progress(done, total or 0)
+
+        path = open_source(source, progress=progress, should_cancel=ctx.cancelled)
         network = load_network(path, device=ctx.state.device)
         ctx.state.renderer = Renderer(network, device=ctx.state.device)
         return model_info(ctx.state.renderer)
@@ -39,16 +30,24 @@ def load_model(source: str) -> Job:
     return job
 
 
-def _resolve(source: str, ctx: JobContext) -> Path:
-    try:
-        from studio.hub.download import is_url, resolve_model_source
-    except ImportError:  # downloads not available: local paths only
-        return Path(source).expanduser()
-    if is_url(source):
-        def progress(done: int, total: int | None) -> None:
-            ctx.emit_progress(done, total or 0)
-        return resolve_model_source(source, progress=progress)
-    return Path(source).expanduser()
+def load_model_for_recipe(recipe_json: str, library_path: str | None) -> Job:
+    """Find and open the model a recipe names (the one rule of :func:`studio.app.models.find_model`)."""
+
+    def job(ctx: JobContext) -> dict:
+        from studio.app.models import find_model, model_info
+        from studio.core.errors import StudioError
+        from studio.gan.recipe import Recipe
+        from studio.gan.render import Renderer
+
+        recipe = Recipe.from_json(recipe_json)
+        search = find_model(recipe, library=library_path, device=ctx.state.device)
+        if search.network is None:
+            raise StudioError(f"This image needs the model '{recipe.model.name or 'unnamed'}' (fingerprint "
+                              f"{recipe.model.fingerprint[:12]}…), which the studio cannot find; open it first.")
+        ctx.state.renderer = Renderer(search.network, device=ctx.state.device)
+        return model_info(ctx.state.renderer)
+
+    return job
 
 
 def _settings(d: dict):
@@ -241,23 +240,13 @@ def export_preview(recipe_json: str, passes: Sequence[dict], final_size_text: st
     """Before / after of the first image: the render, and the post-processing at preview size."""
 
     def job(ctx: JobContext) -> None:
-        from studio.imaging.postprocess import PostProcess, apply
+        from studio.app.export import preview
         from studio.gan.recipe import Recipe
+        from studio.imaging.postprocess import PostProcess
 
-        r = ctx.renderer
-        recipe = Recipe.from_json(recipe_json)
-        if recipe.model.fingerprint != r.network.fingerprint:
-            raise ValueError(f"this image was made with '{recipe.model.name}'; open that model to export it")
-        image = r.render_recipe(recipe)
-        ctx.emit_image("before", image)
-        if ctx.cancelled():
-            return
-        notes = []
-        for spec in passes:
-            result = apply(image, PostProcess.from_dict(spec))
-            image = result.image
-            notes += result.notes
-        ctx.emit_image("after", image, "; ".join([final_size_text] + notes))
+        steps = [PostProcess.from_dict(spec) for spec in passes]
+        for tag, image, notes in preview(ctx.renderer, Recipe.from_json(recipe_json), steps, ctx.cancelled):
+            ctx.emit_image(tag, image, "; ".join([final_size_text] + notes) if tag == "after" else None)
 
     return job
 
@@ -267,30 +256,17 @@ def export_batch(recipe_jsons: Sequence[str], passes: Sequence[dict], export: di
     """Re-render each recipe, post-process and write it; returns one report dict per file."""
 
     def job(ctx: JobContext) -> list[dict]:
-        from pathlib import Path
-
-        from studio.imaging.export import ExportSettings, render_and_export, unique_path
-        from studio.imaging.postprocess import PostProcess
+        from studio.app.export import export_prints
         from studio.gan.recipe import Recipe
+        from studio.imaging.export import ExportSettings
+        from studio.imaging.postprocess import PostProcess
 
-        r = ctx.renderer
-        steps = [PostProcess.from_dict(p) for p in passes]
-        settings = ExportSettings.from_dict(export)
-        out = Path(folder).expanduser()
-        out.mkdir(parents=True, exist_ok=True)
-        reports = []
-        for n, text in enumerate(recipe_jsons, start=1):
-            if ctx.cancelled():
-                break
-            recipe = Recipe.from_json(text)
-            latent = f"seed{recipe.seed:04d}" if recipe.seed is not None else f"image{n:03d}"
-            name = name_pattern.format(model=r.network.name, latent=latent, n=n) + "." + settings.extension
-            target = out / name if settings.overwrite else unique_path(out / name)
-            report = render_and_export(r, recipe, steps, settings, target)
-            reports.append({"path": str(report.path), "width": report.size[0], "height": report.size[1],
-                            "upscaler": report.upscaler, "notes": report.notes})
-            ctx.emit_progress(n, len(recipe_jsons))
-        return reports
+        reports = export_prints(ctx.renderer, [Recipe.from_json(text) for text in recipe_jsons], folder,
+                                passes=[PostProcess.from_dict(p) for p in passes],
+                                settings=ExportSettings.from_dict(export), name_pattern=name_pattern,
+                                progress=ctx.emit_progress, should_cancel=ctx.cancelled)
+        return [{"path": str(report.path), "width": report.size[0], "height": report.size[1],
+                 "upscaler": report.upscaler, "notes": report.notes} for report in reports]
 
     return job
 
@@ -343,19 +319,10 @@ def rank_prompt(prompt: str, negative: str | None, seeds: Sequence[int], top_k: 
     return job
 
 
-def _evolution_payload(evo, generation) -> dict:
-    """Plain facts about a generation for the panel."""
-    return {
-        "index": generation.index, "uid": generation.uid, "ids": generation.ids,
-        "scores": [float(s) if s is not None else None for s in generation.scores],
-        "parts": [dict(ind.parts) for ind in generation.individuals],
-        "origins": [ind.origin for ind in generation.individuals],
-        "parents_used": list(generation.parents_used), "locked": list(evo.locked),
-        "suggested": evo.suggest_parents(generation),
-        "lineage": [{"index": g.index, "uid": g.uid, "best": g.best.id,
-                     "score": float(g.best.score) if g.best.score is not None else None} for g in evo.history],
-        "timings": dict(evo.timings),
-    }
+def _payload(evo, generation) -> dict:
+    from studio.app.evolution import generation_payload
+
+    return generation_payload(evo, generation)
 
 
 def _emit_generation(ctx: JobContext, evo, generation) -> None:
@@ -365,38 +332,27 @@ def _emit_generation(ctx: JobContext, evo, generation) -> None:
 
 
 def evolve_start(config: dict, prompt: str, negative: str | None, clip_spec: str, clip_config: str | None,
-                 class_index: int | None) -> Job:
-    """Create a new evolution on the worker and score its initial population."""
+                 settings: dict) -> Job:
+    """Create a new evolution on the worker (with the panel's truncation, class and noise) and
+    score its initial population."""
 
     def job(ctx: JobContext) -> dict:
-        from studio.evolve.ga import EvolveConfig, Evolution
-        from studio.evolve.fitness import make_clip_fitness
-        from studio.gan.render_settings import RenderSettings
+        from studio.app.evolution import new_evolution
+        from studio.evolve.ga import EvolveConfig
 
-        r = ctx.renderer
         cfg = EvolveConfig.from_dict(config)
-        D = r.network.D if cfg.realness_weight else None
-        if cfg.realness_weight and D is None:
-            raise ValueError("this model file has no discriminator, so realness cannot be scored; set its weight to 0")
-        labels = None
-        if r.G.c_dim:
-            from studio.gan.latents import one_hot
-
-            labels = one_hot(class_index, r.G.c_dim)
-        fitness = make_clip_fitness(_clip(ctx, clip_spec, clip_config), prompt, negative or None,
-                                    cfg.negative_weight, D, cfg.realness_weight, labels)
-        evo = Evolution(r, fitness, cfg, class_index=class_index, settings=RenderSettings(class_index=class_index))
+        evo = new_evolution(ctx.renderer, _clip(ctx, clip_spec, clip_config), prompt, negative, cfg,
+                            _settings(settings))
         ctx.state.extras["evolution"] = evo
-        total = cfg.population
 
         def progress(done: int, _total: int) -> None:
-            ctx.emit_progress(done, total)
+            ctx.emit_progress(done, cfg.population)
 
         def on_individual(ind) -> None:
             ctx.emit_image(ind.id, ind.image, {"score": ind.score, "recipe": evo.recipe_for(ind).to_json()})
 
         generation = evo.start(progress=progress, should_cancel=ctx.cancelled, on_individual=on_individual)
-        return _evolution_payload(evo, generation)
+        return _payload(evo, generation)
 
     return job
 
@@ -430,8 +386,8 @@ def evolve_next(parents: Sequence[int] | None, locked: Sequence[int], extra_reci
                 parents if step == 0 else None, locked=list(locked), extra_parents=extras if step == 0 else (),
                 progress=progress, should_cancel=ctx.cancelled)
             _emit_generation(ctx, evo, generation)
-            ctx.emit(_evolution_payload(evo, generation))
-        return _evolution_payload(evo, generation or evo.current)
+            ctx.emit(_payload(evo, generation))
+        return _payload(evo, generation or evo.current)
 
     return job
 
@@ -443,7 +399,7 @@ def evolve_branch(index: int) -> Job:
         evo = _need_evolution(ctx)
         generation = evo.branch(index)
         _emit_generation(ctx, evo, generation)
-        return _evolution_payload(evo, generation)
+        return _payload(evo, generation)
 
     return job
 

@@ -309,28 +309,18 @@ class MainWindow(QMainWindow):
         self.restore_recipe(recipe)
 
     def restore_recipe(self, recipe) -> None:
-        """Show the image a recipe describes; open its model first when it is known and not open."""
+        """Show the image a recipe describes, opening its model first when another one is open."""
         model = self.session.model
         if model is not None and model["fingerprint"] == recipe.model.fingerprint:
             self.tabs.setCurrentWidget(self.stack)
             self.explore.show_recipe(recipe)
             return
-        known = self._known_path(recipe)
-        if known is None:
-            self.show_status(f"This image needs the model '{recipe.model.name}' "
-                             f"(fingerprint {recipe.model.fingerprint[:12]}…), which is not open; open it first.")
-            return
-        self.show_status(f"Opening '{recipe.model.name}' to restore the image …")
-        stamp = self.session.open_model(known)
+        self.session.open_model_for(recipe)
 
         def once(info: dict) -> None:
             done()
-            if info["fingerprint"] == recipe.model.fingerprint:
-                self.tabs.setCurrentWidget(self.stack)
-                self.explore.show_recipe(recipe)
-            else:
-                self.show_status(f"'{info['name']}' is not the model this image was made with "
-                                 f"(fingerprint {recipe.model.fingerprint[:12]}…); open that one to restore it")
+            self.tabs.setCurrentWidget(self.stack)
+            self.explore.show_recipe(recipe)
 
         def done(*_args) -> None:
             self.session.model_changed.disconnect(once)
@@ -338,19 +328,6 @@ class MainWindow(QMainWindow):
 
         self.session.model_changed.connect(once)
         self.session.model_failed.connect(done)
-        del stamp
-
-    def _known_path(self, recipe) -> str | None:
-        candidates = [recipe.model.path] if recipe.model.path else []
-        try:
-            for record in self.session.library.models():
-                if record.fingerprint == recipe.model.fingerprint and record.last_path:
-                    candidates.append(record.last_path)
-        except Exception:  # noqa: BLE001
-            pass
-        if recipe.model.name == paths.default_network_path().stem:   # made with the default model elsewhere
-            candidates.append(str(paths.default_network_path()))
-        return next((c for c in candidates if c and Path(c).exists()), None)
 
     # -- closing ------------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802

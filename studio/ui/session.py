@@ -1,7 +1,7 @@
 """What the panels share: the inference client, the open model, the library, the settings.
 
 Signals:
-* ``model_changed(dict)``: a model finished loading (the dict from ``jobs.model_info``).
+* ``model_changed(dict)``: a model finished loading (the dict from ``studio.app.models.model_info``).
 * ``model_failed(str)``: opening a model failed, with the reason.
 * ``status(str, int)``: a message for the status bar and how long to show it (ms, 0 = until replaced).
 * ``starred(int)``: an image was added to the library (its id).
@@ -71,11 +71,24 @@ class StudioSession(QObject):
         self._pending_source = source
         return self._model_stamp
 
+    def open_model_for(self, recipe) -> int:
+        """Find and load the model ``recipe`` was made with (``studio.app.models.find_model``'s rule:
+        the recipe's path, the library's, the bundled default; the fingerprint must match)."""
+        self.status.emit(f"Looking for '{recipe.model.name}' to restore the image …", 0)
+        library_path = None
+        try:
+            library_path = str(self.library.path)
+        except Exception:  # noqa: BLE001 - without a library the other places are still tried
+            pass
+        self._model_stamp = self.client.submit(MODEL_KEY, jobs.load_model_for_recipe(recipe.to_json(), library_path))
+        self._pending_source = None
+        return self._model_stamp
+
     def _on_finished(self, key: str, stamp: int, result) -> None:
         if key != MODEL_KEY:
             return
         self.model = result
-        self.settings.add_recent(self._pending_source)
+        self.settings.add_recent(self._pending_source or result["path"])
         self._save_settings()
         try:
             self.library.remember_model(result["fingerprint"], result["name"], result["path"])
@@ -87,7 +100,8 @@ class StudioSession(QObject):
     def _on_failed(self, key: str, stamp: int, message: str) -> None:
         if key == MODEL_KEY:
             self.model_failed.emit(message)
-            self.status.emit(f"Could not open the model: {message}", 0)
+            searching = self._pending_source is None      # a recipe's model: the message says it all
+            self.status.emit(message if searching else f"Could not open the model: {message}", 0)
         else:
             self.status.emit(message, 0)
 

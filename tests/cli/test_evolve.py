@@ -107,7 +107,7 @@ def test_realness_uses_the_discriminator_of_a_conditional_model(files, tmp_path)
 
 
 @pytest.mark.parametrize("extra, message", [
-    (["--realness", "1"], "--realness needs the model's discriminator"),
+    (["--realness", "1"], "realness needs the model's discriminator"),
     (["--parents", "0"], "'parents' must be 1 to 16"),
     (["--parents", "13"], "cannot keep 13 parents from a population of 12"),
     (["--recombination", "2"], "'recombination' must be from 0 to 1"),

@@ -374,8 +374,8 @@ def test_batch_names_are_unique_and_recipes_record_settings(tmp_path: Path) -> N
     post = PostProcess(long_side=96)
     items = [("seed", render(1), _recipe()), ("seed", _gradient(), None), ("other/name", render(3), _recipe())]
     steps: list[tuple[int, int]] = []
-    paths = export_batch(items, out, post=post, export=ExportSettings(dpi=72),
-                         progress=lambda done, total: steps.append((done, total)))
+    paths = [report.path for report in export_batch(items, out, post=post, export=ExportSettings(dpi=72),
+                                                    progress=lambda done, total: steps.append((done, total)))]
     assert [p.name for p in paths] == ["seed (2).png", "seed (3).png", "other_name.png"]
     assert (out / "seed.png").read_bytes() == b"keep me"
     assert rendered == [1, 3] and steps == [(1, 3), (2, 3), (3, 3)]
@@ -387,9 +387,11 @@ def test_batch_names_are_unique_and_recipes_record_settings(tmp_path: Path) -> N
 
     again = export_batch([("seed", _gradient(), None)], out, name_pattern="{index:03d}-{name}.{ext}",
                          export=ExportSettings(format="webp"))
-    assert [p.name for p in again] == ["001-seed.webp"]
+    assert [r.path.name for r in again] == ["001-seed.webp"]
     replaced = export_batch([("seed", _gradient(), None)], out, export=ExportSettings(overwrite=True))
-    assert replaced == [out / "seed.png"] and read_image(out / "seed.png").shape == (48, 64, 3)
+    assert [r.path for r in replaced] == [out / "seed.png"] and read_image(out / "seed.png").shape == (48, 64, 3)
+    named = export_batch([("x", _gradient(), _recipe()), ("x", _gradient(), None)], out, name_pattern="{model}-{latent}")
+    assert [r.path.name for r in named] == [f"{_recipe().model.name}-seed{_recipe().seed:04d}.png", "x-image002.png"]
 
 
 def test_batch_cancel_keeps_finished_files_and_leaves_nothing_for_the_current_one(tmp_path: Path) -> None:
@@ -401,8 +403,8 @@ def test_batch_cancel_keeps_finished_files_and_leaves_nothing_for_the_current_on
         return calls["n"] >= 6
 
     items = [(f"img{i}", _gradient(), _recipe()) for i in range(5)]
-    paths = export_batch(items, tmp_path / "made", should_cancel=should_cancel)
-    assert [p.name for p in paths] == ["img0.png", "img1.png"]
+    reports = export_batch(items, tmp_path / "made", should_cancel=should_cancel)
+    assert [r.path.name for r in reports] == ["img0.png", "img1.png"]
     assert sorted(p.name for p in (tmp_path / "made").iterdir()) == ["img0.png", "img1.png"]
 
 

@@ -413,7 +413,7 @@ def test_cli_train_and_resume_latest(data, tmp_path, capsys):
 
 def test_two_processes_under_torchrun_stay_in_sync(data, tmp_path):
     """`studio train --gpus 2` on CPU: gloo, gradients all-reduced, one snapshot from rank 0."""
-    from studio.training.launch import torchrun_command, worker_env
+    from studio.app.runs import torchrun_command, worker_env
 
     run_dir = tmp_path / "run"
     run_dir.mkdir()

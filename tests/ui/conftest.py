@@ -7,16 +7,6 @@ import os
 os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
 
 import pytest
-import torch
-
-
-@pytest.fixture(scope="session")
-def tiny_model(golden, tmp_path_factory):
-    """A 64 px StyleGAN2 (rosinality layout) with strong noise, as a .pt file."""
-    case = golden("rosinality_sg2_64")
-    path = tmp_path_factory.mktemp("models") / "tiny.pt"
-    torch.save({"g_ema": case.group("g_ema"), "latent_avg": case["in.truncation_latent"][0]}, path)
-    return path
 
 
 def wait_for(qtbot, condition, timeout=60000):

@@ -28,10 +28,12 @@ def test_evolution_follows_the_artists_choices(make_window, tiny_model, tiny_cli
     panel.population.setValue(12)
     panel.parents.setValue(2)
     panel.generations.setValue(3)
+    panel.truncation.set_value(0.7)
     panel.start()
     wait_for(qtbot, lambda: idle(panel), timeout=60000)
     state = panel.state
     assert state["index"] == 0 and len(state["ids"]) == 12
+    assert state["settings"]["truncation_psi"] == 0.7             # as `studio evolve --trunc 0.7`
     assert state["scores"] == sorted(state["scores"], reverse=True)
     assert panel.chosen == state["ids"][:2]                       # CLIP's choice is ticked
     assert panel.grid.grid_model.items[0].badge == "✓"

@@ -87,7 +87,8 @@ def test_png_for_a_missing_model_says_which(make_window, tiny_model, tmp_path, q
     tiny_model.rename(moved)
     try:
         window.open_path(str(out / "seed0005.png"))
-        assert "needs the model 'tiny'" in window.statusBar().currentMessage()
+        wait_for(qtbot, lambda: "needs the model 'tiny'" in window.statusBar().currentMessage())
+        assert "cannot find" in window.statusBar().currentMessage()
     finally:
         moved.rename(tiny_model)
 

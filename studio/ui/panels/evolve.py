@@ -37,6 +37,7 @@ from studio.ui.widgets.layout import sidebar as make_sidebar
 from studio.ui.widgets.class_combo import fill_class_combo
 from studio.ui.widgets.image_grid import ImageGrid
 from studio.ui.widgets.prompt_hint import PromptHint
+from studio.ui.widgets.truncation import TruncationControl
 from studio.ui.widgets.viewer import ImageViewer
 
 KEY = "evolve.run"
@@ -144,6 +145,8 @@ class EvolvePanel(QWidget):
         self.space.addItem("W (stays on the image manifold)", "w")
         self.space.addItem("Z (MAGnet's)", "z")
         self.seed = QSpinBox(minimum=0, maximum=2**31 - 1, value=0)
+        self.truncation = TruncationControl(1.0)
+        self.truncation.setToolTip("Truncation psi every individual is rendered with (studio evolve --trunc)")
         self.realness = QDoubleSpinBox(minimum=0.0, maximum=5.0, value=0.0, singleStep=0.1)
         self.realness.setToolTip("Weight of the discriminator's realness score (models with a discriminator)")
         self.class_combo = QComboBox()
@@ -157,6 +160,7 @@ class EvolvePanel(QWidget):
         af.addRow("Latent space", self.space)
         af.addRow("Random seed", self.seed)
         af.addRow("Realness weight", self.realness)
+        af.addRow("Truncation", self.truncation)
         af.addRow(self.class_label, self.class_combo)
         v.addWidget(params)
 
@@ -285,9 +289,10 @@ class EvolvePanel(QWidget):
         self._set_running(True)
         clip_config = self.clip_config.text().strip() or None
         self.session.remember_clip(self.clip_edit.text().strip() or "default", clip_config)
+        settings = {"truncation_psi": self.truncation.value(), "class_index": self.class_combo.currentData()}
         self.client.submit(KEY, jobs.evolve_start(self.config(), self.prompt.text().strip(),
                                                   self.negative.text().strip() or None, self.clip_edit.text().strip(),
-                                                  clip_config, self.class_combo.currentData()))
+                                                  clip_config, settings))
 
     def next_generation(self, count: int = 1) -> None:
         if self.state is None:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.imaging.export import DEFAULT_NAME_PATTERN
 from studio.ui import jobs
 from studio.ui.session import StudioSession
 from studio.ui.widgets.layout import sidebar
@@ -197,8 +198,10 @@ class ExportPanel(QWidget):
         self.quality = QSpinBox(minimum=1, maximum=100, value=95)
         self.folder_edit = QLineEdit(str(Path.home() / "Pictures" / "studio-prints"))
         self.folder_btn = QPushButton("…")
-        self.name_edit = QLineEdit("{model}-{latent}")
-        self.name_edit.setToolTip("File names: {model}, {latent} (seed or index), {n} (position in the batch)")
+        self.name_edit = QLineEdit(DEFAULT_NAME_PATTERN)
+        self.name_edit.setToolTip("File names: {model}, {latent} (seed0042, or image003 without a seed), "
+                                  "{seed}, {index} (position in the batch, e.g. {index:03d}); the extension "
+                                  "is added")
         folder_row = QHBoxLayout()
         folder_row.addWidget(self.folder_edit, 1)
         folder_row.addWidget(self.folder_btn)

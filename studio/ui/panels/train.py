@@ -11,7 +11,6 @@ tab says what happened.
 from __future__ import annotations
 
 import json
-import sys
 import time
 from pathlib import Path
 
@@ -37,37 +36,13 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from studio.core import paths
+from studio.app import runs
 from studio.training.default_model import TRAINING_DEFAULTS
 from studio.ui.session import StudioSession
 from studio.ui.widgets.layout import sidebar
 from studio.ui.widgets.class_combo import fill_class_combo
 
-STOP_FILE = "STOP"
 KILL_AFTER_MS = 60_000
-
-
-def runs_dir() -> Path:
-    folder = paths.data_dir() / "runs"
-    folder.mkdir(parents=True, exist_ok=True)
-    return folder
-
-
-def read_run(folder: Path) -> dict:
-    """What the run folder says about a run: options, last stats line, newest snapshot."""
-    info = {"folder": folder, "name": folder.name, "options": {}, "stats": None, "snapshot": None, "state": "idle"}
-    try:
-        info["options"] = json.loads((folder / "training_options.json").read_text())
-    except (OSError, ValueError):
-        pass
-    try:
-        lines = (folder / "stats.jsonl").read_text().strip().splitlines()
-        info["stats"] = json.loads(lines[-1]) if lines else None
-    except (OSError, ValueError):
-        pass
-    snapshots = sorted(folder.glob("network-snapshot-*.safetensors"))
-    info["snapshot"] = snapshots[-1] if snapshots else None
-    return info
 
 
 class Curves(QWidget):
@@ -332,13 +307,10 @@ class TrainPanel(QWidget):
         current = self.run_dir
         self.runs.blockSignals(True)   # refilling the list must not reload a run's history
         self.runs.clear()
-        for folder in sorted(runs_dir().iterdir(), reverse=True):
-            if not folder.is_dir():
-                continue
-            info = read_run(folder)
-            stats = info["stats"] or {}
+        for run in runs.list_runs(runs.default_runs_dir()):
+            folder = run.folder
             running = self.process is not None and folder == self.run_dir
-            text = f"{folder.name} — {stats.get('kimg', 0):.1f} kimg" + (" · running" if running else "")
+            text = f"{run.name} — {run.kimg:.1f} kimg" + (" · running" if running else "")
             item = QListWidgetItem(text)
             item.setData(Qt.ItemDataRole.UserRole, str(folder))
             self.runs.addItem(item)
@@ -354,15 +326,12 @@ class TrainPanel(QWidget):
 
     def _load_run_history(self) -> None:
         self.curves.clear()
-        try:
-            for line in (self.run_dir / "stats.jsonl").read_text().splitlines():
-                self._add_stats(json.loads(line))
-        except (OSError, ValueError):
-            pass
+        for stats in runs.read_stats(self.run_dir):
+            self._add_stats(stats)
         self._show_newest_preview()
-        info = read_run(self.run_dir)
-        self.open_snapshot.setEnabled(info["snapshot"] is not None)
-        self.status.setText(f"{self.run_dir.name}: newest snapshot {info['snapshot'].name if info['snapshot'] else 'none'}")
+        snapshot = runs.read_run(self.run_dir).snapshot
+        self.open_snapshot.setEnabled(snapshot is not None)
+        self.status.setText(f"{self.run_dir.name}: newest snapshot {snapshot.name if snapshot else 'none'}")
 
     # -- the worker process ---------------------------------------------------------------------------
     def options(self) -> dict:
@@ -389,14 +358,16 @@ class TrainPanel(QWidget):
         return options
 
     def start(self) -> None:
+        """A new run folder for the form's options (``studio train``'s scheme), and its worker."""
         if not Path(self.data_edit.text().strip()).expanduser().is_dir():
             self.session.status.emit("Choose a prepared dataset folder first", 4000)
             return
-        name = time.strftime("%Y%m%d-%H%M%S") + "-" + Path(self.data_edit.text().strip()).name
-        self.run_dir = runs_dir() / name
-        self.run_dir.mkdir(parents=True, exist_ok=True)
-        options = self.options()
-        options["run_dir"] = str(self.run_dir)
+        try:
+            options = runs.resolve_options(self.options(), runs.default_runs_dir())
+        except ValueError as exc:
+            self.session.status.emit(f"Training: {exc}", 0)
+            return
+        self.run_dir = Path(options.run_dir)
         self._launch(options)
 
     def resume(self) -> None:
@@ -404,21 +375,19 @@ class TrainPanel(QWidget):
         if item is None:
             self.session.status.emit("Pick a run to resume in the list", 4000)
             return
-        self.run_dir = Path(item.data(Qt.ItemDataRole.UserRole))
-        info = read_run(self.run_dir)
-        options = dict(info["options"]) or self.options()
-        options.update({"run_dir": str(self.run_dir), "resume": "latest", "kimg": max(
-            self.kimg.value(), int(options.get("kimg") or 0))})
+        try:
+            options = runs.resume_options(runs.read_run(item.data(Qt.ItemDataRole.UserRole)), kimg=self.kimg.value())
+        except ValueError as exc:
+            self.session.status.emit(f"Training: {exc}", 0)
+            return
+        self.run_dir = Path(options.run_dir)
         self._launch(options)
 
-    def _launch(self, options: dict) -> None:
-        (self.run_dir / STOP_FILE).unlink(missing_ok=True)
-        options_file = self.run_dir / "requested-options.json"
-        options_file.write_text(json.dumps(options, indent=2))
+    def _launch(self, options) -> None:
+        command = runs.worker_command(self.run_dir, runs.write_requested(options))
         self.process = QProcess(self)
-        self.process.setProgram(sys.executable)
-        self.process.setArguments(["-m", "studio.training", "--run-dir", str(self.run_dir),
-                                   "--options-json", str(options_file)])
+        self.process.setProgram(command[0])
+        self.process.setArguments(command[1:])
         self.process.readyReadStandardOutput.connect(self._read_stdout)
         self.process.readyReadStandardError.connect(self._read_stderr)
         self.process.finished.connect(self._on_finished)
@@ -428,7 +397,7 @@ class TrainPanel(QWidget):
         self._started = time.monotonic()
         self.curves.clear()
         self.log.appendPlainText(f"starting a training run in {self.run_dir}")
-        self.progress.setMaximum(max(1, int(options.get("kimg") or 1)))
+        self.progress.setMaximum(max(1, int(options.kimg or 1)))
         self.process.start()
         self._set_running(True)
         self._poll.start()
@@ -438,7 +407,7 @@ class TrainPanel(QWidget):
         """Ask for a graceful stop: the worker finishes its step and writes a snapshot."""
         if self.process is None or self.run_dir is None:
             return
-        (self.run_dir / STOP_FILE).write_text("stop requested by the studio\n")
+        runs.request_stop(self.run_dir)
         self._stopping = True
         self.status.setText("Stopping: finishing the current step and writing a snapshot …")
         QTimer.singleShot(KILL_AFTER_MS, self, self._kill_if_still_running)
@@ -451,7 +420,7 @@ class TrainPanel(QWidget):
     def shutdown(self) -> None:
         """The studio is closing: stop the worker gracefully but do not wait for it."""
         if self.process is not None and self.run_dir is not None:
-            (self.run_dir / STOP_FILE).write_text("studio closed\n")
+            runs.request_stop(self.run_dir, "studio closed")
             self.process.waitForFinished(3000)
 
     def _set_running(self, running: bool) -> None:
@@ -567,7 +536,7 @@ class TrainPanel(QWidget):
     def open_in_explore(self) -> None:
         if self.run_dir is None:
             return
-        snapshot = read_run(self.run_dir)["snapshot"]
+        snapshot = runs.read_run(self.run_dir).snapshot
         if snapshot is None:
             self.session.status.emit("No snapshot yet", 3000)
             return
