@@ -33,39 +33,38 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 
 def cmd_mix(args: argparse.Namespace) -> int:
+    from studio.app.mixing import Source, mix_matrix, write_sheet
     from studio.gan.latents import parse_indices, parse_seeds
-    from studio.imaging.sheets import mixing_grid
-    from studio.gan.recipe import Latent, StyleMix
 
     rows, cols = parse_seeds(args.rows), parse_seeds(args.cols)
     renderer = open_renderer(args)
     styles = parse_indices(args.styles, upper=renderer.num_ws)
     settings = render_settings(args, renderer)
     outdir = output_dir(args.outdir)
-    total = len(rows) * len(cols) + len(rows) + len(cols)
-    with progress_bar(total, "mix") as bar:
-        sources = {}
-        for seed, image in renderer.render_seeds(sorted(set(rows) | set(cols)), settings):
-            sources[seed] = image
-        bar.update(len(rows) + len(cols))
-        cells = {}
-        for r, c, image in renderer.render_mix(rows, cols, styles, settings):
-            cells[r, c] = image
-            mix = StyleMix(source=Latent(seed=c), layers=list(styles))
-            save_png(outdir / f"{r}-{c}.png", image, renderer.recipe(settings, seed=r, mix=mix))
-            bar.update(1)
-    grid = mixing_grid(rows, cols, sources, cells)
-    from studio.core.atomic import atomic_path
-
-    with atomic_path(outdir / "grid.png") as tmp:
-        grid.save(tmp, format="PNG")
+    sources: dict[tuple[str, int], object] = {}
+    cells = {}
+    with progress_bar(len(rows) * len(cols), "mix") as bar:
+        for item in mix_matrix(renderer, [Source(seed=r) for r in rows], [Source(seed=c) for c in cols], styles,
+                               settings, progress=lambda done, total: bar.update(done - bar.n)):
+            if item.tag[0] == "cell":
+                _, ri, ci = item.tag
+                cells[ri, ci] = item.image
+                save_png(outdir / f"{rows[ri]}-{cols[ci]}.png", item.image, item.recipe)
+            else:
+                sources[item.tag] = item.image
+    # style_mixing.py's grid: the style seeds across the top, the form seeds down the side
+    write_sheet(str(outdir / "grid.png"), [sources["style", c] for c in range(len(cols))],
+                [sources["form", r] for r in range(len(rows))], cells,
+                across_labels=[f"style {c}" for c in cols], down_labels=[f"form {r}" for r in rows])
     print(f"wrote {len(cells)} mixed images and grid.png to {outdir} (style layers {args.styles})")
     return 0
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
-    from studio.gan.interpolate import Keyframe, interpolation_ws, parse_keyframe_seeds, render_frames
-    from studio.imaging.video import video_kind, write_video
+    from studio.app import interpolation
+    from studio.app.mixing import Source
+    from studio.gan.interpolate import parse_keyframe_seeds
+    from studio.imaging.video import video_kind
 
     seeds = parse_keyframe_seeds(args.seeds)
     if len(seeds) < 2:
@@ -78,13 +77,12 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     kind = video_kind(out)   # refuse an unknown suffix before loading the network
     renderer = open_renderer(args)
     settings = render_settings(args, renderer)
-    ws = interpolation_ws(renderer, [Keyframe.from_seed(seed) for seed in seeds], args.frames,
-                          space=args.space, loop=args.loop, settings=settings)
     output_dir(str(out if kind == "frames" else out.parent))
-    with progress_bar(ws.shape[0], "interpolate") as bar:
-        frames = render_frames(renderer, ws, settings, progress=lambda done, total: bar.update(done - bar.n))
+    with progress_bar(args.frames, "interpolate") as bar:
         try:
-            count = write_video(frames, out, fps=args.fps, loop=True, quality=args.quality)
+            count = interpolation.write(renderer, [Source(seed=seed) for seed in seeds], args.frames, out,
+                                        space=args.space, loop=args.loop, settings=settings, fps=args.fps,
+                                        quality=args.quality, progress=lambda done, total: bar.update(done - bar.n))
         except OSError as exc:
             raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
     what = {"mp4": "an MP4 video", "gif": "a GIF", "frames": "PNG frames"}[kind]

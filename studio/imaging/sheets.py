@@ -100,17 +100,3 @@ def labelled_sheet(
         for c in range(len(col_sources)):
             sheet.paste(tile(cells[r, c], None), ((c + 1) * w, (r + 1) * h))
     return sheet
-
-
-def mixing_grid(
-    rows: Sequence[int],
-    cols: Sequence[int],
-    sources: Mapping[int, np.ndarray],
-    cells: Mapping[tuple[int, int], np.ndarray],
-) -> Image.Image:
-    """The CLI's grid.png: row seeds give the form, column seeds the styles (style_mixing.py)."""
-    return labelled_sheet(
-        [sources[c] for c in cols], [sources[r] for r in rows],
-        {(ri, ci): cells[r, c] for ri, r in enumerate(rows) for ci, c in enumerate(cols)},
-        col_labels=[f"style {c}" for c in cols], row_labels=[f"form {r}" for r in rows],
-    )

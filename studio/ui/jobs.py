@@ -94,105 +94,43 @@ def render_recipe(recipe_json: str, tag: Any = None) -> Job:
     return job
 
 
-def _recipe_ws(r, recipe):
-    """[1, num_ws, w_dim] of a recipe with its own truncation, class and style mix."""
-    from studio.gan.latents import mix_styles
-
-    if recipe.model.fingerprint != r.network.fingerprint:
-        raise ValueError(f"an image was made with '{recipe.model.name}', not with the open model")
-    settings = r.settings_of(recipe)
-    ws = r.ws_from_latent(recipe.latent, settings)
-    if recipe.mix is not None:
-        ws = mix_styles(ws, r.ws_from_latent(recipe.mix.source, settings), recipe.mix.layers)
-    return ws
-
-
-def resolve_ws(ctx: JobContext, spec: dict, settings) -> tuple:
-    """A source spec -> (ws [1, num_ws, w_dim], Latent that re-creates it).
-
-    Specs: {'seed': n} (rendered with the panel's settings) or {'recipe': json} (a favourite or
-    a promoted cell, keeping its own look: it becomes its explicit ws).
-    """
-    from studio.gan.recipe import Latent, Recipe
-
-    r = ctx.renderer
-    if "seed" in spec:
-        seed = int(spec["seed"])
-        return r.ws_from_seeds([seed], settings), Latent(seed=seed)
-    ws = _recipe_ws(r, Recipe.from_json(spec["recipe"]))
-    return ws, Latent(w=ws[0].cpu().numpy())
-
-
-def _keyframes(ctx: JobContext, specs: Sequence[dict], space: str, settings):
-    """Interpolation keyframes; in Z only plain seeds and z latents can take part."""
-    from studio.gan.interpolate import Keyframe
-    from studio.gan.recipe import Recipe
-
-    keys = []
-    for spec in specs:
-        if space == "z" and "recipe" in spec:
-            recipe = Recipe.from_json(spec["recipe"])
-            if recipe.mix is not None or recipe.w is not None:
-                raise ValueError("favourites with a style mix or an explicit w can only be interpolated in W")
-            keys.append(Keyframe(recipe.latent))
-            continue
-        keys.append(Keyframe(resolve_ws(ctx, spec, settings)[1]) if "recipe" in spec
-                    else Keyframe.from_seed(int(spec["seed"])))
-    return keys
-
-
 def render_mix_matrix(forms: Sequence[dict], styles: Sequence[dict], layers: Sequence[int], settings: dict) -> Job:
     """The forms x styles matrix: streams the sources (tags ('form', i), ('style', j)) and every
-    cell (tag ('cell', i, j)) with the cell's recipe JSON as extra."""
+    cell (tag ('cell', i, j)) with its recipe JSON as extra."""
 
     def job(ctx: JobContext) -> int:
-        from studio.gan.recipe import StyleMix
+        from studio.app.mixing import Source, mix_matrix
 
-        r = ctx.renderer
-        s = _settings(settings)
-        form_res = [resolve_ws(ctx, spec, s) for spec in forms]
-        style_res = [resolve_ws(ctx, spec, s) for spec in styles]
-        import torch
-
-        form_ws = torch.cat([ws for ws, _ in form_res])
-        style_ws = torch.cat([ws for ws, _ in style_res])
-        for kind, res_list, ws_all in (("form", form_res, form_ws), ("style", style_res, style_ws)):
-            images = r.synthesize(ws_all, s)
-            for i, image in enumerate(images):
-                if ctx.cancelled():
-                    return 0
-                recipe = r.recipe(s, **_latent_kwargs(res_list[i][1]))
-                ctx.emit_image((kind, i), image, recipe.to_json())
         total = len(forms) * len(styles)
         done = 0
-        for f, st, image in r.render_mix_ws(form_ws, style_ws, list(layers), s, should_cancel=ctx.cancelled):
-            mix = StyleMix(source=style_res[st][1], layers=list(layers))
-            recipe = r.recipe(s, mix=mix, **_latent_kwargs(form_res[f][1]))
-            ctx.emit_image(("cell", f, st), image, recipe.to_json())
-            done += 1
-            ctx.emit_progress(done, total)
+        for item in mix_matrix(ctx.renderer, [Source.from_spec(f) for f in forms],
+                               [Source.from_spec(s) for s in styles], layers, _settings(settings),
+                               should_cancel=ctx.cancelled):
+            ctx.emit_image(item.tag, item.image, item.recipe.to_json())
+            if item.tag[0] == "cell":
+                done += 1
+                ctx.emit_progress(done, total)
         return done
 
     return job
-
-
-def _latent_kwargs(latent) -> dict:
-    return {"seed": latent.seed} if latent.seed is not None else {"w": latent.w}
 
 
 def render_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, loop: bool, settings: dict) -> Job:
     """Stream an interpolation strip (tag = frame index)."""
 
     def job(ctx: JobContext) -> int:
-        from studio.gan.interpolate import interpolation_ws, render_frames
+        from studio.app import interpolation
+        from studio.app.mixing import Source
 
-        r = ctx.renderer
-        s = _settings(settings)
-        ws = interpolation_ws(r, _keyframes(ctx, keyframes, space, s), frames, space=space, loop=loop, settings=s)
         count = 0
-        for count, image in enumerate(render_frames(r, ws, s, should_cancel=ctx.cancelled), start=1):
+
+        def progress(done: int, total: int) -> None:
+            ctx.emit_progress(done, total)
+
+        for count, image in enumerate(interpolation.frames(
+                ctx.renderer, [Source.from_spec(k) for k in keyframes], frames, space=space, loop=loop,
+                settings=_settings(settings), progress=progress, should_cancel=ctx.cancelled), start=1):
             ctx.emit_image(count - 1, image)
-            ctx.emit_progress(count, ws.shape[0])
         return count
 
     return job
@@ -203,18 +141,12 @@ def export_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, 
     """Render and write an interpolation to a video, GIF or folder of frames (with progress)."""
 
     def job(ctx: JobContext) -> str:
-        from studio.gan.interpolate import interpolation_ws, render_frames
-        from studio.imaging.video import write_video
+        from studio.app import interpolation
+        from studio.app.mixing import Source
 
-        r = ctx.renderer
-        s = _settings(settings)
-        ws = interpolation_ws(r, _keyframes(ctx, keyframes, space, s), frames, space=space, loop=loop, settings=s)
-        total = ws.shape[0]
-
-        def progress(done: int, _total: int) -> None:
-            ctx.emit_progress(done, total)
-
-        write_video(render_frames(r, ws, s, progress=progress, should_cancel=ctx.cancelled), out, fps=fps)
+        interpolation.write(ctx.renderer, [Source.from_spec(k) for k in keyframes], frames, out, space=space,
+                            loop=loop, settings=_settings(settings), fps=fps, progress=ctx.emit_progress,
+                            should_cancel=ctx.cancelled)
         return out
 
     return job
@@ -224,14 +156,10 @@ def write_mix_sheet(forms, styles, cells, cell_size: tuple[int, int], path: str)
     """Write the labelled forms x styles sheet (F1.. across, S1.. down) as a PNG."""
 
     def job(ctx: JobContext) -> str:
-        from studio.core.atomic import atomic_path
-        from studio.imaging.sheets import labelled_sheet
+        from studio.app.mixing import write_sheet
 
-        sheet = labelled_sheet(forms, styles, cells, col_labels=[f"F{i + 1}" for i in range(len(forms))],
-                               row_labels=[f"S{j + 1}" for j in range(len(styles))], cell_size=cell_size)
-        with atomic_path(path) as tmp:
-            sheet.save(tmp, format="PNG")
-        return path
+        return write_sheet(path, forms, styles, cells, across_labels=[f"F{i + 1}" for i in range(len(forms))],
+                           down_labels=[f"S{j + 1}" for j in range(len(styles))], cell_size=cell_size)
 
     return job
 
@@ -421,50 +349,19 @@ def prepare_preview(src: str, crop: str, resolution: int, count: int = 4, trim_f
     """A few source pictures ('before', i) and their crops ('after', i) as preparation would make them."""
 
     def job(ctx: JobContext) -> dict:
-        import numpy as np
-        from PIL import Image
+        from studio.app.prepare import preview
 
-        from studio.data.prepare import ImageProblem, crop_image, load_image, mean_aspect_ratio, remove_frame, \
-            scan_images
-
-        files = scan_images(src)
-        if not files:
-            raise ValueError(f"no pictures found in {src}")
-        spread = files[:: max(1, len(files) // count)] + files   # spread out, then anything readable
-        ratio = None
-        if crop == "rect":
-            sizes = []
-            for path in files[:200]:
-                try:
-                    with Image.open(path) as img:
-                        sizes.append(img.size)
-                except OSError:
-                    continue
-            ratio = mean_aspect_ratio(sizes)
-        shown, seen = 0, set()
-        for path in spread:
-            if shown == count or ctx.cancelled():
-                break
-            if path in seen:
+        found, ratio, pairs = preview(src, crop, resolution, count, trim_frames=trim_frames,
+                                      should_cancel=ctx.cancelled)
+        shown = 0
+        for pair in pairs:
+            if pair.problem is not None:
+                ctx.emit({"skipped": f"{pair.name}: {pair.problem}"})
                 continue
-            seen.add(path)
-            try:
-                img = load_image(path)
-            except ImageProblem as exc:
-                ctx.emit({"skipped": f"{path.name}: {exc}"})
-                continue
-            if trim_frames:
-                img = remove_frame(img)
-            before = img.copy()
-            before.thumbnail((256, 256))
-            ctx.emit_image(("before", shown), np.asarray(before.convert("RGB")), path.name)
-            parts = crop_image(img, crop, resolution, aspect_ratio=ratio)
-            strip = Image.new("RGB", (resolution * len(parts), resolution))
-            for k, part in enumerate(parts):
-                strip.paste(part.convert("RGB"), (k * resolution, 0))
-            ctx.emit_image(("after", shown), np.asarray(strip), path.name)
+            ctx.emit_image(("before", shown), pair.before, pair.name)
+            ctx.emit_image(("after", shown), pair.after, pair.name)
             shown += 1
-        return {"files": len(files), "aspect_ratio": ratio}
+        return {"files": found, "aspect_ratio": ratio}
 
     return job
 
@@ -473,7 +370,7 @@ def prepare_dataset(src: str, dest: str, options: dict) -> Job:
     """Run ``studio prepare`` on the worker thread with progress; returns the report's summary."""
 
     def job(ctx: JobContext) -> dict:
-        from studio.data.prepare import prepare
+        from studio.app.prepare import prepare
 
         stages = {"check": 0, "crop": 1, "clip": 2}
 
