@@ -22,7 +22,7 @@ def measure(resolution: int, steps: int, preset: str, batch: int) -> dict:
 
     from studio.data.procedural import write_dataset
     from studio.core.runtime import tune_allocator
-    from studio.training.loop import Trainer
+    from studio.training.trainer import Trainer
     from studio.training.options import TrainingOptions
 
     tune_allocator()

@@ -3,6 +3,7 @@ window imports (and renders) with Qt absent."""
 
 from __future__ import annotations
 
+import os
 import re
 import shutil
 import subprocess
@@ -56,3 +57,12 @@ print(G(torch.zeros(1, 8)).shape)
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert result.returncode == 0, result.stderr
     assert "torch.Size([1, 3, 8, 8])" in result.stdout
+
+
+def test_the_window_imports_without_torch():
+    """torch loads on the inference thread after the window shows, never while the window's modules import."""
+    code = "import sys; import studio.ui.main_window, studio.ui.app; print('torch' in sys.modules)"
+    env = {**os.environ, "QT_QPA_PLATFORM": "offscreen"}
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "False"

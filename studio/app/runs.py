@@ -1,7 +1,7 @@
 """Training runs: one run-folder scheme for ``studio train`` and the Train tab.
 
 A run lives in ``RUNS/NNNNN-<dataset>-<preset>`` (numbered like NVIDIA's, so they sort; the
-scheme itself is :mod:`studio.training.launch`'s, since the trainer and the default-model
+scheme itself is :mod:`studio.training.runs`'s, since the trainer and the default-model
 release find runs too). Here is what both front ends do with runs:
 
 * **new** - :func:`resolve_options` turns the options given (command-line flags, or the Train
@@ -27,15 +27,8 @@ from typing import Any, Mapping
 
 from studio.core import paths
 from studio.core.atomic import atomic_write_text
-from studio.training.launch import RUN_RE, latest_run_dir, new_run_dir
 from studio.training.options import OPTIONS_FILE, TrainingOptions
-from studio.training.snapshots import find_latest_snapshot
-
-#: A file of this name in a run folder asks its worker to stop after the current step.
-STOP_FILE = "STOP"
-
-#: The per-tick statistics a worker appends to, one JSON object a line.
-STATS_FILE = "stats.jsonl"
+from studio.training.runs import RUN_RE, STATS_FILE, STOP_FILE, find_latest_snapshot, latest_run_dir, new_run_dir
 
 #: The options the Train tab asked for, passed to the worker with ``--options-json``.
 REQUESTED_OPTIONS_FILE = "requested-options.json"

@@ -35,7 +35,7 @@ def cmd_train(args: argparse.Namespace) -> int:
     options = resolve_options(overrides, args.outdir)
     if args.gpus > 1:
         return _train_distributed(options, args.gpus)
-    from studio.training.loop import train
+    from studio.training import train
 
     print(f"training in {options.run_dir}", file=sys.stderr)
 
@@ -124,8 +124,8 @@ def _train_distributed(options, gpus: int) -> int:
 
 def cmd_publish_default(args: argparse.Namespace) -> int:
     from studio.training.default_model import keep_resumable, publish
-    from studio.training.launch import latest_run_dir
-    from studio.training.loop import find_latest_snapshot
+    from studio.training.runs import latest_run_dir
+    from studio.training.runs import find_latest_snapshot
 
     snapshot = args.snapshot
     if snapshot == "latest":

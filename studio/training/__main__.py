@@ -1,12 +1,12 @@
 """The training worker process: ``python -m studio.training --run-dir DIR [--options-json FILE]``.
 
 The GUI's Train tab (through QProcess) and ``studio train --gpus N`` (through torchrun) start
-this. It runs :func:`studio.training.loop.train` and reports on stdout, one JSON object per
+this. It runs :func:`studio.training.train` and reports on stdout, one JSON object per
 line, flushed at once::
 
     {"event": "log" | "progress" | "snapshot" | "metric" | "error" | "done", ...}
 
-(fields per event in :mod:`studio.training.loop`; ``error`` has ``message``, ``kind`` - the
+(fields per event in :mod:`studio.training.trainer`; ``error`` has ``message``, ``kind`` - the
 exception's class name - and ``traceback``, empty for errors a user can fix).
 
 Options come from ``--options-json`` or else ``DIR/training_options.json``; ``--resume``
@@ -50,7 +50,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import torch
 
-        from studio.training.loop import train
+        from studio.training.trainer import train
         from studio.training.options import TrainingOptions
 
         distributed = _init_distributed()

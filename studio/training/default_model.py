@@ -170,7 +170,7 @@ def training_overrides(given: dict[str, Any], outdir: str | Path,
     Only applies when ``given`` names no dataset and no other preset; otherwise ``given`` comes
     back unchanged. Continuing a run in ``outdir`` keeps that run's own options.
     """
-    from studio.training.launch import latest_run_dir
+    from studio.training.runs import latest_run_dir
 
     if given.get("data") or given.get("preset") not in (None, "default-abstract"):
         return given, []
@@ -231,7 +231,7 @@ def check_default_snapshot(snapshot: Path) -> None:
 def keep_resumable(snapshot: str | Path) -> Path:
     """Copy a default-model training snapshot (optimiser state included) to :func:`resume_snapshot_path`."""
     from studio.core.atomic import atomic_path
-    from studio.training.loop import is_training_snapshot
+    from studio.training.snapshots import is_training_snapshot
 
     snapshot = Path(snapshot).expanduser()
     if not is_training_snapshot(snapshot):

@@ -2,7 +2,9 @@
 
 The same :class:`TrainingOptions` drives ``studio train``, the worker process
 (``python -m studio.training``) and the GUI's Train tab. Everything a run needs is here, so a
-run folder can always be resumed from its own ``training_options.json``.
+run folder can always be resumed from its own ``training_options.json``. When a run cannot start
+or go on, the trainer raises :class:`TrainingError` (defined here, where every training module can
+reach it) with what to do.
 
 Units:
 
@@ -22,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from studio.core.atomic import atomic_write_text
+from studio.core.errors import StudioError
 
 OPTIONS_FILE = "training_options.json"
 AUG_MODES = ("ada", "noaug", "fixed")
@@ -41,10 +44,14 @@ PRESETS: dict[str, dict[str, Any]] = {
     "auto": dict(channel_base=16384, channel_max=512, mapping_layers=2, w_dim=512, z_dim=512),
     "paper256": dict(channel_base=16384, channel_max=512, mapping_layers=8, w_dim=512, z_dim=512),
     # DCGAN (the PyTorch tutorial): channel_base = ngf = ndf, channel_max = ngf * 8, z of 100; see
-    # studio.gan.networks.dcgan. Trains with studio.training.dcgan.DcganTrainer at 64 or 128 px.
+    # studio.gan.networks.dcgan. Trained as studio.training.dcgan describes, at 64 or 128 px.
     "dcgan": dict(channel_base=64, channel_max=512, mapping_layers=0, w_dim=100, z_dim=100),
 }
-DCGAN_PRESETS = ("dcgan",)   # presets trained by the DCGAN trainer instead of StyleGAN2-ADA
+DCGAN_PRESETS = ("dcgan",)   # presets trained as DCGAN (studio.training.dcgan) instead of StyleGAN2-ADA
+
+
+class TrainingError(StudioError):
+    """A run cannot start or go on; the message says why and what to do."""
 
 
 @dataclass
@@ -186,4 +193,4 @@ class TrainingOptions:
             raise ValueError(f"{path} is not valid JSON: {exc}") from None
 
 
-__all__ = ["TrainingOptions", "PRESETS", "DCGAN_PRESETS", "AUG_MODES", "OPTIONS_FILE"]
+__all__ = ["TrainingOptions", "TrainingError", "PRESETS", "DCGAN_PRESETS", "AUG_MODES", "OPTIONS_FILE"]

@@ -7,43 +7,35 @@ carries, under prefixes of their own:
 * ``G.*``          the training generator (G_ema is its moving average)
 * ``optG.*``, ``optD.*``  Adam state per parameter name (``optG.<param>.exp_avg`` ...)
 * ``aug.*``        tensors of the augmentation pipe / ADA controller state
-* ``loss.*``       loss state (the path-length mean)
+* ``loss.*``       the loss object's state (StyleGAN2's path-length mean)
+* ``Dclip.*``, ``optDc.*``  the CLIP discriminator's head and its Adam state, when the run has one
 
 and in its ``training_state`` metadata (JSON) the counters: ``kimg``, ``nimg``, ``step``,
 ``tick``, ``p``, the ADA controller's plain values and the run's options.
+:func:`is_training_snapshot` tells such a file from a network file that only renders.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import re
 from pathlib import Path
 from typing import Any, Mapping
 
 import torch
 
-SNAPSHOT_RE = re.compile(r"^network-snapshot-(\d+)\.safetensors$")
+def is_training_snapshot(path: str | Path) -> bool:
+    """True for a studio file written by the trainer (it carries G, optimiser state, counters)."""
+    try:
+        from safetensors import safe_open
 
-
-def snapshot_name(nimg: int) -> str:
-    """``network-snapshot-000040.safetensors`` for 40 kimg (whole kimg, rounded down)."""
-    return f"network-snapshot-{nimg // 1000:06d}.safetensors"
-
-
-def find_latest_snapshot(run_dir: str | Path) -> Path | None:
-    """The newest complete snapshot in ``run_dir`` (highest kimg, then newest file), or None.
-
-    Half-written temporary files (hidden ``.network-snapshot-*.tmp``) never match.
-    """
-    run_dir = Path(run_dir)
-    if not run_dir.is_dir():
-        return None
-    found = []
-    for entry in run_dir.iterdir():
-        m = SNAPSHOT_RE.match(entry.name)
-        if m and entry.is_file() and entry.stat().st_size > 0:
-            found.append((int(m.group(1)), entry.stat().st_mtime_ns, entry))
-    return max(found)[2] if found else None
+        with safe_open(str(path), framework="pt") as f:
+            meta = f.metadata() or {}
+            keys = list(f.keys())
+    except Exception:  # noqa: BLE001 - any unreadable file is simply not a snapshot
+        return False
+    state = json.loads(meta.get("training_state") or "{}")
+    return "nimg" in state and any(k.startswith("G.") for k in keys)
 
 
 def remove_stale_temp_files(run_dir: str | Path) -> list[Path]:
@@ -117,5 +109,5 @@ def join_state(plain: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], pr
     return state
 
 
-__all__ = ["snapshot_name", "find_latest_snapshot", "remove_stale_temp_files", "optimizer_tensors",
+__all__ = ["is_training_snapshot", "remove_stale_temp_files", "optimizer_tensors",
            "load_optimizer_tensors", "split_state", "join_state"]

@@ -253,29 +253,70 @@ class MainThreadGC(QObject):
             gc.collect(generation)
 
 
-class InferenceClient(QObject):
-    """The UI-thread face of the worker: forwards only results that are still current.
+class Request(QObject):
+    """One submitted job's own channel: its results come here and nowhere else.
 
-    Panels connect to these signals and filter by key; stale results never reach them.
-    Signals mirror the worker's: ``image(key, stamp, tag, QImage, extra)``,
-    ``progress(key, stamp, done, total)``, ``message(key, stamp, payload)``,
-    ``finished(key, stamp, result)``, ``failed(key, stamp, message)``, ``ready(dict)``,
-    ``busy(bool)`` (some job is running).
+    Signals: ``image(tag, QImage, extra)``, ``progress(done, total)``, ``message(payload)``,
+    ``finished(result)``, ``failed(message)``. Only a request that is still the newest for its
+    key hears anything: a superseded or cancelled one goes quiet. A failure that nobody listens
+    for is not lost: the client reports it as ``unhandled_error`` (the status bar shows it).
+    """
+
+    image = Signal(object, QImage, object)
+    progress = Signal(int, int)
+    message = Signal(object)
+    finished = Signal(object)
+    failed = Signal(str)
+
+    def __init__(self, client: "InferenceClient", key: str, stamp: int):
+        super().__init__()          # no Qt parent: Python owns it, and it goes when nobody holds it
+        self._client, self.key, self.stamp = client, key, stamp
+
+    def on(self, *, image=None, progress=None, message=None, finished=None, failed=None) -> "Request":
+        """Connect handlers in one call; returns the request (``submit(...).on(image=...)``)."""
+        for signal, slot in ((self.image, image), (self.progress, progress), (self.message, message),
+                             (self.finished, finished), (self.failed, failed)):
+            if slot is not None:
+                signal.connect(slot)
+        return self
+
+    def is_current(self) -> bool:
+        return self._client.is_current(self.key, self.stamp)
+
+    def cancel(self) -> None:
+        """Stop this job (if it is still the newest for its key)."""
+        if self.is_current():
+            self._client.cancel(self.key)
+
+    def has_failure_handler(self) -> bool:
+        return self.receivers(SIGNAL_FAILED) > 0
+
+
+SIGNAL_FAILED = "2failed(QString)"   # Qt's signature string for Request.failed, for receivers()
+
+
+class InferenceClient(QObject):
+    """The UI-thread face of the worker: hands each result to the request that asked for it.
+
+    ``submit(key, job)`` returns a :class:`Request` whose signals carry that job's images,
+    progress, messages, result or failure, while it is the newest request for its key; stale
+    results never reach anyone. Window-wide signals: ``ready(dict)`` (torch loaded),
+    ``busy(bool)`` (some job is running), ``activity(done, total)`` (progress of whatever runs, for
+    the status bar's meter), ``unhandled_error(message)`` (a failure no request listened for, or
+    the engine failing to start).
     """
 
     ready = Signal(dict)
-    image = Signal(str, int, object, QImage, object)
-    progress = Signal(str, int, int, int)
-    message = Signal(str, int, object)
-    finished = Signal(str, int, object)
-    failed = Signal(str, int, str)
     busy = Signal(bool)
+    activity = Signal(int, int)
+    unhandled_error = Signal(str)
 
     def __init__(self, *, device: str = "auto", parent: QObject | None = None):
         super().__init__(parent)
         self.worker = InferenceWorker(device=device)
         self.device_info: dict = {}
         self._running: set[tuple[str, int]] = set()
+        self._requests: dict[str, Request] = {}     # the newest request of each key
         w = self.worker
         w.ready.connect(self._on_ready)
         w.image_ready.connect(self._on_image)
@@ -290,11 +331,16 @@ class InferenceClient(QObject):
         self._gc_held = True
         self.worker.start(QThread.Priority.LowPriority)
 
-    def submit(self, key: str, job: Job) -> int:
-        return self.worker.submit(key, job)
+    def submit(self, key: str, job: Job) -> Request:
+        """Queue ``job`` under ``key`` (replacing a queued one with that key); returns its request."""
+        stamp = self.worker.submit(key, job)
+        request = Request(self, key, stamp)
+        self._requests[key] = request       # replaces (and so silences) an older request of the key
+        return request
 
     def cancel(self, key: str) -> None:
         self.worker.cancel(key)
+        self._requests.pop(key, None)
 
     def is_current(self, key: str, stamp: int) -> bool:
         return self.worker.is_current(key, stamp)
@@ -323,7 +369,14 @@ class InferenceClient(QObject):
             time.sleep(0.005)
         return False
 
-    # -- forwarding ----------------------------------------------------------------------------
+    # -- delivery ------------------------------------------------------------------------------
+    def _request(self, key: str, stamp: int) -> Request | None:
+        """The request a result belongs to, while it is still the newest for its key."""
+        request = self._requests.get(key)
+        if request is None or request.stamp != stamp or not self.is_current(key, stamp):
+            return None
+        return request
+
     def _on_ready(self, info: dict) -> None:
         self.device_info = info
         self.ready.emit(info)
@@ -332,29 +385,44 @@ class InferenceClient(QObject):
         self._running.add((key, stamp))
         self.busy.emit(True)
 
-    def _done(self, key: str, stamp: int) -> None:
+    def _done(self, key: str, stamp: int) -> Request | None:
         self._running.discard((key, stamp))
         if not self._running:
             self.busy.emit(False)
+        request = self._request(key, stamp)
+        if request is not None:
+            del self._requests[key]
+        return request
 
     def _on_image(self, key, stamp, tag, image, extra) -> None:
-        if self.is_current(key, stamp):
-            self.image.emit(key, stamp, tag, image, extra)
+        request = self._request(key, stamp)
+        if request is not None:
+            request.image.emit(tag, image, extra)
 
     def _on_progress(self, key, stamp, done, total) -> None:
-        if self.is_current(key, stamp):
-            self.progress.emit(key, stamp, done, total)
+        request = self._request(key, stamp)
+        if request is not None:
+            self.activity.emit(done, total)
+            request.progress.emit(done, total)
 
     def _on_message(self, key, stamp, payload) -> None:
-        if self.is_current(key, stamp):
-            self.message.emit(key, stamp, payload)
+        request = self._request(key, stamp)
+        if request is not None:
+            request.message.emit(payload)
 
     def _on_finished(self, key, stamp, result) -> None:
-        self._done(key, stamp)
-        if self.is_current(key, stamp):
-            self.finished.emit(key, stamp, result)
+        request = self._done(key, stamp)
+        if request is not None:
+            request.finished.emit(result)
 
     def _on_failed(self, key, stamp, message) -> None:
-        self._done(key, stamp)
-        if key == "worker" or self.is_current(key, stamp):
-            self.failed.emit(key, stamp, message)
+        if key == "worker":                 # the engine itself could not start
+            self.unhandled_error.emit(message)
+            return
+        request = self._done(key, stamp)
+        if request is None:
+            return
+        if request.has_failure_handler():
+            request.failed.emit(message)
+        else:
+            self.unhandled_error.emit(message)

@@ -7,6 +7,7 @@ from pathlib import Path
 from PySide6.QtCore import QSettings, Qt, QTimer
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import (
+    QDialog,
     QFileDialog,
     QHBoxLayout,
     QLabel,
@@ -123,7 +124,7 @@ class MainWindow(QMainWindow):
         session.model_failed.connect(self._on_model_failed)
         session.client.ready.connect(self._on_ready)
         session.client.busy.connect(self._on_busy)
-        session.client.progress.connect(self._on_progress)
+        session.client.activity.connect(self._on_progress)
         self._refresh_recent()
         geometry = ui_state().value("window/geometry")
         if geometry is not None:
@@ -270,7 +271,7 @@ class MainWindow(QMainWindow):
         if not self.session.client.running_jobs():
             self.progress.hide()
 
-    def _on_progress(self, key: str, stamp: int, done: int, total: int) -> None:
+    def _on_progress(self, done: int, total: int) -> None:
         self.progress.show()
         self.progress.setMaximum(max(total, 1))
         self.progress.setValue(done)
@@ -332,6 +333,9 @@ class MainWindow(QMainWindow):
     # -- closing ------------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802
         ui_state().setValue("window/geometry", self.saveGeometry())
+        for dialog in self.findChildren(QDialog):   # large views and dialogs go with the window
+            if dialog.isVisible():
+                dialog.close()
         if getattr(self, "train", None) is not None:
             self.train.shutdown()
         self.session.shutdown()

@@ -113,10 +113,6 @@ class PrepareDialog(QDialog):
         self.close_btn.clicked.connect(self._close)
         self.crop.currentIndexChanged.connect(lambda _i: self.preview())
         self.res.currentIndexChanged.connect(lambda _i: self.preview())
-        self.client.image.connect(self._on_image)
-        self.client.progress.connect(self._on_progress)
-        self.client.finished.connect(self._on_finished)
-        self.client.failed.connect(self._on_failed)
 
     def _choose_src(self) -> None:
         folder = QFileDialog.getExistingDirectory(self, "Folder of pictures", self.src.text() or str(Path.home()))
@@ -136,7 +132,8 @@ class PrepareDialog(QDialog):
             return
         self.client.submit(PREVIEW_KEY, jobs.prepare_preview(self.src.text().strip(), self.crop.currentData(),
                                                              min(self.res.currentData(), 256),
-                                                             trim_frames=self.frames.isChecked()))
+                                                             trim_frames=self.frames.isChecked())).on(
+            image=self._on_image, finished=self._on_previewed, failed=self._on_failed)
 
     def options(self) -> dict:
         phrase = self.clip_phrase.text().strip() or None
@@ -144,7 +141,7 @@ class PrepareDialog(QDialog):
                    "labels_from_folders": self.labels.isChecked(), "trim_frames": self.frames.isChecked()}
         if phrase:
             options.update(clip_filter=phrase, keep=self.keep.text().strip() or "90%",
-                           clip_spec=self.session.settings.clip, clip_config=self.session.settings.clip_config)
+                           clip_spec=self.session.clip.spec, clip_config=self.session.clip.config)
         return options
 
     def prepare(self) -> None:
@@ -155,11 +152,10 @@ class PrepareDialog(QDialog):
         self.prepare_btn.setEnabled(False)
         self.progress.show()
         self.report.setPlainText("Preparing …")
-        self.client.submit(PREPARE_KEY, jobs.prepare_dataset(src, dest, self.options()))
+        self.client.submit(PREPARE_KEY, jobs.prepare_dataset(src, dest, self.options())).on(
+            progress=self._on_progress, finished=self._on_prepared, failed=self._on_failed)
 
-    def _on_image(self, key: str, stamp: int, tag, image: QImage, extra) -> None:
-        if key != PREVIEW_KEY:
-            return
+    def _on_image(self, tag, image: QImage, extra) -> None:
         side, i = tag
         label = (self.before if side == "before" else self.after)[i]
         label.setPixmap(QPixmap.fromImage(image).scaled(max(label.width(), label.minimumWidth()), label.height(),
@@ -167,23 +163,22 @@ class PrepareDialog(QDialog):
                                                         Qt.TransformationMode.SmoothTransformation))
         label.setToolTip(str(extra))
 
-    def _on_progress(self, key: str, stamp: int, done: int, total: int) -> None:
-        if key == PREPARE_KEY:
-            self.progress.setMaximum(max(total, 1))
-            self.progress.setValue(done)
+    def _on_progress(self, done: int, total: int) -> None:
+        self.progress.setMaximum(max(total, 1))
+        self.progress.setValue(done)
 
-    def _on_finished(self, key: str, stamp: int, result) -> None:
-        if key == PREPARE_KEY:
-            self.prepare_btn.setEnabled(True)
-            self.report.setPlainText(result["summary"])
-            self.prepared = result["out"]
-        elif key == PREVIEW_KEY and isinstance(result, dict) and result.get("aspect_ratio"):
+    def _on_prepared(self, result: dict) -> None:
+        self.prepare_btn.setEnabled(True)
+        self.report.setPlainText(result["summary"])
+        self.prepared = result["out"]
+
+    def _on_previewed(self, result) -> None:
+        if isinstance(result, dict) and result.get("aspect_ratio"):
             self.report.setPlainText(f"{result['files']} pictures; mean aspect ratio {result['aspect_ratio']:.3f}:1")
 
-    def _on_failed(self, key: str, stamp: int, message: str) -> None:
-        if key in (PREPARE_KEY, PREVIEW_KEY):
-            self.prepare_btn.setEnabled(True)
-            self.report.setPlainText(message)
+    def _on_failed(self, message: str) -> None:
+        self.prepare_btn.setEnabled(True)
+        self.report.setPlainText(message)
 
     def _close(self) -> None:
         self.client.cancel(PREPARE_KEY)

@@ -5,6 +5,10 @@ Signals:
 * ``model_failed(str)``: opening a model failed, with the reason.
 * ``status(str, int)``: a message for the status bar and how long to show it (ms, 0 = until replaced).
 * ``starred(int)``: an image was added to the library (its id).
+
+Shared state: ``clip`` (:class:`studio.app.state.ClipChoice`), the CLIP every prompt is scored
+with, set in the Evolve panel and used by Explore's Find by prompt; ``selections`` (each panel's
+selected recipes, for the panels that take images from another).
 """
 
 from __future__ import annotations
@@ -12,6 +16,7 @@ from __future__ import annotations
 from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QObject, Signal
 from PySide6.QtGui import QImage
 
+from studio.app.state import ClipChoice
 from studio.core.settings import Settings, load_settings, save_settings
 from studio.ui import jobs
 from studio.ui.inference import InferenceClient
@@ -43,13 +48,13 @@ class StudioSession(QObject):
                  parent: QObject | None = None):
         super().__init__(parent)
         self.settings = settings or load_settings()
+        self.clip = ClipChoice(self.settings.clip, self.settings.clip_config)   # the CLIP every prompt uses
         self.client = client or InferenceClient(device=self.settings.device, parent=self)
         self.model: dict | None = None
         self.selections: dict[str, list] = {}   # panel name -> recipes of its current selection
         self._library = library
-        self._model_stamp = 0
-        self.client.finished.connect(self._on_finished)
-        self.client.failed.connect(self._on_failed)
+        self._pending_source: str | None = None
+        self.client.unhandled_error.connect(lambda message: self.status.emit(message, 0))
 
     # -- the library opens lazily (first star / first visit of the Library panel) ----------------
     @property
@@ -64,14 +69,14 @@ class StudioSession(QObject):
         return self._library
 
     # -- models ----------------------------------------------------------------------------------
-    def open_model(self, source: str) -> int:
+    def open_model(self, source: str):
         """Load a network file or URL on the worker; ``model_changed`` follows."""
         self.status.emit(f"Opening {source} …", 0)
-        self._model_stamp = self.client.submit(MODEL_KEY, jobs.load_model(source))
         self._pending_source = source
-        return self._model_stamp
+        return self.client.submit(MODEL_KEY, jobs.load_model(source)).on(
+            finished=self._on_model_loaded, failed=self._on_model_failed)
 
-    def open_model_for(self, recipe) -> int:
+    def open_model_for(self, recipe):
         """Find and load the model ``recipe`` was made with (``studio.app.models.find_model``'s rule:
         the recipe's path, the library's, the bundled default; the fingerprint must match)."""
         self.status.emit(f"Looking for '{recipe.model.name}' to restore the image …", 0)
@@ -80,13 +85,11 @@ class StudioSession(QObject):
             library_path = str(self.library.path)
         except Exception:  # noqa: BLE001 - without a library the other places are still tried
             pass
-        self._model_stamp = self.client.submit(MODEL_KEY, jobs.load_model_for_recipe(recipe.to_json(), library_path))
         self._pending_source = None
-        return self._model_stamp
+        return self.client.submit(MODEL_KEY, jobs.load_model_for_recipe(recipe.to_json(), library_path)).on(
+            finished=self._on_model_loaded, failed=self._on_model_failed)
 
-    def _on_finished(self, key: str, stamp: int, result) -> None:
-        if key != MODEL_KEY:
-            return
+    def _on_model_loaded(self, result: dict) -> None:
         self.model = result
         self.settings.add_recent(self._pending_source or result["path"])
         self._save_settings()
@@ -97,13 +100,10 @@ class StudioSession(QObject):
         self.status.emit(f"Opened {result['name']}", 4000)
         self.model_changed.emit(result)
 
-    def _on_failed(self, key: str, stamp: int, message: str) -> None:
-        if key == MODEL_KEY:
-            self.model_failed.emit(message)
-            searching = self._pending_source is None      # a recipe's model: the message says it all
-            self.status.emit(message if searching else f"Could not open the model: {message}", 0)
-        else:
-            self.status.emit(message, 0)
+    def _on_model_failed(self, message: str) -> None:
+        self.model_failed.emit(message)
+        searching = self._pending_source is None      # a recipe's model: the message says it all
+        self.status.emit(message if searching else f"Could not open the model: {message}", 0)
 
     def _save_settings(self) -> None:
         try:
@@ -113,6 +113,8 @@ class StudioSession(QObject):
 
     def remember_clip(self, spec: str, config: str | None) -> None:
         """The CLIP the artist chose last is the one every panel and command uses next time."""
+        self.clip.update(spec=spec, config=config)
+        spec, config = self.clip.spec, self.clip.config
         if (self.settings.clip, self.settings.clip_config) != (spec, config):
             self.settings.clip, self.settings.clip_config = spec, config
             self._save_settings()

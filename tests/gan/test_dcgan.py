@@ -59,7 +59,7 @@ def test_generator_interface_and_images_in_range(res):
         logits = D(img)
     assert img.shape == (5, 3, res, res) and img.min() >= -1 and img.max() <= 1
     assert logits.shape == (5, 1) and torch.isfinite(logits).all()
-    with pytest.raises(ValueError, match="ws must be"):
+    with pytest.raises(ValueError, match="ws must have shape"):
         G.synthesis(torch.zeros(1, 2, 16))
 
 

@@ -105,3 +105,20 @@ def test_early_exit_gives_the_skip_image_of_a_lower_block(golden):
     # the preview is the image the full render upsamples and refines: close after downsampling
     down = torch.nn.functional.avg_pool2d(full, 2)
     assert (preview - down).abs().mean() < (full - full.mean()).abs().mean()
+
+
+def test_shapes_are_checked_where_modules_meet():
+    """A tensor of the wrong shape fails at the seam, naming what was expected."""
+    from studio.gan.networks import Discriminator, DiscriminatorConfig, GeneratorConfig, make_generator
+
+    G = make_generator(GeneratorConfig(z_dim=8, w_dim=8, c_dim=3, img_resolution=8, mapping_layers=1,
+                                       channel_base=64, channel_max=8))
+    with pytest.raises(ValueError, match=r"z must have shape \[N, 8\], got \[2, 7\]"):
+        G.mapping(torch.zeros(2, 7), torch.zeros(2, 3))
+    with pytest.raises(ValueError, match="the class label c is missing"):
+        G.mapping(torch.zeros(2, 8), None)
+    with pytest.raises(ValueError, match=r"ws must have shape \[N, 4, 8\]"):
+        G.synthesis(torch.zeros(1, 3, 8))
+    D = Discriminator(DiscriminatorConfig(img_resolution=8, channel_base=64, channel_max=8))
+    with pytest.raises(ValueError, match=r"the image must have shape \[N, 3, 8, 8\], got \[1, 3, 16, 16\]"):
+        D(torch.zeros(1, 3, 16, 16))

@@ -183,9 +183,9 @@ def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_de
 
 
 def test_only_default_model_snapshots_replace_the_committed_one(small_default, tmp_path):
-    from studio.training.loop import Trainer
+    from studio.training.trainer import Trainer
     from studio.training.options import TrainingOptions
-    from tests.training.test_loop import draw_dataset
+    from tests.training.test_trainer import draw_dataset
 
     data = draw_dataset(tmp_path / "mine", count=8, res=16)
     trainer = Trainer(TrainingOptions(data=str(data), run_dir=str(tmp_path / "run"), preset="small", batch=4,

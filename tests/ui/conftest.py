@@ -41,6 +41,29 @@ def make_window(qtbot, monkeypatch):
     yield make
     for window in made:
         window.close()
+    _fail_on_leaks(made)
+
+
+def _fail_on_leaks(windows) -> None:
+    """A test leaves nothing behind: no window or dialog on screen, no worker thread, no training process."""
+    import threading
+
+    from PySide6.QtCore import QProcess
+    from PySide6.QtWidgets import QApplication
+
+    leaks = [f"a visible {type(w).__name__} ({w.windowTitle() or 'untitled'})"
+             for w in QApplication.topLevelWidgets() if w.isVisible()]
+    for window in windows:
+        if window.session.client.worker.isRunning():
+            leaks.append("the inference worker thread is still running")
+        process = getattr(window.train, "process", None)
+        if process is not None and process.state() != QProcess.ProcessState.NotRunning:
+            leaks.append("a training worker process is still running")
+    threads = [t.name for t in threading.enumerate() if t is not threading.main_thread() and not t.daemon]
+    if threads:
+        leaks.append(f"Python threads still running: {', '.join(threads)}")
+    if leaks:
+        pytest.fail("the test leaked " + "; ".join(leaks), pytrace=False)
 
 
 def grid_done(window) -> bool:

@@ -34,6 +34,7 @@ import torch
 from torch import nn
 
 from studio.gan.latents import truncate
+from studio.gan.networks import ops
 
 KIND = "dcgan"
 INIT_STD = 0.02  # the tutorial's weights_init: N(0, 0.02) convs, N(1, 0.02) batch-norm scales
@@ -104,8 +105,7 @@ class DcganSynthesis(nn.Module):
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", noise_generator=None, fused=None,
                 max_resolution: int | None = None) -> torch.Tensor:
-        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
-            raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
+        ops.assert_shape(ws, [None, self.num_ws, self.w_dim], "ws")
         x = ws[:, 0].to(torch.float32).reshape(ws.shape[0], self.w_dim, 1, 1)
         return self.main(x)
 
@@ -196,6 +196,7 @@ class DcganDiscriminator(nn.Module):
         _init_weights(self)
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        ops.assert_shape(img, [None, self.img_channels, self.img_resolution, self.img_resolution], "the image")
         x = img.to(torch.float32)
         for r in self.block_resolutions:
             x = getattr(self, f"b{r}")(x)

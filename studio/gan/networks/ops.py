@@ -23,6 +23,22 @@ LRELU_SLOPE = 0.2
 ACTIVATION_GAINS = {"linear": 1.0, "lrelu": SQRT2}
 
 
+def assert_shape(tensor: torch.Tensor | None, shape: Sequence[int | None], what: str) -> None:
+    """Check a tensor where two modules meet: ``shape`` lists each dimension's size, None for any.
+
+    Raises ValueError naming the tensor and both shapes, so a network assembled from a file with
+    mismatched parts fails at the seam rather than deep inside a convolution.
+    """
+    if tensor is None:
+        raise ValueError(f"{what} is missing (expected a tensor of shape {_shape_text(shape)})")
+    if tensor.ndim != len(shape) or any(want is not None and want != got for want, got in zip(shape, tensor.shape)):
+        raise ValueError(f"{what} must have shape {_shape_text(shape)}, got {list(tensor.shape)}")
+
+
+def _shape_text(shape: Sequence[int | None]) -> str:
+    return "[" + ", ".join("N" if size is None else str(size) for size in shape) + "]"
+
+
 def setup_filter(taps: Sequence[float] = (1, 3, 3, 1)) -> torch.Tensor:
     """A separable 2-D FIR filter from 1-D taps, normalised to sum 1."""
     f = torch.as_tensor(taps, dtype=torch.float32)

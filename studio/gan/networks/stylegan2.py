@@ -125,8 +125,10 @@ class MappingNetwork(nn.Module):
     ) -> torch.Tensor:
         x = None
         if self.z_dim > 0:
+            ops.assert_shape(z, [None, self.z_dim], "z")
             x = ops.normalize_2nd_moment(z.to(torch.float32))
         if self.c_dim > 0:
+            ops.assert_shape(c, [None, self.c_dim], "the class label c")
             y = ops.normalize_2nd_moment(self.embed(c.to(torch.float32)))
             x = torch.cat([x, y], dim=1) if x is not None else y
         for idx in range(self.num_layers):
@@ -353,7 +355,7 @@ class SynthesisBlock(nn.Module):
         if architecture not in ARCHITECTURES:
             raise ValueError(f"architecture must be one of {ARCHITECTURES}, got {architecture!r}")
         self.in_channels, self.resolution, self.architecture = in_channels, resolution, architecture
-        self.is_last = is_last
+        self.is_last, self.w_dim = is_last, w_dim
         self.register_buffer("resample_filter", ops.setup_filter())
         self.num_conv = self.num_torgb = 0
         layer_kwargs = dict(conv_clamp=conv_clamp, use_noise=use_noise)
@@ -371,6 +373,11 @@ class SynthesisBlock(nn.Module):
             self.skip = Conv2dLayer(in_channels, out_channels, kernel_size=1, bias=False, up=2)
 
     def forward(self, x, img, ws, noise_mode="const", noise_generator=None, fused=None):
+        ops.assert_shape(ws, [None, self.num_conv + self.num_torgb, self.w_dim],
+                         f"the ws of the {self.resolution} px block")
+        if self.in_channels != 0:
+            half = self.resolution // 2
+            ops.assert_shape(x, [None, self.in_channels, half, half], f"the input of the {self.resolution} px block")
         w_iter = iter(ws.unbind(dim=1))
         kw = dict(noise_mode=noise_mode, noise_generator=noise_generator, fused=fused)
         if self.in_channels == 0:
@@ -463,8 +470,7 @@ class SynthesisNetwork(nn.Module):
     ) -> torch.Tensor:
         """Render ws. ``max_resolution`` stops after that block and returns its image (a cheap
         preview, e.g. for CLIP, which sees 224 px anyway); see ``preview_resolutions``."""
-        if ws.ndim != 3 or ws.shape[1] != self.num_ws or ws.shape[2] != self.w_dim:
-            raise ValueError(f"ws must be [N, {self.num_ws}, {self.w_dim}], got {list(ws.shape)}")
+        ops.assert_shape(ws, [None, self.num_ws, self.w_dim], "ws")
         if noise_mode not in NOISE_MODES:
             raise ValueError(f"noise mode must be one of {NOISE_MODES}, got {noise_mode!r}")
         ws = ws.to(torch.float32)
@@ -592,6 +598,9 @@ class DiscriminatorBlock(nn.Module):
             self.skip = Conv2dLayer(tmp_channels, out_channels, 1, bias=False, down=2)
 
     def forward(self, x, img):
+        if self.in_channels != 0:
+            ops.assert_shape(x, [None, self.in_channels, self.resolution, self.resolution],
+                             f"the input of the discriminator's {self.resolution} px block")
         if self.in_channels == 0 or self.architecture == "skip":
             y = self.fromrgb(img.to(torch.float32))
             x = x + y if x is not None else y
@@ -718,6 +727,7 @@ class Discriminator(nn.Module):
         )
 
     def forward(self, img: torch.Tensor, c: torch.Tensor | None = None) -> torch.Tensor:
+        ops.assert_shape(img, [None, self.img_channels, self.img_resolution, self.img_resolution], "the image")
         x = None
         for res in self.block_resolutions:
             x, img = getattr(self, f"b{res}")(x, img)

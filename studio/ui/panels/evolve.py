@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.app.state import EvolutionChoices
 from studio.clip import vocabulary
 from studio.gan.recipe import Recipe
 from studio.ui import jobs
@@ -51,9 +52,8 @@ class EvolvePanel(QWidget):
         self.session = session
         self.client = session.client
         self.state: dict | None = None          # the current generation, as the worker reported it
-        self.chosen: list[int] = []             # parents ticked for the next generation
-        self.locked: list[int] = []
-        self.extras: list[str] = []             # recipes of brought-in parents
+        self.choices = EvolutionChoices()       # parents ticked, locked and brought in
+        self.choices.connect(lambda _name, _value: self._refresh_badges())
         self.info: dict[int, dict] = {}         # id -> {'score', 'recipe'}
         self.images: dict[int, QImage] = {}
         self._viewer: ImageViewer | None = None
@@ -88,11 +88,6 @@ class EvolvePanel(QWidget):
         layout.addWidget(scroll)
         layout.addLayout(center, 1)
 
-        self.client.image.connect(self._on_image)
-        self.client.progress.connect(self._on_progress)
-        self.client.message.connect(self._on_message)
-        self.client.finished.connect(self._on_finished)
-        self.client.failed.connect(self._on_failed)
         session.model_changed.connect(self._on_model)
         self._set_running(False)
         self.setEnabled(False)
@@ -206,6 +201,10 @@ class EvolvePanel(QWidget):
         self.prompt.textChanged.connect(self._prompt_timer.start)
         self.negative.textChanged.connect(self._prompt_timer.start)
         self.clip_edit.editingFinished.connect(self._refresh_vocabulary)
+        clip = self.session.clip                 # the fields and the session's CLIP follow each other
+        self.clip_edit.textChanged.connect(lambda text: setattr(clip, "spec", text))
+        self.clip_config.textChanged.connect(lambda text: setattr(clip, "config", text))
+        clip.connect(self._on_clip_choice)
         self._refresh_vocabulary()
         self.start_btn.clicked.connect(self.start)
         self.next_btn.clicked.connect(lambda: self.next_generation(1))
@@ -237,6 +236,24 @@ class EvolvePanel(QWidget):
         self.class_label.setVisible(info["c_dim"] > 0)
         self.realness.setEnabled(bool(info.get("has_discriminator")))
         self._set_running(False)
+
+    @property
+    def chosen(self) -> list[int]:
+        return self.choices.chosen
+
+    @property
+    def locked(self) -> list[int]:
+        return self.choices.locked
+
+    @property
+    def extras(self) -> list[str]:
+        return self.choices.extras
+
+    def _on_clip_choice(self, name: str, value) -> None:
+        edit = self.clip_edit if name == "spec" else self.clip_config
+        if (edit.text().strip() or ("default" if name == "spec" else None)) != value:
+            edit.setText(value or "")
+            self._refresh_vocabulary()
 
     # -- what the CLIP knows ----------------------------------------------------------------------------
     def _refresh_vocabulary(self) -> None:
@@ -279,7 +296,7 @@ class EvolvePanel(QWidget):
         if not self.prompt.text().strip():
             self.session.status.emit("Write a prompt first", 3000)
             return
-        self.chosen, self.locked, self.extras = [], [], []
+        self.choices.clear()
         self.info.clear()
         self.images.clear()
         self.grid.grid_model.set_items([], [])
@@ -290,17 +307,16 @@ class EvolvePanel(QWidget):
         clip_config = self.clip_config.text().strip() or None
         self.session.remember_clip(self.clip_edit.text().strip() or "default", clip_config)
         settings = {"truncation_psi": self.truncation.value(), "class_index": self.class_combo.currentData()}
-        self.client.submit(KEY, jobs.evolve_start(self.config(), self.prompt.text().strip(),
-                                                  self.negative.text().strip() or None, self.clip_edit.text().strip(),
-                                                  clip_config, settings))
+        self._submit(jobs.evolve_start(self.config(), self.prompt.text().strip(), self.negative.text().strip() or None,
+                                       self.clip_edit.text().strip(), clip_config, settings))
 
     def next_generation(self, count: int = 1) -> None:
         if self.state is None:
             return
         self._set_running(True)
         self.status.setText("Breeding …")
-        self.client.submit(KEY, jobs.evolve_next(list(self.chosen), list(self.locked), list(self.extras), count))
-        self.extras = []
+        self._submit(jobs.evolve_next(list(self.chosen), list(self.locked), list(self.extras), count))
+        self.choices.extras = []
 
     def run_to_end(self) -> None:
         if self.state is None:
@@ -316,17 +332,15 @@ class EvolvePanel(QWidget):
         if self.state is not None and index == self.state["index"]:
             return
         self._set_running(True)
-        self.client.submit(KEY, jobs.evolve_branch(index))
+        self._submit(jobs.evolve_branch(index))
 
     # -- results --------------------------------------------------------------------------------------
-    def _on_image(self, key: str, stamp: int, tag, image: QImage, extra) -> None:
-        if key == FULL_KEY:
-            self.images[tag] = image
-            if self._viewer is not None:
-                self._viewer.refresh()
-            return
-        if key != KEY:
-            return
+    def _submit(self, job) -> None:
+        """Every evolution step goes under one key (a new step replaces a queued one)."""
+        self.client.submit(KEY, job).on(image=self._on_image, progress=self._on_progress, message=self._on_message,
+                                        finished=self._on_finished, failed=self._on_failed)
+
+    def _on_image(self, tag, image: QImage, extra) -> None:
         self.images[tag] = image
         info = self.info.setdefault(tag, {})
         info.update({k: v for k, v in (extra or {}).items() if k != "full"})
@@ -336,35 +350,36 @@ class EvolvePanel(QWidget):
         else:
             self.grid.grid_model.set_image(tag, image)
 
+    def _on_full_image(self, tag, image: QImage, _extra) -> None:
+        self.images[tag] = image
+        if self._viewer is not None:
+            self._viewer.refresh()
+
     def _label(self, ident: int) -> str:
         score = self.info.get(ident, {}).get("score")
         return f"#{ident}  {score:.3f}" if score is not None else f"#{ident}"
 
-    def _on_progress(self, key: str, stamp: int, done: int, total: int) -> None:
-        if key == KEY and total:
+    def _on_progress(self, done: int, total: int) -> None:
+        if total:
             self.status.setText(f"Scored {done} of {total} …")
 
-    def _on_message(self, key: str, stamp: int, payload) -> None:
-        if key == KEY and isinstance(payload, dict) and "ids" in payload:
+    def _on_message(self, payload) -> None:
+        if isinstance(payload, dict) and "ids" in payload:
             self._show_generation(payload)
 
-    def _on_finished(self, key: str, stamp: int, result) -> None:
-        if key != KEY:
-            return
+    def _on_finished(self, result) -> None:
         if isinstance(result, dict):
             self._show_generation(result)
         self._set_running(False)
 
-    def _on_failed(self, key: str, stamp: int, message: str) -> None:
-        if key in (KEY, FULL_KEY):
-            self.status.setText(message)
-            self.session.status.emit(message, 0)
-            self._set_running(False)
+    def _on_failed(self, message: str) -> None:
+        self.status.setText(message)
+        self.session.status.emit(message, 0)
+        self._set_running(False)
 
     def _show_generation(self, state: dict) -> None:
         self.state = state
-        self.chosen = list(state["suggested"])
-        self.locked = list(state["locked"])
+        self.choices.update(chosen=list(state["suggested"]), locked=list(state["locked"]))
         ids = state["ids"]
         self.grid.grid_model.set_items(ids, [self._label(i) for i in ids])
         for i in ids:
@@ -411,29 +426,19 @@ class EvolvePanel(QWidget):
     def parents_from_selection(self) -> None:
         ids = self.selected_ids()
         if ids:
-            self.chosen = ids
-            self._refresh_badges()
+            self.choices.chosen = ids
 
     def toggle_selected(self) -> None:
         for i in self.selected_ids():
-            if i in self.chosen:
-                self.chosen.remove(i)
-            else:
-                self.chosen.append(i)
-        self._refresh_badges()
+            self.choices.toggle(i)
 
     def lock_selected(self) -> None:
         for i in self.selected_ids():
-            if i in self.locked:
-                self.locked.remove(i)
-            else:
-                self.locked.append(i)
-        self._refresh_badges()
+            self.choices.toggle_lock(i)
 
     def reset_parents(self) -> None:
         if self.state is not None:
-            self.chosen = list(self.state["suggested"])
-            self._refresh_badges()
+            self.choices.chosen = list(self.state["suggested"])
 
     def bring_in(self, panel: str) -> None:
         recipes = self.session.selections.get(panel, [])
@@ -441,8 +446,7 @@ class EvolvePanel(QWidget):
             self.session.status.emit(f"Select images in {'Explore' if panel == 'explore' else 'the Library'} first",
                                      4000)
             return
-        self.extras += [r.to_json() for r in recipes]
-        self._refresh_badges()
+        self.choices.bring([r.to_json() for r in recipes])
 
     # -- images ---------------------------------------------------------------------------------------
     def _first_row(self) -> int:
@@ -470,7 +474,8 @@ class EvolvePanel(QWidget):
         ident = self.grid.grid_model.items[row].tag
         if self.session.model and self.images.get(ident) is not None and \
                 self.images[ident].width() < self.session.model["resolution"]:
-            self.client.submit(FULL_KEY, jobs.evolve_full_image(ident))
+            self.client.submit(FULL_KEY, jobs.evolve_full_image(ident)).on(image=self._on_full_image,
+                                                                           failed=self._on_failed)
 
     def star_selection(self) -> None:
         self._star(self.selected_ids())

@@ -3,11 +3,13 @@
 The seeds' loop — generate a page, pick one, view it large — is: the grid fills as images
 render; click selects (ctrl/shift extend); double-click or Enter opens the large view, where the
 arrow keys walk through the neighbours.
+
+What the page shows lives in :class:`studio.app.state.ExplorePage` (``self.page_state``): the
+widgets set its fields and follow its changes, and any change that alters the picture asks for
+a render of the newest state (coalesced: a dragged slider renders once it rests).
 """
 
 from __future__ import annotations
-
-import random
 
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
@@ -26,7 +28,9 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.app.state import ExplorePage
 from studio.gan.recipe import Recipe
+from studio.gan.seeds import MAX_SEED
 from studio.ui import jobs
 from studio.ui.qt_compat import QLargeIntSpinBox
 from studio.ui.session import StudioSession
@@ -42,7 +46,6 @@ STRIP_KEY = "explore.strip"
 EXPORT_KEY = "explore.export"
 RECIPE_KEY = "explore.recipe"
 FIND_KEY = "explore.find"
-MAX_SEED = 2**32 - 1
 NOISE_MODES = [("const", "Stored (const)"), ("random", "Random, seeded"), ("none", "None")]
 
 
@@ -56,9 +59,8 @@ class ExplorePanel(QWidget):
         self.session = session
         self._hint_clip: str | None = None      # the CLIP whose vocabulary the prompt hint holds
         self.client = session.client
-        self.page = 0
-        self._grid_stamp = 0
-        self._strip_stamp = 0
+        self.page_state = ExplorePage()
+        self.page_state.connect(self._on_state)
         self._viewer: ImageViewer | None = None
         self._strip_request: dict | None = None
 
@@ -93,11 +95,6 @@ class ExplorePanel(QWidget):
         self._render_timer = QTimer(self, singleShot=True, interval=0)
         self._render_timer.timeout.connect(self.render_grid)
 
-        self.client.image.connect(self._on_image)
-        self.client.progress.connect(self._on_progress)
-        self.client.finished.connect(self._on_finished)
-        self.client.failed.connect(self._on_failed)
-        self.client.message.connect(self._on_message)
         session.model_changed.connect(self._on_model)
         QShortcut(QKeySequence("Ctrl+Right"), self, self.next_page)
         QShortcut(QKeySequence("Ctrl+Left"), self, self.prev_page)
@@ -215,16 +212,19 @@ class ExplorePanel(QWidget):
         v.addWidget(interp)
         v.addStretch(1)
 
-        self.rows_spin.valueChanged.connect(self._on_shape)
-        self.cols_spin.valueChanged.connect(self._on_shape)
+        state = self.page_state
+        self.rows_spin.valueChanged.connect(lambda _v: state.reshape(self.rows_spin.value(), self.cols_spin.value()))
+        self.cols_spin.valueChanged.connect(lambda _v: state.reshape(self.rows_spin.value(), self.cols_spin.value()))
         self.prev_btn.clicked.connect(self.prev_page)
         self.next_btn.clicked.connect(self.next_page)
         self.go_btn.clicked.connect(lambda: self.go_to_seed(int(self.seed_spin.value())))
         self.random_btn.clicked.connect(self.random_page)
-        self.psi.value_changed.connect(lambda _v: self.schedule_render())
-        self.cutoff_spin.valueChanged.connect(lambda _v: self.schedule_render())
-        self.class_combo.currentIndexChanged.connect(lambda _i: self.schedule_render())
-        self.noise_combo.currentIndexChanged.connect(lambda _i: self.schedule_render())
+        self.psi.value_changed.connect(lambda value: setattr(state, "truncation_psi", value))
+        self.cutoff_spin.valueChanged.connect(lambda value: setattr(state, "truncation_cutoff", value or None))
+        self.class_combo.currentIndexChanged.connect(
+            lambda _i: setattr(state, "class_index", self.class_combo.currentData()))
+        self.noise_combo.currentIndexChanged.connect(
+            lambda _i: setattr(state, "noise_mode", self.noise_combo.currentData()))
         self.view_btn.clicked.connect(lambda: self.open_large(self._first_selected()))
         self.star_btn.clicked.connect(self.star_selection)
         self.interp_btn.clicked.connect(lambda: self.make_strip())
@@ -257,62 +257,86 @@ class ExplorePanel(QWidget):
         self.setEnabled(True)
         self.cutoff_spin.setMaximum(info["num_ws"])
         fill_class_combo(self.class_combo, info)
+        self.page_state.class_index = self.class_combo.currentData() if self.class_combo.count() else None
         conditional = info["c_dim"] > 0
         self.class_combo.setVisible(conditional)
         self.class_label.setVisible(conditional)
         self.strip_box.hide()
         self.render_grid(keep=False)
 
-    # -- settings and seeds --------------------------------------------------------------------------
+    # -- the page's state ---------------------------------------------------------------------------
+    def _on_state(self, name: str, value) -> None:
+        """The page changed (from a widget, a key, a restored recipe): widgets follow, the grid renders."""
+        widgets = {"rows": self.rows_spin, "cols": self.cols_spin, "truncation_cutoff": self.cutoff_spin}
+        with self._bound():
+            if name in widgets:
+                widgets[name].setValue(value or 0)
+            elif name == "truncation_psi" and self.psi.value() != value:
+                self.psi.set_value(value)
+            elif name == "noise_mode":
+                self.noise_combo.setCurrentIndex(self.noise_combo.findData(value))
+            elif name == "class_index" and value is not None and self.class_combo.currentData() != value:
+                self.class_combo.setCurrentIndex(self.class_combo.findData(value))
+        if name in ExplorePage.RENDER_FIELDS:
+            self.schedule_render()
+        else:
+            self.render_grid(keep=name != "page")
+
+    def _bound(self):
+        """While widgets are set from the state, their own change signals are not fed back."""
+        panel = self
+
+        class Bound:
+            def __enter__(self):
+                self.widgets = [panel.rows_spin, panel.cols_spin, panel.cutoff_spin, panel.noise_combo,
+                                panel.class_combo]
+                self.old = [w.blockSignals(True) for w in self.widgets]
+
+            def __exit__(self, *exc):
+                for widget, old in zip(self.widgets, self.old):
+                    widget.blockSignals(old)
+
+        return Bound()
+
     def settings(self, noise_seed: int | None = None) -> dict:
-        cutoff = self.cutoff_spin.value() or None
-        return {
-            "truncation_psi": self.psi.value(),
-            "truncation_cutoff": cutoff,
-            "class_index": self.class_combo.currentData() if self.class_combo.count() else None,
-            "noise_mode": self.noise_combo.currentData(),
-            "noise_seed": noise_seed,
-        }
+        s = self.page_state.settings(noise_seed)
+        return {"truncation_psi": s.truncation_psi, "truncation_cutoff": s.truncation_cutoff,
+                "class_index": s.class_index, "noise_mode": s.noise_mode, "noise_seed": s.noise_seed}
 
     def page_size(self) -> int:
-        return self.rows_spin.value() * self.cols_spin.value()
+        return self.page_state.page_size
 
     def page_seeds(self) -> list[int]:
-        n = self.page_size()
-        start = self.page * n
-        return [s for s in range(start, start + n) if s <= MAX_SEED]
+        return self.page_state.seeds()
 
     def recipe_for(self, seed: int) -> Recipe:
-        s = self.settings()
-        return Recipe(model=self.session.model_ref(), seed=seed, class_index=s["class_index"],
-                      truncation_psi=s["truncation_psi"], truncation_cutoff=s["truncation_cutoff"],
-                      noise_mode=s["noise_mode"], noise_seed=seed if s["noise_mode"] == "random" else None)
+        return self.page_state.recipe_for(seed, self.session.model_ref())
 
     # -- navigation ----------------------------------------------------------------------------------
-    def _on_shape(self) -> None:
-        first = self.page * self._last_page_size if hasattr(self, "_last_page_size") else 0
-        self.grid.set_shape(self.rows_spin.value(), self.cols_spin.value())
-        self.page = first // self.page_size()
-        self.render_grid(keep=True)
-
     def set_page(self, page: int) -> None:
-        self.page = max(0, min(page, MAX_SEED // self.page_size()))
-        self.render_grid(keep=False)
+        self.page_state.page = page
 
     def next_page(self) -> None:
-        self.set_page(self.page + 1)
+        self._turn(self.page_state.next_page)
 
     def prev_page(self) -> None:
-        self.set_page(self.page - 1)
+        self._turn(self.page_state.prev_page)
 
     def random_page(self) -> None:
-        self.set_page(random.randrange(0, MAX_SEED // self.page_size()))
+        self._turn(self.page_state.random_page)
 
     def go_to_seed(self, seed: int) -> None:
-        self.set_page(seed // self.page_size())
+        self._turn(lambda: self.page_state.go_to_seed(seed))
         row = self.grid.grid_model.row_of(seed)
         if row is not None:
             self.grid.select_row(row)
+
+    def _turn(self, move) -> None:
+        """Move the page; from a ranking (Find by prompt) any move returns to pages of seeds."""
+        before = self.page_state.page
+        move()
+        if getattr(self, "ranked", False) and self.page_state.page == before:
+            self.render_grid(keep=False)
 
     # -- rendering -----------------------------------------------------------------------------------
     def schedule_render(self) -> None:
@@ -328,23 +352,20 @@ class ExplorePanel(QWidget):
             self.client.cancel(FIND_KEY)
             keep = False
         seeds = self.page_seeds()
-        self._last_page_size = self.page_size()
         self.page_label.setText(f"seeds {seeds[0]:,}–{seeds[-1]:,}")
-        self.page_label.setToolTip(f"page {self.page + 1:,} of {MAX_SEED // self.page_size() + 1:,}")
-        self.grid.set_shape(self.rows_spin.value(), self.cols_spin.value())
+        self.page_label.setToolTip(f"page {self.page_state.page + 1:,} of {self.page_state.last_page + 1:,}")
+        self.grid.set_shape(self.page_state.rows, self.page_state.cols)
         if not keep or [i.tag for i in self.grid.grid_model.items] != seeds:
             self.grid.grid_model.set_items(seeds, [f"seed {s}" for s in seeds], keep_images=keep)
         else:
             self.grid.grid_model.mark_stale()
-        self._grid_stamp = self.client.submit(GRID_KEY, jobs.render_seeds(seeds, self.settings()))
+        self.client.submit(GRID_KEY, jobs.render_seeds(seeds, self.settings())).on(
+            image=self._on_grid_image, failed=self._on_failed)
 
     # -- find by prompt ---------------------------------------------------------------------------------
     def _clip_choice(self) -> tuple[str, str | None]:
-        """The CLIP that scores Find by prompt: the one chosen in the Evolve panel."""
-        evolve = getattr(self.window(), "evolve", None)
-        if evolve is None:
-            return self.session.settings.clip, self.session.settings.clip_config
-        return evolve.clip_edit.text().strip() or "default", evolve.clip_config.text().strip() or None
+        """The CLIP that scores Find by prompt: the session's choice (set in the Evolve panel)."""
+        return self.session.clip.spec, self.session.clip.config
 
     def _check_find_prompt(self, *_args) -> None:
         """Warn as the prompt is typed about words the chosen CLIP never saw."""
@@ -365,7 +386,7 @@ class ExplorePanel(QWidget):
         if not prompt or self.session.model is None:
             self.session.status.emit("Write what you are looking for first", 3000)
             return
-        start = self.page * self.page_size()
+        start = self.page_state.first_seed
         seeds = list(range(start, min(start + self.find_count.value(), MAX_SEED + 1)))
         top = self.find_top.value()
         self.ranked = True
@@ -375,7 +396,10 @@ class ExplorePanel(QWidget):
         self.find_stop.setEnabled(True)
         spec, config = self._clip_choice()
         self.client.cancel(GRID_KEY)
-        self.client.submit(FIND_KEY, jobs.rank_prompt(prompt, None, seeds, top, self.settings(), spec, config))
+        self.client.submit(FIND_KEY, jobs.rank_prompt(prompt, None, seeds, top, self.settings(), spec, config)).on(
+            image=lambda tag, image, _extra: self.grid.grid_model.set_image(tag, image),
+            message=self._on_find_message, progress=self._on_find_progress, finished=self._on_find_finished,
+            failed=self._on_find_failed)
 
     def _show_ranking(self, top: list) -> None:
         seeds = [seed for seed, _ in top]
@@ -388,54 +412,41 @@ class ExplorePanel(QWidget):
         for row, (seed, score) in enumerate(top):
             self.grid.grid_model.set_badge(row, f"{score:.3f}")
 
-    def _on_image(self, key: str, stamp: int, tag, image: QImage, extra) -> None:
-        if key == FIND_KEY:
-            self.grid.grid_model.set_image(tag, image)
-            return
-        if key == GRID_KEY:
-            row = self.grid.grid_model.set_image(tag, image)
-            if self._viewer is not None and row == self._viewer.row:
-                self._viewer.refresh()
-        elif key == STRIP_KEY:
-            self.strip.grid_model.set_image(tag, image)
-        elif key == RECIPE_KEY:
-            recipe = Recipe.from_json(extra)
-            self._viewer = ImageViewer(lambda _r: (image, f"{recipe.model.name} · explicit latent · "
-                                                          f"psi {recipe.truncation_psi:g}"), 1, 0, parent=self)
-            self._viewer.finished.connect(lambda _r: setattr(self, "_viewer", None))
-            self._viewer.show()
+    def _on_grid_image(self, tag, image: QImage, _extra) -> None:
+        row = self.grid.grid_model.set_image(tag, image)
+        if self._viewer is not None and row == self._viewer.row:
+            self._viewer.refresh()
 
-    def _on_message(self, key: str, stamp: int, payload) -> None:
-        if key == FIND_KEY and isinstance(payload, dict) and "top" in payload:
+    def _on_find_message(self, payload) -> None:
+        if isinstance(payload, dict) and "top" in payload:
             self._show_ranking(payload["top"])
 
-    def _on_progress(self, key: str, stamp: int, done: int, total: int) -> None:
-        if key == FIND_KEY:
-            self.session.status.emit(f"Scored {done:,} of {total:,} seeds against the prompt", 0)
-        elif key == STRIP_KEY:
-            self.strip_status.setText(f"rendering frame {done} of {total}")
-        elif key == EXPORT_KEY:
-            self.strip_status.setText(f"exporting frame {done} of {total}")
+    def _on_find_progress(self, done: int, total: int) -> None:
+        self.session.status.emit(f"Scored {done:,} of {total:,} seeds against the prompt", 0)
 
-    def _on_finished(self, key: str, stamp: int, result) -> None:
-        if key == FIND_KEY:
-            self.find_btn.setEnabled(True)
-            self.find_stop.setEnabled(False)
-            self.session.status.emit(f"Found the best {len(result or [])} for “{self.find_prompt.text()}”", 5000)
-        elif key == STRIP_KEY:
-            self.strip_status.setText(f"{result} frames")
-        elif key == EXPORT_KEY:
-            self.strip_status.setText(f"saved {result}")
-            self.session.status.emit(f"Saved {result}", 5000)
+    def _on_find_finished(self, result) -> None:
+        self.find_btn.setEnabled(True)
+        self.find_stop.setEnabled(False)
+        self.session.status.emit(f"Found the best {len(result or [])} for “{self.find_prompt.text()}”", 5000)
 
-    def _on_failed(self, key: str, stamp: int, message: str) -> None:
-        if key == FIND_KEY:
-            self.find_btn.setEnabled(True)
-            self.find_stop.setEnabled(False)
-        if key in (GRID_KEY, STRIP_KEY, EXPORT_KEY, RECIPE_KEY, FIND_KEY):
-            self.session.status.emit(message, 0)
-            if key != GRID_KEY:
-                self.strip_status.setText(message)
+    def _on_find_failed(self, message: str) -> None:
+        self.find_btn.setEnabled(True)
+        self.find_stop.setEnabled(False)
+        self._on_failed(message)
+
+    def _on_failed(self, message: str) -> None:
+        self.session.status.emit(message, 0)
+
+    def _on_strip_failed(self, message: str) -> None:
+        self.session.status.emit(message, 0)
+        self.strip_status.setText(message)
+
+    def _show_recipe_image(self, _tag, image: QImage, extra) -> None:
+        recipe = Recipe.from_json(extra)
+        self._viewer = ImageViewer(lambda _r: (image, f"{recipe.model.name} · explicit latent · "
+                                                      f"psi {recipe.truncation_psi:g}"), 1, 0, parent=self)
+        self._viewer.finished.connect(lambda _r: setattr(self, "_viewer", None))
+        self._viewer.show()
 
     # -- selection, large view, star ------------------------------------------------------------------
     def selected_seeds(self) -> list[int]:
@@ -462,9 +473,9 @@ class ExplorePanel(QWidget):
         def fetch(r: int):
             item = model.items[r]
             res = self.session.model["resolution"] if self.session.model else 0
-            return item.image, f"seed {item.tag} · psi {self.psi.value():g} · {res}×{res}"
+            return item.image, f"seed {item.tag} · psi {self.page_state.truncation_psi:g} · {res}×{res}"
 
-        self._viewer = ImageViewer(fetch, len(model.items), row, columns=self.cols_spin.value(),
+        self._viewer = ImageViewer(fetch, len(model.items), row, columns=self.page_state.cols,
                                    star=lambda r: self._star_rows([r]), parent=self)
         self._viewer.row_changed.connect(self.grid.select_row)
         self._viewer.finished.connect(lambda _r: setattr(self, "_viewer", None))
@@ -488,15 +499,7 @@ class ExplorePanel(QWidget):
 
     def show_recipe(self, recipe: Recipe) -> None:
         """Bring an image back from its recipe (a dropped PNG, the Library): its settings and seed."""
-        self.psi.set_value(recipe.truncation_psi)
-        self.cutoff_spin.setValue(recipe.truncation_cutoff or 0)
-        index = self.noise_combo.findData(recipe.noise_mode)
-        if index >= 0:
-            self.noise_combo.setCurrentIndex(index)
-        if recipe.class_index is not None:
-            index = self.class_combo.findData(recipe.class_index)
-            if index >= 0:
-                self.class_combo.setCurrentIndex(index)
+        self.page_state.restore(recipe)
         if recipe.seed is not None:
             self.go_to_seed(recipe.seed)
             row = self.grid.grid_model.row_of(recipe.seed)
@@ -504,7 +507,8 @@ class ExplorePanel(QWidget):
                 self.open_large(row)
         else:
             self.session.status.emit("This recipe has an explicit latent; it opens in the large view", 4000)
-            self.client.submit(RECIPE_KEY, jobs.render_recipe(recipe.to_json(), tag="recipe"))
+            self.client.submit(RECIPE_KEY, jobs.render_recipe(recipe.to_json(), tag="recipe")).on(
+                image=self._show_recipe_image, failed=self._on_failed)
 
     # -- interpolation --------------------------------------------------------------------------------
     def keyframes(self) -> list[dict]:
@@ -530,8 +534,11 @@ class ExplorePanel(QWidget):
         self.strip_box.show()
         self.strip_status.setText("rendering…")
         r = self._strip_request
-        self._strip_stamp = self.client.submit(STRIP_KEY, jobs.render_interpolation(
-            r["keyframes"], r["frames"], space=r["space"], loop=r["loop"], settings=r["settings"]))
+        self.client.submit(STRIP_KEY, jobs.render_interpolation(
+            r["keyframes"], r["frames"], space=r["space"], loop=r["loop"], settings=r["settings"])).on(
+            image=lambda tag, image, _extra: self.strip.grid_model.set_image(tag, image),
+            progress=lambda done, total: self.strip_status.setText(f"rendering frame {done} of {total}"),
+            finished=lambda count: self.strip_status.setText(f"{count} frames"), failed=self._on_strip_failed)
 
     def _toggle_play(self, on: bool) -> None:
         self.play_btn.setText("⏸ Pause" if on else "▶ Play")
@@ -574,4 +581,10 @@ class ExplorePanel(QWidget):
         r = self._strip_request
         self.client.submit(EXPORT_KEY, jobs.export_interpolation(
             r["keyframes"], r["frames"], space=r["space"], loop=r["loop"], settings=r["settings"],
-            out=path, fps=self.fps_spin.value()))
+            out=path, fps=self.fps_spin.value())).on(
+            progress=lambda done, total: self.strip_status.setText(f"exporting frame {done} of {total}"),
+            finished=self._on_strip_exported, failed=self._on_strip_failed)
+
+    def _on_strip_exported(self, path: str) -> None:
+        self.strip_status.setText(f"saved {path}")
+        self.session.status.emit(f"Saved {path}", 5000)

@@ -83,10 +83,6 @@ class ExportPanel(QWidget):
 
         self._preview_timer = QTimer(self, singleShot=True, interval=120)
         self._preview_timer.timeout.connect(self.update_preview)
-        self.client.image.connect(self._on_image)
-        self.client.progress.connect(self._on_progress)
-        self.client.finished.connect(self._on_finished)
-        self.client.failed.connect(self._on_failed)
         session.model_changed.connect(lambda _info: self._changed())
         self._changed()
 
@@ -376,18 +372,18 @@ class ExportPanel(QWidget):
             self.summary.setText(str(exc))
             return
         self.client.submit(PREVIEW_KEY, jobs.export_preview(self.recipes[0].to_json(), [p.to_dict() for p in passes],
-                                                             size_text))
+                                                             size_text)).on(
+            image=self._on_preview_image, failed=self.summary.setText)
 
     def _show(self, label: QLabel, image: QImage) -> None:
         pix = QPixmap.fromImage(image)
         label.setPixmap(pix.scaled(label.size(), Qt.AspectRatioMode.KeepAspectRatio,
                                    Qt.TransformationMode.SmoothTransformation))
 
-    def _on_image(self, key: str, stamp: int, tag, image: QImage, extra) -> None:
-        if key == PREVIEW_KEY:
-            self._show(self.before if tag == "before" else self.after, image)
-            if tag == "after" and extra:
-                self.summary.setText(extra)
+    def _on_preview_image(self, tag, image: QImage, extra) -> None:
+        self._show(self.before if tag == "before" else self.after, image)
+        if tag == "after" and extra:
+            self.summary.setText(extra)
 
     # -- export ---------------------------------------------------------------------------------------
     def export(self) -> None:
@@ -408,30 +404,23 @@ class ExportPanel(QWidget):
         self.cancel_btn.setEnabled(True)
         self.client.submit(EXPORT_KEY, jobs.export_batch([r.to_json() for r in self.recipes],
                                                          [p.to_dict() for p in passes], export.to_dict(), folder,
-                                                         self.name_edit.text()))
+                                                         self.name_edit.text())).on(
+            progress=lambda done, total: self.summary.setText(f"Exporting {done} of {total} …"),
+            finished=self._on_exported, failed=self._on_export_failed)
 
-    def _on_progress(self, key: str, stamp: int, done: int, total: int) -> None:
-        if key == EXPORT_KEY:
-            self.summary.setText(f"Exporting {done} of {total} …")
+    def _on_exported(self, reports) -> None:
+        self._done()
+        if reports:
+            last = reports[-1]
+            self.summary.setText(f"Wrote {len(reports)} file{'s' * (len(reports) > 1)} to "
+                                 f"{Path(last['path']).parent} — {last['width']:,} × {last['height']:,} px, "
+                                 f"upscaled with {last['upscaler']}")
+            self.session.status.emit(f"Exported {len(reports)} file(s)", 5000)
 
-    def _on_finished(self, key: str, stamp: int, result) -> None:
-        if key == EXPORT_KEY:
-            self._done()
-            reports = result or []
-            if reports:
-                last = reports[-1]
-                self.summary.setText(f"Wrote {len(reports)} file{'s' * (len(reports) > 1)} to "
-                                     f"{Path(last['path']).parent} — {last['width']:,} × {last['height']:,} px, "
-                                     f"upscaled with {last['upscaler']}")
-                self.session.status.emit(f"Exported {len(reports)} file(s)", 5000)
-
-    def _on_failed(self, key: str, stamp: int, message: str) -> None:
-        if key == EXPORT_KEY:
-            self._done()
-            self.summary.setText(message)
-            self.session.status.emit(message, 0)
-        elif key == PREVIEW_KEY:
-            self.summary.setText(message)
+    def _on_export_failed(self, message: str) -> None:
+        self._done()
+        self.summary.setText(message)
+        self.session.status.emit(message, 0)
 
     def _done(self) -> None:
         self.export_btn.setEnabled(True)

@@ -3,6 +3,8 @@
 Forms (layout) run across the top, styles (palette, texture) down the side; each cell keeps
 its form's w except at the chosen layers, which come from its style. Forms and styles come
 from seeds, the Explore selection, Library favourites, or any cell ("use as form / style").
+They live in :class:`studio.app.state.MixSources` (``self.sources``); the matrix re-renders on
+each of its changes.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.app.state import MixSources
 from studio.gan.mixing import describe_layers, preset_layers
 from studio.gan.recipe import Recipe
 from studio.ui import jobs
@@ -59,9 +62,9 @@ class MixPanel(QWidget):
         super().__init__(parent)
         self.session = session
         self.client = session.client
-        self.forms: list[dict] = [{"seed": s} for s in range(7)]
-        self.styles: list[dict] = [{"seed": s} for s in range(100, 103)]
-        self.layers: list[int] = list(range(7))
+        self.sources = MixSources()
+        self.sources.connect(self._on_sources)
+        self._quiet = False                   # set while several fields change as one
         self.recipes: dict[tuple, str] = {}   # tag -> recipe JSON of what the cell shows
         self._viewer: ImageViewer | None = None
 
@@ -75,9 +78,6 @@ class MixPanel(QWidget):
         layout.addWidget(scroll)
         layout.addWidget(self.grid, 1)
 
-        self.client.image.connect(self._on_image)
-        self.client.finished.connect(self._on_finished)
-        self.client.failed.connect(self._on_failed)
         session.model_changed.connect(self._on_model)
         self.setEnabled(False)
 
@@ -174,7 +174,7 @@ class MixPanel(QWidget):
         self.style_from_explore.clicked.connect(lambda: self.take_selection("style", "explore"))
         self.form_from_library.clicked.connect(lambda: self.take_selection("form", "library"))
         self.style_from_library.clicked.connect(lambda: self.take_selection("style", "library"))
-        self.psi.value_changed.connect(lambda _v: self.render())
+        self.psi.value_changed.connect(lambda value: setattr(self.sources, "truncation_psi", value))
         self.as_form.clicked.connect(lambda: self.promote("form"))
         self.as_style.clicked.connect(lambda: self.promote("style"))
         self.star_btn.clicked.connect(self.star_selection)
@@ -194,32 +194,46 @@ class MixPanel(QWidget):
         self.range_slider.setRange(0, num_ws - 1)
         self.range_slider.blockSignals(False)
         self.recipes.clear()
-        self._reseed("form", render=False)
-        self._reseed("style", render=False)
+        self._quiet = True
+        try:
+            self._reseed("form")
+            self._reseed("style")
+        finally:
+            self._quiet = False
         self.set_preset("default")
 
-    def _reseed(self, which: str, render: bool = True) -> None:
+    @property
+    def forms(self) -> list[dict]:
+        return self.sources.forms
+
+    @property
+    def styles(self) -> list[dict]:
+        return self.sources.styles
+
+    @property
+    def layers(self) -> list[int]:
+        return self.sources.layers
+
+    def _on_sources(self, name: str, value) -> None:
+        if name == "layers" and value:
+            self.range_slider.blockSignals(True)
+            self.range_slider.setValue((value[0], value[-1]))
+            self.range_slider.blockSignals(False)
+            self.layers_label.setText(f"Styles give w layers {describe_layers(value)}; forms keep the rest.")
+        if not self._quiet:
+            self.render()
+
+    def _reseed(self, which: str) -> None:
         count = (self.form_count if which == "form" else self.style_count).value()
         first = int((self.form_seed if which == "form" else self.style_seed).value())
-        specs = [{"seed": first + i} for i in range(count)]
-        if which == "form":
-            self.forms = specs
-        else:
-            self.styles = specs
-        if render:
-            self.render()
+        self.sources.seeds(which, first, count)
 
     def set_sources(self, which: str, recipes: list[Recipe]) -> None:
         """Forms or styles from images (Explore selection, favourites): each keeps its own look."""
-        specs = [{"recipe": r.to_json()} for r in recipes[:8]]
-        if not specs:
+        if not recipes:
             self.session.status.emit("Select some images first", 3000)
             return
-        if which == "form":
-            self.forms = specs
-        else:
-            self.styles = specs
-        self.render()
+        self.sources.recipes(which, recipes)
 
     def take_selection(self, which: str, panel: str) -> None:
         recipes = self.session.selections.get(panel, [])
@@ -234,13 +248,7 @@ class MixPanel(QWidget):
         if tag is None or tag not in self.recipes:
             self.session.status.emit("Select a rendered image in the matrix first", 3000)
             return
-        spec = {"recipe": self.recipes[tag]}
-        target = self.forms if which == "form" else self.styles
-        if len(target) < 8:
-            target.append(spec)
-        else:
-            target[-1] = spec
-        self.render()
+        self.sources.promote(which, self.recipes[tag])
 
     # -- layers ---------------------------------------------------------------------------------------
     def set_preset(self, key: str) -> None:
@@ -248,13 +256,9 @@ class MixPanel(QWidget):
         self.set_layers(preset_layers(key, num_ws))
 
     def set_layers(self, layers: list[int]) -> None:
-        self.layers = sorted(layers)
-        if self.layers:
-            self.range_slider.blockSignals(True)
-            self.range_slider.setValue((self.layers[0], self.layers[-1]))
-            self.range_slider.blockSignals(False)
-        self.layers_label.setText(f"Styles give w layers {describe_layers(self.layers)}; forms keep the rest.")
-        self.render()
+        if sorted(set(layers)) == self.sources.layers:
+            self.render()                       # the same layers (a new model): render anyway
+        self.sources.layers = layers
 
     def _on_range(self, value) -> None:
         low, high = int(value[0]), int(value[1])
@@ -262,7 +266,7 @@ class MixPanel(QWidget):
 
     # -- rendering -------------------------------------------------------------------------------------
     def settings(self) -> dict:
-        return {"truncation_psi": self.psi.value(), "noise_mode": "const"}
+        return {"truncation_psi": self.sources.truncation_psi, "noise_mode": "const"}
 
     def render(self) -> None:
         """Re-render the matrix now if the panel is on screen, else when it is next shown."""
@@ -282,28 +286,19 @@ class MixPanel(QWidget):
         self.grid.grid_model.set_items(tags, labels, keep_images=same_shape)
         self.grid.grid_model.set_image(("corner",), corner_image())
         self.grid.set_shape(n_s + 1, n_f + 1)
-        self.client.submit(MATRIX_KEY, jobs.render_mix_matrix(self.forms, self.styles, self.layers, self.settings()))
+        self.client.submit(MATRIX_KEY, jobs.render_mix_matrix(self.forms, self.styles, self.layers, self.settings())).on(
+            image=self._on_image, failed=lambda message: self.session.status.emit(message, 0))
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)
         if getattr(self, "_dirty", False):
             self.render()
 
-    def _on_image(self, key: str, stamp: int, tag, image: QImage, extra) -> None:
-        if key != MATRIX_KEY:
-            return
+    def _on_image(self, tag, image: QImage, extra) -> None:
         self.recipes[tag] = extra
         row = self.grid.grid_model.set_image(tag, image)
         if self._viewer is not None and row == self._viewer.row:
             self._viewer.refresh()
-
-    def _on_finished(self, key: str, stamp: int, result) -> None:
-        if key == SHEET_KEY:
-            self.session.status.emit(f"Saved the sheet {result}", 5000)
-
-    def _on_failed(self, key: str, stamp: int, message: str) -> None:
-        if key in (MATRIX_KEY, SHEET_KEY):
-            self.session.status.emit(message, 0)
 
     # -- selection -----------------------------------------------------------------------------------
     def _on_selection(self, rows: list[int]) -> None:
@@ -371,4 +366,6 @@ class MixPanel(QWidget):
                 return
         width = self.sheet_width.value()
         height = round(width / self.sheet_aspect.currentData())
-        self.client.submit(SHEET_KEY, jobs.write_mix_sheet(forms, styles, cells, (width, height), path))
+        self.client.submit(SHEET_KEY, jobs.write_mix_sheet(forms, styles, cells, (width, height), path)).on(
+            finished=lambda result: self.session.status.emit(f"Saved the sheet {result}", 5000),
+            failed=lambda message: self.session.status.emit(message, 0))

@@ -1,19 +1,23 @@
-"""The StyleGAN2-ADA training loop, as a class with hooks and one front door, :func:`train`.
+"""The trainer: one training run from setup to the last snapshot, and its front door :func:`train`.
 
-Objective (Karras et al. 2020, "Training Generative Adversarial Networks with Limited Data",
-on top of StyleGAN2): non-saturating logistic loss; lazy R1 on real images every
-``r1_interval`` steps, weighted ``gamma / 2 * interval``; optional lazy path-length
-regularisation; style-mixing regularisation; a generator EMA (``G_ema``, what one renders);
-Adam with beta1 = 0 whose learning rate and betas are corrected for lazy regularisation
-(``ratio = interval / (interval + 1)``: ``lr * ratio``, ``beta ** ratio``); adaptive
-discriminator augmentation whose probability p follows the sign of D on real images.
+A run is a :class:`Trainer` driven by :func:`train`. The trainer does what every GAN here needs,
+whatever its objective: it opens the dataset (class-balanced minibatches for conditional runs),
+starts fresh, continues a run exactly from a snapshot, or fine-tunes any loadable network
+(transfer learning); it keeps G, D, ``G_ema`` and their optimisers, the ADA pipe, the counters,
+``stats.jsonl``, snapshots with preview grids, and FD-CLIP / KID-CLIP at snapshots; and under
+``torchrun`` it keeps the processes in step (:mod:`studio.training.distributed`).
 
-Against a conditional generator that draws one picture per class: conditional batches are laid
-out so that each of D's minibatch-std groups holds one class (:class:`_ClassGroupSampler`), and
-``mode_seeking`` adds MSGAN's term on pairs of latents of one class (:func:`mode_seeking_loss`).
+What differs between kinds of GAN comes from two objects chosen from the options:
 
-``Trainer(options)`` with the ``dcgan`` preset builds :class:`studio.training.dcgan.DcganTrainer`
-instead: the PyTorch tutorial's DCGAN recipe on the same snapshots, resume, events and previews.
+* the *family* - :class:`~studio.training.stylegan2.StyleGAN2Family`, or
+  :class:`~studio.training.dcgan.DcganFamily` for ``--preset dcgan``: which networks, which Adam,
+  EMA or a plain copy, which options are forced (see :class:`NetworkFamily`);
+* the *loss* the family makes - :class:`~studio.training.losses.StyleGAN2Loss` or
+  :class:`~studio.training.losses.DcganLoss`. :meth:`Trainer.step` walks the loss's phases
+  (``Gmain``, ``Greg``, ``Dmain``, ...), stepping one optimiser after each.
+
+Against a conditional generator that draws one picture per class, conditional batches are laid
+out so that each of D's minibatch-std groups holds one class (:class:`_ClassGroupSampler`).
 
 The same code runs for ``studio train`` (in process, with a progress bar), the worker process
 the GUI starts (``python -m studio.training``), and - one process per device - under
@@ -47,37 +51,34 @@ import os
 import time
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Callable
+from typing import Any, Callable, Protocol
 
 import numpy as np
 import torch
 import torch.nn.functional as F
 
 from studio.core.atomic import atomic_path
-from studio.core.errors import StudioError
-from studio.gan.networks import (Discriminator, DiscriminatorConfig, Generator, GeneratorConfig, make_discriminator,
-                                    make_generator)
+from studio.gan.networks import Discriminator, Generator, GeneratorConfig, make_discriminator, make_generator
 from studio.data.dataset import ImageFolderDataset
 from studio.imaging import sheets
-from studio.training.augment import AdaController, AugmentPipe, augmentation_preview, blur_sigma_at, gaussian_blur
-from studio.training.options import DCGAN_PRESETS, TrainingOptions
-from studio.training.snapshots import (find_latest_snapshot, join_state, load_optimizer_tensors, optimizer_tensors,
-                                       remove_stale_temp_files, snapshot_name, split_state)
+from studio.training import distributed
+from studio.training.augment import AdaController, AugmentPipe, augmentation_preview, gaussian_blur
+from studio.training.dcgan import DcganFamily
+from studio.training.losses import Loss, Minibatch
+from studio.training.options import DCGAN_PRESETS, TrainingError, TrainingOptions
+from studio.training.runs import METRICS_FILE, STATS_FILE, STOP_FILE, find_latest_snapshot, snapshot_name
+from studio.training.snapshots import (is_training_snapshot, join_state, load_optimizer_tensors, optimizer_tensors,
+                                       remove_stale_temp_files, split_state)
+from studio.training.stylegan2 import StyleGAN2Family
 
-STOP_FILE = "STOP"
-STATS_FILE = "stats.jsonl"
-METRICS_FILE = "metrics.jsonl"
 METRIC_SEED = 1234          # generated images for metrics: fixed latents from this seed
 METRIC_BATCH = 32           # images rendered per G_ema call for metrics
 PROGRESS_INTERVAL_S = 2.0   # between-tick progress events at most this often
+NETWORKS = ("G", "D", "Dclip")   # what a loss phase names: the networks whose optimisers step
 
 EventFn = Callable[[dict], None]
 ProgressFn = Callable[[float, float], None]   # (kimg done, total kimg)
 AbortFn = Callable[[], bool]
-
-
-class TrainingError(StudioError):
-    """A run cannot start or go on; the message says why and what to do."""
 
 
 @dataclass
@@ -94,6 +95,55 @@ class TrainingResult:
         return self.nimg / 1000
 
 
+class NetworkFamily(Protocol):
+    """What the trainer asks of a family of networks (implemented by
+    :class:`~studio.training.stylegan2.StyleGAN2Family` and :class:`~studio.training.dcgan.DcganFamily`)."""
+
+    name: str
+    summary_prefix: str                # starts the summary line of a run ('' or 'DCGAN ')
+    generator_kinds: tuple[str, ...]   # generator kinds it continues (other networks are refused)
+
+    def options(self, options: TrainingOptions) -> TrainingOptions:
+        """The options as this family trains with them; raises TrainingError for impossible ones."""
+
+    def mbstd_group(self, batch_gpu: int) -> int | None:
+        """Images per minibatch-std group of D (None: D has none); raises for an unfit batch."""
+
+    def check_resolution(self, resolution: int) -> None:
+        """Raise TrainingError when the family cannot train at this (power-of-two) resolution."""
+
+    def new_networks(self, options: TrainingOptions, resolution: int, c_dim: int,
+                     mbstd_group: int | None) -> tuple[torch.nn.Module, torch.nn.Module]:
+        """Fresh (G, D)."""
+
+    def fresh_ema_rampup(self, options: TrainingOptions) -> float | None:
+        """The EMA ramp-up of a fresh run (saved with the run's counters)."""
+
+    def adopt_discriminator(self, D, G, path: Path, *, options: TrainingOptions, c_dim: int, resolution: int,
+                            mbstd_group: int | None, batch_gpu: int,
+                            log: Callable[[str, str], None]) -> torch.nn.Module:
+        """The D a transfer from ``path`` starts with: its own D (a training copy) or a new one."""
+
+    def optimizer(self, module: torch.nn.Module, lr: float, interval: int | None = None) -> torch.optim.Optimizer:
+        """The optimiser of one network (``interval``: how often it is regularised lazily)."""
+
+    def update_ema(self, G, G_ema, D, *, options: TrainingOptions, nimg: int, ema_rampup: float | None) -> None:
+        """Bring G_ema up to date after a step."""
+
+    def make_loss(self, G, D, *, options: TrainingOptions, device: torch.device, augment_pipe: AugmentPipe | None,
+                  ada: AdaController | None, gamma: float, r1_interval: int | None, pl_interval: int | None,
+                  clip_d) -> Loss:
+        """The loss object, once the networks, augmentation and optimisers exist."""
+
+    def recipe(self, options: TrainingOptions, gamma: float) -> str:
+        """How it trains, for the summary line of a run (e.g. 'gamma 0.05, aug ada')."""
+
+
+def network_family(options: TrainingOptions) -> NetworkFamily:
+    """The family that trains the options' preset."""
+    return DcganFamily() if options.preset in DCGAN_PRESETS else StyleGAN2Family()
+
+
 # --------------------------------------------------------------------------------------------
 # Small helpers
 
@@ -105,45 +155,9 @@ def image_grid(images: torch.Tensor, cols: int | None = None):
     return sheets.image_grid(images.permute(0, 2, 3, 1).cpu().numpy(), cols)
 
 
-def mode_seeking_loss(img1: torch.Tensor, img2: torch.Tensor, z1: torch.Tensor, z2: torch.Tensor) -> torch.Tensor:
-    """MSGAN's mode-seeking term (Mao et al. 2019) for pairs of images of the same class.
-
-    The loss is ``1 / (d_img / d_z + eps)``: it grows when two latents far apart give images close
-    together, the signature of mode collapse. ``d_z`` is the mean absolute difference of the
-    latents and ``d_img`` that of the images averaged down to 32 px, so that pixel noise counts
-    for nothing. (Measuring layout apart from colour - luminance at 8 or 16 px - was tried on the
-    default model: it pushed the generator to scatter random dark masses or to mottle the
-    background, and FD-CLIP rose; this plain version lowered it.)
-    """
-    if img1.shape[-1] > 32:
-        img1, img2 = F.adaptive_avg_pool2d(img1, 32), F.adaptive_avg_pool2d(img2, 32)
-    ratio = (img1 - img2).abs().mean() / (z1 - z2).abs().mean()
-    return 1 / (ratio + 1e-5)
-
-
 def _save_png(path: Path, image) -> None:
     with atomic_path(path) as tmp:
         image.save(tmp, format="PNG")
-
-
-def _dist_info() -> tuple[int, int]:
-    if torch.distributed.is_available() and torch.distributed.is_initialized():
-        return torch.distributed.get_rank(), torch.distributed.get_world_size()
-    return 0, 1
-
-
-def is_training_snapshot(path: str | Path) -> bool:
-    """True for a studio file written by this trainer (it carries G, optimiser state, counters)."""
-    try:
-        from safetensors import safe_open
-
-        with safe_open(str(path), framework="pt") as f:
-            meta = f.metadata() or {}
-            keys = list(f.keys())
-    except Exception:  # noqa: BLE001 - any unreadable file is simply not a snapshot
-        return False
-    state = json.loads(meta.get("training_state") or "{}")
-    return "nimg" in state and any(k.startswith("G.") for k in keys)
 
 
 class _InfiniteSampler(torch.utils.data.Sampler):
@@ -199,26 +213,17 @@ class Trainer:
     """One training run: networks, optimisers, counters. :func:`train` drives it.
 
     ``setup()`` builds or loads everything (fresh, transfer or exact resume), ``step()`` runs one
-    minibatch of all phases, ``write_snapshot()`` writes the network file and previews.
+    minibatch of all the loss's phases, ``write_snapshot()`` writes the network file and previews.
     """
 
-    #: generator kinds this trainer trains (a snapshot or network of another kind is refused)
-    generator_kinds = ("stylegan2", "swagan")
-
-    def __new__(cls, options: TrainingOptions, *args: Any, **kwargs: Any):
-        """``Trainer(options)`` with a DCGAN preset builds a :class:`~studio.training.dcgan.DcganTrainer`."""
-        if cls is Trainer and getattr(options, "preset", None) in DCGAN_PRESETS:
-            from studio.training.dcgan import DcganTrainer
-
-            cls = DcganTrainer
-        return super().__new__(cls)
-
     def __init__(self, options: TrainingOptions, *, event_fn: EventFn | None = None):
+        self.family = network_family(options)
+        options = self.family.options(options)
         options.validate()
         self.options = options
         self.event_fn = event_fn
         self.run_dir = Path(options.run_dir).expanduser()
-        self.rank, self.world = _dist_info()
+        self.rank, self.world = distributed.process_info()
         self.nimg = self.step_count = self.tick = 0
         self.fixed_label: torch.Tensor | None = None   # [1, c_dim] when every image is one class
         self.inherited_classes: dict[str, Any] = {}   # class names / keywords of the starting network
@@ -229,12 +234,13 @@ class Trainer:
         self.transfer_from: Path | None = None
         self.last_snapshot: Path | None = None
         self.pipe = self.controller = None
+        self.loss: Loss | None = None
         self._stats_sums: dict[str, float] = {}
         self._stats_counts: dict[str, int] = {}
         self.last_losses: dict[str, float] = {}
         self.metrics_on = bool(options.metrics)
         self._metric_scorer = None            # the loaded CLIP, once per run
-        self._metric_clip_spec: str | None = None
+        self.clip_spec: str | None = None     # what it was loaded from
         self._metric_real_features: np.ndarray | None = None   # once per run
         self.clip_d = self.opt_Dc = None       # the CLIP discriminator (options.clip_d > 0)
         self._resume_tensors: dict[str, torch.Tensor] = {}
@@ -263,7 +269,7 @@ class Trainer:
         if self.world > 1 and opts.batch % self.world:
             raise TrainingError(f"batch {opts.batch} must be divisible by the number of processes ({self.world})")
         self.batch_gpu = opts.batch // self.world
-        self._check_batch()
+        self.mbstd_group = self.family.mbstd_group(self.batch_gpu)
         if self.rank == 0:
             for stale in remove_stale_temp_files(self.run_dir):
                 self.log(f"removed a half-written file left by an interrupted run: {stale.name}", "warning")
@@ -272,6 +278,7 @@ class Trainer:
                 stop.unlink()
 
         self._open_data()
+        self.gamma = opts.r1_gamma(self.resolution)
         resume_path = self._resume_path()
         torch.manual_seed(opts.seed)  # identical initial weights on every rank
         if resume_path is not None and is_training_snapshot(resume_path):
@@ -283,12 +290,14 @@ class Trainer:
                 self._fresh()
             self._make_optimizers()
             self._make_augment(opts.p, resuming=resume_path is not None)
-            self.pl_mean = torch.zeros([], device=self.device)
         self._setup_clip_d(self._resume_tensors)
+        self.loss = self.family.make_loss(
+            self.G, self.D, options=opts, device=self.device, augment_pipe=self.pipe, ada=self.controller,
+            gamma=self.gamma, r1_interval=self.d_reg_interval, pl_interval=self.g_reg_interval, clip_d=self.clip_d)
+        self.loss.load_state_dict({k[5:]: v for k, v in self._resume_tensors.items() if k.startswith("loss.")})
         self._resume_tensors = {}
-        self._broadcast_initial()
+        distributed.broadcast([self.G, self.D, self.G_ema] + ([self.clip_d] if self.clip_d is not None else []))
         torch.manual_seed(opts.seed * 1000 + self.rank + self.nimg)
-        self.gamma = opts.r1_gamma(self.resolution)
         self.grid_z = torch.from_numpy(_grid_zs(opts.grid, self.G.z_dim)).to(self.device)
         self.grid_c = self._grid_labels(opts.grid)
         self.total_nimg = int(round(opts.kimg * 1000))
@@ -298,27 +307,21 @@ class Trainer:
                 self._write_reals()
         self.log(self._describe())
 
-    def _check_batch(self) -> None:
-        self.mbstd_group = min(4, self.batch_gpu)
-        if self.batch_gpu % self.mbstd_group:
-            raise TrainingError(f"batch per device ({self.batch_gpu}) must be a multiple of 4 (the discriminator "
-                                "compares images in groups of 4); try --batch 4, 8, 16 or 32")
-
     def _describe(self) -> str:
         """The one-line summary logged when a run starts."""
-        opts = self.options
+        opts, sigma = self.options, self.blur_sigma()
         g_params = sum(p.numel() for p in self.G.parameters())
         d_params = sum(p.numel() for p in self.D.parameters())
-        return (f"{self.resolution}x{self.resolution} px, {len(self.dataset)} images"
+        return (f"{self.family.summary_prefix}{self.resolution}x{self.resolution} px, {len(self.dataset)} images"
                 f"{f', {self.c_dim} classes' if self.c_dim else ''}; G {g_params:,} / D {d_params:,} parameters; "
-                f"batch {opts.batch}, gamma {self.gamma:.4g}, aug {opts.aug}, device {self.device}"
+                f"batch {opts.batch}, {self.family.recipe(opts, self.gamma)}, device {self.device}"
                 f"{f' x {self.world} processes' if self.world > 1 else ''}"
-                f"{f'; D blur {self.blur_sigma():.2g} px, none from {opts.blur_kimg:g} kimg' if self.blur_sigma() else ''}"
-                f"{f'; CLIP discriminator (weight {opts.clip_d:g}, {self._metric_clip_spec})' if self.clip_d else ''}")
+                f"{f'; D blur {sigma:.2g} px, none from {opts.blur_kimg:g} kimg' if sigma else ''}"
+                f"{f'; CLIP discriminator (weight {opts.clip_d:g}, {self.clip_spec})' if self.clip_d else ''}")
 
     def _check_kind(self, kind: str, name: str) -> None:
-        """Refuse a network of an architecture this trainer does not train."""
-        if kind not in self.generator_kinds:
+        """Refuse a network of an architecture this run's family does not train."""
+        if kind not in self.family.generator_kinds:
             hint = "train it with --preset dcgan" if kind == "dcgan" else "start from a StyleGAN2 network"
             raise TrainingError(f"'{name}' is a {kind} network, which this trainer cannot continue: {hint}")
 
@@ -337,6 +340,7 @@ class Trainer:
         if self.resolution < 4 or self.resolution & (self.resolution - 1):
             raise TrainingError(f"the dataset's images are {self.resolution} px; training needs a power of two "
                                 "(prepare it with `studio prepare --res 256`, or pass --res)")
+        self.family.check_resolution(self.resolution)
         if opts.cond and not getattr(self.dataset, "has_labels", False):
             raise TrainingError(f"--cond needs class labels, but {opts.data} has none (a dataset.json with "
                                 "'labels'; `studio prepare` writes it from sub-folders)")
@@ -368,22 +372,10 @@ class Trainer:
         return path
 
     def _fresh(self) -> None:
-        opts = self.options
-        size = opts.network_size()
-        g_cfg = GeneratorConfig(
-            z_dim=size["z_dim"], c_dim=self.c_dim, w_dim=size["w_dim"], img_resolution=self.resolution,
-            mapping_layers=size["mapping_layers"], channel_base=size["channel_base"],
-            channel_max=size["channel_max"], architecture="skip",
-        )
-        d_cfg = DiscriminatorConfig(
-            c_dim=self.c_dim, img_resolution=self.resolution, architecture="resnet",
-            channel_base=size["channel_base"], channel_max=size["channel_max"],
-            mbstd_group_size=self.mbstd_group,
-        )
-        self.G = make_generator(g_cfg).to(self.device)
-        self.D = Discriminator(d_cfg).to(self.device)
+        G, D = self.family.new_networks(self.options, self.resolution, self.c_dim, self.mbstd_group)
+        self.G, self.D = G.to(self.device), D.to(self.device)
         self.G_ema = copy.deepcopy(self.G).eval()
-        self.ema_rampup = opts.ema_rampup
+        self.ema_rampup = self.family.fresh_ema_rampup(self.options)
 
     def _check_network(self, G: Generator, D: Discriminator | None, name: str) -> None:
         """Refuse a starting network that cannot train on this dataset, saying why."""
@@ -440,23 +432,13 @@ class Trainer:
         self._check_network(net.G, net.D, path.name)
         self.G = copy.deepcopy(net.G).train().requires_grad_(True).to(self.device)
         self.G_ema = copy.deepcopy(net.G).eval().requires_grad_(False).to(self.device)
-        self.D = self._adopt_discriminator(net.D, path).to(self.device)
+        self.D = self.family.adopt_discriminator(
+            net.D, self.G, path, options=self.options, c_dim=self.c_dim, resolution=self.resolution,
+            mbstd_group=self.mbstd_group, batch_gpu=self.batch_gpu, log=self.log).to(self.device)
         self.transfer_from = path
         self.inherited_classes = {"class_names": net.class_names, "class_keywords": net.class_keywords}
         self.ema_rampup = None
         self.log(f"transfer learning from {path.name}")
-
-    def _adopt_discriminator(self, D, path: Path):
-        """The discriminator a transfer starts from: the file's own, or a new one."""
-        if D is None:
-            self.log(f"'{path.name}' carries no discriminator; training a new one from scratch", "warning")
-            ch = {int(k): int(v) for k, v in self.G.synthesis.channels.items()}
-            return Discriminator(DiscriminatorConfig(c_dim=self.c_dim, img_resolution=self.resolution,
-                                                     channels=ch, mbstd_group_size=self.mbstd_group))
-        if D.config.mbstd_group_size is not None and self.batch_gpu % min(D.config.mbstd_group_size, self.batch_gpu):
-            raise TrainingError(f"the discriminator in '{path.name}' compares images in groups of "
-                                f"{D.config.mbstd_group_size}: use a batch that is a multiple of it")
-        return copy.deepcopy(D).train().requires_grad_(True)
 
     def _load_snapshot(self, path: Path) -> None:
         """Exact resume: G, G_ema, D, optimisers, counters, ADA state."""
@@ -492,7 +474,6 @@ class Trainer:
         restored += load_optimizer_tensors(self.opt_D, self.D, "optD", tensors)
         if not restored and self.nimg:
             self.log(f"{path.name} keeps no optimiser state: Adam starts afresh")
-        self.pl_mean = tensors.get("loss.pl_mean", torch.zeros([])).to(self.device)
         p = float(state.get("p", self.options.p))
         self._make_augment(p, resuming=True)
         if self.controller is not None and state.get("ada") is not None:
@@ -525,11 +506,6 @@ class Trainer:
                 sessions[start] = max(sessions.get(start, 0.0), seconds)
         return sum(sessions.values())
 
-    def _adam(self, module: torch.nn.Module, interval: int | None = None) -> torch.optim.Adam:
-        """StyleGAN2's Adam (beta1 0, beta2 0.99), corrected for lazy regularisation every ``interval`` steps."""
-        ratio = interval / (interval + 1) if interval else 1.0
-        return torch.optim.Adam(module.parameters(), lr=self.options.lr * ratio, betas=(0.0, 0.99 ** ratio), eps=1e-8)
-
     def _make_optimizers(self) -> None:
         opts = self.options
         self.G.train().requires_grad_(True)
@@ -543,9 +519,9 @@ class Trainer:
         if blocks:
             self.log(f"FreezeD: the first {len(blocks)} discriminator blocks stay fixed")
         self.g_reg_interval = opts.pl_interval if opts.pl_weight > 0 else None
-        self.d_reg_interval = opts.r1_interval if opts.r1_gamma(self.resolution) > 0 else None
-        self.opt_G = self._adam(self.G, self.g_reg_interval)
-        self.opt_D = self._adam(self.D, self.d_reg_interval)
+        self.d_reg_interval = opts.r1_interval if self.gamma > 0 else None
+        self.opt_G = self.family.optimizer(self.G, opts.lr, self.g_reg_interval)
+        self.opt_D = self.family.optimizer(self.D, opts.lr, self.d_reg_interval)
 
     def _make_augment(self, p: float, *, resuming: bool) -> None:
         opts = self.options
@@ -571,7 +547,7 @@ class Trainer:
         except Exception as exc:  # noqa: BLE001 - any failure to load is the user's to fix
             raise TrainingError(f"the CLIP discriminator needs a CLIP: {str(exc).strip() or type(exc).__name__}") from None
         self.clip_d = ClipDiscriminator(scorer, feature_dim(scorer), self.c_dim).to(self.device)
-        self.opt_Dc = self._adam(self.clip_d)
+        self.opt_Dc = self.family.optimizer(self.clip_d, self.options.lr)
         head = {k[6:]: v for k, v in tensors.items() if k.startswith("Dclip.")}
         if head:
             try:
@@ -581,14 +557,6 @@ class Trainer:
             load_optimizer_tensors(self.opt_Dc, self.clip_d, "optDc", tensors)
         elif self.nimg:
             self.log("the CLIP discriminator starts fresh on this network")
-
-    def _broadcast_initial(self) -> None:
-        if self.world == 1:
-            return
-        modules = (self.G, self.D, self.G_ema) + ((self.clip_d,) if self.clip_d is not None else ())
-        for module in modules:
-            for t in list(module.parameters()) + list(module.buffers()):
-                torch.distributed.broadcast(t.data, src=0)
 
     # -- data ------------------------------------------------------------------------------
 
@@ -617,53 +585,41 @@ class Trainer:
         idx = torch.tensor([(i // cols) % self.c_dim for i in range(n)], dtype=torch.long)
         return F.one_hot(idx, self.c_dim).to(self.device, torch.float32)
 
-    # -- one step --------------------------------------------------------------------------
-
-    def _run_G(self, z: torch.Tensor, c: torch.Tensor | None, *, update_w_avg: bool) -> tuple[torch.Tensor, torch.Tensor]:
-        G = self.G
-        ws = G.mapping(z, c, update_w_avg=update_w_avg)
-        if self.options.style_mix > 0 and ws.shape[1] > 1 and float(torch.rand([])) < self.options.style_mix:
-            cutoff = int(torch.randint(1, ws.shape[1], []))
-            ws2 = G.mapping(torch.randn_like(z), c, update_w_avg=False)
-            ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
-        return G.synthesis(ws, noise_mode="random"), ws
+    def _generator_labels(self, real_c: torch.Tensor | None) -> torch.Tensor | None:
+        """Labels for G's images, distributed like the dataset's: the reals' labels, shuffled
+        (kept in place when each minibatch-std group holds one class)."""
+        if real_c is None:
+            return None
+        if self.class_groups:
+            return real_c.clone()
+        return real_c[torch.randperm(real_c.shape[0], device=self.device)]
 
     @property
     def class_groups(self) -> bool:
         """Whether each minibatch-std group holds one class (conditional StyleGAN2 training)."""
         return bool(self.options.cond and getattr(self.dataset, "has_labels", False) and self.mbstd_group)
 
+    # -- one step --------------------------------------------------------------------------
+
     def blur_sigma(self) -> float:
-        """Pixels of Gaussian blur on every image D sees now (``blur_sigma`` fading to 0 at ``blur_kimg``)."""
-        return blur_sigma_at(self.nimg / 1000, self.options.blur_sigma, self.options.blur_kimg)
+        """Pixels of Gaussian blur on every image D sees now (the loss's schedule)."""
+        return self.loss.blur_sigma(self.nimg)
 
-    def _run_D(self, img: torch.Tensor, c: torch.Tensor | None) -> torch.Tensor:
-        return self.D(self._augment(gaussian_blur(img, self.blur_sigma())), c)
+    def _networks(self, name: str) -> tuple[torch.optim.Optimizer, list[torch.nn.Parameter]]:
+        """(optimiser, trainable parameters) of 'G', 'D' or 'Dclip' (FreezeD's frozen blocks left out)."""
+        if name == "G":
+            return self.opt_G, list(self.G.parameters())
+        if name == "D":
+            return self.opt_D, self.d_trainable
+        return self.opt_Dc, list(self.clip_d.parameters())
 
-    def _reduce_grads(self, params) -> None:
-        if self.world == 1:
-            return
-        grads = [p.grad for p in params if p.grad is not None]
-        if not grads:
-            return
-        flat = torch.cat([g.flatten() for g in grads])
-        torch.distributed.all_reduce(flat)
-        flat /= self.world
-        torch.nan_to_num_(flat, nan=0, posinf=1e5, neginf=-1e5)
-        offset = 0
-        for g in grads:
-            g.copy_(flat[offset:offset + g.numel()].view_as(g))
-            offset += g.numel()
-
-    def _set_grad(self, G: bool, D: bool) -> None:
-        self.G.requires_grad_(G)
+    def _set_grad(self, networks: tuple[str, ...]) -> None:
+        """Gradients on for the named networks' trainable parameters, off for the others'."""
+        self.G.requires_grad_("G" in networks)
         for p in self.d_trainable:
-            p.requires_grad_(D)
+            p.requires_grad_("D" in networks)
         if self.clip_d is not None:
-            self.clip_d.requires_grad_(D)
-
-    def _augment(self, img: torch.Tensor) -> torch.Tensor:
-        return self.pipe(img) if self.pipe is not None and float(self.pipe.p) > 0 else img
+            self.clip_d.requires_grad_("Dclip" in networks)
 
     def _record(self, **values: torch.Tensor | float) -> None:
         for key, value in values.items():
@@ -673,144 +629,30 @@ class Trainer:
             self._stats_counts[key] = self._stats_counts.get(key, 0) + 1
 
     def step(self) -> None:
-        """One minibatch: G main (+ path length), D main (+ R1), EMA, ADA."""
-        opts = self.options
+        """One minibatch: each phase of the loss with its optimiser, then EMA and ADA."""
         real, real_c = self._next_reals()
-        n = real.shape[0]
-        z_dim = self.G.z_dim
-        if real_c is None:
-            gen_c = None
-        elif self.class_groups:                             # keep the groups of one class
-            gen_c = real_c.clone()
-        else:
-            gen_c = real_c[torch.randperm(n, device=self.device)]
-        pairs = n // 2 if opts.mode_seeking > 0 else 0
-        if pairs and gen_c is not None:                     # the two halves share their labels
-            gen_c = torch.cat([gen_c[:pairs], gen_c[:pairs], gen_c[2 * pairs:]])
+        batch: Minibatch = self.loss.minibatch(real, real_c, self._generator_labels(real_c), self.nimg)
+        for phase in self.loss.phases:
+            if phase.interval and self.step_count % phase.interval:
+                continue   # a lazy regulariser's off step
+            opt, params = self._networks(phase.opt)
+            self._set_grad(phase.grads)
+            opt.zero_grad(set_to_none=True)
+            self._record(**self.loss.accumulate_gradients(phase.name, batch))
+            distributed.average_gradients(params)
+            opt.step()
+        self._set_grad(NETWORKS)
 
-        # G main: non-saturating logistic loss.
-        self._set_grad(True, False)
-        self.opt_G.zero_grad(set_to_none=True)
-        z = torch.randn([n, z_dim], device=self.device)
-        img, _ = self._run_G(z, gen_c, update_w_avg=True)
-        loss_G = F.softplus(-self._run_D(img, gen_c)).mean()
-        total = loss_G
-        if self.clip_d is not None:
-            loss_Gc = F.softplus(-self.clip_d(self._augment(img), gen_c)).mean()
-            total = total + opts.clip_d * loss_Gc
-            self._record(loss_Gc=loss_Gc.detach())
-        if pairs:
-            loss_ms = mode_seeking_loss(img[:pairs], img[pairs:2 * pairs], z[:pairs], z[pairs:2 * pairs])
-            total = total + opts.mode_seeking * loss_ms
-            self._record(loss_ms=loss_ms.detach())
-        total.backward()
-        self._reduce_grads(self.G.parameters())
-        self.opt_G.step()
-        self._record(loss_G=loss_G.detach())
-
-        # G path length (lazy).
-        if self.g_reg_interval and self.step_count % self.g_reg_interval == 0:
-            self.opt_G.zero_grad(set_to_none=True)
-            pb = max(n // 2, 1)
-            img, ws = self._run_G(torch.randn([pb, z_dim], device=self.device),
-                                  gen_c[:pb] if gen_c is not None else None, update_w_avg=False)
-            noise = torch.randn_like(img) / math.sqrt(img.shape[2] * img.shape[3])
-            (grads,) = torch.autograd.grad((img * noise).sum(), ws, create_graph=True)
-            lengths = grads.square().sum(2).mean(1).sqrt()
-            mean = lengths.mean().detach()
-            if self.world > 1:
-                torch.distributed.all_reduce(mean)
-                mean /= self.world
-            self.pl_mean.copy_(self.pl_mean.lerp(mean, 0.01))
-            penalty = (lengths - self.pl_mean).square()
-            loss_pl = (penalty * opts.pl_weight).mean() * self.g_reg_interval
-            (loss_pl + img[:, 0, 0, 0].sum() * 0).backward()
-            self._reduce_grads(self.G.parameters())
-            self.opt_G.step()
-            self._record(loss_pl=loss_pl.detach() / self.g_reg_interval, pl_mean=self.pl_mean)
-
-        # D main: logistic loss on fakes and reals.
-        self._set_grad(False, True)
-        self.opt_D.zero_grad(set_to_none=True)
-        with torch.no_grad():
-            fake, _ = self._run_G(torch.randn([n, z_dim], device=self.device), gen_c, update_w_avg=False)
-        fake_logits = self._run_D(fake, gen_c)
-        real_logits = self._run_D(real, real_c)
-        loss_Dfake = F.softplus(fake_logits).mean()
-        loss_Dreal = F.softplus(-real_logits).mean()
-        (loss_Dfake + loss_Dreal).backward()
-        self._reduce_grads(self.d_trainable)
-        self.opt_D.step()
-        self._record(loss_D=(loss_Dfake + loss_Dreal).detach(), loss_D_real=loss_Dreal.detach(),
-                     loss_D_fake=loss_Dfake.detach(), D_real=real_logits.detach().mean(),
-                     D_fake=fake_logits.detach().mean())
-        if self.controller is not None:
-            logits = real_logits.detach()
-            if self.world > 1:
-                parts = [torch.empty_like(logits) for _ in range(self.world)]
-                torch.distributed.all_gather(parts, logits)
-                logits = torch.cat(parts)
-            self.controller.accumulate(logits)
-
-        # CLIP discriminator: the same loss on the frozen CLIP's features of the same images.
-        if self.clip_d is not None:
-            self.opt_Dc.zero_grad(set_to_none=True)
-            with torch.no_grad():
-                fake_f = self.clip_d.features(self._augment(fake))
-                real_f = self.clip_d.features(self._augment(real))
-            fake_c, real_cl = self.clip_d.head(fake_f, gen_c), self.clip_d.head(real_f, real_c)
-            loss_Dc = F.softplus(fake_c).mean() + F.softplus(-real_cl).mean()
-            (loss_Dc * opts.clip_d).backward()
-            self._reduce_grads(list(self.clip_d.parameters()))
-            self.opt_Dc.step()
-            self._record(loss_Dc=loss_Dc.detach(), Dc_real=real_cl.detach().mean(), Dc_fake=fake_c.detach().mean())
-
-        # D R1 (lazy).
-        if self.d_reg_interval and self.step_count % self.d_reg_interval == 0:
-            self.opt_D.zero_grad(set_to_none=True)
-            real_ = real.detach().requires_grad_(True)
-            logits = self._run_D(real_, real_c)
-            (grads,) = torch.autograd.grad(logits.sum(), real_, create_graph=True)
-            penalty = grads.square().sum([1, 2, 3])
-            loss_r1 = (penalty * (self.gamma / 2)).mean() * self.d_reg_interval
-            (loss_r1 + logits.sum() * 0).backward()
-            self._reduce_grads(self.d_trainable)
-            self.opt_D.step()
-            self._record(loss_r1=loss_r1.detach() / self.d_reg_interval)
-        self._set_grad(True, True)
-
-        self.nimg += n * self.world
+        self.nimg += real.shape[0] * self.world
         self.step_count += 1
-        self._update_ema()
+        self.family.update_ema(self.G, self.G_ema, self.D, options=self.options, nimg=self.nimg,
+                               ema_rampup=self.ema_rampup)
         if self.controller is not None:
             self.controller.step()
 
-    def _update_ema(self) -> None:
-        opts = self.options
-        ema_nimg = opts.ema_nimg()
-        if self.ema_rampup:
-            ema_nimg = min(ema_nimg, self.nimg * self.ema_rampup)
-        beta = 0.5 ** (self.options.batch / max(ema_nimg, 1e-8))
-        with torch.no_grad():
-            if self.world > 1:
-                w_avg = self.G.mapping.w_avg
-                torch.distributed.all_reduce(w_avg)
-                w_avg /= self.world
-            for p_ema, p in zip(self.G_ema.parameters(), self.G.parameters()):
-                p_ema.copy_(p.detach().lerp(p_ema, beta))
-            for b_ema, b in zip(self.G_ema.buffers(), self.G.buffers()):
-                b_ema.copy_(b)
-
     def ranks_in_sync(self) -> bool:
         """True when every process holds the same G, G_ema and D (always True for one process)."""
-        if self.world == 1:
-            return True
-        with torch.no_grad():
-            sums = torch.stack([t.detach().double().sum() for m in (self.G, self.G_ema, self.D)
-                                for t in list(m.parameters()) + list(m.buffers())])
-            parts = [torch.empty_like(sums) for _ in range(self.world)]
-            torch.distributed.all_gather(parts, sums)
-        return all(torch.equal(parts[0], part) for part in parts[1:])
+        return distributed.in_sync([self.G, self.G_ema, self.D])
 
     @property
     def p(self) -> float:
@@ -858,7 +700,7 @@ class Trainer:
         tensors = {f"G.{k}": v for k, v in self.G.state_dict().items()}
         tensors.update(optimizer_tensors(self.opt_G, self.G, "optG"))
         tensors.update(optimizer_tensors(self.opt_D, self.D, "optD"))
-        tensors["loss.pl_mean"] = self.pl_mean.detach().cpu().clone()
+        tensors.update({f"loss.{k}": v for k, v in self.loss.state_dict().items()})
         if self.clip_d is not None:
             tensors.update({f"Dclip.{k}": v for k, v in self.clip_d.head_state().items()})
             tensors.update(optimizer_tensors(self.opt_Dc, self.clip_d, "optDc"))
@@ -939,7 +781,7 @@ class Trainer:
                 config = settings.clip_config
         from studio.clip.model import load_clip
 
-        self._metric_clip_spec = str(spec)
+        self.clip_spec = str(spec)
         self._metric_scorer = load_clip(str(spec), self.device, config=config)
         return self._metric_scorer
 
@@ -1017,7 +859,7 @@ class Trainer:
             self._skip_metrics(f"{type(exc).__name__}: {exc}")
             return None
         values = {k: float(v) for k, v in values.items()}
-        line = {"kimg": self.nimg / 1000, **values, "clip": self._metric_clip_spec, "images": n,
+        line = {"kimg": self.nimg / 1000, **values, "clip": self.clip_spec, "images": n,
                 "real_images": int(reals.shape[0])}
         with open(self.run_dir / METRICS_FILE, "a", encoding="utf-8") as f:
             f.write(json.dumps(line) + "\n")
@@ -1133,5 +975,4 @@ def train(
     return TrainingResult(run_dir, trainer.nimg, reason, trainer.last_snapshot)
 
 
-__all__ = ["train", "Trainer", "TrainingResult", "TrainingError", "find_latest_snapshot", "is_training_snapshot",
-           "image_grid", "STOP_FILE", "STATS_FILE", "METRICS_FILE"]
+__all__ = ["train", "Trainer", "TrainingResult", "NetworkFamily", "network_family", "image_grid"]

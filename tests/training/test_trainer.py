@@ -16,7 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
-from studio.training.loop import STOP_FILE, Trainer, TrainingError, find_latest_snapshot, train
+from studio.training.runs import STOP_FILE, find_latest_snapshot
+from studio.training.options import TrainingError
+from studio.training.trainer import Trainer, train
 from studio.training.options import TrainingOptions
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -196,7 +198,7 @@ KILL_SCRIPT = r"""
 import os, signal, sys
 import studio.gan.formats.native as native
 from studio.training.options import TrainingOptions
-from studio.training.loop import train
+from studio.training import train
 
 written = []
 real_save = native.save_file
@@ -284,8 +286,9 @@ def test_discriminator_blur_follows_the_schedule_and_survives_resume(data, tmp_p
     assert trainer.blur_sigma() == 4.0
     reals, _ = trainer._next_reals()
     with torch.no_grad():
-        assert torch.allclose(trainer._run_D(reals, None), trainer.D(gaussian_blur(reals, 4.0)), atol=1e-5)
-        assert not torch.allclose(trainer._run_D(reals, None), trainer.D(reals), atol=1e-3)
+        seen_by_D = trainer.loss.run_D(reals, None, trainer.blur_sigma())
+        assert torch.allclose(seen_by_D, trainer.D(gaussian_blur(reals, 4.0)), atol=1e-5)
+        assert not torch.allclose(seen_by_D, trainer.D(reals), atol=1e-3)
     trainer.step()
     trainer.step()
     assert trainer.blur_sigma() == pytest.approx(4.0 * (1 - 0.008 / 0.016))
@@ -298,12 +301,12 @@ def test_discriminator_blur_follows_the_schedule_and_survives_resume(data, tmp_p
     resumed.step()
     assert resumed.blur_sigma() == 0.0                       # faded out: D sees the images as they are
     with torch.no_grad():
-        assert torch.equal(resumed._run_D(reals, None), resumed.D(reals))
+        assert torch.equal(resumed.loss.run_D(reals, None, resumed.blur_sigma()), resumed.D(reals))
 
 
 def test_mode_seeking_loss_punishes_collapse_and_ignores_pixel_noise():
     """Two latents giving one picture cost most; a checkerboard of pixel noise is not a new picture."""
-    from studio.training.loop import mode_seeking_loss
+    from studio.training.losses import mode_seeking_loss
 
     torch.manual_seed(0)
     z1, z2 = torch.randn(4, 32), torch.randn(4, 32)
@@ -347,8 +350,8 @@ def test_mode_seeking_pairs_share_labels_and_steer_G(data, tmp_path):
     trainer = Trainer(tiny_options(data, tmp_path / "run", cond=True, pl_weight=0, mode_seeking=1.0, style_mix=0))
     trainer.setup()
     seen = []
-    run_G = trainer._run_G
-    trainer._run_G = lambda z, c, **kw: (seen.append(c), run_G(z, c, **kw))[1]
+    run_G = trainer.loss.run_G
+    trainer.loss.run_G = lambda z, c, **kw: (seen.append(c), run_G(z, c, **kw))[1]
     for _ in range(3):
         trainer.step()
     labels = seen[0].argmax(1)
@@ -641,11 +644,11 @@ def test_dcgan_few_steps_finite_losses_and_a_snapshot_that_opens(data64, tmp_pat
 
 
 def test_dcgan_resume_restores_everything_and_continues_exactly(data64, tmp_path):
-    from studio.training.dcgan import BETAS, DcganTrainer
+    from studio.training.dcgan import BETAS, DcganFamily
 
     run_dir = tmp_path / "run"
     first = Trainer(dcgan_options(data64, run_dir, blur_sigma=4.0, clip_d=1.0))
-    assert isinstance(first, DcganTrainer)
+    assert isinstance(first.family, DcganFamily)
     assert (first.options.blur_sigma, first.options.clip_d) == (0, 0)   # StyleGAN2-only helpers stay off
     first.setup()
     assert first.clip_d is None
