@@ -77,7 +77,7 @@ def run(batch: int, score_resolution: int | None = 256, default_models: bool = F
     from studio.gan.formats import load_network
 
     from studio.evolve.ga import Evolution, EvolveConfig
-    from studio.evolve.fitness import make_clip_fitness
+    from studio.evolve.fitness import ClipFitness
     from studio.gan.render import Renderer
     from studio.core.runtime import tune_allocator
 
@@ -105,7 +105,7 @@ def run(batch: int, score_resolution: int | None = 256, default_models: bool = F
             clip_seconds[0] += time.perf_counter() - t
 
     scorer.encode_images = timed_encode
-    fitness = make_clip_fitness(scorer, PROMPT)
+    fitness = ClipFitness(scorer, PROMPT)
     if score_resolution is not None and score_resolution < scorer.input_size:
         fitness.input_size = None   # what-if only: the studio never scores below CLIP's input size
     evolution = Evolution(renderer, fitness, EvolveConfig(score_resolution=score_resolution), settings=settings)

@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from studio.core.errors import StudioError
-from studio.evolve.fitness import make_clip_fitness
+from studio.evolve.fitness import ClipFitness
 from studio.evolve.ga import Evolution, EvolveConfig, Generation
 from studio.gan.latents import one_hot
 from studio.gan.render import Renderer
@@ -42,7 +42,7 @@ def new_evolution(renderer: Renderer, scorer: Any, prompt: str, negative: str | 
             f"realness needs the model's discriminator, and {network.path.name} has none (rosinality checkpoints "
             "and files converted with --no-discriminator hold only the generator); set its weight to 0")
     labels = one_hot(settings.class_index, renderer.G.c_dim) if renderer.G.c_dim else None
-    fitness = make_clip_fitness(scorer, prompt, negative, config.negative_weight, D, config.realness_weight, labels)
+    fitness = ClipFitness(scorer, prompt, negative, config.negative_weight, D, config.realness_weight, labels)
     return Evolution(renderer, fitness, config, settings=settings)
 
 

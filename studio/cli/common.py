@@ -96,10 +96,10 @@ def output_dir(path: str) -> Path:
 
 
 def save_png(path: Path, image, recipe) -> None:
-    from studio.imaging.metadata import write_png_with_recipe
+    from studio.imaging import metadata
 
     try:
-        write_png_with_recipe(path, image, recipe)
+        metadata.save_png(path, image, recipe)
     except OSError as exc:
         raise CliError(f"cannot write {path}: {exc.strerror or exc}") from None
 

@@ -33,8 +33,9 @@ from typing import Callable, Iterable
 import numpy as np
 from PIL import Image, ImageFile, ImageOps, UnidentifiedImageError
 
-from studio.core.atomic import atomic_path, atomic_write_text
+from studio.core.atomic import atomic_write_text
 from studio.core.errors import StudioError
+from studio.imaging.metadata import save_png
 
 __all__ = [
     "CROP_MODES", "RESAMPLE_MODES", "ImageProblem", "PrepareCancelled", "PreparedImage", "PrepareReport",
@@ -390,12 +391,6 @@ def _check_dest(src: Path, dest: Path, force: bool) -> None:
                 entry.unlink()
 
 
-def _save_png(img: Image.Image, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    with atomic_path(path) as tmp:
-        img.save(tmp, format="PNG", compress_level=6)
-
-
 def _safe_stem(relative: str) -> str:
     stem = relative.rsplit(".", 1)[0] if "." in relative.rsplit("/", 1)[-1] else relative
     return re.sub(r"[^A-Za-z0-9._-]+", "_", stem.replace("/", "__")).strip("._") or "image"
@@ -544,7 +539,7 @@ def prepare(
             names = crop_parts(crop, img.size)
             for part, square in zip(names, crop_image(img, crop, resolution, report.aspect_ratio, resample=resample)):
                 staged = staging / f"{len(crops):08d}.png"
-                _save_png(square, staged)
+                save_png(staged, square)
                 crops.append(_Crop(staged, rel(path), part, label))
             report.sources_used += 1
             report_progress("crop", done, len(good))

@@ -40,6 +40,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 from PIL import Image, ImageDraw, ImageFilter
 
+from studio.imaging.metadata import save_png
+
 __all__ = [
     "FAMILIES", "COLOR_NAMES", "SHAPE_NAMES", "FAMILY_SHAPES", "SIZE_WORDS", "Painting",
     "paint", "caption_for", "caption_vocabulary", "example_prompts", "write_dataset", "nearest_color_names",
@@ -783,17 +785,6 @@ def nearest_color_names(image: Image.Image | np.ndarray) -> np.ndarray:
 # Datasets
 
 
-def _save_png(image: Image.Image, path: Path) -> None:
-    """Write a PNG via a temporary name and a rename, so a file is never seen half-written.
-
-    (No fsync per image: thousands of small files would crawl; the index files written last
-    are fully atomic, and an interrupted run is simply written again.)
-    """
-    temp = path.with_name(f".{path.name}.tmp")
-    image.save(temp, format="PNG", compress_level=3)
-    os.replace(temp, path)
-
-
 def _remove_old_images(folder: Path) -> None:
     """Delete the numbered images of an earlier dataset in ``folder`` (and nothing else)."""
     for sub in folder.iterdir():
@@ -810,7 +801,7 @@ def _paint_one(job: tuple[Path, int, int, int, str | None]) -> tuple[str, int, s
     name = f"{i // 1000:05d}/img{i:08d}.png"
     target = folder / name
     target.parent.mkdir(exist_ok=True)
-    _save_png(painting.image, target)
+    save_png(target, painting.image, compress_level=3, durable=False)  # fsync per image would crawl
     line = json.dumps({"file": name, "caption": painting.caption, "family": painting.family,
                        "attributes": painting.attributes})
     return name, painting.label, line

@@ -1,7 +1,7 @@
 """What the evolution maximises: CLIP's similarity to a prompt, minus a negative prompt, plus realness.
 
 A fitness is any callable from a batch of images ``[N, 3, H, W]`` in [-1, 1] to scores (higher is
-better); :class:`ClipFitness` is MAGnet's, built by :func:`make_clip_fitness` around any scorer
+better); :class:`ClipFitness` is MAGnet's, built around any scorer
 with ``encode_images`` / ``encode_text`` (the studio's :class:`studio.clip.model.ClipScorer`),
 so this package never imports CLIP itself.
 """
@@ -59,6 +59,10 @@ class ClipFitness:
     image is a real painting. ``D`` sees the image resized to its own resolution (bilinear), one
     image at a time, so an image's realness does not depend on the images batched with it (the
     minibatch-standard-deviation feature then sees a group of one).
+
+    ``scorer`` is a :class:`studio.clip.model.ClipScorer` (anything with ``encode_images``,
+    ``encode_text`` and ``input_size``); ``class_labels`` (one-hot ``[c_dim]``) conditions a
+    conditional discriminator.
     """
 
     def __init__(
@@ -122,20 +126,3 @@ class ClipFitness:
             for i in range(x.shape[0]):
                 out.append(torch.sigmoid(D(x[i:i + 1], c)).reshape(-1).float().cpu())
         return torch.cat(out).numpy().astype(np.float64)
-
-
-def make_clip_fitness(
-    scorer: Any,
-    prompt: str,
-    negative: str | None = None,
-    negative_weight: float = 1.0,
-    discriminator: torch.nn.Module | None = None,
-    realness_weight: float = 0.0,
-    class_labels: torch.Tensor | np.ndarray | None = None,
-) -> ClipFitness:
-    """The fitness of the issue: similarity to ``prompt`` minus ``negative_weight`` times the
-    similarity to ``negative`` plus ``realness_weight`` times the discriminator's realness.
-    ``scorer`` is a :class:`studio.clip.model.ClipScorer` (anything with ``encode_images``,
-    ``encode_text`` and ``input_size``); ``class_labels`` (one-hot ``[c_dim]``) conditions a
-    conditional discriminator. See :class:`ClipFitness`."""
-    return ClipFitness(scorer, prompt, negative, negative_weight, discriminator, realness_weight, class_labels)

@@ -9,8 +9,8 @@ A studio image carries its :class:`~studio.gan.recipe.Recipe` as JSON:
 
 :mod:`studio.imaging.export` encodes the pixels and asks this module for the metadata;
 :func:`read_recipe` gets the recipe back from any of them (or from a ``.json`` file) and is what
-the window's drop / Open image and ``studio export`` use. :func:`save_png` is the quick writer for
-a rendered image with its recipe (``studio generate``, ranking, evolution, training grids).
+the window's drop / Open image and ``studio export`` use. :func:`save_png` is the one PNG writer for
+a rendered image (with its recipe when it has one) (``studio generate``, ranking, evolution, training grids).
 """
 
 from __future__ import annotations
@@ -86,25 +86,41 @@ def png_itxt_data(recipe_text: str) -> bytes:
     return PNG_KEY.encode("latin-1") + b"\x00\x01\x00\x00\x00" + zlib.compress(recipe_text.encode("utf-8"), 9)
 
 
-def write_png_with_recipe(
+def save_png(
     path: str | os.PathLike[str],
     image: Image.Image | np.ndarray,
-    recipe: Recipe,
+    recipe: Recipe | None = None,
     *,
     dpi: float | tuple[float, float] | None = None,
+    compress_level: int = 6,
+    durable: bool = True,
 ) -> None:
-    """Save ``image`` as a PNG at ``path`` with ``recipe`` in an iTXt chunk (``studio.recipe``).
+    """Save ``image`` as a PNG at ``path``, with ``recipe`` in an iTXt chunk (``studio.recipe``) when given.
 
     ``image`` is a PIL image or a uint8 array (HxW, HxWx1, HxWx3 or HxWx4). ``dpi`` is one
     number or an (x, y) pair. The write is atomic: ``path`` is either the old file or the
-    complete new one, never a partial file.
+    complete new one, never a partial file. ``durable=False`` skips the fsync (for the thousands
+    of images of a dataset, which are written again if a run is interrupted); the temporary
+    file is then ``.NAME.tmp`` beside the target.
     """
     picture = _to_image(image)
-    options: dict[str, Any] = {"format": "PNG", "pnginfo": png_info(recipe.to_json())}
+    options: dict[str, Any] = {"format": "PNG", "compress_level": compress_level}
+    if recipe is not None:
+        options["pnginfo"] = png_info(recipe.to_json())
     if dpi is not None:
         options["dpi"] = (dpi, dpi) if isinstance(dpi, (int, float)) else tuple(dpi)
-    with atomic_path(path) as temp:
+    if durable:
+        with atomic_path(path) as temp:
+            picture.save(temp, **options)
+        return
+    target = Path(path)
+    temp = target.with_name(f".{target.name}.tmp")
+    try:
         picture.save(temp, **options)
+        os.replace(temp, target)
+    except BaseException:
+        temp.unlink(missing_ok=True)
+        raise
 
 
 def read_recipe(path: str | os.PathLike[str]) -> Recipe | None:

@@ -57,10 +57,10 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from studio.core.atomic import atomic_path
 from studio.gan.networks import Discriminator, Generator, GeneratorConfig, make_discriminator, make_generator
 from studio.data.dataset import ImageFolderDataset
 from studio.imaging import sheets
+from studio.imaging.metadata import save_png
 from studio.training import distributed
 from studio.training.augment import AdaController, AugmentPipe, augmentation_preview, gaussian_blur
 from studio.training.dcgan import DcganFamily
@@ -153,11 +153,6 @@ def image_grid(images: torch.Tensor, cols: int | None = None):
     if images.dtype != torch.uint8:
         images = (images.detach().float().cpu() * 127.5 + 128).clamp(0, 255).to(torch.uint8)
     return sheets.image_grid(images.permute(0, 2, 3, 1).cpu().numpy(), cols)
-
-
-def _save_png(path: Path, image) -> None:
-    with atomic_path(path) as tmp:
-        image.save(tmp, format="PNG")
 
 
 class _InfiniteSampler(torch.utils.data.Sampler):
@@ -685,7 +680,7 @@ class Trainer:
     def _write_reals(self) -> None:
         n = min(self.options.grid, len(self.dataset))
         reals = torch.stack([self.dataset[i][0] for i in range(n)])
-        _save_png(self.run_dir / "reals.png", image_grid(reals))
+        save_png(self.run_dir / "reals.png", image_grid(reals))
 
     def training_state(self) -> tuple[dict[str, Any], dict[str, torch.Tensor]]:
         """(JSON counters, tensors) that a snapshot needs to resume exactly."""
@@ -740,7 +735,7 @@ class Trainer:
         preview = augment = None
         if self.options.grid > 0:
             preview = self.run_dir / f"preview-{kimg_tag}.png"
-            _save_png(preview, self.render_grid())
+            save_png(preview, self.render_grid())
             if self.pipe is not None:
                 try:
                     n = min(self.options.grid, len(self.dataset), 8)
@@ -748,7 +743,7 @@ class Trainer:
                     reals = gaussian_blur(reals.to(torch.float32) / 127.5 - 1, self.blur_sigma())
                     image = image_grid(augmentation_preview(self.pipe, reals, max(self.p, 0.0)).clamp(-1, 1))
                     augment = self.run_dir / f"augment-{kimg_tag}.png"
-                    _save_png(augment, image)
+                    save_png(augment, image)
                 except Exception as exc:  # noqa: BLE001 - a preview never stops training
                     self.log(f"augmentation preview failed: {exc}", "warning")
         self.last_snapshot = path

@@ -16,7 +16,7 @@ from studio.imaging.codecs import read_image
 from studio.gan.formats import load_network
 from studio.imaging.postprocess import PostProcess
 from studio.imaging.sizes import print_pixels
-from studio.imaging.metadata import read_recipe, write_png_with_recipe
+from studio.imaging.metadata import read_recipe, save_png
 
 ISSUE_FLAGS = ["--aspect", "1.27", "--mode", "stretch", "--print", "4x5cm", "--dpi", "100",
                "--levels", "0.1,99.9", "--format", "tiff"]
@@ -73,7 +73,7 @@ def test_recipe_is_re_rendered_not_the_pixels(model, generated, tmp_path, capsys
     """An image whose pixels were changed still exports the recipe's picture when the model is there."""
     recipe = read_recipe(generated)
     tampered = tmp_path / "tampered.png"
-    write_png_with_recipe(tampered, np.full((64, 64, 3), 30, np.uint8), recipe)
+    save_png(tampered, np.full((64, 64, 3), 30, np.uint8), recipe)
     assert main(["export", str(tampered), "--long-side", "128", "--out", str(tmp_path / "a.png")]) == 0
     assert main(["export", str(generated), "--long-side", "128", "--out", str(tmp_path / "b.png")]) == 0
     assert np.array_equal(read_image(tmp_path / "a.png"), read_image(tmp_path / "b.png"))
@@ -102,7 +102,7 @@ def test_model_missing_exports_the_image_pixels_with_a_note(model, generated, tm
     copy = tmp_path / "alone.png"
     recipe = read_recipe(generated)
     recipe.model.path = str(tmp_path / "no-such-model.pt")
-    write_png_with_recipe(copy, np.asarray(Image.open(generated)), recipe)
+    save_png(copy, np.asarray(Image.open(generated)), recipe)
     monkeypatch.chdir(tmp_path)
     capsys.readouterr()
     assert main(["export", str(copy), "--long-side", "96", "--format", "jpeg", "--quality", "90"]) == 0

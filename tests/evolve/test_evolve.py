@@ -11,7 +11,7 @@ import pytest
 import torch
 
 from studio.evolve.ga import W_STD_SAMPLES, W_STD_SEED, EvolutionCancelled, Evolution, EvolveConfig, Individual, breed, crossover, pair_indices
-from studio.evolve.fitness import FitnessResult, make_clip_fitness
+from studio.evolve.fitness import ClipFitness, FitnessResult
 from studio.gan.formats import LoadedNetwork, load_network
 from studio.gan.networks import GeneratorConfig, make_generator
 from studio.gan.recipe import Latent
@@ -457,17 +457,17 @@ def test_clip_fitness_parts_and_total():
     red, green = (torch.nn.functional.normalize(torch.tensor(FakeScorer.COLOURS[c]), dim=0) for c in ("red", "green"))
     cos_red, cos_green = (feats @ red).numpy(), (feats @ green).numpy()
 
-    plain = make_clip_fitness(scorer, "red")
+    plain = ClipFitness(scorer, "red")
     result = plain(images)
     np.testing.assert_allclose(result.total, cos_red, rtol=1e-6)
     assert set(result.parts) == {"clip"} and plain.input_size == 8
 
-    neg = make_clip_fitness(scorer, "red", negative="green", negative_weight=0.5)(images)
+    neg = ClipFitness(scorer, "red", negative="green", negative_weight=0.5)(images)
     np.testing.assert_allclose(neg.total, cos_red - 0.5 * cos_green, rtol=1e-5)
     np.testing.assert_allclose(neg.parts["negative"], cos_green, rtol=1e-6)
 
     D = FakeD()
-    real = make_clip_fitness(scorer, "red", discriminator=D, realness_weight=2.0, class_labels=np.array([0.0, 1.0]))
+    real = ClipFitness(scorer, "red", discriminator=D, realness_weight=2.0, class_labels=np.array([0.0, 1.0]))
     out = real(images)
     resized = torch.nn.functional.interpolate(images, size=(8, 8), mode="bilinear", align_corners=False, antialias=True)
     expected_real = torch.sigmoid(resized[:, 0].mean(dim=(1, 2)) * 3.0 + 1.0).numpy()
@@ -475,13 +475,13 @@ def test_clip_fitness_parts_and_total():
     np.testing.assert_allclose(out.total, cos_red + 2.0 * expected_real, rtol=1e-5)
     assert all(shape == (1, 3, 8, 8) and c == [[0.0, 1.0]] for shape, c in D.seen)  # one image at a time
     with pytest.raises(ValueError, match="discriminator"):
-        make_clip_fitness(scorer, "red", realness_weight=1.0)
+        ClipFitness(scorer, "red", realness_weight=1.0)
     with pytest.raises(ValueError, match="prompt"):
-        make_clip_fitness(scorer, "  ")
+        ClipFitness(scorer, "  ")
 
 
 def test_clip_fitness_drives_an_evolution_and_is_logged(tiny):
-    fitness = make_clip_fitness(FakeScorer(), "red", negative="green")
+    fitness = ClipFitness(FakeScorer(), "red", negative="green")
     evo = Evolution(tiny, fitness, small(population=12))
     evo.run(2)
     assert evo.score_resolution == 16       # the model's full size: below the 256 default

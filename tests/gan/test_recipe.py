@@ -12,7 +12,7 @@ from PIL import Image
 
 from studio.core.atomic import atomic_path, atomic_write, atomic_write_text
 from studio.gan.recipe import Latent, ModelRef, Recipe, StyleMix
-from studio.imaging.metadata import PNG_KEY, read_recipe, write_png_with_recipe
+from studio.imaging.metadata import PNG_KEY, read_recipe, save_png
 
 MODEL = ModelRef(fingerprint="ab" * 32, name="Abstract 256", path="/models/abstract.safetensors")
 
@@ -163,7 +163,7 @@ def test_png_round_trip(tmp_path: Path) -> None:
     recipe = Recipe(model=MODEL, w=w, truncation_psi=0.5, mix=StyleMix(Latent(seed=4), [8, 9]))
     pixels = _image()
     target = tmp_path / "art.png"
-    write_png_with_recipe(target, pixels, recipe, dpi=300)
+    save_png(target, pixels, recipe, dpi=300)
     with Image.open(target) as img:
         assert img.format == "PNG"
         np.testing.assert_array_equal(np.asarray(img), pixels)
@@ -176,7 +176,7 @@ def test_png_round_trip_with_pil_image(tmp_path: Path) -> None:
     recipe = Recipe(model=MODEL, seed=99)
     image = Image.fromarray(_image()).convert("RGBA")
     target = tmp_path / "rgba.png"
-    write_png_with_recipe(target, image, recipe)
+    save_png(target, image, recipe)
     with Image.open(target) as img:
         assert img.mode == "RGBA"
         assert PNG_KEY in img.text
@@ -224,9 +224,9 @@ def test_read_recipe_from_non_image(tmp_path: Path) -> None:
 def test_write_png_rejects_bad_arrays(tmp_path: Path) -> None:
     recipe = Recipe(model=MODEL, seed=1)
     with pytest.raises(ValueError, match="uint8"):
-        write_png_with_recipe(tmp_path / "x.png", np.zeros((4, 4, 3), np.float32), recipe)
+        save_png(tmp_path / "x.png", np.zeros((4, 4, 3), np.float32), recipe)
     with pytest.raises(ValueError, match="HxW"):
-        write_png_with_recipe(tmp_path / "x.png", np.zeros((4, 4, 2), np.uint8), recipe)
+        save_png(tmp_path / "x.png", np.zeros((4, 4, 2), np.uint8), recipe)
     assert os.listdir(tmp_path) == []
 
 
@@ -235,7 +235,7 @@ def test_failed_png_write_keeps_old_file(tmp_path: Path) -> None:
     target.write_bytes(b"old")
     cmyk = Image.new("CMYK", (4, 4))  # PNG cannot store CMYK: save fails inside the write
     with pytest.raises(OSError):
-        write_png_with_recipe(target, cmyk, Recipe(model=MODEL, seed=1))
+        save_png(target, cmyk, Recipe(model=MODEL, seed=1))
     assert target.read_bytes() == b"old"
     assert os.listdir(tmp_path) == ["keep.png"]
 
