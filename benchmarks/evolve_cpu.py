@@ -56,7 +56,8 @@ def build_clip():
     """ViT-B-32 with random weights in the studio's scorer (no download: pretrained=None)."""
     import torch
 
-    from studio.clip.model import ClipScorer, import_open_clip, quiet_open_clip
+    from studio.clip.model import import_open_clip, quiet_open_clip
+    from studio.clip.scorer import ClipScorer
 
     open_clip = import_open_clip()
     torch.manual_seed(0)

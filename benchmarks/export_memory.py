@@ -66,7 +66,7 @@ def run_child(depth: int, long_side: int, sharpen: float) -> dict:
     h, w = result.image.shape[:2]
 
     # ---- file writing goes here -----------------------------------------------------------
-    # When studio/engine/export.py exists, time writing result.image (PNG / TIFF / JPEG) here
+    # When studio/imaging/export.py exists, time writing result.image (PNG / TIFF / JPEG) here
     # and add its seconds and the peak RSS after it to the report. Left out on purpose: this
     # benchmark measures post-processing alone for now.
     write_seconds = None

@@ -1,6 +1,7 @@
 """The ``studio`` command: no arguments opens the window; subcommands work without it.
 
-Every subcommand is a thin skin over the engine (the same functions the GUI calls). Errors a
+Every subcommand is a thin skin over :mod:`studio.app` and the packages below it (the same
+functions the window calls). Errors a
 user can fix print one line and exit with status 2; there are no tracebacks for bad input.
 """
 

@@ -21,7 +21,7 @@ from typing import Callable, Sequence
 
 import torch
 
-from studio.clip.model import ClipScorer
+from studio.clip.scorer import ClipScorer
 from studio.gan.render import Renderer
 from studio.gan.render_settings import RenderSettings
 

@@ -2,7 +2,7 @@
 
 A fitness is any callable from a batch of images ``[N, 3, H, W]`` in [-1, 1] to scores (higher is
 better); :class:`ClipFitness` is MAGnet's, built around any scorer
-with ``encode_images`` / ``encode_text`` (the studio's :class:`studio.clip.model.ClipScorer`),
+with ``encode_images`` / ``encode_text`` (the studio's :class:`studio.clip.scorer.ClipScorer`),
 so this package never imports CLIP itself.
 """
 
@@ -60,7 +60,7 @@ class ClipFitness:
     image at a time, so an image's realness does not depend on the images batched with it (the
     minibatch-standard-deviation feature then sees a group of one).
 
-    ``scorer`` is a :class:`studio.clip.model.ClipScorer` (anything with ``encode_images``,
+    ``scorer`` is a :class:`studio.clip.scorer.ClipScorer` (anything with ``encode_images``,
     ``encode_text`` and ``input_size``); ``class_labels`` (one-hot ``[c_dim]``) conditions a
     conditional discriminator.
     """

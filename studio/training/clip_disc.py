@@ -32,7 +32,7 @@ MBSTD_GROUP = 4  # images compared by the head's minibatch standard deviation
 class ClipDiscriminator(nn.Module):
     """image [N, 3, H, W] in [-1, 1] (, one-hot label) -> realness logit [N, 1].
 
-    ``scorer`` is a loaded :class:`studio.clip.model.ClipScorer`; its model is frozen here.
+    ``scorer`` is a loaded :class:`studio.clip.scorer.ClipScorer`; its model is frozen here.
     """
 
     def __init__(self, scorer, feature_dim: int, c_dim: int = 0, hidden: int = HIDDEN):

@@ -431,7 +431,7 @@ def evaluate_zero_shot(
 ) -> dict[str, float]:
     """Zero-shot top-1 accuracy on procedural paintings of ``seeds``: family, dominant colour, main shape.
 
-    ``scorer_or_dir`` is a loaded :class:`~studio.clip.model.ClipScorer` or anything
+    ``scorer_or_dir`` is a loaded :class:`~studio.clip.scorer.ClipScorer` or anything
     :func:`~studio.clip.model.load_clip` opens (e.g. a trained folder). Each painting is matched
     against all :func:`zero_shot_descriptions` (built from the class names alone, never from the
     painting's caption); the best-matching description's family, colour and shape are the
@@ -439,7 +439,8 @@ def evaluate_zero_shot(
     are not being asked about (the background, a second colour), which a bag-of-words text
     encoder needs to tell "black circles on dark blue" from "dark blue circles on black".
     """
-    from studio.clip.model import ClipScorer, load_clip
+    from studio.clip.model import load_clip
+    from studio.clip.scorer import ClipScorer
 
     scorer = scorer_or_dir if isinstance(scorer_or_dir, ClipScorer) else load_clip(str(scorer_or_dir), device)
     pixels, _, attributes = _paint_set(seeds, int(resolution))

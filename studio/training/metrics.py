@@ -116,7 +116,7 @@ def compute_features(scorer: Any, images_iter: Any, limit: int | None = None) ->
     """CLIP image features ``[N, D]`` (float32, L2-normalised) of at most ``limit`` images.
 
     Args:
-        scorer: a :class:`studio.clip.model.ClipScorer` (anything with ``encode_images``).
+        scorer: a :class:`studio.clip.scorer.ClipScorer` (anything with ``encode_images``).
         images_iter: batches the scorer accepts (float ``[n, 3, H, W]`` in [-1, 1] or uint8
             ``[n, H, W, 3]``, numpy or torch) from any iterable — e.g. a generator that renders
             on the fly — or a single such array/tensor holding the whole set.

@@ -18,7 +18,8 @@ import torch.nn.functional as F
 from PIL import Image
 
 from studio.clip import model as clip
-from studio.clip.model import ClipError, ClipScorer, ClipSpec, load_clip
+from studio.clip.model import ClipError, ClipSpec, load_clip
+from studio.clip.scorer import ClipScorer
 from studio.core.errors import StudioError
 from studio.gan.render import to_uint8
 from tests.clip_fixtures import TINY_CONFIG, make_tiny_clip
