@@ -75,12 +75,11 @@ def run(batch: int, score_resolution: int | None = 256, default_models: bool = F
     import torch
 
     from studio.clip.model import load_clip
-    from studio.gan.formats import load_network
-
-    from studio.evolve.ga import Evolution, EvolveConfig
-    from studio.evolve.fitness import ClipFitness
-    from studio.gan.render import Renderer
     from studio.core.runtime import tune_allocator
+    from studio.evolve.fitness import ClipFitness
+    from studio.evolve.ga import Evolution, EvolveConfig
+    from studio.gan.formats import load_network
+    from studio.gan.render import Renderer
 
     tune_allocator()
     start = time.perf_counter()

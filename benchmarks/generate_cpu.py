@@ -64,8 +64,8 @@ def synthesis_gflop(G) -> float:
 def run_one(name: str, batches: list[int], repeats: int) -> dict:
     import torch
 
-    from studio.gan.render import to_uint8
     from studio.core.runtime import tune_allocator
+    from studio.gan.render import to_uint8
 
     tune_allocator()  # as the CLI and the studio's inference thread do
 

@@ -20,10 +20,10 @@ def measure(resolution: int, steps: int, preset: str, batch: int) -> dict:
     import torch
     from torch.utils.flop_counter import FlopCounterMode
 
-    from studio.data.procedural import write_dataset
     from studio.core.runtime import tune_allocator
-    from studio.training.trainer import Trainer
+    from studio.data.procedural import write_dataset
     from studio.training.options import TrainingOptions
+    from studio.training.trainer import Trainer
 
     tune_allocator()
     work = Path(tempfile.mkdtemp(prefix="studio-train-bench-"))

@@ -13,9 +13,10 @@ import pytest
 import torch
 
 from studio.cli import main
-from studio.clip import model as clip, vocabulary
-from studio.gan import formats
+from studio.clip import model as clip
+from studio.clip import vocabulary
 from studio.core.errors import ModelFormatError
+from studio.gan import formats
 from studio.gan.formats.native import save_native
 from studio.gan.networks import GeneratorConfig, make_generator
 from studio.imaging.metadata import read_recipe

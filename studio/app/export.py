@@ -18,6 +18,7 @@ from studio.gan.render import Renderer
 from studio.imaging.export import DEFAULT_NAME_PATTERN, ExportReport, ExportSettings, export_batch
 from studio.imaging.postprocess import PostProcess, apply
 
+
 def check_model(renderer: Renderer, recipe: Recipe) -> None:
     """Refuse a recipe made with another model than the open one, naming the model it needs."""
     if recipe.model.fingerprint != renderer.network.fingerprint:

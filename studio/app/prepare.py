@@ -14,8 +14,15 @@ from typing import Callable, Iterator
 import numpy as np
 from PIL import Image
 
-from studio.data.prepare import (ImageProblem, crop_image, load_image, mean_aspect_ratio, prepare, remove_frame,
-                                 scan_images)
+from studio.data.prepare import (
+    ImageProblem,
+    crop_image,
+    load_image,
+    mean_aspect_ratio,
+    prepare,
+    remove_frame,
+    scan_images,
+)
 
 __all__ = ["PreviewPair", "preview", "prepare"]
 

@@ -20,10 +20,10 @@ import random
 from dataclasses import dataclass, field, fields
 from typing import Any, Callable, Sequence
 
-from studio.gan.seeds import MAX_SEED
 from studio.gan.mixing import DEFAULT_LAYERS, preset_layers
 from studio.gan.recipe import NOISE_MODES, ModelRef, Recipe
 from studio.gan.render_settings import RenderSettings
+from studio.gan.seeds import MAX_SEED
 
 Listener = Callable[[str, Any], None]
 

@@ -29,9 +29,9 @@ def progress_bar(total: int, desc: str):
 
 
 def open_renderer(args: argparse.Namespace):
+    from studio.core.device import pick_device
     from studio.gan.formats import load_network
     from studio.gan.render import Renderer
-    from studio.core.device import pick_device
 
     device = pick_device(args.device)
     network = load_network(args.network, device=device, with_discriminator=False)

@@ -62,12 +62,19 @@ def _export_post_settings(args: argparse.Namespace, seed: int | None) -> tuple[l
 def cmd_export(args: argparse.Namespace) -> int:
     from tqdm import tqdm
 
-    from studio.imaging.export import FORMAT_SUFFIXES, ExportError, ExportSettings, format_from_path, postprocess_and_export, render_and_export
-    from studio.imaging.codecs import read_image
-    from studio.imaging.metadata import read_recipe
     from studio.app.models import find_model
-    from studio.gan.render import Renderer
     from studio.core.device import pick_device
+    from studio.gan.render import Renderer
+    from studio.imaging.codecs import read_image
+    from studio.imaging.export import (
+        FORMAT_SUFFIXES,
+        ExportError,
+        ExportSettings,
+        format_from_path,
+        postprocess_and_export,
+        render_and_export,
+    )
+    from studio.imaging.metadata import read_recipe
 
     # -- what to write, checked before anything slow ------------------------------------------
     out = Path(args.out).expanduser() if args.out else None

@@ -107,9 +107,9 @@ def cmd_info(args: argparse.Namespace) -> int:
 
 
 def cmd_convert(args: argparse.Namespace) -> int:
+    from studio.core.hashing import file_sha256
     from studio.gan.formats import FORMAT_LABELS, load_network
     from studio.gan.formats.native import save_native
-    from studio.core.hashing import file_sha256
 
     out = Path(args.output).expanduser()
     if out.suffix != ".safetensors":

@@ -21,11 +21,11 @@ from studio.cli.common import (
 
 
 def cmd_rank(args: argparse.Namespace) -> int:
-    from studio.core.atomic import atomic_write_text
     from studio.clip.model import ClipSpec, load_clip
-    from studio.gan.latents import parse_seeds
     from studio.clip.rank import rank_seeds, scoring_resolution
+    from studio.core.atomic import atomic_write_text
     from studio.core.device import pick_device
+    from studio.gan.latents import parse_seeds
 
     seeds = parse_seeds(args.seeds)
     prompt = args.prompt.strip()
@@ -82,13 +82,13 @@ def cmd_rank(args: argparse.Namespace) -> int:
 
 
 def cmd_evolve(args: argparse.Namespace) -> int:
-    from studio.core.atomic import atomic_write_text
-    from studio.clip.model import ClipSpec, load_clip
     from studio.app.evolution import new_evolution
+    from studio.clip.model import ClipSpec, load_clip
+    from studio.core.atomic import atomic_write_text
+    from studio.core.device import pick_device
     from studio.evolve.ga import EvolveConfig
     from studio.gan.formats import load_network
     from studio.gan.render import Renderer
-    from studio.core.device import pick_device
 
     prompt = args.prompt.strip()
     if not prompt:

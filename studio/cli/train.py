@@ -11,8 +11,8 @@ from studio.cli.common import CliError, add_clip_options, progress_bar
 
 
 def cmd_train(args: argparse.Namespace) -> int:
-    from studio.training.default_model import training_overrides
     from studio.app.runs import resolve_options
+    from studio.training.default_model import training_overrides
 
     overrides = {k: getattr(args, k) for k in (
         "data", "resume", "kimg", "batch", "gamma", "aug", "target", "p", "ada_kimg", "mirror", "cond", "as_class", "snap",
@@ -124,8 +124,7 @@ def _train_distributed(options, gpus: int) -> int:
 
 def cmd_publish_default(args: argparse.Namespace) -> int:
     from studio.training.default_model import keep_resumable, publish
-    from studio.training.runs import latest_run_dir
-    from studio.training.runs import find_latest_snapshot
+    from studio.training.runs import find_latest_snapshot, latest_run_dir
 
     snapshot = args.snapshot
     if snapshot == "latest":

@@ -44,11 +44,11 @@ from typing import TYPE_CHECKING, Any, Iterator
 
 import torch
 
-from studio.core import paths
 from studio.clip import vocabulary as _vocab
+from studio.clip.scorer import ClipScorer
+from studio.core import paths
 from studio.core.device import pick_device
 from studio.core.errors import StudioError
-from studio.clip.scorer import ClipScorer
 
 if TYPE_CHECKING:
     from types import ModuleType

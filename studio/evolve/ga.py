@@ -63,9 +63,9 @@ from typing import Any, Callable, Iterable, Mapping, Sequence
 import numpy as np
 import torch
 
+from studio.core.errors import StudioError
 from studio.evolve.fitness import FitnessFn, FitnessResult
 from studio.gan import latents
-from studio.core.errors import StudioError
 from studio.gan.recipe import Latent, Recipe
 from studio.gan.render import Renderer, to_uint8
 from studio.gan.render_settings import RenderSettings

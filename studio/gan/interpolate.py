@@ -30,8 +30,8 @@ from typing import TYPE_CHECKING, Callable, Iterator, Literal, Sequence
 import numpy as np
 import torch
 
-from studio.gan import latents
 from studio.core.errors import StudioError
+from studio.gan import latents
 from studio.gan.recipe import Latent
 from studio.gan.render_settings import RenderSettings
 

@@ -38,8 +38,8 @@ from urllib.request import url2pathname
 import requests
 
 from studio.core.atomic import fsync_dir
-from studio.core.hashing import file_sha256
 from studio.core.errors import ModelFormatError, StudioError
+from studio.core.hashing import file_sha256
 from studio.core.paths import models_cache_dir
 
 __all__ = [

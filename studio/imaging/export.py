@@ -47,8 +47,8 @@ from studio.gan.recipe import Recipe
 from studio.imaging import codecs
 
 if TYPE_CHECKING:
-    from studio.imaging.postprocess import PostProcess
     from studio.gan.render import Renderer
+    from studio.imaging.postprocess import PostProcess
 
 __all__ = [
     "FORMATS",

@@ -11,7 +11,6 @@ import re
 
 import numpy as np
 
-
 ASPECT_PRESETS: dict[str, float] = {
     "1:1": 1.0,
     "1.27:1": 1.27,              # GANscapes: mean ratio of its ~5,300 impressionist landscapes

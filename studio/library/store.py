@@ -66,8 +66,8 @@ from typing import Any, Callable, Iterable, Iterator, Sequence
 from PIL import Image, UnidentifiedImageError
 
 from studio.core.errors import StudioError
-from studio.gan.recipe import Recipe
 from studio.core.paths import library_db_path
+from studio.gan.recipe import Recipe
 
 __all__ = [
     "THUMBNAIL_SIZE",

@@ -50,8 +50,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         import torch
 
-        from studio.training.trainer import train
         from studio.training.options import TrainingOptions
+        from studio.training.trainer import train
 
         distributed = _init_distributed()
         if distributed:

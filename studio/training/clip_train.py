@@ -71,7 +71,7 @@ def load_config(config: str | Path | dict | None = None) -> dict:
 
 def build_model(config: dict) -> tuple[torch.nn.Module, Any, tuple[list[float], list[float]]]:
     """(model, tokenizer, (mean, std)) for an open_clip config, built exactly as loading builds it."""
-    from studio.clip.model import quiet_open_clip, register_config, import_open_clip
+    from studio.clip.model import import_open_clip, quiet_open_clip, register_config
 
     open_clip = import_open_clip()
     arch = register_config(config)
@@ -272,8 +272,8 @@ def train_clip(
     """
     from safetensors.torch import save_file
 
-    from studio.data.procedural import caption_vocabulary, example_prompts
     from studio.core.atomic import atomic_path, atomic_write_text
+    from studio.data.procedural import caption_vocabulary, example_prompts
 
     out = Path(out_dir).expanduser()
     out.mkdir(parents=True, exist_ok=True)
@@ -474,8 +474,8 @@ def zero_shot_attributes(scorer: Any, features: Any) -> list[dict[str, str]]:
 
 
 def _write_model_card(out: Path, summary: dict, settings: dict, epochs: int, lr: float, eval_images: int) -> None:
-    from studio.data.procedural import COLOR_NAMES, FAMILIES, SHAPE_NAMES
     from studio.core.atomic import atomic_write_text
+    from studio.data.procedural import COLOR_NAMES, FAMILIES, SHAPE_NAMES
 
     acc = summary.get("accuracy") or {}
     size = summary.get("weights_bytes") or 0

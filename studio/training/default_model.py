@@ -420,9 +420,9 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
     the samples are from the paintings). The network file gets the class names and, for the
     Evolve panel, the shapes that ask for each family (``class_keywords``).
     """
-    from studio.data.procedural import FAMILIES
-    from studio.core.atomic import atomic_path, atomic_write_text
     from studio.clip.model import load_clip
+    from studio.core.atomic import atomic_path, atomic_write_text
+    from studio.data.procedural import FAMILIES
     from studio.gan.formats import load_network
     from studio.gan.formats.native import read_native, save_native
 

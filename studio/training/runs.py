@@ -12,7 +12,6 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-
 RUN_RE = re.compile(r"^(\d{5})-")
 SNAPSHOT_RE = re.compile(r"^network-snapshot-(\d+)\.safetensors$")
 

@@ -24,6 +24,7 @@ from typing import Any, Mapping
 
 import torch
 
+
 def is_training_snapshot(path: str | Path) -> bool:
     """True for a studio file written by the trainer (it carries G, optimiser state, counters)."""
     try:

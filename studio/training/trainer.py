@@ -57,8 +57,8 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
-from studio.gan.networks import Discriminator, Generator, GeneratorConfig, make_discriminator, make_generator
 from studio.data.dataset import ImageFolderDataset
+from studio.gan.networks import Discriminator, Generator, GeneratorConfig, make_discriminator, make_generator
 from studio.imaging import sheets
 from studio.imaging.metadata import save_png
 from studio.training import distributed
@@ -67,8 +67,14 @@ from studio.training.dcgan import DcganFamily
 from studio.training.losses import Loss, Minibatch
 from studio.training.options import DCGAN_PRESETS, TrainingError, TrainingOptions
 from studio.training.runs import METRICS_FILE, STATS_FILE, STOP_FILE, find_latest_snapshot, snapshot_name
-from studio.training.snapshots import (is_training_snapshot, join_state, load_optimizer_tensors, optimizer_tensors,
-                                       remove_stale_temp_files, split_state)
+from studio.training.snapshots import (
+    is_training_snapshot,
+    join_state,
+    load_optimizer_tensors,
+    optimizer_tensors,
+    remove_stale_temp_files,
+    split_state,
+)
 from studio.training.stylegan2 import StyleGAN2Family
 
 METRIC_SEED = 1234          # generated images for metrics: fixed latents from this seed

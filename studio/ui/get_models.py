@@ -20,8 +20,8 @@ class GetModelsDialog(QDialog):
 
     def __init__(self, parent=None):
         super().__init__(parent)
-        from studio.hub.catalogue import load_catalog
         from studio.core.paths import models_cache_dir
+        from studio.hub.catalogue import load_catalog
 
         self.setWindowTitle("Get models")
         self.resize(860, 460)

@@ -60,8 +60,8 @@ class StudioSession(QObject):
     @property
     def library(self):
         if self._library is None:
-            from studio.library import Library
             from studio.core.paths import library_db_path
+            from studio.library import Library
 
             self._library, damaged = Library.open_or_recover(library_db_path())
             if damaged is not None:

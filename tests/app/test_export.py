@@ -9,11 +9,11 @@ from studio.app.export import export_prints, preview
 from studio.gan.formats import load_network
 from studio.gan.recipe import ModelRef, Recipe
 from studio.gan.render import Renderer
+from studio.gan.render_settings import RenderSettings
 from studio.imaging.codecs import read_image
 from studio.imaging.export import ExportSettings
 from studio.imaging.metadata import read_recipe
 from studio.imaging.postprocess import PostProcess
-from studio.gan.render_settings import RenderSettings
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from studio.cli import main
 from studio.gan.formats import load_network
 from studio.gan.formats.native import save_native
 from studio.gan.formats.nvidia import build_discriminator, build_generator
-from studio.imaging.metadata import read_recipe
 from studio.gan.render import Renderer
+from studio.imaging.metadata import read_recipe
 from tests.clip_fixtures import make_tiny_clip
 
 PROMPT = "an abstract painting with orange triangles"

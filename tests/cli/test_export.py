@@ -11,12 +11,12 @@ import torch
 from PIL import Image
 
 from studio.cli import main
-from studio.imaging.export import ExportSettings
-from studio.imaging.codecs import read_image
 from studio.gan.formats import load_network
+from studio.imaging.codecs import read_image
+from studio.imaging.export import ExportSettings
+from studio.imaging.metadata import read_recipe, save_png
 from studio.imaging.postprocess import PostProcess
 from studio.imaging.sizes import print_pixels
-from studio.imaging.metadata import read_recipe, save_png
 
 ISSUE_FLAGS = ["--aspect", "1.27", "--mode", "stretch", "--print", "4x5cm", "--dpi", "100",
                "--levels", "0.1,99.9", "--format", "tiff"]

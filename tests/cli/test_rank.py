@@ -13,12 +13,12 @@ from PIL import Image
 from studio.cli import main
 from studio.clip import model as clip
 from studio.clip.model import ClipSpec, load_clip
-from studio.gan.formats import load_network
 from studio.clip.rank import rank_seeds, scoring_resolution
-from studio.imaging.metadata import read_recipe
+from studio.core.settings import Settings, save_settings
+from studio.gan.formats import load_network
 from studio.gan.render import Renderer
 from studio.gan.render_settings import RenderSettings
-from studio.core.settings import Settings, save_settings
+from studio.imaging.metadata import read_recipe
 from tests.clip_fixtures import make_tiny_clip
 
 PROMPT = "an impressionist painting of autumn trees"

@@ -16,8 +16,8 @@ from studio.gan.formats import load_network
 from studio.gan.formats.native import save_native
 from studio.gan.formats.nvidia import build_generator
 from studio.gan.latents import zs_from_seeds
-from studio.imaging.metadata import read_recipe
 from studio.gan.render import Renderer, to_uint8
+from studio.imaging.metadata import read_recipe
 
 
 @pytest.fixture(scope="module")

@@ -24,6 +24,7 @@ from studio.core.errors import StudioError
 from studio.gan.render import to_uint8
 from tests.clip_fixtures import TINY_CONFIG, make_tiny_clip
 
+
 @pytest.fixture(scope="module")
 def tiny(tmp_path_factory):
     folder = tmp_path_factory.mktemp("tiny_clip")

@@ -11,9 +11,9 @@ import pytest
 import torch
 from PIL import Image
 
+from studio.core.errors import StudioError
 from studio.data.dataset import ImageFolderDataset
 from studio.data.prepare import prepare
-from studio.core.errors import StudioError
 from tests.data.helpers import make_source
 
 OPTS = dict(resolution=32, min_size=16, max_pixels=20_000)

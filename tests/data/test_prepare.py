@@ -9,9 +9,19 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.data.prepare import (CROP_MODES, ImageProblem, PrepareCancelled, crop_image, dataset_file_name,
-                                 load_image, parse_keep, prepare, remove_frame, scan_images)
 from studio.core.errors import StudioError
+from studio.data.prepare import (
+    CROP_MODES,
+    ImageProblem,
+    PrepareCancelled,
+    crop_image,
+    dataset_file_name,
+    load_image,
+    parse_keep,
+    prepare,
+    remove_frame,
+    scan_images,
+)
 from tests.data.helpers import BAD_FILES, make_source, snapshot
 
 OPTS = dict(resolution=32, min_size=16, max_pixels=20_000)

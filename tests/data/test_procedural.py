@@ -10,8 +10,17 @@ import pytest
 from PIL import Image
 
 from studio.cli import main
-from studio.data.procedural import (COLOR_NAMES, FAMILIES, FAMILY_SHAPES, SHAPE_NAMES, Painting,
-                                    caption_vocabulary, nearest_color_names, paint, write_dataset)
+from studio.data.procedural import (
+    COLOR_NAMES,
+    FAMILIES,
+    FAMILY_SHAPES,
+    SHAPE_NAMES,
+    Painting,
+    caption_vocabulary,
+    nearest_color_names,
+    paint,
+    write_dataset,
+)
 
 COLOURS = list(COLOR_NAMES)
 

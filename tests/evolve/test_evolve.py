@@ -10,14 +10,23 @@ import numpy as np
 import pytest
 import torch
 
-from studio.evolve.ga import W_STD_SAMPLES, W_STD_SEED, EvolutionCancelled, Evolution, EvolveConfig, Individual, breed, crossover, pair_indices
 from studio.evolve.fitness import ClipFitness, FitnessResult
+from studio.evolve.ga import (
+    W_STD_SAMPLES,
+    W_STD_SEED,
+    Evolution,
+    EvolutionCancelled,
+    EvolveConfig,
+    Individual,
+    breed,
+    crossover,
+    pair_indices,
+)
 from studio.gan.formats import LoadedNetwork, load_network
 from studio.gan.networks import GeneratorConfig, make_generator
 from studio.gan.recipe import Latent
 from studio.gan.render import Renderer
 from studio.gan.render_settings import RenderSettings
-
 
 # ---------------------------------------------------------------------------------------------
 # Helpers

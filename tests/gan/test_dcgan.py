@@ -10,8 +10,15 @@ import torch
 
 from studio.gan.formats import load_network
 from studio.gan.formats.native import fingerprint, load_native, read_native, save_native
-from studio.gan.networks import (DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator, GeneratorConfig,
-                                    discriminator_config_from_dict, make_discriminator, make_generator)
+from studio.gan.networks import (
+    DcganDiscriminator,
+    DcganDiscriminatorConfig,
+    DcganGenerator,
+    GeneratorConfig,
+    discriminator_config_from_dict,
+    make_discriminator,
+    make_generator,
+)
 from studio.gan.networks.dcgan import dcgan_channels
 from studio.gan.networks.stylegan2 import Discriminator, DiscriminatorConfig
 

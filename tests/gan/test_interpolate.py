@@ -8,12 +8,20 @@ import torch
 from PIL import Image
 
 from studio.gan.formats import load_network
-from studio.gan.interpolate import Keyframe, RenderCancelled, frame_count, frame_schedule, interpolation_ws, parse_keyframe_seeds, render_frames
-from studio.imaging.video import video_kind, write_frames, write_gif, write_mp4, write_video
+from studio.gan.interpolate import (
+    Keyframe,
+    RenderCancelled,
+    frame_count,
+    frame_schedule,
+    interpolation_ws,
+    parse_keyframe_seeds,
+    render_frames,
+)
 from studio.gan.latents import slerp, zs_from_seeds
 from studio.gan.recipe import Latent
 from studio.gan.render import Renderer
 from studio.gan.render_settings import RenderSettings
+from studio.imaging.video import video_kind, write_frames, write_gif, write_mp4, write_video
 
 SETTINGS = RenderSettings(truncation_psi=0.7)
 

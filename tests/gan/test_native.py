@@ -71,8 +71,8 @@ def test_damaged_metadata_is_reported(tmp_path, cond_networks):
     _, G, _ = cond_networks
     path = tmp_path / "bad.safetensors"
     save_native(path, G)
-    from safetensors.torch import load_file
     from safetensors import safe_open
+    from safetensors.torch import load_file
 
     with safe_open(str(path), framework="pt") as f:
         meta = dict(f.metadata())

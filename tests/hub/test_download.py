@@ -18,10 +18,18 @@ from typing import Iterator
 
 import pytest
 
-from studio.hub.download import PART_SUFFIX, DownloadCancelled, DownloadError, cache_file_name, download, is_url, resolve_model_source
-from studio.hub.catalogue import CatalogEntry, load_catalog
 from studio.core.errors import StudioError
 from studio.core.paths import models_cache_dir
+from studio.hub.catalogue import CatalogEntry, load_catalog
+from studio.hub.download import (
+    PART_SUFFIX,
+    DownloadCancelled,
+    DownloadError,
+    cache_file_name,
+    download,
+    is_url,
+    resolve_model_source,
+)
 
 # A file that passes detect_format's header check (zip magic = rosinality checkpoint).
 NETWORK = b"PK\x03\x04" + bytes(range(256)) * 160  # ~40 KB

@@ -16,11 +16,23 @@ import pytest
 from PIL import Image
 
 from studio.core import atomic
-
-from studio.imaging import codecs, export
-from studio.imaging.export import FORMAT_SUFFIXES, FORMATS, ExportError, ExportSettings, export_batch, export_image, format_from_path, postprocess_and_export, postprocess_record, render_and_export, srgb_profile, unique_path
-from studio.imaging.codecs import read_image
 from studio.gan.recipe import ModelRef, Recipe
+from studio.imaging import codecs, export
+from studio.imaging.codecs import read_image
+from studio.imaging.export import (
+    FORMAT_SUFFIXES,
+    FORMATS,
+    ExportError,
+    ExportSettings,
+    export_batch,
+    export_image,
+    format_from_path,
+    postprocess_and_export,
+    postprocess_record,
+    render_and_export,
+    srgb_profile,
+    unique_path,
+)
 from studio.imaging.metadata import read_recipe
 
 MODEL = ModelRef(fingerprint="cd" * 32, name="Peintures à l'huile", path="/models/oil.safetensors")

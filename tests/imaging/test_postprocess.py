@@ -12,8 +12,9 @@ import numpy as np
 import pytest
 from PIL import Image
 
-from studio.imaging import postprocess as pp, upscale
 from studio.core.errors import StudioError
+from studio.imaging import postprocess as pp
+from studio.imaging import upscale
 from studio.imaging.postprocess import PostProcess, apply, levels, output_size
 from studio.imaging.sizes import ASPECT_PRESETS, painting_aspect, parse_aspect, parse_print_size, print_pixels
 

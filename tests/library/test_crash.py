@@ -15,10 +15,9 @@ from pathlib import Path
 import pytest
 from PIL import Image
 
+from studio.core.errors import StudioError
 from studio.gan.recipe import Recipe
 from studio.library import Library, LibraryDamagedError, LibraryError
-from studio.core.errors import StudioError
-
 from tests.library.helpers import make_image, make_recipe
 
 ROOT = Path(__file__).resolve().parents[2]

@@ -6,9 +6,8 @@ import sqlite3
 
 import pytest
 
-from studio.library import Library, LibraryError, SCHEMA_VERSION
+from studio.library import SCHEMA_VERSION, Library, LibraryError
 from studio.library.store import MIGRATIONS
-
 from tests.library.helpers import make_image, make_recipe
 
 

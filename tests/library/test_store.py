@@ -10,19 +10,17 @@ import pytest
 from PIL import Image
 
 from studio.core.errors import StudioError
-from studio.gan.recipe import ModelRef, Recipe, StyleMix, Latent
+from studio.core.paths import library_db_path
+from studio.gan.recipe import Latent, ModelRef, Recipe, StyleMix
 from studio.library import (
+    THUMBNAIL_SIZE,
     ImageNotFoundError,
     Library,
     LibraryError,
     LibraryImage,
-    THUMBNAIL_SIZE,
     recipe_key,
 )
-from studio.core.paths import library_db_path
-
 from tests.library.helpers import FINGERPRINT_A, FINGERPRINT_B, make_image, make_recipe
-
 
 # ---------------------------------------------------------------------------------------------
 # Opening

@@ -30,17 +30,16 @@ def test_loss_decreases_and_outputs_written(trained):
         assert (out / name).is_file(), name
     assert json.loads((out / "config.json").read_text()) == TINY
     assert "zero-shot" in (out / "README.md").read_text().lower()
-    from safetensors.torch import load_file
-
     import torch
+    from safetensors.torch import load_file
 
     assert all(v.dtype == torch.float16 for v in load_file(str(out / "weights.safetensors")).values())
     assert summary["weights_bytes"] < 20_000_000
 
 
 def test_output_loads_like_any_open_clip_folder(trained):
-    from studio.data.procedural import paint
     from studio.clip.model import load_clip
+    from studio.data.procedural import paint
 
     out, _ = trained
     scorer = load_clip(str(out))
@@ -96,7 +95,6 @@ def test_zero_shot_descriptions_cover_every_class_in_the_captions_words():
 
 def test_cli_train_clip(tmp_path, capsys):
     from studio.cli import main
-
     from studio.data.procedural import write_dataset
 
     data = write_dataset(tmp_path / "data", 40, 32)

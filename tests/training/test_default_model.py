@@ -183,8 +183,8 @@ def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_de
 
 
 def test_only_default_model_snapshots_replace_the_committed_one(small_default, tmp_path):
-    from studio.training.trainer import Trainer
     from studio.training.options import TrainingOptions
+    from studio.training.trainer import Trainer
     from tests.training.test_trainer import draw_dataset
 
     data = draw_dataset(tmp_path / "mine", count=8, res=16)

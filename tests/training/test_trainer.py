@@ -16,10 +16,9 @@ from pathlib import Path
 import pytest
 import torch
 
+from studio.training.options import TrainingError, TrainingOptions
 from studio.training.runs import STOP_FILE, find_latest_snapshot
-from studio.training.options import TrainingError
 from studio.training.trainer import Trainer, train
-from studio.training.options import TrainingOptions
 
 ROOT = Path(__file__).resolve().parents[2]
 EVENTS = {"progress", "snapshot", "metric", "log", "error", "done"}

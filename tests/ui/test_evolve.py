@@ -86,8 +86,8 @@ def test_missing_default_clip_is_a_clear_message(make_window, tiny_model, qtbot,
 
 def test_find_by_prompt_ranks_seeds(make_window, tiny_model, tiny_clip, qtbot):
     from studio.clip.model import load_clip
-    from studio.gan.formats import load_network
     from studio.clip.rank import rank_seeds
+    from studio.gan.formats import load_network
     from studio.gan.render import Renderer
 
     window = make_window(tiny_model)

@@ -6,7 +6,6 @@ import json
 import sys
 import textwrap
 
-
 from tests.ui.conftest import wait_for
 
 FAKE_WORKER = textwrap.dedent('''

@@ -21,8 +21,8 @@ from safetensors.torch import load_file, save_file
 
 from studio.core.atomic import atomic_path
 from studio.core.errors import ModelFormatError
-from studio.gan.networks import Discriminator, Generator, GeneratorConfig, make_discriminator, make_generator
 from studio.gan.formats.nvidia import load_state
+from studio.gan.networks import Discriminator, Generator, GeneratorConfig, make_discriminator, make_generator
 
 FORMAT_NAME = "gan-art-studio"
 FORMAT_VERSION = 1

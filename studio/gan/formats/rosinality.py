@@ -20,9 +20,9 @@ from typing import Any, Mapping
 import torch
 
 from studio.core.errors import ModelFormatError, UnsafeFileError
+from studio.gan.formats.nvidia import load_state
 from studio.gan.networks import GeneratorConfig, make_generator
 from studio.gan.networks.stylegan2 import Generator
-from studio.gan.formats.nvidia import load_state
 
 W_AVG_SAMPLES = 10_000  # z samples averaged when a checkpoint carries no latent_avg
 W_AVG_SEED = 0

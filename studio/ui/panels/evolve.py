@@ -9,7 +9,6 @@ best of every generation; clicking one goes back there to branch anew.
 
 from __future__ import annotations
 
-
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
@@ -34,9 +33,9 @@ from studio.clip import vocabulary
 from studio.gan.recipe import Recipe
 from studio.ui import jobs
 from studio.ui.session import StudioSession
-from studio.ui.widgets.layout import sidebar as make_sidebar
 from studio.ui.widgets.class_combo import fill_class_combo
 from studio.ui.widgets.image_grid import ImageGrid
+from studio.ui.widgets.layout import sidebar as make_sidebar
 from studio.ui.widgets.prompt_hint import PromptHint
 from studio.ui.widgets.truncation import TruncationControl
 from studio.ui.widgets.viewer import ImageViewer

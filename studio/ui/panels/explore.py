@@ -34,9 +34,9 @@ from studio.gan.seeds import MAX_SEED
 from studio.ui import jobs
 from studio.ui.qt_compat import QLargeIntSpinBox
 from studio.ui.session import StudioSession
-from studio.ui.widgets.layout import sidebar as make_sidebar
 from studio.ui.widgets.class_combo import fill_class_combo
 from studio.ui.widgets.image_grid import ImageGrid
+from studio.ui.widgets.layout import sidebar as make_sidebar
 from studio.ui.widgets.prompt_hint import PromptHint
 from studio.ui.widgets.truncation import TruncationControl
 from studio.ui.widgets.viewer import ImageViewer

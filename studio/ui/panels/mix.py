@@ -33,8 +33,8 @@ from studio.gan.recipe import Recipe
 from studio.ui import jobs
 from studio.ui.qt_compat import QLabeledRangeSlider, QLargeIntSpinBox
 from studio.ui.session import StudioSession
-from studio.ui.widgets.layout import sidebar as make_sidebar
 from studio.ui.widgets.image_grid import ImageGrid
+from studio.ui.widgets.layout import sidebar as make_sidebar
 from studio.ui.widgets.truncation import TruncationControl
 from studio.ui.widgets.viewer import ImageViewer
 

@@ -39,8 +39,8 @@ from PySide6.QtWidgets import (
 from studio.app import runs
 from studio.training.default_model import TRAINING_DEFAULTS
 from studio.ui.session import StudioSession
-from studio.ui.widgets.layout import sidebar
 from studio.ui.widgets.class_combo import fill_class_combo
+from studio.ui.widgets.layout import sidebar
 
 KILL_AFTER_MS = 60_000
 

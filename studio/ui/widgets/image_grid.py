@@ -14,6 +14,7 @@ from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Si
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
+
 def qimage_to_array(image: QImage):
     """A QImage -> uint8 [H, W, 3] (or [H, W, 4] when it has alpha), copied."""
     import numpy as np
