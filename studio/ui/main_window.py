@@ -183,10 +183,19 @@ class MainWindow(QMainWindow):
         self.train = TrainPanel(self.session)
         self.tabs.addTab(self.train, "Train")
 
+    # -- moving images between panels (panels ask the window; none reaches into another) ------------
     def send_to_export(self, recipes: list) -> None:
         if self.export_panel is not None:
             self.tabs.setCurrentWidget(self.export_panel)
             self.export_panel.set_recipes(recipes)
+
+    def send_to_mix(self, recipes: list, which: str = "form") -> None:
+        """Images become the Style Mix's forms (or styles), each keeping its own look."""
+        self.tabs.setCurrentWidget(self.mix)
+        self.mix.set_sources(which, recipes)
+
+    def show_explore(self) -> None:
+        self.tabs.setCurrentWidget(self.stack)
 
     def _add_library_tab(self) -> None:
         try:
@@ -202,7 +211,7 @@ class MainWindow(QMainWindow):
         if self.session.model is None or any(r.model.fingerprint != self.session.model["fingerprint"] for r in recipes):
             self.show_status("Open the model these favourites were made with first")
             return
-        self.tabs.setCurrentWidget(self.stack)
+        self.show_explore()
         self.explore.interpolate_recipes(recipes)
 
     def _build_status_bar(self) -> None:
@@ -313,14 +322,14 @@ class MainWindow(QMainWindow):
         """Show the image a recipe describes, opening its model first when another one is open."""
         model = self.session.model
         if model is not None and model["fingerprint"] == recipe.model.fingerprint:
-            self.tabs.setCurrentWidget(self.stack)
+            self.show_explore()
             self.explore.show_recipe(recipe)
             return
         self.session.open_model_for(recipe)
 
         def once(info: dict) -> None:
             done()
-            self.tabs.setCurrentWidget(self.stack)
+            self.show_explore()
             self.explore.show_recipe(recipe)
 
         def done(*_args) -> None:

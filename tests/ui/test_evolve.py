@@ -70,6 +70,12 @@ def test_evolution_follows_the_artists_choices(make_window, tiny_model, tiny_cli
     starred = window.session.library.query()
     assert starred and starred[0].source == "evolve" and starred[0].recipe.w is not None
 
+    panel.to_mix.click()                                          # the selection becomes the mix's forms
+    assert window.tabs.currentWidget() is window.mix
+    assert len(window.mix.forms) == 1 and "recipe" in window.mix.forms[0]
+    panel.to_export.click()
+    assert window.tabs.currentWidget() is window.export_panel and len(window.export_panel.recipes) == 1
+
 
 def test_missing_default_clip_is_a_clear_message(make_window, tiny_model, qtbot, tmp_path, monkeypatch):
     from studio.clip import model as clip

@@ -495,6 +495,5 @@ class EvolvePanel(QWidget):
         window = self.window()
         if where == "export" and hasattr(window, "send_to_export"):
             window.send_to_export(recipes)
-        elif where == "mix" and hasattr(window, "mix"):
-            window.tabs.setCurrentWidget(window.mix)
-            window.mix.set_sources("form", recipes)
+        elif where == "mix" and hasattr(window, "send_to_mix"):
+            window.send_to_mix(recipes)

@@ -542,5 +542,5 @@ class TrainPanel(QWidget):
             return
         self.session.open_model(str(snapshot))
         window = self.window()
-        if hasattr(window, "explore"):
-            window.tabs.setCurrentWidget(window.stack)
+        if hasattr(window, "show_explore"):
+            window.show_explore()
