@@ -19,16 +19,10 @@ from studio.imaging.export import DEFAULT_NAME_PATTERN, ExportReport, ExportSett
 from studio.imaging.postprocess import PostProcess, apply
 
 
-def check_model(renderer: Renderer, recipe: Recipe) -> None:
-    """Refuse a recipe made with another model than the open one, naming the model it needs."""
-    if recipe.model.fingerprint != renderer.network.fingerprint:
-        raise ValueError(f"this image was made with '{recipe.model.name}'; open that model to export it")
-
-
 def preview(renderer: Renderer, recipe: Recipe, passes: Sequence[PostProcess],
             should_cancel: Callable[[], bool] | None = None) -> Iterator[tuple[str, np.ndarray, list[str]]]:
     """The before / after of a print: yields ("before", render, []) then ("after", image, notes)."""
-    check_model(renderer, recipe)
+    renderer.check_recipe(recipe)
     image = renderer.render_recipe(recipe)
     yield "before", image, []
     if should_cancel is not None and should_cancel():
@@ -47,7 +41,7 @@ def export_prints(renderer: Renderer, recipes: Sequence[Recipe], folder: str, *,
                   should_cancel: Callable[[], bool] | None = None) -> list[ExportReport]:
     """Re-render each recipe with the open model, post-process it and write it into ``folder``."""
     for recipe in recipes:
-        check_model(renderer, recipe)
+        renderer.check_recipe(recipe)
     items = [(renderer.network.name, (lambda r=recipe: renderer.render_recipe(r)), recipe) for recipe in recipes]
     return export_batch(items, folder, name_pattern=name_pattern, post=list(passes), export=settings,
                         progress=progress, should_cancel=should_cancel)

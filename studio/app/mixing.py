@@ -15,7 +15,6 @@ import numpy as np
 import torch
 
 from studio.core.atomic import atomic_path
-from studio.gan.latents import mix_styles
 from studio.gan.recipe import Latent, Recipe, StyleMix
 from studio.gan.render import Renderer
 from studio.gan.render_settings import RenderSettings
@@ -46,22 +45,12 @@ class MixImage:
     recipe: Recipe
 
 
-def recipe_ws(renderer: Renderer, recipe: Recipe) -> torch.Tensor:
-    """[1, num_ws, w_dim] of a recipe with its own truncation, class and style mix."""
-    if recipe.model.fingerprint != renderer.network.fingerprint:
-        raise ValueError(f"an image was made with '{recipe.model.name}', not with the open model")
-    settings = renderer.settings_of(recipe)
-    ws = renderer.ws_from_latent(recipe.latent, settings)
-    if recipe.mix is not None:
-        ws = mix_styles(ws, renderer.ws_from_latent(recipe.mix.source, settings), recipe.mix.layers)
-    return ws
-
-
 def source_ws(renderer: Renderer, source: Source, settings: RenderSettings) -> tuple[torch.Tensor, Latent]:
     """A source's ws ``[1, num_ws, w_dim]`` and the latent that re-creates it under ``settings``."""
     if source.seed is not None:
         return renderer.ws_from_seeds([source.seed], settings), Latent(seed=source.seed)
-    ws = recipe_ws(renderer, source.recipe)
+    renderer.check_recipe(source.recipe)
+    ws = renderer.recipe_ws(source.recipe)
     return ws, Latent(w=ws[0].cpu().numpy())
 
 
@@ -69,13 +58,9 @@ def _latent_kwargs(latent: Latent) -> dict[str, Any]:
     return {"seed": latent.seed} if latent.seed is not None else {"w": latent.w}
 
 
-def _noise_seeds(latents: Sequence[Latent], settings: RenderSettings) -> list[int] | None:
-    """Per-image noise seeds as recipes record them: the settings' seed, else the image's own seed."""
-    if settings.noise_mode != "random":
-        return None
-    if settings.noise_seed is not None:
-        return [settings.noise_seed] * len(latents)
-    return [latent.seed if latent.seed is not None else 0 for latent in latents]
+def _noise_seeds(renderer: Renderer, latents: Sequence[Latent], settings: RenderSettings) -> list[int] | None:
+    """Each image's noise seed as its recipe records it (an explicit w has none of its own: 0)."""
+    return renderer.noise_seeds([latent.seed if latent.seed is not None else 0 for latent in latents], settings)
 
 
 def mix_matrix(renderer: Renderer, forms: Sequence[Source], styles: Sequence[Source], layers: Sequence[int],
@@ -90,13 +75,13 @@ def mix_matrix(renderer: Renderer, forms: Sequence[Source], styles: Sequence[Sou
     form_ws = torch.cat([ws for ws, _ in form_res])
     style_ws = torch.cat([ws for ws, _ in style_res])
     for kind, resolved, ws_all in (("form", form_res, form_ws), ("style", style_res, style_ws)):
-        noise = _noise_seeds([latent for _, latent in resolved], settings)
+        noise = _noise_seeds(renderer, [latent for _, latent in resolved], settings)
         for i, image in enumerate(renderer.synthesize(ws_all, settings, noise)):
             if should_cancel is not None and should_cancel():
                 return
             yield MixImage((kind, i), image, renderer.recipe(settings, **_latent_kwargs(resolved[i][1])))
     form_latents = [latent for _, latent in form_res]
-    noise = _noise_seeds([form_latents[f] for f in range(len(forms)) for _ in styles], settings)
+    noise = _noise_seeds(renderer, [form_latents[f] for f in range(len(forms)) for _ in styles], settings)
     for f, s, image in renderer.render_mix_ws(form_ws, style_ws, list(layers), settings, noise_seeds=noise,
                                               progress=progress, should_cancel=should_cancel):
         mix = StyleMix(source=style_res[s][1], layers=list(layers))

@@ -101,6 +101,8 @@ def find_model(recipe: Recipe, *, given: str | None = None, library: Any | None 
         if where == "--network":
             notes.append(f"--network {resolved} is not the model the recipe names "
                          f"({recipe.model.name or 'unnamed'}, fingerprint {wanted[:12]}...); looking elsewhere")
+        else:
+            notes.append(f"{where} ({resolved}) holds another model now (fingerprint {network.fingerprint[:12]}...)")
     return ModelSearch(None, notes)
 
 

@@ -75,6 +75,25 @@ def read_stats(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
     return rows
 
 
+def last_stats(folder: str | os.PathLike[str], tail_bytes: int = 1 << 16) -> dict[str, Any] | None:
+    """The newest readable line of the run's ``stats.jsonl``, reading only the file's end."""
+    try:
+        with open(Path(folder) / STATS_FILE, "rb") as f:
+            f.seek(0, os.SEEK_END)
+            f.seek(max(0, f.tell() - tail_bytes))
+            lines = f.read().decode("utf-8", errors="replace").splitlines()
+    except OSError:
+        return None
+    for line in reversed(lines):
+        try:
+            row = json.loads(line)
+        except ValueError:
+            continue            # a torn last line, or the first, cut by the seek
+        if isinstance(row, dict):
+            return row
+    return None
+
+
 def read_run(folder: str | os.PathLike[str]) -> RunInfo:
     """Options, the last stats line and the newest snapshot of the run in ``folder``."""
     folder = Path(folder)
@@ -82,19 +101,19 @@ def read_run(folder: str | os.PathLike[str]) -> RunInfo:
         options = json.loads((folder / OPTIONS_FILE).read_text(encoding="utf-8"))
     except (OSError, ValueError):
         options = {}
-    stats = read_stats(folder)
-    return RunInfo(folder, options if isinstance(options, dict) else {}, stats[-1] if stats else None,
+    return RunInfo(folder, options if isinstance(options, dict) else {}, last_stats(folder),
                    find_latest_snapshot(folder))
 
 
 def list_runs(outdir: str | os.PathLike[str]) -> list[RunInfo]:
-    """The runs in ``outdir``, newest first (numbered folders, and any other folder a run wrote)."""
+    """The runs in ``outdir``, the most recently active first (numbered folders, and any other
+    folder a run wrote, such as the date-named runs of earlier versions)."""
     outdir = Path(outdir).expanduser()
     if not outdir.is_dir():
         return []
     folders = [e for e in outdir.iterdir() if e.is_dir() and (RUN_RE.match(e.name) or (e / OPTIONS_FILE).is_file()
                                                             or (e / REQUESTED_OPTIONS_FILE).is_file())]
-    return [read_run(folder) for folder in sorted(folders, key=lambda f: f.name, reverse=True)]
+    return [read_run(folder) for folder in sorted(folders, key=lambda f: (f.stat().st_mtime, f.name), reverse=True)]
 
 
 def resolve_options(overrides: Mapping[str, Any], outdir: str | os.PathLike[str]) -> TrainingOptions:

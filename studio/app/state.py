@@ -35,7 +35,8 @@ class Evented:
     """A dataclass mixin whose fields announce each change: ``listener(name, new value)``.
 
     Setting a field to the value it already has announces nothing, so a widget that echoes a
-    change back does not start a loop. :meth:`update` sets several fields and announces each.
+    change back does not start a loop. :meth:`update` sets several fields first and then announces
+    each change, so listeners never see a half-made state (a new shape with the old page).
     """
 
     def __post_init__(self) -> None:
@@ -53,16 +54,20 @@ class Evented:
         if names is None or name not in names:
             object.__setattr__(self, name, value)
             return
-        value = self._check(name, value)
-        if getattr(self, name) == value:
-            return
-        object.__setattr__(self, name, value)
-        for listener in list(self._listeners):
-            listener(name, value)
+        self.update(**{name: value})
 
     def update(self, **changes: Any) -> None:
+        changed = []
         for name, value in changes.items():
-            setattr(self, name, value)
+            if name not in self._names:
+                raise AttributeError(f"{type(self).__name__} has no field {name!r}")
+            value = self._check(name, value)
+            if getattr(self, name) != value:
+                object.__setattr__(self, name, value)
+                changed.append((name, value))
+        for name, value in changed:
+            for listener in list(self._listeners):
+                listener(name, value)
 
     def _check(self, name: str, value: Any) -> Any:
         """Validate or normalise a new value (subclasses); raise ValueError to refuse it."""
@@ -131,9 +136,7 @@ class ExplorePage(Evented):
 
     def reshape(self, rows: int, cols: int) -> None:
         """A new grid shape that keeps the first seed on screen."""
-        first = self.first_seed
-        self.update(rows=rows, cols=cols)
-        self.page = first // self.page_size
+        self.update(rows=rows, cols=cols, page=self.first_seed // (int(rows) * int(cols)))
 
     # -- how they render --------------------------------------------------------------------------
     def settings(self, noise_seed: int | None = None) -> RenderSettings:

@@ -116,7 +116,7 @@ class Renderer:
                 return
             batch = seeds[start:start + self.batch_size]
             ws = self.ws_from_seeds(batch, settings)
-            noise = self._noise_seeds(batch, settings)
+            noise = self.noise_seeds(batch, settings)
             images = self._synthesize_batch(ws, settings, noise)
             for seed, image in zip(batch, images):
                 yield seed, image
@@ -124,30 +124,13 @@ class Renderer:
                 progress(min(start + len(batch), len(seeds)), len(seeds))
 
     @staticmethod
-    def _noise_seeds(seeds: Sequence[int], settings: RenderSettings) -> list[int] | None:
+    def noise_seeds(seeds: Sequence[int], settings: RenderSettings) -> list[int] | None:
+        """Per-image noise seeds as recipes record them: the settings' seed, else each image's own."""
         if settings.noise_mode != "random":
             return None
         if settings.noise_seed is not None:
             return [settings.noise_seed] * len(seeds)
         return list(seeds)
-
-    def render_mix(
-        self,
-        row_seeds: Sequence[int],
-        col_seeds: Sequence[int],
-        layers: Sequence[int],
-        settings: RenderSettings = RenderSettings(),
-        *,
-        progress: ProgressFn | None = None,
-        should_cancel: CancelFn | None = None,
-    ) -> Iterator[tuple[int, int, np.ndarray]]:
-        """Style mixing as the reference: rows give form, columns give the listed style layers."""
-        row_ws = self.ws_from_seeds(row_seeds, settings)
-        col_ws = self.ws_from_seeds(col_seeds, settings)
-        noise = [r for r in row_seeds for _ in col_seeds] if settings.noise_mode == "random" else None
-        for ri, ci, image in self.render_mix_ws(row_ws, col_ws, layers, settings, noise_seeds=noise,
-                                                 progress=progress, should_cancel=should_cancel):
-            yield row_seeds[ri], col_seeds[ci], image
 
     def render_mix_ws(
         self,
@@ -198,12 +181,23 @@ class Renderer:
         return RenderSettings(recipe.truncation_psi, recipe.truncation_cutoff, recipe.class_index,
                               recipe.noise_mode, recipe.noise_seed)
 
-    def render_recipe(self, recipe: Recipe) -> np.ndarray:
-        """Re-create the image a recipe describes: uint8 [H, W, C]."""
+    def check_recipe(self, recipe: Recipe) -> None:
+        """Refuse a recipe made with another model than this one, naming the model it needs."""
+        if recipe.model.fingerprint != self.network.fingerprint:
+            raise ValueError(f"this image was made with '{recipe.model.name}', not with the open model; "
+                             "open that model first")
+
+    def recipe_ws(self, recipe: Recipe) -> torch.Tensor:
+        """[1, num_ws, w_dim] of a recipe with its own truncation, class and style mix."""
         settings = self.settings_of(recipe)
         ws = self.ws_from_latent(recipe.latent, settings)
         if recipe.mix is not None:
-            src = self.ws_from_latent(recipe.mix.source, settings)
-            ws = latents.mix_styles(ws, src, recipe.mix.layers)
+            ws = latents.mix_styles(ws, self.ws_from_latent(recipe.mix.source, settings), recipe.mix.layers)
+        return ws
+
+    def render_recipe(self, recipe: Recipe) -> np.ndarray:
+        """Re-create the image a recipe describes: uint8 [H, W, C]."""
+        settings = self.settings_of(recipe)
+        ws = self.recipe_ws(recipe)
         noise = [recipe.noise_seed] if recipe.noise_mode == "random" and recipe.noise_seed is not None else None
         return self._synthesize_batch(ws, replace(settings), noise)[0]

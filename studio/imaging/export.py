@@ -354,7 +354,8 @@ def file_name(pattern: str, index: int, name: str, recipe: Recipe | None, ext: s
     if "{ext" not in pattern:
         pattern += ".{ext}"
     try:
-        text = pattern.format(name=name, model=model, latent=latent, seed=seed, index=index, ext=ext)
+        # {n} was the window's name for {index} before the two front ends shared one vocabulary
+        text = pattern.format(name=name, model=model, latent=latent, seed=seed, index=index, n=index, ext=ext)
     except (KeyError, IndexError, ValueError, AttributeError) as exc:
         raise ValueError(f"the file name pattern {pattern!r} is not valid ({exc}); "
                          f"use {', '.join('{' + f + '}' for f in NAME_FIELDS)}") from None

@@ -34,7 +34,8 @@ _HOMES = {
 if TYPE_CHECKING:
     from studio.training.losses import DcganLoss, StyleGAN2Loss
     from studio.training.options import TrainingError, TrainingOptions
-    from studio.training.runs import find_latest_snapshot, is_training_snapshot
+    from studio.training.runs import find_latest_snapshot
+    from studio.training.snapshots import is_training_snapshot
     from studio.training.trainer import Trainer, TrainingResult, train
 
 

@@ -257,8 +257,9 @@ class Request(QObject):
     """One submitted job's own channel: its results come here and nowhere else.
 
     Signals: ``image(tag, QImage, extra)``, ``progress(done, total)``, ``message(payload)``,
-    ``finished(result)``, ``failed(message)``. Only a request that is still the newest for its
-    key hears anything: a superseded or cancelled one goes quiet. A failure that nobody listens
+    ``finished(result)``, ``failed(message)``, ``cancelled()``. Only a request that is still the
+    newest for its key hears anything: a superseded one goes quiet, a cancelled one hears
+    ``cancelled`` (so a panel can give its buttons back) and then nothing. A failure that nobody listens
     for is not lost: the client reports it as ``unhandled_error`` (the status bar shows it).
     """
 
@@ -267,15 +268,17 @@ class Request(QObject):
     message = Signal(object)
     finished = Signal(object)
     failed = Signal(str)
+    cancelled = Signal()
 
     def __init__(self, client: "InferenceClient", key: str, stamp: int):
         super().__init__()          # no Qt parent: Python owns it, and it goes when nobody holds it
         self._client, self.key, self.stamp = client, key, stamp
 
-    def on(self, *, image=None, progress=None, message=None, finished=None, failed=None) -> "Request":
+    def on(self, *, image=None, progress=None, message=None, finished=None, failed=None,
+           cancelled=None) -> "Request":
         """Connect handlers in one call; returns the request (``submit(...).on(image=...)``)."""
         for signal, slot in ((self.image, image), (self.progress, progress), (self.message, message),
-                             (self.finished, finished), (self.failed, failed)):
+                             (self.finished, finished), (self.failed, failed), (self.cancelled, cancelled)):
             if slot is not None:
                 signal.connect(slot)
         return self
@@ -340,7 +343,9 @@ class InferenceClient(QObject):
 
     def cancel(self, key: str) -> None:
         self.worker.cancel(key)
-        self._requests.pop(key, None)
+        request = self._requests.pop(key, None)
+        if request is not None:
+            request.cancelled.emit()
 
     def is_current(self, key: str, stamp: int) -> bool:
         return self.worker.is_current(key, stamp)

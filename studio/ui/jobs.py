@@ -1,13 +1,16 @@
-"""Jobs for the inference thread: thin closures over engine calls, built on the UI thread.
+"""Jobs for the inference thread: thin closures over :mod:`studio.app` calls, built on the UI thread.
 
-Nothing here runs torch on the UI thread: engine modules are imported inside the job bodies,
-which execute on the worker. Settings cross as plain dicts.
+Nothing here runs torch on the UI thread: the app and engine modules are imported inside the job
+bodies, which execute on the worker. What crosses is plain data: render settings as
+:class:`~studio.gan.render_settings.RenderSettings` (no torch), recipes as JSON, sources as
+``{"seed": n}`` / ``{"recipe": json}``.
 """
 
 from __future__ import annotations
 
 from typing import Any, Sequence
 
+from studio.gan.render_settings import RenderSettings
 from studio.ui.inference import Job, JobContext
 
 
@@ -42,34 +45,23 @@ def load_model_for_recipe(recipe_json: str, library_path: str | None) -> Job:
         recipe = Recipe.from_json(recipe_json)
         search = find_model(recipe, library=library_path, device=ctx.state.device)
         if search.network is None:
+            why = f" ({search.notes[0]})" if search.notes else ""
             raise StudioError(f"This image needs the model '{recipe.model.name or 'unnamed'}' (fingerprint "
-                              f"{recipe.model.fingerprint[:12]}…), which the studio cannot find; open it first.")
+                              f"{recipe.model.fingerprint[:12]}…), which the studio cannot find{why}; open it first.")
         ctx.state.renderer = Renderer(search.network, device=ctx.state.device)
         return model_info(ctx.state.renderer)
 
     return job
 
 
-def _settings(d: dict):
-    from studio.gan.render_settings import RenderSettings
-
-    return RenderSettings(
-        truncation_psi=float(d.get("truncation_psi", 1.0)),
-        truncation_cutoff=d.get("truncation_cutoff"),
-        class_index=d.get("class_index"),
-        noise_mode=d.get("noise_mode", "const"),
-        noise_seed=d.get("noise_seed"),
-    )
-
-
-def render_seeds(seeds: Sequence[int], settings: dict) -> Job:
+def render_seeds(seeds: Sequence[int], settings: RenderSettings) -> Job:
     """Stream one image per seed (tag = seed), cancelling between batches."""
     seeds = list(seeds)
 
     def job(ctx: JobContext) -> int:
         r = ctx.renderer
         done = 0
-        for seed, image in r.render_seeds(seeds, _settings(settings), should_cancel=ctx.cancelled):
+        for seed, image in r.render_seeds(seeds, settings, should_cancel=ctx.cancelled):
             ctx.emit_image(seed, image)
             done += 1
             ctx.emit_progress(done, len(seeds))
@@ -86,15 +78,14 @@ def render_recipe(recipe_json: str, tag: Any = None) -> Job:
 
         recipe = Recipe.from_json(recipe_json)
         r = ctx.renderer
-        if recipe.model.fingerprint != r.network.fingerprint:
-            raise ValueError(f"this image was made with '{recipe.model.name}', not with the open model")
+        r.check_recipe(recipe)
         ctx.emit_image(tag if tag is not None else recipe.seed, r.render_recipe(recipe), recipe_json)
         return recipe_json
 
     return job
 
 
-def render_mix_matrix(forms: Sequence[dict], styles: Sequence[dict], layers: Sequence[int], settings: dict) -> Job:
+def render_mix_matrix(forms: Sequence[dict], styles: Sequence[dict], layers: Sequence[int], settings: RenderSettings) -> Job:
     """The forms x styles matrix: streams the sources (tags ('form', i), ('style', j)) and every
     cell (tag ('cell', i, j)) with its recipe JSON as extra."""
 
@@ -104,7 +95,7 @@ def render_mix_matrix(forms: Sequence[dict], styles: Sequence[dict], layers: Seq
         total = len(forms) * len(styles)
         done = 0
         for item in mix_matrix(ctx.renderer, [Source.from_spec(f) for f in forms],
-                               [Source.from_spec(s) for s in styles], layers, _settings(settings),
+                               [Source.from_spec(s) for s in styles], layers, settings,
                                should_cancel=ctx.cancelled):
             ctx.emit_image(item.tag, item.image, item.recipe.to_json())
             if item.tag[0] == "cell":
@@ -115,7 +106,7 @@ def render_mix_matrix(forms: Sequence[dict], styles: Sequence[dict], layers: Seq
     return job
 
 
-def render_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, loop: bool, settings: dict) -> Job:
+def render_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, loop: bool, settings: RenderSettings) -> Job:
     """Stream an interpolation strip (tag = frame index)."""
 
     def job(ctx: JobContext) -> int:
@@ -129,14 +120,14 @@ def render_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, 
 
         for count, image in enumerate(interpolation.frames(
                 ctx.renderer, [Source.from_spec(k) for k in keyframes], frames, space=space, loop=loop,
-                settings=_settings(settings), progress=progress, should_cancel=ctx.cancelled), start=1):
+                settings=settings, progress=progress, should_cancel=ctx.cancelled), start=1):
             ctx.emit_image(count - 1, image)
         return count
 
     return job
 
 
-def export_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, loop: bool, settings: dict,
+def export_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, loop: bool, settings: RenderSettings,
                          out: str, fps: int) -> Job:
     """Render and write an interpolation to a video, GIF or folder of frames (with progress)."""
 
@@ -145,7 +136,7 @@ def export_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, 
         from studio.app.mixing import Source
 
         interpolation.write(ctx.renderer, [Source.from_spec(k) for k in keyframes], frames, out, space=space,
-                            loop=loop, settings=_settings(settings), fps=fps, progress=ctx.emit_progress,
+                            loop=loop, settings=settings, fps=fps, progress=ctx.emit_progress,
                             should_cancel=ctx.cancelled)
         return out
 
@@ -213,7 +204,7 @@ def _clip(ctx: JobContext, spec: str, config: str | None):
     return cache[key]
 
 
-def rank_prompt(prompt: str, negative: str | None, seeds: Sequence[int], top_k: int, settings: dict,
+def rank_prompt(prompt: str, negative: str | None, seeds: Sequence[int], top_k: int, settings: RenderSettings,
                 clip_spec: str, clip_config: str | None) -> Job:
     """GANscapes' "generate many, keep the best": streams the running top-K as messages
     ({'top': [(seed, score), ...]}) and their images (tag = seed, extra = score)."""
@@ -223,7 +214,6 @@ def rank_prompt(prompt: str, negative: str | None, seeds: Sequence[int], top_k: 
 
         r = ctx.renderer
         scorer = _clip(ctx, clip_spec, clip_config)
-        s = _settings(settings)
         shown: dict[int, float] = {}
 
         def on_update(top) -> None:
@@ -232,14 +222,14 @@ def rank_prompt(prompt: str, negative: str | None, seeds: Sequence[int], top_k: 
         def progress(done: int, total: int) -> None:
             ctx.emit_progress(done, total)
 
-        top = rank_seeds(r, scorer, prompt, list(seeds), top_k=top_k, negative=negative or None, settings=s,
+        top = rank_seeds(r, scorer, prompt, list(seeds), top_k=top_k, negative=negative or None, settings=settings,
                          progress=progress, should_cancel=ctx.cancelled, on_update=on_update)
         if ctx.cancelled():
             return top
         ctx.emit({"top": list(top), "final": True})
         for seed, score in top:
             if seed not in shown:
-                for _, image in r.render_seeds([seed], s):
+                for _, image in r.render_seeds([seed], settings):
                     ctx.emit_image(seed, image, score)
                 shown[seed] = score
         return top
@@ -260,7 +250,7 @@ def _emit_generation(ctx: JobContext, evo, generation) -> None:
 
 
 def evolve_start(config: dict, prompt: str, negative: str | None, clip_spec: str, clip_config: str | None,
-                 settings: dict) -> Job:
+                 settings: RenderSettings) -> Job:
     """Create a new evolution on the worker (with the panel's truncation, class and noise) and
     score its initial population."""
 
@@ -270,7 +260,7 @@ def evolve_start(config: dict, prompt: str, negative: str | None, clip_spec: str
 
         cfg = EvolveConfig.from_dict(config)
         evo = new_evolution(ctx.renderer, _clip(ctx, clip_spec, clip_config), prompt, negative, cfg,
-                            _settings(settings))
+                            settings)
         ctx.state.extras["evolution"] = evo
 
         def progress(done: int, _total: int) -> None:

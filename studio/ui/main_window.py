@@ -325,19 +325,14 @@ class MainWindow(QMainWindow):
             self.show_explore()
             self.explore.show_recipe(recipe)
             return
-        self.session.open_model_for(recipe)
 
-        def once(info: dict) -> None:
-            done()
-            self.show_explore()
-            self.explore.show_recipe(recipe)
+        def show(info: dict) -> None:
+            if info["fingerprint"] == recipe.model.fingerprint:
+                self.show_explore()
+                self.explore.show_recipe(recipe)
 
-        def done(*_args) -> None:
-            self.session.model_changed.disconnect(once)
-            self.session.model_failed.disconnect(done)
-
-        self.session.model_changed.connect(once)
-        self.session.model_failed.connect(done)
+        # the request's own signals: a restore superseded by another model opening goes quiet
+        self.session.open_model_for(recipe).finished.connect(show)
 
     # -- closing ------------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802

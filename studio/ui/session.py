@@ -86,8 +86,9 @@ class StudioSession(QObject):
         except Exception:  # noqa: BLE001 - without a library the other places are still tried
             pass
         self._pending_source = None
+        # not found is a status line, not the "could not open" dialog: nothing the artist chose failed
         return self.client.submit(MODEL_KEY, jobs.load_model_for_recipe(recipe.to_json(), library_path)).on(
-            finished=self._on_model_loaded, failed=self._on_model_failed)
+            finished=self._on_model_loaded, failed=lambda message: self.status.emit(message, 0))
 
     def _on_model_loaded(self, result: dict) -> None:
         self.model = result
@@ -102,8 +103,7 @@ class StudioSession(QObject):
 
     def _on_model_failed(self, message: str) -> None:
         self.model_failed.emit(message)
-        searching = self._pending_source is None      # a recipe's model: the message says it all
-        self.status.emit(message if searching else f"Could not open the model: {message}", 0)
+        self.status.emit(f"Could not open the model: {message}", 0)
 
     def _save_settings(self) -> None:
         try:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 
 import pytest
@@ -38,10 +39,14 @@ def test_list_read_and_resume(tmp_path):
     old = _saved_run(tmp_path / "00000-abstract-small", preset="small")
     (old / "stats.jsonl").write_text(json.dumps({"kimg": 1.5}) + "\n" + json.dumps({"kimg": 3.25}) + "\n{torn")
     (old / "network-snapshot-000003.safetensors").write_bytes(b"x")
-    _saved_run(tmp_path / "00001-abstract-small", preset="small")
+    newer = _saved_run(tmp_path / "00001-abstract-small", preset="small")
+    older = _saved_run(tmp_path / "20240105-101010-abstract")   # a run of an earlier version
+    os.utime(older, (1, 1))
+    os.utime(newer, (10 ** 9, 10 ** 9))
+    os.utime(old, (2 * 10 ** 9, 2 * 10 ** 9))                    # the run that trained last comes first
     (tmp_path / "notes").mkdir()                                 # not a run
     listed = runs.list_runs(tmp_path)
-    assert [r.name for r in listed] == ["00001-abstract-small", "00000-abstract-small"]
+    assert [r.name for r in listed] == ["00000-abstract-small", "00001-abstract-small", "20240105-101010-abstract"]
     info = runs.read_run(old)
     assert info.kimg == 3.25 and info.snapshot.name == "network-snapshot-000003.safetensors"
     assert [row["kimg"] for row in runs.read_stats(old)] == [1.5, 3.25]

@@ -116,6 +116,21 @@ def test_find_by_prompt_ranks_seeds(make_window, tiny_model, tiny_clip, qtbot):
     assert [i.tag for i in explore.grid.grid_model.items] == explore.page_seeds()
 
 
+def test_stopping_find_by_prompt_gives_the_buttons_back(make_window, tiny_model, tiny_clip, qtbot):
+    window = make_window(tiny_model)
+    window.evolve.clip_edit.setText(str(tiny_clip[0]))
+    window.evolve.clip_config.setText(str(tiny_clip[1]))
+    explore = window.explore
+    explore.find_prompt.setText("a red circle")
+    explore.find_count.setValue(100000)
+    explore.find()
+    assert not explore.find_btn.isEnabled()
+    wait_for(qtbot, lambda: "Scored" in window.statusBar().currentMessage(), timeout=60000)
+    explore.find_stop.click()
+    assert explore.find_btn.isEnabled() and not explore.find_stop.isEnabled()
+    assert "Stopped" in window.statusBar().currentMessage()
+
+
 def test_panel_defaults_are_magnets(make_window, tiny_model):
     window = make_window(tiny_model)
     config = window.evolve.config()

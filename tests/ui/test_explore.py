@@ -135,3 +135,29 @@ def test_get_models_dialog_lists_the_catalogue(qtbot):
     dialog.table.selectRow(1)
     dialog.accept()
     assert dialog.chosen_url == dialog.entries[1].url
+
+
+def test_reshaping_keeps_the_images_of_seeds_still_on_the_page(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    explore = window.explore
+    explore.go_to_seed(210)
+    wait_for(qtbot, lambda: grid_done(window) and explore.page_seeds()[0] == 210)
+    explore.cols_spin.setValue(8)                       # 3 x 8: seeds 192-215 now
+    assert explore.page_seeds() == list(range(192, 216))
+    kept = [item.tag for item in explore.grid.grid_model.items if item.image is not None]
+    assert kept == list(range(210, 216))
+    wait_for(qtbot, lambda: grid_done(window))
+
+
+def test_a_restore_overtaken_by_another_model_does_not_apply_its_recipe(make_window, tiny_model, tmp_path, qtbot):
+    from studio.cli import main
+
+    out = tmp_path / "out"
+    assert main(["generate", "--network", str(tiny_model), "--seeds", "77", "--trunc", "0.5",
+                 "--outdir", str(out)]) == 0
+    window = make_window("default")
+    window.open_path(str(out / "seed0077.png"))          # looks for tiny.pt on the worker ...
+    window.session.open_model("default")               # ... and the artist opens another model meanwhile
+    wait_for(qtbot, lambda: window.session.client.wait_idle(0.05) and grid_done(window))
+    assert window.session.model["name"] == "default-abstract"
+    assert window.explore.page_state.truncation_psi == 1.0 and 77 not in window.explore.page_seeds()

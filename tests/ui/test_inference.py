@@ -76,10 +76,12 @@ def test_cancel_silences_a_request(client, qtbot):
         ctx.emit_image("late", np.zeros((4, 4, 3), np.uint8))
         return "late"
 
-    heard = []
-    request = client.submit("k", long).on(image=lambda *a: heard.append(a), finished=heard.append)
+    heard, stopped = [], []
+    request = client.submit("k", long).on(image=lambda *a: heard.append(a), finished=heard.append,
+                                          cancelled=lambda: stopped.append(True))
     assert started.wait(10)
     request.cancel()
+    assert stopped == [True]                          # told at once, so a panel can give its buttons back
     assert client.wait_idle(10)
     qtbot.wait(50)
-    assert heard == []
+    assert heard == [] and stopped == [True]

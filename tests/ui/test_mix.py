@@ -84,3 +84,10 @@ def test_forms_from_the_explore_selection_keep_their_look(make_window, tiny_mode
     panel.take_selection("form", "explore")
     wait_for(qtbot, lambda: matrix_done(panel) and len(panel.grid.grid_model.items) == 6)
     assert Recipe.from_json(panel.forms[0]["recipe"]).truncation_psi == 0.5
+
+
+def test_the_layer_range_is_shown_as_soon_as_a_model_opens(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    panel = window.mix
+    assert panel.layers == list(range(7))
+    assert "0-6" in panel.layers_label.text() and panel.range_slider.value() == (0, 6)

@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 from studio.app.state import EvolutionChoices
 from studio.clip import vocabulary
 from studio.gan.recipe import Recipe
+from studio.gan.render_settings import RenderSettings
 from studio.ui import jobs
 from studio.ui.session import StudioSession
 from studio.ui.widgets.class_combo import fill_class_combo
@@ -305,7 +306,7 @@ class EvolvePanel(QWidget):
         self._set_running(True)
         clip_config = self.clip_config.text().strip() or None
         self.session.remember_clip(self.clip_edit.text().strip() or "default", clip_config)
-        settings = {"truncation_psi": self.truncation.value(), "class_index": self.class_combo.currentData()}
+        settings = RenderSettings(truncation_psi=self.truncation.value(), class_index=self.class_combo.currentData())
         self._submit(jobs.evolve_start(self.config(), self.prompt.text().strip(), self.negative.text().strip() or None,
                                        self.clip_edit.text().strip(), clip_config, settings))
 
@@ -337,7 +338,8 @@ class EvolvePanel(QWidget):
     def _submit(self, job) -> None:
         """Every evolution step goes under one key (a new step replaces a queued one)."""
         self.client.submit(KEY, job).on(image=self._on_image, progress=self._on_progress, message=self._on_message,
-                                        finished=self._on_finished, failed=self._on_failed)
+                                        finished=self._on_finished, failed=self._on_failed,
+                                        cancelled=self._on_stopped)
 
     def _on_image(self, tag, image: QImage, extra) -> None:
         self.images[tag] = image
@@ -369,6 +371,11 @@ class EvolvePanel(QWidget):
     def _on_finished(self, result) -> None:
         if isinstance(result, dict):
             self._show_generation(result)
+        self._set_running(False)
+
+    def _on_stopped(self) -> None:
+        self.status.setText("Stopped. The generation shown is where the evolution stands; Next generation "
+                            "continues from it" if self.state is not None else "Stopped before the first generation.")
         self._set_running(False)
 
     def _on_failed(self, message: str) -> None:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 
 from studio.app.state import ExplorePage
 from studio.gan.recipe import Recipe
+from studio.gan.render_settings import RenderSettings
 from studio.gan.seeds import MAX_SEED
 from studio.ui import jobs
 from studio.ui.qt_compat import QLargeIntSpinBox
@@ -280,7 +281,7 @@ class ExplorePanel(QWidget):
         if name in ExplorePage.RENDER_FIELDS:
             self.schedule_render()
         else:
-            self.render_grid(keep=name != "page")
+            self.render_grid()             # images of seeds still on the page stay while they re-render
 
     def _bound(self):
         """While widgets are set from the state, their own change signals are not fed back."""
@@ -298,10 +299,8 @@ class ExplorePanel(QWidget):
 
         return Bound()
 
-    def settings(self, noise_seed: int | None = None) -> dict:
-        s = self.page_state.settings(noise_seed)
-        return {"truncation_psi": s.truncation_psi, "truncation_cutoff": s.truncation_cutoff,
-                "class_index": s.class_index, "noise_mode": s.noise_mode, "noise_seed": s.noise_seed}
+    def settings(self) -> RenderSettings:
+        return self.page_state.settings()
 
     def page_size(self) -> int:
         return self.page_state.page_size
@@ -313,9 +312,6 @@ class ExplorePanel(QWidget):
         return self.page_state.recipe_for(seed, self.session.model_ref())
 
     # -- navigation ----------------------------------------------------------------------------------
-    def set_page(self, page: int) -> None:
-        self.page_state.page = page
-
     def next_page(self) -> None:
         self._turn(self.page_state.next_page)
 
@@ -345,6 +341,8 @@ class ExplorePanel(QWidget):
         self._render_timer.start()
 
     def render_grid(self, keep: bool = True) -> None:
+        """Render the page as the state now says (a scheduled render would only repeat this)."""
+        self._render_timer.stop()
         if self.session.model is None:
             return
         if getattr(self, "ranked", False):   # back from a ranking to pages of seeds
@@ -399,7 +397,7 @@ class ExplorePanel(QWidget):
         self.client.submit(FIND_KEY, jobs.rank_prompt(prompt, None, seeds, top, self.settings(), spec, config)).on(
             image=lambda tag, image, _extra: self.grid.grid_model.set_image(tag, image),
             message=self._on_find_message, progress=self._on_find_progress, finished=self._on_find_finished,
-            failed=self._on_find_failed)
+            failed=self._on_find_failed, cancelled=self._on_find_stopped)
 
     def _show_ranking(self, top: list) -> None:
         seeds = [seed for seed, _ in top]
@@ -428,6 +426,11 @@ class ExplorePanel(QWidget):
         self.find_btn.setEnabled(True)
         self.find_stop.setEnabled(False)
         self.session.status.emit(f"Found the best {len(result or [])} for “{self.find_prompt.text()}”", 5000)
+
+    def _on_find_stopped(self) -> None:
+        self.find_btn.setEnabled(True)
+        self.find_stop.setEnabled(False)
+        self.session.status.emit("Stopped: the best found so far stay in the grid", 5000)
 
     def _on_find_failed(self, message: str) -> None:
         self.find_btn.setEnabled(True)

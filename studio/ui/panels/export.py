@@ -406,7 +406,7 @@ class ExportPanel(QWidget):
                                                          [p.to_dict() for p in passes], export.to_dict(), folder,
                                                          self.name_edit.text())).on(
             progress=lambda done, total: self.summary.setText(f"Exporting {done} of {total} …"),
-            finished=self._on_exported, failed=self._on_export_failed)
+            finished=self._on_exported, failed=self._on_export_failed, cancelled=self._on_export_cancelled)
 
     def _on_exported(self, reports) -> None:
         self._done()
@@ -416,6 +416,10 @@ class ExportPanel(QWidget):
                                  f"{Path(last['path']).parent} — {last['width']:,} × {last['height']:,} px, "
                                  f"upscaled with {last['upscaler']}")
             self.session.status.emit(f"Exported {len(reports)} file(s)", 5000)
+
+    def _on_export_cancelled(self) -> None:
+        self._done()
+        self.summary.setText("Cancelled: the files already written stay; the one in progress left nothing")
 
     def _on_export_failed(self, message: str) -> None:
         self._done()

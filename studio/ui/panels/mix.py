@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
 from studio.app.state import MixSources
 from studio.gan.mixing import describe_layers, preset_layers
 from studio.gan.recipe import Recipe
+from studio.gan.render_settings import RenderSettings
 from studio.ui import jobs
 from studio.ui.qt_compat import QLabeledRangeSlider, QLargeIntSpinBox
 from studio.ui.session import StudioSession
@@ -256,8 +257,8 @@ class MixPanel(QWidget):
         self.set_layers(preset_layers(key, num_ws))
 
     def set_layers(self, layers: list[int]) -> None:
-        if sorted(set(layers)) == self.sources.layers:
-            self.render()                       # the same layers (a new model): render anyway
+        if sorted(set(layers)) == self.sources.layers:   # the same layers (a new model): show and render anyway
+            self._on_sources("layers", self.sources.layers)
         self.sources.layers = layers
 
     def _on_range(self, value) -> None:
@@ -265,8 +266,8 @@ class MixPanel(QWidget):
         self.set_layers(list(range(low, high + 1)))
 
     # -- rendering -------------------------------------------------------------------------------------
-    def settings(self) -> dict:
-        return {"truncation_psi": self.sources.truncation_psi, "noise_mode": "const"}
+    def settings(self) -> RenderSettings:
+        return self.sources.settings()
 
     def render(self) -> None:
         """Re-render the matrix now if the panel is on screen, else when it is next shown."""
