@@ -90,6 +90,18 @@ def test_missing_default_clip_is_a_clear_message(make_window, tiny_model, qtbot,
     assert "CLIP" in panel.status.text()
 
 
+def _find(window, tiny_clip, count: int, top: int = 5):
+    """Find by prompt as an artist does it: the CLIP chosen in Evolve, a prompt, how many seeds."""
+    window.evolve.clip_edit.setText(str(tiny_clip[0]))
+    window.evolve.clip_config.setText(str(tiny_clip[1]))
+    explore = window.explore
+    explore.find_prompt.setText("a red circle")
+    explore.find_count.setValue(count)
+    explore.find_top.setValue(top)
+    explore.find()
+    return explore
+
+
 def test_find_by_prompt_ranks_seeds(make_window, tiny_model, tiny_clip, qtbot):
     from studio.clip.model import load_clip
     from studio.clip.rank import rank_seeds
@@ -97,13 +109,7 @@ def test_find_by_prompt_ranks_seeds(make_window, tiny_model, tiny_clip, qtbot):
     from studio.gan.render import Renderer
 
     window = make_window(tiny_model)
-    window.evolve.clip_edit.setText(str(tiny_clip[0]))
-    window.evolve.clip_config.setText(str(tiny_clip[1]))
-    explore = window.explore
-    explore.find_prompt.setText("a red circle")
-    explore.find_count.setValue(40)
-    explore.find_top.setValue(5)
-    explore.find()
+    explore = _find(window, tiny_clip, 40)
     wait_for(qtbot, lambda: explore.find_btn.isEnabled() and len(explore.grid.grid_model.items) == 5
              and all(i.image is not None for i in explore.grid.grid_model.items), timeout=60000)
     shown = [i.tag for i in explore.grid.grid_model.items]
@@ -118,12 +124,7 @@ def test_find_by_prompt_ranks_seeds(make_window, tiny_model, tiny_clip, qtbot):
 
 def test_stopping_find_by_prompt_gives_the_buttons_back(make_window, tiny_model, tiny_clip, qtbot):
     window = make_window(tiny_model)
-    window.evolve.clip_edit.setText(str(tiny_clip[0]))
-    window.evolve.clip_config.setText(str(tiny_clip[1]))
-    explore = window.explore
-    explore.find_prompt.setText("a red circle")
-    explore.find_count.setValue(100000)
-    explore.find()
+    explore = _find(window, tiny_clip, 100000)
     assert not explore.find_btn.isEnabled()
     wait_for(qtbot, lambda: "Scored" in window.statusBar().currentMessage(), timeout=60000)
     explore.find_stop.click()
