@@ -404,6 +404,8 @@ def test_batch_names_are_unique_and_recipes_record_settings(tmp_path: Path) -> N
     assert [r.path for r in replaced] == [out / "seed.png"] and read_image(out / "seed.png").shape == (48, 64, 3)
     named = export_batch([("x", _gradient(), _recipe()), ("x", _gradient(), None)], out, name_pattern="{model}-{latent}")
     assert [r.path.name for r in named] == [f"{_recipe().model.name}-seed{_recipe().seed:04d}.png", "x-image002.png"]
+    older = export_batch([("x", _gradient(), None)], out, name_pattern="print-{n:02d}")   # the window's old field
+    assert [r.path.name for r in older] == ["print-01.png"]
 
 
 def test_batch_cancel_keeps_finished_files_and_leaves_nothing_for_the_current_one(tmp_path: Path) -> None:
