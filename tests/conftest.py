@@ -61,3 +61,16 @@ def tiny_model(golden, tmp_path_factory):
 
     torch.save({"g_ema": case.group("g_ema"), "latent_avg": case["in.truncation_latent"][0]}, path)
     return path
+
+
+@pytest.fixture(scope="session")
+def tiny_conditional_model(golden, tmp_path_factory):
+    """A 64 px conditional StyleGAN2-ADA (with its discriminator), as a studio .safetensors file."""
+    from studio.gan.formats.native import save_native
+    from studio.gan.formats.nvidia import build_discriminator, build_generator
+
+    case = golden("sg2ada_resnet64_cond")
+    path = tmp_path_factory.mktemp("models") / "tiny-cond.safetensors"
+    save_native(path, build_generator(case.meta["generator_attrs"], case.group("G")),
+                build_discriminator(case.meta["discriminator_attrs"], case.group("D")))
+    return path

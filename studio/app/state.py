@@ -170,6 +170,7 @@ class MixSources(Evented):
     styles: list = field(default_factory=lambda: [{"seed": s} for s in range(100, 103)])
     layers: list = field(default_factory=lambda: list(DEFAULT_LAYERS))
     truncation_psi: float = 1.0
+    class_index: int | None = None     # the class seeds render with, on a conditional model
 
     def _check(self, name: str, value: Any) -> Any:
         if name in ("forms", "styles"):
@@ -203,7 +204,7 @@ class MixSources(Evented):
         self.layers = preset_layers(name, num_ws)
 
     def settings(self) -> RenderSettings:
-        return RenderSettings(truncation_psi=self.truncation_psi)
+        return RenderSettings(truncation_psi=self.truncation_psi, class_index=self.class_index)
 
 
 @dataclass(eq=False)

@@ -49,7 +49,7 @@ def test_matrix_equals_renders_of_the_mixed_ws(make_window, tiny_model, qtbot):
     assert panel.preset_buttons["fine"].text() == "Fine 8-9"
 
 
-def test_star_promote_and_sheet(make_window, tiny_model, qtbot, tmp_path):
+def test_star_promote_and_sheet(make_window, tiny_model, qtbot, tmp_path, monkeypatch):
     window, panel = open_mix(make_window, tiny_model, qtbot)
     model = panel.grid.grid_model
     row = model.row_of(("cell", 1, 0))
@@ -69,7 +69,10 @@ def test_star_promote_and_sheet(make_window, tiny_model, qtbot, tmp_path):
     out = tmp_path / "sheet.png"
     panel.sheet_width.setValue(127)
     panel.sheet_aspect.setCurrentIndex(1)   # 1.27:1
-    panel.export_sheet(str(out))
+    from PySide6.QtWidgets import QFileDialog
+
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "PNG (*.png)"))
+    panel.sheet_btn.click()                                         # as the artist does: the button, a file dialog
     wait_for(qtbot, out.exists)
     assert Image.open(out).size == (127 * 5, 100 * 3)
 
@@ -91,3 +94,21 @@ def test_the_layer_range_is_shown_as_soon_as_a_model_opens(make_window, tiny_mod
     panel = window.mix
     assert panel.layers == list(range(7))
     assert "0-6" in panel.layers_label.text() and panel.range_slider.value() == (0, 6)
+    assert not panel.class_combo.isVisibleTo(panel)                 # an unconditional model has no classes
+
+
+def test_a_conditional_model_renders_its_matrix_in_the_chosen_class(make_window, tiny_conditional_model, qtbot):
+    window = make_window(tiny_conditional_model)
+    window.tabs.setCurrentWidget(window.mix)
+    panel = window.mix
+    assert panel.class_combo.isVisibleTo(panel) and panel.class_combo.count() == 3
+    panel.form_count.setValue(2)
+    panel.style_count.setValue(1)
+    wait_for(qtbot, lambda: matrix_done(panel) and len(panel.grid.grid_model.items) == 6)
+    cell = panel.grid.grid_model.items[panel.grid.grid_model.row_of(("cell", 0, 0))]
+    assert Recipe.from_json(panel.recipes[("cell", 0, 0)]).class_index == 0
+    before = pixels(cell.image)
+    panel.class_combo.setCurrentIndex(1)
+    wait_for(qtbot, lambda: matrix_done(panel) and Recipe.from_json(panel.recipes[("cell", 0, 0)]).class_index == 1)
+    after = pixels(panel.grid.grid_model.items[panel.grid.grid_model.row_of(("cell", 0, 0))].image)
+    assert np.abs(after.astype(int) - before.astype(int)).max() > 8   # another class, another picture

@@ -34,6 +34,7 @@ from studio.gan.render_settings import RenderSettings
 from studio.ui import jobs
 from studio.ui.qt_compat import QLabeledRangeSlider, QLargeIntSpinBox
 from studio.ui.session import StudioSession
+from studio.ui.widgets.class_combo import fill_class_combo
 from studio.ui.widgets.image_grid import ImageGrid
 from studio.ui.widgets.layout import sidebar as make_sidebar
 from studio.ui.widgets.truncation import TruncationControl
@@ -136,10 +137,14 @@ class MixPanel(QWidget):
         lv.addWidget(self.layers_label)
         v.addWidget(layers)
 
-        trunc = QGroupBox("Truncation (forms and styles)")
+        trunc = QGroupBox("Generation (forms and styles from seeds)")
         tf = QFormLayout(trunc)
         self.psi = TruncationControl(1.0)
         tf.addRow("psi", self.psi)
+        self.class_combo = QComboBox()
+        self.class_combo.setToolTip("The class seeds render with; images brought in keep their own")
+        self.class_label = QLabel("Class")
+        tf.addRow(self.class_label, self.class_combo)
         v.addWidget(trunc)
 
         cell = QGroupBox("Selected cell")
@@ -176,11 +181,13 @@ class MixPanel(QWidget):
         self.form_from_library.clicked.connect(lambda: self.take_selection("form", "library"))
         self.style_from_library.clicked.connect(lambda: self.take_selection("style", "library"))
         self.psi.value_changed.connect(lambda value: setattr(self.sources, "truncation_psi", value))
+        self.class_combo.currentIndexChanged.connect(
+            lambda _i: setattr(self.sources, "class_index", self.class_combo.currentData()))
         self.as_form.clicked.connect(lambda: self.promote("form"))
         self.as_style.clicked.connect(lambda: self.promote("style"))
         self.star_btn.clicked.connect(self.star_selection)
         self.view_btn.clicked.connect(lambda: self.open_large(self._first_selected()))
-        self.sheet_btn.clicked.connect(self.export_sheet)
+        self.sheet_btn.clicked.connect(lambda: self.export_sheet())   # not clicked(bool) as the path
         return w
 
     # -- model and sources ---------------------------------------------------------------------------
@@ -195,8 +202,13 @@ class MixPanel(QWidget):
         self.range_slider.setRange(0, num_ws - 1)
         self.range_slider.blockSignals(False)
         self.recipes.clear()
+        fill_class_combo(self.class_combo, info)
+        conditional = info["c_dim"] > 0
+        self.class_combo.setVisible(conditional)
+        self.class_label.setVisible(conditional)
         self._quiet = True
         try:
+            self.sources.class_index = self.class_combo.currentData() if conditional else None
             self._reseed("form")
             self._reseed("style")
         finally:
