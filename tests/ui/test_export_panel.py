@@ -45,3 +45,39 @@ def test_export_selection_as_tiff_prints(make_window, tiny_model, qtbot, tmp_pat
     panel.export()   # again, without replacing: new names
     wait_for(qtbot, lambda: panel.export_btn.isEnabled() and len(list((tmp_path / "prints").glob("*"))) == 4)
     assert (tmp_path / "prints" / "tiny-seed0002 (2).tif").exists()
+
+
+def test_jpeg_after_a_16_bit_png_exports_8_bits(make_window, tiny_model, qtbot, tmp_path):
+    window = make_window(tiny_model)
+    window.explore.grid.select_row(1)
+    panel = window.export_panel
+    window.tabs.setCurrentWidget(panel)
+    panel.use_selection()
+    panel.format_combo.setCurrentIndex(panel.format_combo.findData("png"))
+    panel.bits.setCurrentIndex(panel.bits.findData(16))
+    panel.format_combo.setCurrentIndex(panel.format_combo.findData("jpeg"))
+    assert panel.bits.currentData() == 8 and not panel.bits.isEnabled()     # shown as it will be written
+    panel.folder_edit.setText(str(tmp_path))
+    panel.export_btn.click()
+    wait_for(qtbot, lambda: panel.export_btn.isEnabled() and "Wrote" in panel.summary.text())
+    assert [f.suffix for f in tmp_path.iterdir()] == [".jpg"]
+    panel.format_combo.setCurrentIndex(panel.format_combo.findData("png"))
+    assert panel.bits.currentData() == 16 and panel.bits.isEnabled()        # the artist's choice comes back
+
+
+def test_the_wheel_scrolls_the_sidebar_without_changing_its_controls(make_window, tiny_model, qtbot):
+    from PySide6.QtCore import QPoint, QPointF, Qt
+    from PySide6.QtGui import QWheelEvent
+    from PySide6.QtWidgets import QApplication
+
+    window = make_window(tiny_model)
+    panel = window.export_panel
+    window.tabs.setCurrentWidget(panel)
+    combo = panel.format_combo
+    before = combo.currentData()
+    centre = QPointF(combo.rect().center())
+    event = QWheelEvent(centre, QPointF(combo.mapToGlobal(centre.toPoint())), QPoint(0, 0), QPoint(0, -120),
+                        Qt.MouseButton.NoButton, Qt.KeyboardModifier.NoModifier, Qt.ScrollPhase.NoScrollPhase, False)
+    QApplication.sendEvent(combo, event)
+    assert combo.currentData() == before
+    assert panel.export_btn.isVisible() and not panel.export_btn.visibleRegion().isEmpty()

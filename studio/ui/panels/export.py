@@ -76,9 +76,12 @@ class ExportPanel(QWidget):
         right = QVBoxLayout()
         right.addLayout(previews, 1)
         right.addWidget(self.summary)
+        left = QVBoxLayout()
+        left.addWidget(scroll, 1)
+        left.addLayout(self._action_row)
         layout = QHBoxLayout(self)
         layout.setContentsMargins(4, 4, 4, 4)
-        layout.addWidget(scroll)
+        layout.addLayout(left)
         layout.addLayout(right, 1)
 
         self._preview_timer = QTimer(self, singleShot=True, interval=120)
@@ -216,7 +219,7 @@ class ExportPanel(QWidget):
         self.cancel_btn.setEnabled(False)
         buttons.addWidget(self.export_btn)
         buttons.addWidget(self.cancel_btn)
-        v.addLayout(buttons)
+        self._action_row = buttons            # below the scrolling controls: always in view
         v.addStretch(1)
 
         self.use_btn.clicked.connect(self.use_selection)
@@ -287,7 +290,20 @@ class ExportPanel(QWidget):
             (self.portrait if orientation == "portrait" else self.landscape).setChecked(True)
         elif self.aspect_combo.currentData() != "painting" and hasattr(self, "_painting_ratio"):
             del self._painting_ratio
-        self.bits.setEnabled(self.format_combo.currentData() in ("png", "tiff"))
+        deep = self.format_combo.currentData() in ("png", "tiff")
+        if not deep:                           # JPEG / WebP hold 8 bits: show it, remember the choice
+            if self.bits.isEnabled():
+                self._chosen_bits = self.bits.currentData()
+            bits = 8
+        elif not self.bits.isEnabled():        # back to PNG / TIFF: the artist's choice again
+            bits = getattr(self, "_chosen_bits", self.bits.currentData())
+        else:
+            bits = self.bits.currentData()
+        self.bits.blockSignals(True)
+        self.bits.setCurrentIndex(self.bits.findData(bits))
+        self.bits.blockSignals(False)
+        self.bits.setEnabled(deep)
+        self.bits.setToolTip("" if deep else f"{self.format_combo.currentText()} holds 8 bits per channel")
         self.quality.setEnabled(self.format_combo.currentData() in ("jpeg", "webp"))
         size_mode = self.size_mode.currentData()
         self.long_side.setEnabled(size_mode == "long")
