@@ -32,7 +32,8 @@ from studio.ui.panels.mix import MixPanel
 from studio.ui.session import StudioSession
 
 NETWORK_SUFFIXES = {".pkl", ".pt", ".pth", ".ckpt", ".safetensors"}
-RECIPE_SUFFIXES = {".png", ".json"}
+RECIPE_SUFFIXES = {".png", ".tif", ".tiff", ".jpg", ".jpeg", ".webp", ".json"}   # images the studio wrote, recipes
+IMAGE_FILTER = "Studio images and recipes (*.png *.tif *.tiff *.jpg *.jpeg *.webp *.json);;All files (*)"
 NETWORK_FILTER = "Networks (*.pkl *.pt *.pth *.safetensors);;All files (*)"
 
 
@@ -92,6 +93,7 @@ class EmptyState(QWidget):
 class MainWindow(QMainWindow):
     def __init__(self, session: StudioSession):
         super().__init__()
+        self._last_image_dir = str(Path.home())
         self.session = session
         self.setWindowTitle("GAN Art Studio")
         self.setAcceptDrops(True)
@@ -158,6 +160,12 @@ class MainWindow(QMainWindow):
     def _file_menu(self, open_action: QAction) -> QMenu:
         menu = QMenu("&File", self)
         menu.addAction(open_action)
+        self.open_image_action = QAction("Open image…", self)
+        self.open_image_action.setShortcut(QKeySequence("Ctrl+Shift+O"))
+        self.open_image_action.setToolTip("Restore an image the studio made (PNG, TIFF, JPEG, WebP or a recipe .json): "
+                                          "its model, seed and settings")
+        self.open_image_action.triggered.connect(self.choose_image)
+        menu.addAction(self.open_image_action)
         default_action = QAction("Open the default model", self)
         default_action.triggered.connect(lambda: self.session.open_model("default"))
         default_action.setEnabled(paths.default_network_path().is_file())
@@ -231,7 +239,14 @@ class MainWindow(QMainWindow):
         start = str(Path(self.session.settings.last_model).parent) if self.session.settings.last_model else ""
         path, _ = QFileDialog.getOpenFileName(self, "Open a network", start, NETWORK_FILTER)
         if path:
-            self.session.open_model(path)
+            self.open_path(path)             # an image the studio made restores instead
+
+    def choose_image(self) -> None:
+        path, _ = QFileDialog.getOpenFileName(self, "Open an image the studio made", self._last_image_dir,
+                                              IMAGE_FILTER)
+        if path:
+            self._last_image_dir = str(Path(path).parent)
+            self.restore_from_file(path)
 
     def get_models(self) -> None:
         try:
