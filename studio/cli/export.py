@@ -19,10 +19,12 @@ def _export_post_settings(args: argparse.Namespace, seed: int | None) -> tuple[l
     so that it is not distorted a second time.
     """
     from studio.imaging.export import plan_passes
-    from studio.imaging.sizes import painting_aspect, parse_aspect, parse_print_size, print_pixels
+    from studio.imaging.sizes import (aspect_orientation, painting_aspect, parse_aspect, parse_print_size,
+                                      print_orientation, print_pixels)
 
     aspect = None
-    orientation = args.orientation or "landscape"
+    # the orientation: --orientation, else what the ratio says ("4:5" is portrait), else the print's
+    orientation = args.orientation or (aspect_orientation(args.aspect) if args.aspect else None)
     shape_note = ""
     if args.aspect is not None:
         if args.aspect.strip().lower() == "painting":
@@ -40,6 +42,7 @@ def _export_post_settings(args: argparse.Namespace, seed: int | None) -> tuple[l
         if len(parts) != 2 or not all(p.strip().isdigit() for p in parts):
             raise CliError(f"--size must be WIDTHxHEIGHT in pixels, e.g. 4000x5000; got {args.size!r}")
         size = (int(parts[0]), int(parts[1]))
+    orientation = orientation or (print_orientation(*size) if size else None) or "landscape"
     levels = None
     if args.levels is not None:
         try:
@@ -207,7 +210,8 @@ def add_parsers(sub) -> None:
                    help="reshape to a long:short ratio: 1.27, 4:5, 16:9, sqrt2 ... or 'painting' (a painting-like "
                         "ratio chosen from the recipe's seed)")
     p.add_argument("--orientation", choices=("landscape", "portrait"), default=None,
-                   help="orientation of --aspect (default landscape; 'painting' picks one)")
+                   help="orientation of --aspect (default: what --aspect says, 4:5 is portrait; else the "
+                        "shape of --print / --size; else landscape; 'painting' picks one)")
     p.add_argument("--mode", choices=("stretch", "crop", "pad"), default="stretch",
                    help="how the image reaches the new shape (default stretch)")
     p.add_argument("--pad-color", default="#ffffff", metavar="#RRGGBB", help="colour for --mode pad (default white)")

@@ -53,6 +53,8 @@ little more clipping than GANscapes' 0.1 / 99.9 so that a few stray pixels of a 
 MAGnet's article does not give its percentiles; this is the studio's choice."""
 
 MODES = ("stretch", "crop", "pad")
+CROP_WARNING = 0.10
+"""A crop that discards more than this share of the picture says so in the notes."""
 ORIENTATIONS = ("landscape", "portrait")
 """Largest output side accepted (a sanity bound; file formats have their own lower limits)."""
 
@@ -376,6 +378,10 @@ def _plan(src_w: int, src_h: int, s: PostProcess) -> _Plan:
                 crop = None
             else:
                 description = f"centre-cropped {w}x{h} to {label} ({crop[2] - crop[0]}x{crop[3] - crop[1]})"
+                lost = 1 - (crop[2] - crop[0]) * (crop[3] - crop[1]) / (w * h)
+                if lost > CROP_WARNING:
+                    description += (f"; this discards {lost:.0%} of the picture: check the orientation, or "
+                                    "pad instead of cropping")
             shape_w, shape_h = (crop[2] - crop[0], crop[3] - crop[1]) if crop else (w, h)
         else:   # stretch and pad grow one side
             if w / h < t:

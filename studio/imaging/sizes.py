@@ -156,6 +156,21 @@ def parse_aspect(text: str) -> float:
     )
 
 
+def aspect_orientation(text: str) -> str | None:
+    """The orientation a written ratio names: ``"4:5"`` is portrait, ``"16:9"`` landscape; a bare
+    number, a preset or a named ratio names none (None)."""
+    match = _RATIO_TEXT.match(str(text).strip().lower())
+    if not match or match.group(2) is None:
+        return None
+    width, height = float(match.group(1)), float(match.group(2))
+    return None if width == height else ("portrait" if width < height else "landscape")
+
+
+def print_orientation(width: float, height: float) -> str | None:
+    """The orientation of a print size (None for a square)."""
+    return None if width == height else ("portrait" if width < height else "landscape")
+
+
 _PRINT_TEXT = re.compile(
     r"^\s*([0-9]*\.?[0-9]+)\s*[x×*]\s*([0-9]*\.?[0-9]+)\s*(cm|mm|in|inch|inches|\"|'')\s*$", re.IGNORECASE)
 

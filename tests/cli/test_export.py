@@ -61,7 +61,9 @@ def test_issue_example_re_renders_at_print_size(model, generated, tmp_path, caps
     assert ExportSettings.from_dict(recipe.export) == ExportSettings(format="tiff", dpi=100)
     steps = [PostProcess.from_dict(step) for step in recipe.postprocess["steps"]]
     assert steps[0].aspect == 1.27 and steps[0].mode == "stretch" and steps[0].levels == (0.1, 99.9)
+    assert steps[0].orientation == "portrait"                     # a 4 x 5 cm print is upright
     assert steps[1].size == (157, 197) and steps[1].mode == "crop"
+    assert "discards" not in stderr                               # 1.27:1 upright fills 4 x 5 nearly whole
 
     # the same as naming the network explicitly
     explicit = tmp_path / "explicit.tif"
@@ -202,3 +204,21 @@ def test_errors_are_one_line(generated, tmp_path, capsys, args, message):
     err = capsys.readouterr().err.strip()
     assert err.startswith("error:") and "\n" not in err and "Traceback" not in err
     assert message in err
+
+
+@pytest.mark.parametrize("flags, shape", [
+    (["--aspect", "4:5", "--mode", "crop"], (64, 51)),              # "4:5" is upright
+    (["--aspect", "16:9", "--mode", "crop"], (36, 64)),
+    (["--aspect", "4:5", "--orientation", "landscape", "--mode", "crop"], (51, 64)),
+])
+def test_the_ratio_as_written_gives_the_orientation(generated, tmp_path, flags, shape):
+    out = tmp_path / "shaped.png"
+    assert main(["export", str(generated), *flags, "--out", str(out)]) == 0
+    assert read_image(out).shape[:2] == shape
+
+
+def test_a_crop_that_discards_much_of_the_picture_warns(generated, tmp_path, capsys):
+    capsys.readouterr()
+    out = tmp_path / "wide.png"
+    assert main(["export", str(generated), "--aspect", "16:9", "--mode", "crop", "--out", str(out)]) == 0
+    assert "discards 44% of the picture" in capsys.readouterr().err

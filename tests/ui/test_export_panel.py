@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from PySide6.QtCore import Qt
+
 from studio.imaging.codecs import read_image
 from studio.imaging.metadata import read_recipe
 from tests.ui.conftest import wait_for
@@ -81,3 +83,18 @@ def test_the_wheel_scrolls_the_sidebar_without_changing_its_controls(make_window
     QApplication.sendEvent(combo, event)
     assert combo.currentData() == before
     assert panel.export_btn.isVisible() and not panel.export_btn.visibleRegion().isEmpty()
+
+
+def test_the_orientation_follows_the_print_and_the_ratio_as_written(make_window, tiny_model):
+    window = make_window(tiny_model)
+    panel = window.export_panel
+    panel.aspect_combo.setCurrentIndex(panel.aspect_combo.findData(1.27))
+    assert panel.landscape.isChecked()
+    panel.size_mode.setCurrentIndex(panel.size_mode.findData("print"))
+    panel.print_w.setValue(40.0)
+    panel.print_h.setValue(50.0)                       # a 40 x 50 cm print is upright
+    assert panel.portrait.isChecked()
+    panel.print_w.setValue(60.0)
+    assert panel.landscape.isChecked()
+    panel.aspect_combo.setCurrentIndex(panel.aspect_combo.findText("4:5", flags=Qt.MatchFlag.MatchStartsWith))
+    assert panel.portrait.isChecked()

@@ -236,7 +236,27 @@ class ExportPanel(QWidget):
         for widget in (self.aspect_combo, self.mode_combo, self.size_mode, self.print_unit, self.format_combo,
                        self.bits):
             widget.currentIndexChanged.connect(self._changed)
+        # the orientation follows what the artist names: a preset written upright ("4:5") or a print size
+        self.aspect_combo.currentIndexChanged.connect(self._orient_from_ratio)
+        for widget in (self.print_w, self.print_h):
+            widget.valueChanged.connect(self._orient_from_print)
+        self.size_mode.currentIndexChanged.connect(self._orient_from_print)
         return w
+
+    def _orient(self, orientation: str | None) -> None:
+        if orientation is not None:
+            (self.portrait if orientation == "portrait" else self.landscape).setChecked(True)
+
+    def _orient_from_ratio(self, *_args) -> None:
+        from studio.imaging.sizes import aspect_orientation
+
+        self._orient(aspect_orientation(self.aspect_combo.currentText().split("  (")[0]))
+
+    def _orient_from_print(self, *_args) -> None:
+        from studio.imaging.sizes import print_orientation
+
+        if self.size_mode.currentData() == "print":
+            self._orient(print_orientation(self.print_w.value(), self.print_h.value()))
 
     # -- settings ---------------------------------------------------------------------------------
     def _aspect(self) -> float | None:
