@@ -161,3 +161,16 @@ def test_a_restore_overtaken_by_another_model_does_not_apply_its_recipe(make_win
     wait_for(qtbot, lambda: window.session.client.wait_idle(0.05) and grid_done(window))
     assert window.session.model["name"] == "default-abstract"
     assert window.explore.page_state.truncation_psi == 1.0 and 77 not in window.explore.page_seeds()
+
+
+def test_the_grid_lays_out_exactly_rows_by_columns(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    explore = window.explore
+    explore.rows_spin.setValue(8)
+    explore.cols_spin.setValue(8)
+    wait_for(qtbot, lambda: grid_done(window) and len(explore.grid.grid_model.items) == 64)
+    grid = explore.grid
+    tops = [grid.visualRect(grid.grid_model.index(i)).top() for i in range(64)]
+    lefts = [grid.visualRect(grid.grid_model.index(i)).left() for i in range(64)]
+    assert len(set(tops)) == 8 and all(tops[i] == tops[i - i % 8] for i in range(64))   # 8 rows of 8
+    assert len(set(lefts)) == 8

@@ -143,7 +143,10 @@ class ImageCellDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         model: ImageGridModel = index.model()
         item = model.items[index.row()]
-        rect = option.rect.adjusted(3, 3, -3, -3)
+        side = min(option.rect.width(), option.rect.height())     # a square tile, centred in its cell
+        rect = QRect(0, 0, side, side)
+        rect.moveCenter(option.rect.center())
+        rect = rect.adjusted(3, 3, -3, -3)
         painter.save()
         painter.setRenderHint(QPainter.RenderHint.SmoothPixmapTransform)
         painter.fillRect(rect, QColor(40, 40, 44))
@@ -222,12 +225,14 @@ class ImageGrid(QListView):
         vp = self.viewport().size()
         # leave room for a vertical scroll bar so a full row never wraps
         width = vp.width() - self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent) - 2
-        side = max(48, min(width // max(1, self._cols), (vp.height() - 2) // max(1, self._rows)))
-        return QSize(side, side)
+        column = max(48, width // max(1, self._cols))
+        side = max(48, min(column, (vp.height() - 2) // max(1, self._rows)))
+        # cells as wide as a column, so a row holds exactly ``cols`` tiles (square tiles, centred)
+        return QSize(column, side)
 
     def _relayout(self) -> None:
         size = self.cell_size()
-        self.grid_model.set_thumb_size(size.width() - 6)
+        self.grid_model.set_thumb_size(min(size.width(), size.height()) - 6)
         self.setGridSize(size)
         self.doItemsLayout()
 
