@@ -122,6 +122,7 @@ class MainWindow(QMainWindow):
         self._build_status_bar()
 
         session.status.connect(self.show_status)
+        self.tabs.currentChanged.connect(lambda _i: self.statusBar().clearMessage())   # old news stays behind
         session.model_changed.connect(self._on_model)
         session.model_failed.connect(self._on_model_failed)
         session.client.ready.connect(self._on_ready)
@@ -192,10 +193,10 @@ class MainWindow(QMainWindow):
         self.tabs.addTab(self.train, "Train")
 
     # -- moving images between panels (panels ask the window; none reaches into another) ------------
-    def send_to_export(self, recipes: list) -> None:
+    def send_to_export(self, recipes: list, source: str | None = None) -> None:
         if self.export_panel is not None:
             self.tabs.setCurrentWidget(self.export_panel)
-            self.export_panel.set_recipes(recipes)
+            self.export_panel.set_recipes(recipes, source)
 
     def send_to_mix(self, recipes: list, which: str = "form") -> None:
         """Images become the Style Mix's forms (or styles), each keeping its own look."""

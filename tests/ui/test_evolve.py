@@ -67,6 +67,8 @@ def test_evolution_follows_the_artists_choices(make_window, tiny_model, tiny_cli
     assert load_settings().clip == str(tiny_clip[0])              # the choice is remembered
     panel.grid.select_row(0)
     panel.star_selection()
+    badge = panel.grid.grid_model.items[0].badge
+    assert "★" in badge and "✓" in badge                         # the star sits beside the parent tick
     starred = window.session.library.query()
     assert starred and starred[0].source == "evolve" and starred[0].recipe.w is not None
 
@@ -75,6 +77,7 @@ def test_evolution_follows_the_artists_choices(make_window, tiny_model, tiny_cli
     assert len(window.mix.forms) == 1 and "recipe" in window.mix.forms[0]
     panel.to_export.click()
     assert window.tabs.currentWidget() is window.export_panel and len(window.export_panel.recipes) == 1
+    assert window.export_panel.source_combo.currentText() == "Evolve selection"
 
 
 def test_missing_default_clip_is_a_clear_message(make_window, tiny_model, qtbot, tmp_path, monkeypatch):

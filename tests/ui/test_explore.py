@@ -174,3 +174,14 @@ def test_the_grid_lays_out_exactly_rows_by_columns(make_window, tiny_model, qtbo
     lefts = [grid.visualRect(grid.grid_model.index(i)).left() for i in range(64)]
     assert len(set(tops)) == 8 and all(tops[i] == tops[i - i % 8] for i in range(64))   # 8 rows of 8
     assert len(set(lefts)) == 8
+
+
+def test_find_searches_the_family_the_prompt_names_and_old_errors_stay_behind(make_window, tiny_conditional_model):
+    window = make_window(tiny_conditional_model)
+    explore = window.explore
+    window.session.model["class_names"] = ["circles", "squares", "stripes"]
+    explore._class_from_prompt("blue squares on white")
+    assert explore.page_state.class_index == 1 and explore.class_combo.currentData() == 1
+    window.show_status("the seed list is empty")
+    window.tabs.setCurrentWidget(window.mix)
+    assert window.statusBar().currentMessage() == ""

@@ -86,6 +86,7 @@ def test_forms_from_the_explore_selection_keep_their_look(make_window, tiny_mode
     window.tabs.setCurrentWidget(panel)
     panel.take_selection("form", "explore")
     wait_for(qtbot, lambda: matrix_done(panel) and len(panel.grid.grid_model.items) == 6)
+    assert panel.form_count.value() == 1                          # "How many" says what is there
     assert Recipe.from_json(panel.forms[0]["recipe"]).truncation_psi == 0.5
 
 

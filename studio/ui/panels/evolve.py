@@ -53,6 +53,7 @@ class EvolvePanel(QWidget):
         self.client = session.client
         self.state: dict | None = None          # the current generation, as the worker reported it
         self.choices = EvolutionChoices()       # parents ticked, locked and brought in
+        self._starred: set[int] = set()         # individuals put in the Library
         self.choices.connect(lambda _name, _value: self._refresh_badges())
         self.info: dict[int, dict] = {}         # id -> {'score', 'recipe'}
         self.images: dict[int, QImage] = {}
@@ -297,6 +298,7 @@ class EvolvePanel(QWidget):
             self.session.status.emit("Write a prompt first", 3000)
             return
         self.choices.clear()
+        self._starred.clear()
         self.info.clear()
         self.images.clear()
         self.grid.grid_model.set_items([], [])
@@ -412,7 +414,8 @@ class EvolvePanel(QWidget):
     def _refresh_badges(self) -> None:
         model = self.grid.grid_model
         for row, item in enumerate(model.items):
-            marks = " ".join(filter(None, ["locked" if item.tag in self.locked else "",
+            marks = " ".join(filter(None, ["★" if item.tag in self._starred else "",
+                                           "locked" if item.tag in self.locked else "",
                                            "✓" if item.tag in self.chosen else ""]))
             item.label = self._label(item.tag)
             model.set_badge(row, marks)
@@ -490,9 +493,8 @@ class EvolvePanel(QWidget):
         for i in ids:
             if "recipe" in self.info.get(i, {}) and i in self.images:
                 if self.session.star(Recipe.from_json(self.info[i]["recipe"]), self.images[i], source="evolve"):
-                    row = self.grid.grid_model.row_of(i)
-                    if row is not None:
-                        self.grid.grid_model.set_badge(row, "★")
+                    self._starred.add(i)           # beside the parent tick, not over it
+        self._refresh_badges()
 
     def _send(self, where: str) -> None:
         recipes = self.session.selections.get("evolve", [])
@@ -501,6 +503,6 @@ class EvolvePanel(QWidget):
             return
         window = self.window()
         if where == "export" and hasattr(window, "send_to_export"):
-            window.send_to_export(recipes)
+            window.send_to_export(recipes, source="evolve")
         elif where == "mix" and hasattr(window, "send_to_mix"):
             window.send_to_mix(recipes)

@@ -29,6 +29,7 @@ from PySide6.QtWidgets import (
 )
 
 from studio.app.state import ExplorePage
+from studio.clip import vocabulary
 from studio.gan.recipe import Recipe
 from studio.gan.render_settings import RenderSettings
 from studio.gan.seeds import MAX_SEED
@@ -263,6 +264,7 @@ class ExplorePanel(QWidget):
         self.class_combo.setVisible(conditional)
         self.class_label.setVisible(conditional)
         self.strip_box.hide()
+        self.selection_label.setText("Click an image; ctrl/shift-click to pick several.")
         self.render_grid(keep=False)
 
     # -- the page's state ---------------------------------------------------------------------------
@@ -384,6 +386,8 @@ class ExplorePanel(QWidget):
         if not prompt or self.session.model is None:
             self.session.status.emit("Write what you are looking for first", 3000)
             return
+        self._class_from_prompt(prompt)
+        self._render_timer.stop()            # the ranking replaces the page: no page render after it
         start = self.page_state.first_seed
         seeds = list(range(start, min(start + self.find_count.value(), MAX_SEED + 1)))
         top = self.find_top.value()
@@ -398,6 +402,18 @@ class ExplorePanel(QWidget):
             image=lambda tag, image, _extra: self.grid.grid_model.set_image(tag, image),
             message=self._on_find_message, progress=self._on_find_progress, finished=self._on_find_finished,
             failed=self._on_find_failed, cancelled=self._on_find_stopped)
+
+    def _class_from_prompt(self, prompt: str) -> None:
+        """A conditional model searches the family the prompt names ("orange rings": radial), as Evolve does."""
+        model = self.session.model
+        if not model or not model.get("c_dim"):
+            return
+        names = list(model.get("class_names") or [])
+        k = vocabulary.suggest_class(prompt, names, dict(model.get("class_keywords") or {}))
+        if k is not None and k != self.page_state.class_index:
+            self.page_state.class_index = k
+            family = names[k] if k < len(names) else f"class {k}"
+            self.session.status.emit(f"Searching the {family} family, which the prompt names", 4000)
 
     def _show_ranking(self, top: list) -> None:
         seeds = [seed for seed, _ in top]

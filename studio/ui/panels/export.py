@@ -38,7 +38,8 @@ from studio.ui.widgets.layout import sidebar
 PREVIEW_KEY = "export.preview"
 EXPORT_KEY = "export.batch"
 PREVIEW_SIDE = 480
-SOURCES = [("explore", "Explore selection"), ("mix", "Style Mix selection"), ("library", "Library selection")]
+SOURCES = [("explore", "Explore selection"), ("mix", "Style Mix selection"), ("evolve", "Evolve selection"),
+           ("library", "Library selection")]
 FORMATS = [("png", "PNG"), ("tiff", "TIFF"), ("jpeg", "JPEG"), ("webp", "WebP")]
 
 
@@ -389,7 +390,10 @@ class ExportPanel(QWidget):
         key = self.source_combo.currentData()
         self.set_recipes(self.session.selections.get(key, []))
 
-    def set_recipes(self, recipes: list) -> None:
+    def set_recipes(self, recipes: list, source: str | None = None) -> None:
+        """The images to export; ``source`` names the panel they came from (the combo shows it)."""
+        if source is not None and self.source_combo.findData(source) >= 0:
+            self.source_combo.setCurrentIndex(self.source_combo.findData(source))
         self.recipes = list(recipes)
         if not self.recipes:
             self.source_label.setText("nothing selected there")

@@ -195,13 +195,17 @@ class MixPanel(QWidget):
         self.setEnabled(True)
         num_ws = info["num_ws"]
         for key, text in PRESETS:
-            self.preset_buttons[key].setText(f"{text} {describe_layers(preset_layers(key, num_ws))}")
-            self.preset_buttons[key].setToolTip(f"w layers {describe_layers(preset_layers(key, num_ws))} "
-                                                f"of {num_ws}")
+            layers = preset_layers(key, num_ws)
+            button = self.preset_buttons[key]
+            button.setText(f"{text} {describe_layers(layers)}" if layers else f"{text} (none)")
+            button.setEnabled(bool(layers))      # a small model may have no fine layers at all
+            button.setToolTip(f"w layers {describe_layers(layers)} of {num_ws}" if layers
+                              else f"this {num_ws}-layer model has no {text.lower()} layers")
         self.range_slider.blockSignals(True)
         self.range_slider.setRange(0, num_ws - 1)
         self.range_slider.blockSignals(False)
         self.recipes.clear()
+        self.grid.grid_model.set_items([], [])    # the old model's tiles go at once
         fill_class_combo(self.class_combo, info)
         conditional = info["c_dim"] > 0
         self.class_combo.setVisible(conditional)
@@ -228,6 +232,11 @@ class MixPanel(QWidget):
         return self.sources.layers
 
     def _on_sources(self, name: str, value) -> None:
+        counts = {"forms": self.form_count, "styles": self.style_count}
+        if name in counts:                       # "How many" tells the truth after images came in
+            counts[name].blockSignals(True)
+            counts[name].setValue(len(value))
+            counts[name].blockSignals(False)
         if name == "layers" and value:
             self.range_slider.blockSignals(True)
             self.range_slider.setValue((value[0], value[-1]))
