@@ -28,7 +28,8 @@ from typing import Any, Mapping
 from studio.core import paths
 from studio.core.atomic import atomic_write_text
 from studio.training.options import OPTIONS_FILE, TrainingOptions
-from studio.training.runs import RUN_RE, STATS_FILE, STOP_FILE, find_latest_snapshot, latest_run_dir, new_run_dir
+from studio.training.runs import (METRICS_FILE, RUN_RE, STATS_FILE, STOP_FILE, find_latest_snapshot, latest_run_dir,
+                                  new_run_dir)
 
 #: The options the Train tab asked for, passed to the worker with ``--options-json``.
 REQUESTED_OPTIONS_FILE = "requested-options.json"
@@ -60,11 +61,11 @@ class RunInfo:
         return float((self.stats or {}).get("kimg", 0.0))
 
 
-def read_stats(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
-    """Every readable line of the run's ``stats.jsonl`` (a torn last line is skipped)."""
+def read_stats(folder: str | os.PathLike[str], name: str = STATS_FILE) -> list[dict[str, Any]]:
+    """Every readable line of the run's ``stats.jsonl`` (or ``metrics.jsonl``); a torn line is skipped."""
     rows = []
     try:
-        lines = (Path(folder) / STATS_FILE).read_text(encoding="utf-8").splitlines()
+        lines = (Path(folder) / name).read_text(encoding="utf-8").splitlines()
     except OSError:
         return rows
     for line in lines:
@@ -92,6 +93,11 @@ def last_stats(folder: str | os.PathLike[str], tail_bytes: int = 1 << 16) -> dic
         if isinstance(row, dict):
             return row
     return None
+
+
+def read_metrics(folder: str | os.PathLike[str]) -> list[dict[str, Any]]:
+    """The run's FD-CLIP / KID-CLIP measurements (``metrics.jsonl``), oldest first."""
+    return read_stats(folder, METRICS_FILE)
 
 
 def read_run(folder: str | os.PathLike[str]) -> RunInfo:

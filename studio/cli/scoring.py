@@ -142,7 +142,8 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         print(f"generation {generation.index}: best {best.score:+.4f} (#{best.id}), {len(generation)} images, "
               f"bred from {parents}")
     count = sum(len(names) for names in files.values())
-    print(f"wrote {count} images in {len(evolution.history)} generations and evolution.json to {outdir} "
+    generations = len(evolution.history)
+    print(f"wrote {count} images in {generations} generation{'s' * (generations != 1)} and evolution.json to {outdir} "
           f"(\"{prompt}\", {scorer.name}, {config.space.upper()} space, scored at {evolution.score_resolution} px)")
     return 0
 

@@ -4,7 +4,7 @@ The GUI's Train tab (through QProcess) and ``studio train --gpus N`` (through to
 this. It runs :func:`studio.training.train` and reports on stdout, one JSON object per
 line, flushed at once::
 
-    {"event": "log" | "progress" | "snapshot" | "metric" | "error" | "done", ...}
+    {"event": "log" | "progress" | "preview" | "snapshot" | "metric" | "error" | "done", ...}
 
 (fields per event in :mod:`studio.training.trainer`; ``error`` has ``message``, ``kind`` - the
 exception's class name - and ``traceback``, empty for errors a user can fix).

@@ -29,6 +29,8 @@ Events (``event_fn(dict)``), each a JSON-safe dict with an ``"event"`` key:
 * ``progress``: ``kimg``, ``total_kimg``, ``nimg``, ``step``, ``tick``, ``fraction``,
   ``images_per_s``, ``sec_per_kimg``, ``eta_s``, ``loss_G``, ``loss_D``, ``loss_r1``,
   ``loss_pl``, ``p``, ``rt``, ``tick_end`` (True at the end of a tick, else a between-tick update)
+* ``preview``:  ``path``, ``kimg`` - a first preview grid a minute into the run (when ``grid`` > 0),
+  long before the first snapshot
 * ``snapshot``: ``path``, ``kimg``, ``nimg``, ``preview``, ``augment_preview`` (path or None),
   ``fingerprint``
 * ``metric``:   ``kimg``, ``fd_clip``, ``kid_clip``, ``kid_clip_std`` - after a snapshot when
@@ -77,6 +79,7 @@ from studio.training.snapshots import (
 )
 from studio.training.stylegan2 import StyleGAN2Family
 
+EARLY_PREVIEW_S = 60.0      # a first preview grid this long after a run starts, before any snapshot
 METRIC_SEED = 1234          # generated images for metrics: fixed latents from this seed
 METRIC_BATCH = 32           # images rendered per G_ema call for metrics
 PROGRESS_INTERVAL_S = 2.0   # between-tick progress events at most this often
@@ -675,6 +678,14 @@ class Trainer:
     # -- snapshots and previews ------------------------------------------------------------
 
     @torch.no_grad()
+    def write_preview(self) -> Path:
+        """``preview-KKKKKK.png``: the fixed seeds as G_ema draws them now (eval mode, const noise, so
+        writing one changes nothing in training)."""
+        path = self.run_dir / f"preview-{self.nimg // 1000:06d}.png"
+        with torch.no_grad():
+            save_png(path, self.render_grid())
+        return path
+
     def render_grid(self):
         """The preview grid: G_ema on the fixed seeds 0..grid-1 (const noise, no truncation)."""
         images = []
@@ -740,8 +751,7 @@ class Trainer:
         kimg_tag = f"{self.nimg // 1000:06d}"
         preview = augment = None
         if self.options.grid > 0:
-            preview = self.run_dir / f"preview-{kimg_tag}.png"
-            save_png(preview, self.render_grid())
+            preview = self.write_preview()
             if self.pipe is not None:
                 try:
                     n = min(self.options.grid, len(self.dataset), 8)
@@ -901,6 +911,7 @@ def train(
     start_nimg = trainer.nimg
     tick_start_nimg, tick_start_time = trainer.nimg, time.time()
     run_start = time.time()
+    early_preview = opts.grid > 0
     last_progress = 0.0
     reason = "finished"
 
@@ -927,6 +938,9 @@ def train(
         trainer.step()
         if progress_fn is not None:
             progress_fn(trainer.nimg / 1000, opts.kimg)
+        if early_preview and trainer.rank == 0 and time.time() - run_start >= EARLY_PREVIEW_S:
+            early_preview = False             # the artist sees something within a minute, not at the first snapshot
+            trainer.emit("preview", path=str(trainer.write_preview()), kimg=trainer.nimg / 1000)
         stop = bool(abort_fn and abort_fn()) or stop_file.exists()
         if trainer.world > 1:
             flag = torch.tensor([float(stop)], device=trainer.device)

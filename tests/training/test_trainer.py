@@ -21,7 +21,7 @@ from studio.training.runs import STOP_FILE, find_latest_snapshot
 from studio.training.trainer import Trainer, train
 
 ROOT = Path(__file__).resolve().parents[2]
-EVENTS = {"progress", "snapshot", "metric", "log", "error", "done"}
+EVENTS = {"progress", "preview", "snapshot", "metric", "log", "error", "done"}
 
 
 def draw_dataset(dest: Path, count: int = 24, res: int = 32, classes: int = 2) -> Path:
@@ -711,3 +711,21 @@ def test_training_time_of_old_snapshots_comes_from_the_stats(data, tmp_path):
     trainer = Trainer(tiny_options(data, run))
     trainer.nimg = 8000
     assert trainer._seconds_from_stats() == 1300.0 + 900.0
+
+
+def test_a_first_preview_comes_early_and_changes_nothing(data, tmp_path, monkeypatch):
+    """The Train tab shows a preview a minute in, long before the first snapshot; writing it leaves
+    the training exactly as it would have been."""
+    from safetensors.torch import load_file
+
+    from studio.training import trainer as trainer_module
+
+    plain = train(tiny_options(data, tmp_path / "plain", snap=10))
+    monkeypatch.setattr(trainer_module, "EARLY_PREVIEW_S", 0.0)
+    events: list[dict] = []
+    early = train(tiny_options(data, tmp_path / "early", snap=10), event_fn=events.append)
+    previews = [e for e in events if e["event"] == "preview"]
+    assert len(previews) == 1 and Path(previews[0]["path"]).is_file()
+    assert [e["event"] for e in events].index("preview") < [e["event"] for e in events].index("snapshot")
+    a, b = load_file(str(plain.snapshot)), load_file(str(early.snapshot))
+    assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)

@@ -73,6 +73,7 @@ def test_run_progress_snapshot_and_open_in_explore(make_window, tiny_model, tmp_
     assert panel.progress.value() == 300 and "3.00 / 3 kimg" in panel.progress.format()
     assert panel.curves.series["p"][1] == [0.01, 0.02, 0.03]
     assert panel.curves.series["fd_clip"][1] == [12.5]
+    assert "metrics at 3.0 kimg: FD-CLIP 12.5000" in panel.log.toPlainText()          # words, not raw JSON
     assert panel.open_snapshot.isEnabled() and panel.preview.pixmap() is not None
     panel.open_in_explore()
     wait_for(qtbot, lambda: window.session.model is not None)
@@ -112,6 +113,19 @@ def test_a_real_training_run_from_the_tab(make_window, tmp_path, qtbot):
     assert list(panel.run_dir.glob("network-snapshot-*.safetensors"))
     saved = json.loads((panel.run_dir / "training_options.json").read_text())
     assert saved["blur_sigma"] == 2.0                   # the discriminator blur reached the worker
+    from studio.app import runs
+
+    first_points = [row["kimg"] for row in runs.read_stats(panel.run_dir) if "p" in row]
+    assert first_points
+
+    panel.refresh_runs()
+    panel.runs.setCurrentRow(0)
+    panel.kimg.setValue(0.09)
+    panel.resume()                                      # continues the run: its curves keep their history
+    assert panel.curves.series["p"][0][:len(first_points)] == first_points
+    wait_for(qtbot, lambda: panel.process is None, timeout=180000)
+    assert "finished" in panel.status.text(), panel.log.toPlainText()[-2000:]
+    assert max(panel.curves.series["p"][0]) > max(first_points)
     panel.open_in_explore()
     wait_for(qtbot, lambda: window.session.model is not None, timeout=60000)
     assert window.session.model["resolution"] == 32
@@ -174,3 +188,19 @@ def test_fine_tuning_a_conditional_model_asks_which_class_unlabelled_images_trai
     assert panel.options()["mode_seeking"] == 0.0
     panel.mode_seeking.setChecked(True)                            # MSGAN's term at its paper's weight
     assert panel.options()["mode_seeking"] == 1.0
+
+
+def test_fine_tuning_on_pictures_of_another_size_resizes_them_and_says_so(make_window, tiny_model, tmp_path):
+    from studio.data.procedural import write_dataset
+
+    window = make_window(tiny_model)                                # a 64 px model
+    panel = window.train
+    panel.data_edit.setText(str(write_dataset(tmp_path / "small", 8, 32)))
+    panel._describe_data()
+    panel.start_from.setCurrentIndex(panel.start_from.findData("model"))
+    options = panel.options()
+    assert options["res"] == 64 and options["resume"].endswith("tiny.pt")
+    assert "resized to 64 px as they are read" in panel.log.toPlainText()
+    assert panel.snap.suffix() == " ticks (40 kimg)"
+    panel.snap.setValue(5)
+    assert panel.snap.suffix() == " ticks (20 kimg)"

@@ -560,7 +560,7 @@ class ExplorePanel(QWidget):
             finished=lambda count: self.strip_status.setText(f"{count} frames"), failed=self._on_strip_failed)
 
     def _toggle_play(self, on: bool) -> None:
-        self.play_btn.setText("⏸ Pause" if on else "▶ Play")
+        self.play_btn.setText("‖ Pause" if on else "▶ Play")   # U+23F8 is missing from common fonts
         if on:
             self._play_row = 0
             self._play_timer.start(int(1000 / self.fps_spin.value()))

@@ -69,6 +69,7 @@ class Curves(QWidget):
             plot = pg.PlotWidget(title=title)
             plot.addLegend(offset=(5, 5))
             plot.setLabel("bottom", "kimg")
+            plot.getAxis("bottom").enableAutoSIPrefix(False)     # never "kimg (x0.001)"
             layout.addWidget(plot)
             self.plots[name] = plot
         self.curves = {}
@@ -205,8 +206,11 @@ class TrainPanel(QWidget):
         self.as_class.setToolTip("The open model is conditional and this dataset has no labels: "
                                  "every image trains this class")
         self.as_class_label = QLabel("Train as class")
-        self.snap = QSpinBox(minimum=1, maximum=1000, value=10, suffix=" ticks")
-        self.snap.setToolTip("A tick is 4 kimg; a snapshot is also written at every stop and at the end")
+        self.snap = QSpinBox(minimum=1, maximum=1000, value=10, suffix=" ticks (40 kimg)")
+        self.snap.valueChanged.connect(lambda n: self.snap.setSuffix(f" ticks ({n * 4:g} kimg)"))
+        self.snap.setToolTip("A tick is 4 kimg (4,000 images shown to the discriminator): a progress line and a "
+                             "point on the curves. A snapshot (and a preview grid) is written every this many "
+                             "ticks, at every stop and at the end")
         self.freeze_d = QSpinBox(minimum=0, maximum=10, value=0)
         self.blur = QDoubleSpinBox(minimum=0.0, maximum=32.0, value=0.0, decimals=1, suffix=" px")
         self.blur.setSpecialValueText("off")
@@ -281,6 +285,7 @@ class TrainPanel(QWidget):
             return
         labels = info.get("label_names")
         res = int(info.get("resolution") or 256)
+        self._data_resolution = res
         # defaults from the resolution (the trainer sizes the network from the dataset itself)
         self.batch.setValue({64: 16, 128: 8, 256: 8, 512: 4}.get(res, 4))
         self.data_info.setText(f"{info.get('count', '?'):,} images at {info.get('resolution')} px"
@@ -325,13 +330,19 @@ class TrainPanel(QWidget):
         self._load_run_history()
 
     def _load_run_history(self) -> None:
-        self.curves.clear()
-        for stats in runs.read_stats(self.run_dir):
-            self._add_stats(stats)
+        self._load_curves()
         self._show_newest_preview()
         snapshot = runs.read_run(self.run_dir).snapshot
         self.open_snapshot.setEnabled(snapshot is not None)
         self.status.setText(f"{self.run_dir.name}: newest snapshot {snapshot.name if snapshot else 'none'}")
+
+    def _load_curves(self) -> None:
+        """The run's curves so far, from its stats and metrics files."""
+        self.curves.clear()
+        for stats in runs.read_stats(self.run_dir):
+            self._add_stats(stats)
+        for metric in runs.read_metrics(self.run_dir):
+            self._add_metric(metric)
 
     # -- the worker process ---------------------------------------------------------------------------
     def options(self) -> dict:
@@ -348,6 +359,13 @@ class TrainPanel(QWidget):
         source = self.start_from.currentData()
         if source == "model" and self.session.model:
             options["resume"] = self.session.model["path"]
+            model_res = int(self.session.model["resolution"])
+            data_res = getattr(self, "_data_resolution", None)
+            if data_res and data_res != model_res and "res" not in options:
+                options["res"] = model_res   # the trainer resizes as it reads; the log says so
+                self.log.appendPlainText(f"the dataset is {data_res} px and {self.session.model['name']} makes "
+                                         f"{model_res} px images: its pictures are resized to {model_res} px as "
+                                         f"they are read (preparing the folder at {model_res} px is faster)")
             if self._fixed_class_needed():
                 options["as_class"] = self.as_class.currentData()
         elif source == "file":
@@ -395,7 +413,7 @@ class TrainPanel(QWidget):
         self._buffer = b""
         self._stopping = False
         self._started = time.monotonic()
-        self.curves.clear()
+        self._load_curves()                  # a resumed run keeps its history; a new one starts empty
         self.log.appendPlainText(f"starting a training run in {self.run_dir}")
         self.progress.setMaximum(max(1, int(options.kimg or 1)))
         self.process.start()
@@ -463,16 +481,21 @@ class TrainPanel(QWidget):
                                 + (f" · about {eta / 60:.0f} min left" if eta else "")
                                 + (f" · ADA p {event['p']:.3f}" if event.get("p") is not None else ""))
             self._add_stats(event)
+        elif kind == "preview":
+            self._show_newest_preview(event.get("path"))
         elif kind == "snapshot":
             self.log.appendPlainText(f"snapshot {event.get('path')}")
             self.open_snapshot.setEnabled(True)
             self._show_newest_preview(event.get("preview"))
             self.refresh_runs()
         elif kind == "metric":
-            for name, value in event.items():
-                if name not in ("event", "kimg") and isinstance(value, (int, float)):
-                    self.curves.add("metric", name, float(event.get("kimg", 0)), float(value))
-            self.log.appendPlainText(f"metric {json.dumps({k: v for k, v in event.items() if k != 'event'})}")
+            self._add_metric(event)
+            line = f"metrics at {float(event.get('kimg', 0)):.1f} kimg"
+            if isinstance(event.get("fd_clip"), (int, float)):
+                line += f": FD-CLIP {event['fd_clip']:.4f}"
+            if isinstance(event.get("kid_clip"), (int, float)):
+                line += f", KID-CLIP {event['kid_clip']:.5f}"
+            self.log.appendPlainText(line)
         elif kind == "log":
             self.log.appendPlainText(str(event.get("message", "")))
         elif kind == "error":
@@ -482,6 +505,10 @@ class TrainPanel(QWidget):
         elif kind == "done":
             self.log.appendPlainText(f"{event.get('reason', 'done')} at {event.get('kimg', '?')} kimg")
             self.open_snapshot.setEnabled(bool(event.get("snapshot")) or self.open_snapshot.isEnabled())
+
+    def _add_metric(self, metric: dict) -> None:
+        if isinstance(metric.get("fd_clip"), (int, float)):
+            self.curves.add("metric", "fd_clip", float(metric.get("kimg", 0)), float(metric["fd_clip"]))
 
     def _add_stats(self, stats: dict) -> None:
         kimg = float(stats.get("kimg", 0))

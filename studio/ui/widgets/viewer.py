@@ -142,6 +142,11 @@ class ImageViewer(QDialog):
         if 0 <= row < self._count:
             self.show_row(row)
 
+    def showEvent(self, event) -> None:  # noqa: N802
+        super().showEvent(event)
+        self.raise_()
+        self.activateWindow()           # keys (arrows, Escape, S) reach the view wherever it was opened from
+
     def keyPressEvent(self, event) -> None:  # noqa: N802
         action = self._keys.get(event.key())
         if action is not None:
