@@ -58,6 +58,11 @@ def generation_payload(evolution: Evolution, generation: Generation) -> dict[str
         "lineage": [{"index": g.index, "uid": g.uid, "best": g.best.id,
                      "score": float(g.best.score) if g.best.score is not None else None}
                     for g in evolution.history],
+        # every generation of every branch, in the order they were made (a tree through bred_from)
+        "tree": [{"index": g.index, "uid": g.uid, "bred_from": g.bred_from, "best": g.best.id,
+                  "score": float(g.best.score) if g.best.score is not None else None,
+                  "active": g.uid in {h.uid for h in evolution.history}}
+                 for g in evolution.all_generations],
         "timings": dict(evolution.timings),
         "settings": {"truncation_psi": evolution.settings.truncation_psi,
                      "truncation_cutoff": evolution.settings.truncation_cutoff,

@@ -565,6 +565,20 @@ class Evolution:
         self.history = self.history[:index + 1]
         return self.history[-1]
 
+    def switch_to(self, uid: int) -> Generation:
+        """Make generation ``uid`` (of any branch) the current one: the active line becomes the path
+        from the first generation to it. Nothing is discarded; the other branches stay as they were."""
+        by_uid = {g.uid: g for g in self.all_generations}
+        if uid not in by_uid:
+            raise ValueError(f"there is no generation #{uid} in this evolution")
+        line = []
+        gen: Generation | None = by_uid[uid]
+        while gen is not None:
+            line.append(gen)
+            gen = by_uid.get(gen.bred_from) if gen.bred_from is not None else None
+        self.history = line[::-1]
+        return self.history[-1]
+
     def run(
         self,
         generations: int | None = None,

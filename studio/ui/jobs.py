@@ -310,12 +310,12 @@ def evolve_next(parents: Sequence[int] | None, locked: Sequence[int], extra_reci
     return job
 
 
-def evolve_branch(index: int) -> Job:
-    """Go back to generation ``index`` of the active line (undo) and show it."""
+def evolve_branch(uid: int) -> Job:
+    """Go to generation ``uid`` of any branch (its line becomes the active one) and show it."""
 
     def job(ctx: JobContext) -> dict:
         evo = _need_evolution(ctx)
-        generation = evo.branch(index)
+        generation = evo.switch_to(uid)
         _emit_generation(ctx, evo, generation)
         return _payload(evo, generation)
 

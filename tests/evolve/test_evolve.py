@@ -330,6 +330,11 @@ def test_branch_restores_an_earlier_generation_and_keeps_the_log(tiny):
     assert evo.individual(dropped.ids[0]) is dropped.individuals[0]   # still reachable
     with pytest.raises(ValueError, match="no generation 7"):
         evo.branch(7)
+    back = evo.switch_to(dropped.uid)        # the old branch is still there to return to
+    assert back is dropped and [g.uid for g in evo.history] == [0, 1, dropped.uid]
+    assert evo.next_generation().bred_from == dropped.uid
+    with pytest.raises(ValueError, match="no generation #99"):
+        evo.switch_to(99)
 
 
 def test_cancel_leaves_the_evolution_unchanged(tiny):

@@ -19,7 +19,7 @@ def idle(panel) -> bool:
     return panel.state is not None and not panel.running
 
 
-def test_evolution_follows_the_artists_choices(make_window, tiny_model, tiny_clip, qtbot):
+def test_evolution_follows_the_artists_choices(make_window, tiny_model, tiny_clip, qtbot, monkeypatch):
     window = make_window(tiny_model)
     panel = window.evolve
     window.tabs.setCurrentWidget(panel)
@@ -58,9 +58,24 @@ def test_evolution_follows_the_artists_choices(make_window, tiny_model, tiny_cli
     assert picked[0] in panel.state["parents_used"]              # the locked parent stayed
     assert [g["index"] for g in panel.state["lineage"]] == [0, 1, 2]
 
-    panel.branch(0)                                               # undo back to the start
+    panel.branch(0)                                               # back to the start ...
     wait_for(qtbot, lambda: idle(panel) and panel.state["index"] == 0, timeout=60000)
     assert len(panel.state["lineage"]) == 1
+    assert panel.chosen == picked                                 # ... with the parents ticked there
+    assert len(panel.lineage.grid_model.items) == 3               # the later generations are kept
+    panel.choices.chosen = [panel.state["ids"][0]]
+    panel.next_generation(1)                                      # a new branch beside the old one
+    wait_for(qtbot, lambda: idle(panel) and panel.state["index"] == 1, timeout=60000)
+    tree = panel.state["tree"]
+    assert len(tree) == 4 and [g["active"] for g in tree] == [True, False, False, True]
+    assert [item.badge for item in panel.lineage.grid_model.items] == ["", "other branch", "other branch", ""]
+    panel.branch(2)                                               # the old branch is one click away
+    wait_for(qtbot, lambda: idle(panel) and panel.state["index"] == 2, timeout=60000)
+    assert [g["index"] for g in panel.state["lineage"]] == [0, 1, 2]
+    asked = []
+    monkeypatch.setattr(panel, "_confirm", lambda title, text: asked.append(text) or False)
+    panel.start()                                                 # a new prompt asks before closing the run
+    assert asked and "4 generations" in asked[0] and panel.state["index"] == 2
 
     from studio.core.settings import load_settings
 

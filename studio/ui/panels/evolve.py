@@ -4,7 +4,8 @@ Each generation appears ranked by its fitness (CLIP similarity to the prompt, mi
 negative prompt, plus the discriminator's realness if asked). CLIP's choice of parents is
 ticked (✓); the artist can tick others instead, lock a parent ("locked") so it stays in every
 generation, or bring in favourites and images from other panels. The lineage strip shows the
-best of every generation; clicking one goes back there to branch anew.
+best of every generation of every branch; clicking one goes back there (with the parents ticked
+there) and breeding from it starts a branch beside the old one, which stays one click away.
 """
 
 from __future__ import annotations
@@ -21,6 +22,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QMenu,
+    QMessageBox,
     QPushButton,
     QSpinBox,
     QToolButton,
@@ -61,7 +63,8 @@ class EvolvePanel(QWidget):
         self._class_names: list[str] = []
         self._class_keywords: dict[str, list[str]] = {}
         self._class_chosen = False              # the artist picked a class: stop suggesting one
-        self._lineage_images: dict[int, QImage] = {}
+        self._lineage_images: dict[int, QImage] = {}   # generation uid -> its best image
+        self._ticks: dict[int, tuple[list, list]] = {}  # generation uid -> the parents ticked and locked there
 
         self.grid = ImageGrid(rows=4, cols=5)
         self.grid.opened.connect(self.open_large)
@@ -297,6 +300,14 @@ class EvolvePanel(QWidget):
         if not self.prompt.text().strip():
             self.session.status.emit("Write a prompt first", 3000)
             return
+        if self.state is not None and not self._confirm(
+                "Start a new evolution?",
+                f"The evolution toward “{self._evolving}” ({len(self.state.get('tree') or [])} generations, "
+                "all branches) will be closed. "
+                "Star the images you want to keep first."):
+            return
+        self._ticks.clear()
+        self._evolving = self.prompt.text().strip()
         self.choices.clear()
         self._starred.clear()
         self.info.clear()
@@ -312,9 +323,19 @@ class EvolvePanel(QWidget):
         self._submit(jobs.evolve_start(self.config(), self.prompt.text().strip(), self.negative.text().strip() or None,
                                        self.clip_edit.text().strip(), clip_config, settings))
 
+    def _confirm(self, title: str, text: str) -> bool:
+        buttons = QMessageBox.StandardButton.Ok | QMessageBox.StandardButton.Cancel
+        return QMessageBox.question(self, title, text, buttons) == QMessageBox.StandardButton.Ok
+
+    def _keep_ticks(self) -> None:
+        """Remember the parents ticked here, for when the artist comes back to this generation."""
+        if self.state is not None:
+            self._ticks[self.state["uid"]] = (list(self.chosen), list(self.locked))
+
     def next_generation(self, count: int = 1) -> None:
         if self.state is None:
             return
+        self._keep_ticks()
         self._set_running(True)
         self.status.setText("Breeding …")
         self._submit(jobs.evolve_next(list(self.chosen), list(self.locked), list(self.extras), count))
@@ -327,14 +348,16 @@ class EvolvePanel(QWidget):
         self.next_generation(remaining)
 
     def branch(self, row: int) -> None:
+        """Go to the generation at ``row`` of the lineage strip (any branch); nothing is discarded."""
         items = self.lineage.grid_model.items
         if self.running or not 0 <= row < len(items):
             return
-        index = items[row].tag
-        if self.state is not None and index == self.state["index"]:
+        uid = items[row].tag
+        if self.state is not None and uid == self.state["uid"]:
             return
+        self._keep_ticks()
         self._set_running(True)
-        self._submit(jobs.evolve_branch(index))
+        self._submit(jobs.evolve_branch(uid))
 
     # -- results --------------------------------------------------------------------------------------
     def _submit(self, job) -> None:
@@ -387,7 +410,8 @@ class EvolvePanel(QWidget):
 
     def _show_generation(self, state: dict) -> None:
         self.state = state
-        self.choices.update(chosen=list(state["suggested"]), locked=list(state["locked"]))
+        chosen, locked = self._ticks.get(state["uid"], (state["suggested"], state["locked"]))
+        self.choices.update(chosen=list(chosen), locked=list(locked))
         ids = state["ids"]
         self.grid.grid_model.set_items(ids, [self._label(i) for i in ids])
         for i in ids:
@@ -399,16 +423,19 @@ class EvolvePanel(QWidget):
         seconds = sum(timing.values())
         self.status.setText(f"Generation {state['index']} · best {best:.3f} · {len(ids)} images · "
                             f"{seconds:.0f} s so far. Tick the parents you like, then Next generation.")
-        lineage = state["lineage"]
-        for gen in lineage:
+        tree = state.get("tree") or state["lineage"]
+        for gen in tree:
             if gen["best"] in self.images:
-                self._lineage_images[gen["index"]] = self.images[gen["best"]]
-        self.lineage.grid_model.set_items([g["index"] for g in lineage],
-                                          [f"gen {g['index']} · {g['score']:.3f}" for g in lineage])
-        for g in lineage:
-            if g["index"] in self._lineage_images:
-                self.lineage.grid_model.set_image(g["index"], self._lineage_images[g["index"]])
-        self.lineage.select_row(len(lineage) - 1)
+                self._lineage_images.setdefault(gen["uid"], self.images[gen["best"]])
+        self.lineage.grid_model.set_items([g["uid"] for g in tree],
+                                          [f"gen {g['index']} · {g['score']:.3f}" for g in tree])
+        for row, g in enumerate(tree):
+            if g["uid"] in self._lineage_images:
+                self.lineage.grid_model.set_image(g["uid"], self._lineage_images[g["uid"]])
+            self.lineage.grid_model.set_badge(row, "" if g.get("active", True) else "other branch")
+        current = self.lineage.grid_model.row_of(state["uid"])
+        if current is not None:
+            self.lineage.select_row(current)
         self._set_running(self.running)
 
     def _refresh_badges(self) -> None:
