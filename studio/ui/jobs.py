@@ -218,6 +218,11 @@ def rank_prompt(prompt: str, negative: str | None, seeds: Sequence[int], top_k: 
 
         def on_update(top) -> None:
             ctx.emit({"top": list(top)})
+            for seed, score in top:           # the best so far appear as they are found, not at the end
+                if seed not in shown and not ctx.cancelled():
+                    for _, image in r.render_seeds([seed], settings):
+                        ctx.emit_image(seed, image, score)
+                    shown[seed] = score
 
         def progress(done: int, total: int) -> None:
             ctx.emit_progress(done, total)

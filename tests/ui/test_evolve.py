@@ -145,7 +145,8 @@ def test_stopping_find_by_prompt_gives_the_buttons_back(make_window, tiny_model,
     explore = _find(window, tiny_clip, 100000)
     assert not explore.find_btn.isEnabled()
     wait_for(qtbot, lambda: "Scored" in window.statusBar().currentMessage(), timeout=60000)
-    explore.find_stop.click()
+    wait_for(qtbot, lambda: any(item.image is not None for item in explore.grid.grid_model.items), timeout=60000)
+    explore.find_stop.click()                                     # the best so far were shown while searching
     assert explore.find_btn.isEnabled() and not explore.find_stop.isEnabled()
     assert "Stopped" in window.statusBar().currentMessage()
 

@@ -187,13 +187,13 @@ class ExplorePanel(QWidget):
         self.find_hint = PromptHint()
         self.find_prompt.textChanged.connect(self._check_find_prompt)
         f.addRow("Prompt", self.find_prompt)
-        f.addRow(self.find_hint)
         f.addRow("Seeds to try", self.find_count)
         f.addRow("Keep the best", self.find_top)
         row = QHBoxLayout()
         row.addWidget(self.find_btn)
         row.addWidget(self.find_stop)
         f.addRow(row)
+        f.addRow(self.find_hint)             # below the buttons: a hint that appears never moves them
         self.find_btn.setToolTip("Render this page's seeds onward, score them against the prompt with the CLIP "
                                  "chosen in Evolve, and show the best, ranked (GANscapes' way)")
         v.addWidget(find)
