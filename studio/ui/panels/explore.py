@@ -120,6 +120,8 @@ class ExplorePanel(QWidget):
         nav = QHBoxLayout()
         self.prev_btn = QPushButton("◀")
         self.next_btn = QPushButton("▶")
+        for button in (self.prev_btn, self.next_btn):       # room for "seeds 4,294,967,275–4,294,967,295"
+            button.setFixedWidth(36)
         self.prev_btn.setToolTip("Previous page (Ctrl+Left)")
         self.next_btn.setToolTip("Next page (Ctrl+Right)")
         self.page_label = QLabel()

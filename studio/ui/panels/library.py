@@ -61,6 +61,8 @@ class LibraryPanel(QWidget):
 
         self.model_combo = QComboBox()
         self.tag_combo = QComboBox()
+        for combo in (self.model_combo, self.tag_combo):     # "green (12)", never "green (1"
+            combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToContents)
         self.stars_combo = QComboBox()
         self.stars_combo.addItem("any stars", None)
         for n in range(1, 6):
