@@ -166,11 +166,12 @@ class ImageCellDelegate(QStyledItemDelegate):
         painter.setFont(font)
         if item.label:
             metrics = painter.fontMetrics()
-            box = QRect(rect.left(), rect.bottom() - metrics.height() - 3, metrics.horizontalAdvance(item.label) + 10,
-                        metrics.height() + 4)
+            label = metrics.elidedText(item.label, Qt.TextElideMode.ElideRight, max(10, rect.width() - 10))
+            box = QRect(rect.left(), rect.bottom() - metrics.height() - 3, metrics.horizontalAdvance(label) + 10,
+                        metrics.height() + 4)                  # a caption never runs past its tile
             painter.fillRect(box, QColor(0, 0, 0, 150))
             painter.setPen(QColor(235, 235, 235))
-            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, item.label)
+            painter.drawText(box, Qt.AlignmentFlag.AlignCenter, label)
         if item.badge:
             metrics = painter.fontMetrics()
             box = QRect(0, rect.top(), metrics.horizontalAdvance(item.badge) + 10, metrics.height() + 4)
