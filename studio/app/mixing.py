@@ -9,7 +9,7 @@ noise comes from its form's seed, as the recipe says, so a starred cell re-rende
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Callable, Iterator, Mapping, Sequence
+from typing import Any, Callable, Collection, Iterator, Mapping, Sequence
 
 import numpy as np
 import torch
@@ -64,10 +64,12 @@ def _noise_seeds(renderer: Renderer, latents: Sequence[Latent], settings: Render
 
 
 def mix_matrix(renderer: Renderer, forms: Sequence[Source], styles: Sequence[Source], layers: Sequence[int],
-               settings: RenderSettings, *, progress: Callable[[int, int], None] | None = None,
+               settings: RenderSettings, *, skip: Collection[tuple] = (),
+               progress: Callable[[int, int], None] | None = None,
                should_cancel: Callable[[], bool] | None = None) -> Iterator[MixImage]:
     """The forms (layout) x styles (the listed w layers) matrix: the sources first, then every cell,
-    form-major. ``progress(done, total)`` counts cells."""
+    form-major, leaving out the tags in ``skip`` (images the caller already has: adding a form renders
+    one new column, not the matrix). ``progress(done, total)`` counts the cells rendered."""
     if not forms or not styles:
         raise ValueError("a style mix needs at least one form and one style")
     form_res = [source_ws(renderer, source, settings) for source in forms]
@@ -75,15 +77,19 @@ def mix_matrix(renderer: Renderer, forms: Sequence[Source], styles: Sequence[Sou
     form_ws = torch.cat([ws for ws, _ in form_res])
     style_ws = torch.cat([ws for ws, _ in style_res])
     for kind, resolved, ws_all in (("form", form_res, form_ws), ("style", style_res, style_ws)):
-        noise = _noise_seeds(renderer, [latent for _, latent in resolved], settings)
-        for i, image in enumerate(renderer.synthesize(ws_all, settings, noise)):
+        todo = [i for i in range(len(resolved)) if (kind, i) not in skip]
+        if not todo:
+            continue
+        noise = _noise_seeds(renderer, [resolved[i][1] for i in todo], settings)
+        for i, image in zip(todo, renderer.synthesize(ws_all[todo], settings, noise)):
             if should_cancel is not None and should_cancel():
                 return
             yield MixImage((kind, i), image, renderer.recipe(settings, **_latent_kwargs(resolved[i][1])))
     form_latents = [latent for _, latent in form_res]
     noise = _noise_seeds(renderer, [form_latents[f] for f in range(len(forms)) for _ in styles], settings)
+    cells = [(f, s) for f in range(len(forms)) for s in range(len(styles)) if ("cell", f, s) not in skip]
     for f, s, image in renderer.render_mix_ws(form_ws, style_ws, list(layers), settings, noise_seeds=noise,
-                                              progress=progress, should_cancel=should_cancel):
+                                              cells=cells, progress=progress, should_cancel=should_cancel):
         mix = StyleMix(source=style_res[s][1], layers=list(layers))
         yield MixImage(("cell", f, s), image, renderer.recipe(settings, mix=mix, **_latent_kwargs(form_latents[f])))
 

@@ -140,10 +140,12 @@ class Renderer:
         settings: RenderSettings = RenderSettings(),
         *,
         noise_seeds: Sequence[int] | None = None,
+        cells: Sequence[tuple[int, int]] | None = None,
         progress: ProgressFn | None = None,
         should_cancel: CancelFn | None = None,
     ) -> Iterator[tuple[int, int, np.ndarray]]:
-        """Every form with every style: yields (form index, style index, image), form-major.
+        """Every form with every style (or only ``cells``): yields (form index, style index, image),
+        form-major. ``noise_seeds`` has one seed per cell of the whole matrix.
 
         Each cell keeps its form's ws except at ``layers``, which come from the style.
         """
@@ -151,13 +153,17 @@ class Renderer:
         if bad:
             raise ValueError(f"style layers {bad} are outside 0-{self.num_ws - 1} for this model")
         ws = latents.mix_styles(form_ws, style_ws, list(layers))
-        cells = [(f, s) for f in range(form_ws.shape[0]) for s in range(style_ws.shape[0])]
+        n_styles = style_ws.shape[0]
+        if cells is None:
+            cells = [(f, s) for f in range(form_ws.shape[0]) for s in range(n_styles)]
+        flat = [f * n_styles + s for f, s in cells]
         for start in range(0, len(cells), self.batch_size):
             if should_cancel is not None and should_cancel():
                 return
             chunk = cells[start:start + self.batch_size]
-            noise = noise_seeds[start:start + len(chunk)] if noise_seeds is not None else None
-            images = self._synthesize_batch(ws[start:start + len(chunk)], settings, noise)
+            rows = flat[start:start + len(chunk)]
+            noise = [noise_seeds[k] for k in rows] if noise_seeds is not None else None
+            images = self._synthesize_batch(ws[rows], settings, noise)
             for (f, s), image in zip(chunk, images):
                 yield f, s, image
             if progress is not None:

@@ -85,22 +85,20 @@ def render_recipe(recipe_json: str, tag: Any = None) -> Job:
     return job
 
 
-def render_mix_matrix(forms: Sequence[dict], styles: Sequence[dict], layers: Sequence[int], settings: RenderSettings) -> Job:
+def render_mix_matrix(forms: Sequence[dict], styles: Sequence[dict], layers: Sequence[int],
+                      settings: RenderSettings, skip: Sequence[tuple] = ()) -> Job:
     """The forms x styles matrix: streams the sources (tags ('form', i), ('style', j)) and every
-    cell (tag ('cell', i, j)) with its recipe JSON as extra."""
+    cell (tag ('cell', i, j)) with its recipe JSON as extra, except the tags in ``skip``."""
 
     def job(ctx: JobContext) -> int:
         from studio.app.mixing import Source, mix_matrix
 
-        total = len(forms) * len(styles)
         done = 0
         for item in mix_matrix(ctx.renderer, [Source.from_spec(f) for f in forms],
-                               [Source.from_spec(s) for s in styles], layers, settings,
-                               should_cancel=ctx.cancelled):
+                               [Source.from_spec(s) for s in styles], layers, settings, skip=set(skip),
+                               progress=ctx.emit_progress, should_cancel=ctx.cancelled):
             ctx.emit_image(item.tag, item.image, item.recipe.to_json())
-            if item.tag[0] == "cell":
-                done += 1
-                ctx.emit_progress(done, total)
+            done += item.tag[0] == "cell"
         return done
 
     return job

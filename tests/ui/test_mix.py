@@ -61,8 +61,11 @@ def test_star_promote_and_sheet(make_window, tiny_model, qtbot, tmp_path, monkey
     assert image.recipe.mix.layers == [0, 1, 2, 3] and image.source == "mix"
     cell = pixels(model.items[row].image)
 
+    before = {item.tag: item.image for item in model.items}
     panel.promote("form")
     wait_for(qtbot, lambda: matrix_done(panel) and len(model.items) == 15)
+    kept = [tag for tag in before if tag[0] == "cell" and model.items[model.row_of(tag)].image is before[tag]]
+    assert len(kept) == 6                                         # only the new column was rendered
     promoted = pixels(model.items[model.row_of(("form", 3))].image)
     assert np.abs(promoted.astype(int) - cell.astype(int)).max() <= 1
 

@@ -205,6 +205,7 @@ class MixPanel(QWidget):
         self.range_slider.setRange(0, num_ws - 1)
         self.range_slider.blockSignals(False)
         self.recipes.clear()
+        self._rendering = None
         self.grid.grid_model.set_items([], [])    # the old model's tiles go at once
         fill_class_combo(self.class_combo, info)
         conditional = info["c_dim"] > 0
@@ -304,12 +305,30 @@ class MixPanel(QWidget):
         for j in range(n_s):
             tags += [("style", j)] + [("cell", i, j) for i in range(n_f)]
             labels += [f"S{j + 1}"] + [f"F{i + 1}·S{j + 1}" for i in range(n_f)]
+        fresh = self._unchanged_tags()
         same_shape = [item.tag for item in self.grid.grid_model.items] == tags
-        self.grid.grid_model.set_items(tags, labels, keep_images=same_shape)
+        self.grid.grid_model.set_items(tags, labels, keep_images=same_shape, fresh=fresh)
         self.grid.grid_model.set_image(("corner",), corner_image())
         self.grid.set_shape(n_s + 1, n_f + 1)
-        self.client.submit(MATRIX_KEY, jobs.render_mix_matrix(self.forms, self.styles, self.layers, self.settings())).on(
+        skip = [tag for tag in fresh if self.grid.grid_model.row_of(tag) is not None]
+        self._rendering = (list(self.forms), list(self.styles), list(self.layers), self.settings())
+        self.client.submit(MATRIX_KEY, jobs.render_mix_matrix(self.forms, self.styles, self.layers, self.settings(),
+                                                              skip)).on(
             image=self._on_image, failed=lambda message: self.session.status.emit(message, 0))
+
+    def _unchanged_tags(self) -> set:
+        """Tags whose image would come out the same as the one shown: same form and style in the
+        same place, same layers and settings (so Use as form renders one new column, not the matrix)."""
+        last = getattr(self, "_rendering", None)
+        if last is None or last[2:] != (list(self.layers), self.settings()):
+            return set()
+        old_forms, old_styles = last[0], last[1]
+        forms = {i for i, spec in enumerate(self.forms) if i < len(old_forms) and old_forms[i] == spec}
+        styles = {j for j, spec in enumerate(self.styles) if j < len(old_styles) and old_styles[j] == spec}
+        shown = {item.tag for item in self.grid.grid_model.items if item.image is not None and not item.stale}
+        tags = {("form", i) for i in forms} | {("style", j) for j in styles}
+        tags |= {("cell", i, j) for i in forms for j in styles}
+        return {tag for tag in tags if tag in shown and tag in self.recipes}
 
     def showEvent(self, event) -> None:  # noqa: N802
         super().showEvent(event)

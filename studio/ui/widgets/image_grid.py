@@ -8,7 +8,7 @@ opens the cell (``opened`` signal).
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any, Sequence
+from typing import Any, Collection, Sequence
 
 from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
@@ -65,16 +65,19 @@ class ImageGridModel(QAbstractListModel):
         return None
 
     # -- content -------------------------------------------------------------------------------
-    def set_items(self, tags: Sequence[Any], labels: Sequence[str], keep_images: bool = False) -> None:
-        """Lay out cells; with ``keep_images`` a cell whose tag is unchanged keeps its picture (dimmed)."""
-        old = {item.tag: item for item in self.items} if keep_images else {}
+    def set_items(self, tags: Sequence[Any], labels: Sequence[str], keep_images: bool = False,
+                  fresh: Collection[Any] = ()) -> None:
+        """Lay out cells; with ``keep_images`` a cell whose tag is unchanged keeps its picture, dimmed
+        until it is rendered again, or as it is when its tag is in ``fresh`` (nothing about it changed)."""
+        old = {item.tag: item for item in self.items} if keep_images or fresh else {}
         self.beginResetModel()
         self.items = []
         for tag, label in zip(tags, labels):
             prev = old.get(tag)
             item = GridItem(tag, label)
-            if prev is not None and prev.image is not None:
-                item.image, item.pixmap, item.stale, item.badge = prev.image, prev.pixmap, True, prev.badge
+            if prev is not None and prev.image is not None and (keep_images or tag in fresh):
+                item.image, item.pixmap, item.badge = prev.image, prev.pixmap, prev.badge
+                item.stale = tag not in fresh
             self.items.append(item)
         self.endResetModel()
 
