@@ -73,16 +73,31 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
         raise CliError(f"--fps must be a positive number, got {args.fps:g}")
     if not 1 <= args.quality <= 10:
         raise CliError(f"--quality must be from 1 to 10, got {args.quality:g}")
+    if args.frames is not None and args.duration is not None:
+        raise CliError("give --frames or --duration, not both")
+    if args.duration is not None and not args.duration > 0:
+        raise CliError(f"--duration must be a positive number of seconds, got {args.duration:g}")
+    frames = args.frames if args.frames is not None else (
+        max(len(seeds), round(args.duration * args.fps)) if args.duration is not None else 60)
+    if args.size is not None and not 16 <= args.size <= 8192:
+        raise CliError(f"--size must be from 16 to 8192 pixels, got {args.size}")
+    upscaler = args.upscaler
+    if upscaler != "lanczos":
+        if not upscaler.lower().endswith(".onnx"):
+            raise CliError(f"--upscaler must be lanczos or a super-resolution model file ending in .onnx; "
+                           f"got {upscaler!r}")
+        upscaler = "onnx:" + str(Path(upscaler).expanduser().resolve())
     out = Path(args.out).expanduser()
     kind = video_kind(out)   # refuse an unknown suffix before loading the network
     renderer = open_renderer(args)
     settings = render_settings(args, renderer)
     output_dir(str(out if kind == "frames" else out.parent))
-    with progress_bar(args.frames, "interpolate") as bar:
+    with progress_bar(frames, "interpolate") as bar:
         try:
-            count = interpolation.write(renderer, [Source(seed=seed) for seed in seeds], args.frames, out,
-                                        space=args.space, loop=args.loop, settings=settings, fps=args.fps,
-                                        quality=args.quality, progress=lambda done, total: bar.update(done - bar.n))
+            count = interpolation.write(renderer, [Source(seed=seed) for seed in seeds], frames, out,
+                                        space=args.space, loop=args.loop, settings=settings, easing=args.easing,
+                                        fps=args.fps, quality=args.quality, long_side=args.size, upscaler=upscaler,
+                                        progress=lambda done, total: bar.update(done - bar.n))
         except OSError as exc:
             raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
     what = {"mp4": "an MP4 video", "gif": "a GIF", "frames": "PNG frames"}[kind]
@@ -161,7 +176,16 @@ def add_parsers(sub) -> None:
         "both ends (with --loop the path returns to the first seed, which is not repeated at the end)."))
     add_render_options(p)
     p.add_argument("--seeds", required=True, help="keyframe seeds in order, at least 2, e.g. 1,5,9")
-    p.add_argument("--frames", type=int, default=60, metavar="N", help="total number of frames (default 60)")
+    p.add_argument("--frames", type=int, default=None, metavar="N",
+                   help="total number of frames (default 60, or --duration x --fps)")
+    p.add_argument("--duration", type=float, default=None, metavar="S",
+                   help="length in seconds at --fps, instead of --frames")
+    p.add_argument("--easing", choices=("linear", "ease"), default="linear",
+                   help="linear: frames spread evenly; ease: slow into and out of every seed's image")
+    p.add_argument("--size", type=int, default=None, metavar="PX",
+                   help="long side of the frames in pixels (e.g. 2160 for 4K; default: the model's size)")
+    p.add_argument("--upscaler", default="lanczos", metavar="lanczos|MODEL.onnx",
+                   help="how frames grow to --size: Lanczos (default) or your ONNX super-resolution model")
     p.add_argument("--loop", action="store_true", help="return from the last seed to the first (seamless loop)")
     p.add_argument("--space", choices=("w", "z"), default="w",
                    help="w: straight lines between the images' w (default, smooth); z: great circles in z")

@@ -39,6 +39,7 @@ if TYPE_CHECKING:
     from studio.gan.render import Renderer
 
 __all__ = [
+    "EASINGS",
     "Keyframe",
     "RenderCancelled",
     "Space",
@@ -50,6 +51,10 @@ __all__ = [
 ]
 
 Space = Literal["w", "z"]
+
+#: How frames are spread within each segment: evenly, or slowing into and out of every keyframe
+#: (smoothstep, ``3t² - 2t³``), which lets each keyframe rest on screen a moment.
+EASINGS = ("linear", "ease")
 ProgressFn = Callable[[int, int], None]   # (done, total)
 CancelFn = Callable[[], bool]
 
@@ -268,8 +273,12 @@ def interpolation_ws(
     space: Space = "w",
     loop: bool = False,
     settings: RenderSettings = RenderSettings(),
+    easing: str = "linear",
 ) -> torch.Tensor:
     """The ws ``[F, num_ws, w_dim]`` (on the renderer's device) of every frame of the path.
+
+    ``easing`` (:data:`EASINGS`) spreads the frames of each segment evenly or eases them in and
+    out of the keyframes; the keyframes themselves stay exact frames either way.
 
     Give the length as ``frames`` (the total ``F``) or ``frames_per_segment``; see
     :func:`frame_schedule` for how frames are spread over the segments.
@@ -289,7 +298,11 @@ def interpolation_ws(
     for keyframe in keyframes:
         if not isinstance(keyframe, Keyframe):
             raise ValueError(f"keyframes must be Keyframe objects, got {type(keyframe).__name__}")
+    if easing not in EASINGS:
+        raise ValueError(f"unknown easing {easing!r}: use {' or '.join(EASINGS)}")
     schedule = frame_schedule(len(keyframes), frames, frames_per_segment=frames_per_segment, loop=loop)
+    if easing == "ease":
+        schedule = [(k, t * t * (3 - 2 * t)) for k, t in schedule]
 
     if space == "w":
         points = torch.stack([_keyframe_w(renderer, kf, settings) for kf in keyframes])

@@ -104,7 +104,8 @@ def render_mix_matrix(forms: Sequence[dict], styles: Sequence[dict], layers: Seq
     return job
 
 
-def render_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, loop: bool, settings: RenderSettings) -> Job:
+def render_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, loop: bool, settings: RenderSettings,
+                         easing: str = "linear") -> Job:
     """Stream an interpolation strip (tag = frame index)."""
 
     def job(ctx: JobContext) -> int:
@@ -118,7 +119,7 @@ def render_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, 
 
         for count, image in enumerate(interpolation.frames(
                 ctx.renderer, [Source.from_spec(k) for k in keyframes], frames, space=space, loop=loop,
-                settings=settings, progress=progress, should_cancel=ctx.cancelled), start=1):
+                settings=settings, easing=easing, progress=progress, should_cancel=ctx.cancelled), start=1):
             ctx.emit_image(count - 1, image)
         return count
 
@@ -126,7 +127,7 @@ def render_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, 
 
 
 def export_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, loop: bool, settings: RenderSettings,
-                         out: str, fps: int) -> Job:
+                         out: str, fps: int, easing: str = "linear", long_side: int | None = None) -> Job:
     """Render and write an interpolation to a video, GIF or folder of frames (with progress)."""
 
     def job(ctx: JobContext) -> str:
@@ -134,8 +135,8 @@ def export_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, 
         from studio.app.mixing import Source
 
         interpolation.write(ctx.renderer, [Source.from_spec(k) for k in keyframes], frames, out, space=space,
-                            loop=loop, settings=settings, fps=fps, progress=ctx.emit_progress,
-                            should_cancel=ctx.cancelled)
+                            loop=loop, settings=settings, easing=easing, fps=fps, long_side=long_side,
+                            progress=ctx.emit_progress, should_cancel=ctx.cancelled)
         return out
 
     return job

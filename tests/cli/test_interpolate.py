@@ -82,3 +82,35 @@ def test_error_from_the_command_line_has_no_traceback(network, tmp_path):
     assert result.returncode == 2
     assert "at least 2 seeds" in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_duration_size_and_easing(network, tmp_path):
+    out = tmp_path / "big"
+    assert main(["interpolate", "--network", str(network), "--seeds", "1,5", "--duration", "0.5", "--fps", "10",
+                 "--size", "160", "--easing", "ease", "--device", "cpu", "--out", str(out)]) == 0
+    names = sorted(p.name for p in out.iterdir())
+    assert len(names) == 5                                            # 0.5 s at 10 fps
+    assert Image.open(out / names[0]).size == (160, 160)             # up from the model's 64 px
+    renderer = Renderer(load_network(network), device="cpu")
+    ws = renderer.ws_from_seeds([1, 5], RenderSettings())
+    from studio.app import interpolation
+    from studio.app.mixing import Source
+
+    linear = interpolation.path_ws(renderer, [Source(seed=1), Source(seed=5)], 5, space="w", loop=False,
+                                   settings=RenderSettings())
+    eased = interpolation.path_ws(renderer, [Source(seed=1), Source(seed=5)], 5, space="w", loop=False,
+                                  settings=RenderSettings(), easing="ease")
+    assert torch.allclose(eased[0], ws[0], atol=1e-5) and torch.allclose(eased[-1], ws[1], atol=1e-5)   # keyframes
+    t = lambda frames: float((frames[1] - ws[0]).norm() / (ws[1] - ws[0]).norm())   # noqa: E731
+    assert t(linear) == pytest.approx(0.25, abs=1e-4) and t(eased) == pytest.approx(0.15625, abs=1e-4)
+
+
+@pytest.mark.parametrize("extra, message", [
+    (["--frames", "5", "--duration", "2"], "not both"),
+    (["--size", "8"], "--size must be from 16"),
+    (["--upscaler", "bicubic"], "--upscaler must be lanczos"),
+])
+def test_bad_video_options_are_one_line(network, tmp_path, capsys, extra, message):
+    assert main(["interpolate", "--network", str(network), "--seeds", "1,5", *extra,
+                 "--out", str(tmp_path / "x.gif")]) == 2
+    assert message in capsys.readouterr().err

@@ -105,6 +105,33 @@ def test_interpolation_strip_between_selected_seeds(make_window, tiny_model, qtb
     assert np.array_equal(first, pixels(explore.grid.grid_model.items[1].image))
 
 
+def test_the_strip_plays_large_and_exports_at_the_size_asked(make_window, tiny_model, qtbot, tmp_path, monkeypatch):
+    from PIL import Image
+    from PySide6.QtWidgets import QFileDialog
+
+    window = make_window(tiny_model)
+    explore = window.explore
+    explore.grid.select_row(0)
+    explore.grid.selectionModel().select(explore.grid.grid_model.index(2),
+                                         explore.grid.selectionModel().SelectionFlag.Select)
+    explore.frames_spin.setValue(4)
+    explore.easing_combo.setCurrentIndex(explore.easing_combo.findData("ease"))
+    explore.make_strip()
+    wait_for(qtbot, lambda: all(i.image is not None for i in explore.strip.grid_model.items))
+    assert explore.strip_status.text() == "4 frames = 0.3 s"          # 12 fps
+    explore.play_btn.setChecked(True)
+    assert explore._viewer is not None and explore._viewer.is_strip    # playback is large
+    explore._viewer.close()
+    assert not explore.play_btn.isChecked()
+    explore.video_size.setCurrentIndex(explore.video_size.findData(1080))
+    out = tmp_path / "frames"
+    monkeypatch.setattr(QFileDialog, "getSaveFileName", lambda *a, **k: (str(out), "Folder of PNG frames (*)"))
+    explore.export_strip()
+    wait_for(qtbot, lambda: explore.strip_status.text().startswith("saved"), timeout=60000)
+    assert sorted(p.name for p in out.iterdir()) == [f"frame{i:04d}.png" for i in range(4)]
+    assert Image.open(out / "frame0001.png").size == (1080, 1080)
+
+
 def test_open_model_from_a_url(make_window, tiny_model, qtbot):
     """`studio URL` / Get models: the network downloads into the cache and opens."""
     import functools

@@ -210,6 +210,10 @@ class ExplorePanel(QWidget):
         f.addRow("Path", self.space_combo)
         self.loop_check = QCheckBox("Loop back to the start")
         f.addRow(self.loop_check)
+        self.easing_combo = QComboBox()
+        self.easing_combo.addItem("Even", "linear")
+        self.easing_combo.addItem("Ease in and out of each image", "ease")
+        f.addRow("Timing", self.easing_combo)
         self.interp_btn = QPushButton("Interpolate selected")
         self.interp_btn.setToolTip("Select two or more images, then make a strip of frames between them")
         f.addRow(self.interp_btn)
@@ -246,11 +250,16 @@ class ExplorePanel(QWidget):
         self.play_btn.setCheckable(True)
         self.play_btn.toggled.connect(self._toggle_play)
         self.fps_spin = QSpinBox(minimum=1, maximum=60, value=12, suffix=" fps")
+        self.fps_spin.valueChanged.connect(lambda _v: self._show_duration())
+        self.video_size = QComboBox()
+        self.video_size.setToolTip("Size of the exported video's frames (Lanczos up from the model's size)")
+        for text, side in (("model size", None), ("1080 px", 1080), ("1440 px", 1440), ("4K (2160 px)", 2160)):
+            self.video_size.addItem(text, side)
         self.export_btn = QPushButton("Export…")
         self.export_btn.setToolTip("Save as MP4, GIF or a folder of PNG frames")
         self.export_btn.clicked.connect(self.export_strip)
         self.strip_status = QLabel()
-        for widget in (self.play_btn, self.fps_spin, self.export_btn):
+        for widget in (self.play_btn, self.fps_spin, self.video_size, self.export_btn):
             row.addWidget(widget)
         row.addWidget(self.strip_status, 1)
         v.addLayout(row)
@@ -550,20 +559,29 @@ class ExplorePanel(QWidget):
             return
         # the strip remembers what made it: export renders exactly this, whatever is selected later
         self._strip_request = dict(keyframes=keys, frames=frames, space=self.space_combo.currentData(),
-                                   loop=self.loop_check.isChecked(), settings=self.settings())
+                                   loop=self.loop_check.isChecked(), settings=self.settings(),
+                                   easing=self.easing_combo.currentData())
         self.strip.grid_model.set_items(list(range(frames)), [f"{i + 1}" for i in range(frames)])
         self.strip_box.show()
         self.strip_status.setText("rendering…")
         r = self._strip_request
         self.client.submit(STRIP_KEY, jobs.render_interpolation(
-            r["keyframes"], r["frames"], space=r["space"], loop=r["loop"], settings=r["settings"])).on(
+            r["keyframes"], r["frames"], space=r["space"], loop=r["loop"], settings=r["settings"],
+            easing=r["easing"])).on(
             image=lambda tag, image, _extra: self.strip.grid_model.set_image(tag, image),
             progress=lambda done, total: self.strip_status.setText(f"rendering frame {done} of {total}"),
-            finished=lambda count: self.strip_status.setText(f"{count} frames"), failed=self._on_strip_failed)
+            finished=lambda count: self._show_duration(), failed=self._on_strip_failed)
+
+    def _show_duration(self) -> None:
+        if self._strip_request is not None:
+            frames = self._strip_request["frames"]
+            self.strip_status.setText(f"{frames} frames = {frames / self.fps_spin.value():.1f} s")
 
     def _toggle_play(self, on: bool) -> None:
         self.play_btn.setText("‖ Pause" if on else "▶ Play")   # U+23F8 is missing from common fonts
         if on:
+            if self._viewer is None or not getattr(self._viewer, "is_strip", False):
+                self._open_strip_frame(0)      # play it large, not as a highlight over thumbnails
             self._play_row = 0
             self._play_timer.start(int(1000 / self.fps_spin.value()))
         else:
@@ -588,6 +606,7 @@ class ExplorePanel(QWidget):
         self._viewer.is_strip = True
         self._viewer.row_changed.connect(self.strip.select_row)
         self._viewer.finished.connect(lambda _r: setattr(self, "_viewer", None))
+        self._viewer.finished.connect(lambda _r: self.play_btn.setChecked(False))   # closing it stops playback
         self._viewer.show()
 
     def export_strip(self) -> None:
@@ -602,7 +621,7 @@ class ExplorePanel(QWidget):
         r = self._strip_request
         self.client.submit(EXPORT_KEY, jobs.export_interpolation(
             r["keyframes"], r["frames"], space=r["space"], loop=r["loop"], settings=r["settings"],
-            out=path, fps=self.fps_spin.value())).on(
+            out=path, fps=self.fps_spin.value(), easing=r["easing"], long_side=self.video_size.currentData())).on(
             progress=lambda done, total: self.strip_status.setText(f"exporting frame {done} of {total}"),
             finished=self._on_strip_exported, failed=self._on_strip_failed)
 
