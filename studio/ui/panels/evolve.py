@@ -10,6 +10,8 @@ there) and breeding from it starts a branch beside the old one, which stays one 
 
 from __future__ import annotations
 
+import time
+
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
@@ -281,6 +283,8 @@ class EvolvePanel(QWidget):
                 self.class_combo.setCurrentIndex(self.class_combo.findData(k))
 
     def _set_running(self, running: bool) -> None:
+        if running and not getattr(self, "running", False):
+            self._step_started = time.monotonic()
         self.running = running
         self.start_btn.setEnabled(not running)
         has = self.state is not None
@@ -387,7 +391,8 @@ class EvolvePanel(QWidget):
 
     def _on_progress(self, done: int, total: int) -> None:
         if total:
-            self.status.setText(f"Scored {done} of {total} …")
+            elapsed = time.monotonic() - self._step_started
+            self.status.setText(f"Scored {done} of {total} … {elapsed:.0f} s")   # a clock that keeps moving
 
     def _on_message(self, payload) -> None:
         if isinstance(payload, dict) and "ids" in payload:

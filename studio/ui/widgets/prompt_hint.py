@@ -21,6 +21,9 @@ class PromptHint(QLabel):
         self.setTextFormat(Qt.TextFormat.RichText)
         self.words: set[str] | None = None     # the CLIP's vocabulary; None: it reads free text
         self.unseen: list[str] = []
+        self.setAlignment(Qt.AlignmentFlag.AlignTop)
+        # room for the longest hint from the start, so a warning appearing never moves what is below
+        self.setMinimumHeight(self.fontMetrics().lineSpacing() * 4)
         self.hide()
 
     def set_clip(self, spec: str | None) -> list[str]:
