@@ -433,6 +433,14 @@ class Trainer:
 
         net = load_network(path, with_discriminator=True)
         self._check_kind(net.G.config.kind, path.name)
+        if self.options.res is None and net.G.img_resolution != self.resolution:
+            # fine-tuning on pictures of another size: train at the network's, resizing as they are read
+            self.log(f"{path.name} makes {net.G.img_resolution} px images and the dataset's are {self.resolution} px: "
+                     f"they are resized to {net.G.img_resolution} px as they are read (preparing the dataset at "
+                     f"{net.G.img_resolution} px is faster)")
+            self.resolution = net.G.img_resolution
+            self.family.check_resolution(self.resolution)
+            self.gamma = self.options.r1_gamma(self.resolution)
         self._check_network(net.G, net.D, path.name)
         self.G = copy.deepcopy(net.G).train().requires_grad_(True).to(self.device)
         self.G_ema = copy.deepcopy(net.G).eval().requires_grad_(False).to(self.device)

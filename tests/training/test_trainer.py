@@ -247,8 +247,14 @@ def test_transfer_learning_checks_resolution_and_starts_from_the_weights(data, t
     small = dict(z_dim=32, w_dim=32, mapping_layers=2, channel_base=256, channel_max=32)
     G64 = make_generator(GeneratorConfig(img_resolution=64, **small))
     save_native(tmp_path / "net64.safetensors", G64)
-    with pytest.raises(TrainingError, match=r"makes 64x64 images but the dataset is 32x32.*--res 64"):
-        Trainer(tiny_options(data, tmp_path / "a", resume=str(tmp_path / "net64.safetensors"))).setup()
+    logs: list[dict] = []
+    adapted = Trainer(tiny_options(data, tmp_path / "a", resume=str(tmp_path / "net64.safetensors")),
+                      event_fn=logs.append)
+    adapted.setup()                                   # 32 px pictures, a 64 px network: resized as they are read
+    assert adapted.resolution == 64 and adapted._next_reals()[0].shape[-1] == 64
+    assert any("resized to 64 px as they are read" in e.get("message", "") for e in logs)
+    with pytest.raises(TrainingError, match=r"makes 64x64 images but the dataset is 32x32"):
+        Trainer(tiny_options(data, tmp_path / "a2", resume=str(tmp_path / "net64.safetensors"), res=32)).setup()
 
     G32 = make_generator(GeneratorConfig(img_resolution=32, **small))
     D32 = Discriminator(DiscriminatorConfig(img_resolution=32, channel_base=256, channel_max=32))

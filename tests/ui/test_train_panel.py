@@ -190,17 +190,8 @@ def test_fine_tuning_a_conditional_model_asks_which_class_unlabelled_images_trai
     assert panel.options()["mode_seeking"] == 1.0
 
 
-def test_fine_tuning_on_pictures_of_another_size_resizes_them_and_says_so(make_window, tiny_model, tmp_path):
-    from studio.data.procedural import write_dataset
-
-    window = make_window(tiny_model)                                # a 64 px model
-    panel = window.train
-    panel.data_edit.setText(str(write_dataset(tmp_path / "small", 8, 32)))
-    panel._describe_data()
-    panel.start_from.setCurrentIndex(panel.start_from.findData("model"))
-    options = panel.options()
-    assert options["res"] == 64 and options["resume"].endswith("tiny.pt")
-    assert "resized to 64 px as they are read" in panel.log.toPlainText()
+def test_the_snapshot_interval_says_its_kimg(make_window):
+    panel = make_window().train
     assert panel.snap.suffix() == " ticks (40 kimg)"
     panel.snap.setValue(5)
     assert panel.snap.suffix() == " ticks (20 kimg)"

@@ -285,7 +285,6 @@ class TrainPanel(QWidget):
             return
         labels = info.get("label_names")
         res = int(info.get("resolution") or 256)
-        self._data_resolution = res
         # defaults from the resolution (the trainer sizes the network from the dataset itself)
         self.batch.setValue({64: 16, 128: 8, 256: 8, 512: 4}.get(res, 4))
         self.data_info.setText(f"{info.get('count', '?'):,} images at {info.get('resolution')} px"
@@ -358,14 +357,7 @@ class TrainPanel(QWidget):
         }
         source = self.start_from.currentData()
         if source == "model" and self.session.model:
-            options["resume"] = self.session.model["path"]
-            model_res = int(self.session.model["resolution"])
-            data_res = getattr(self, "_data_resolution", None)
-            if data_res and data_res != model_res and "res" not in options:
-                options["res"] = model_res   # the trainer resizes as it reads; the log says so
-                self.log.appendPlainText(f"the dataset is {data_res} px and {self.session.model['name']} makes "
-                                         f"{model_res} px images: its pictures are resized to {model_res} px as "
-                                         f"they are read (preparing the folder at {model_res} px is faster)")
+            options["resume"] = self.session.model["path"]   # pictures of another size: the trainer resizes
             if self._fixed_class_needed():
                 options["as_class"] = self.as_class.currentData()
         elif source == "file":
