@@ -212,3 +212,16 @@ def test_find_searches_the_family_the_prompt_names_and_old_errors_stay_behind(ma
     window.show_status("the seed list is empty")
     window.tabs.setCurrentWidget(window.mix)
     assert window.statusBar().currentMessage() == ""
+
+
+def test_tiles_never_shrink_below_the_pictures_own_size_while_a_row_has_room(qtbot):
+    grid = ImageGrid(rows=8, cols=8)
+    qtbot.addWidget(grid)
+    grid.resize(1200, 700)
+    grid.show()
+    assert grid.cell_size().height() < 128                 # 8 rows squeezed into 700 px
+    grid.native_size = 128
+    assert grid.cell_size().height() == 128                # the page scrolls instead
+    grid.native_size = 200                                  # wider than a column: fit as before
+    assert grid.cell_size().height() < 128
+    grid.close()

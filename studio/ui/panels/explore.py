@@ -268,6 +268,7 @@ class ExplorePanel(QWidget):
     # -- model ---------------------------------------------------------------------------------------
     def _on_model(self, info: dict) -> None:
         self.setEnabled(True)
+        self.grid.native_size = int(info["resolution"])
         self.cutoff_spin.setMaximum(info["num_ws"])
         fill_class_combo(self.class_combo, info)
         self.page_state.class_index = self.class_combo.currentData() if self.class_combo.count() else None

@@ -209,6 +209,7 @@ class ImageGrid(QListView):
         self.setWrapping(True)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self._rows, self._cols, self._fit = rows, cols, fit
+        self.native_size = 0               # the pictures' own size in pixels (0: unknown)
         self._fixed_cell = 160
         self.doubleClicked.connect(lambda index: self.opened.emit(index.row()))
         self.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit(self.selected_rows()))
@@ -231,6 +232,8 @@ class ImageGrid(QListView):
         width = vp.width() - self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent) - 2
         column = max(48, width // max(1, self._cols))
         side = max(48, min(column, (vp.height() - 2) // max(1, self._rows)))
+        if side < self.native_size <= column:
+            side = self.native_size        # never below the pictures' own size while a row has room: scroll
         # cells as wide as a column, so a row holds exactly ``cols`` tiles (square tiles, centred)
         return QSize(column, side)
 
