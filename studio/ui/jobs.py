@@ -127,7 +127,8 @@ def render_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, 
 
 
 def export_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, loop: bool, settings: RenderSettings,
-                         out: str, fps: int, easing: str = "linear", long_side: int | None = None) -> Job:
+                         out: str, fps: int, easing: str = "linear", long_side: int | None = None,
+                         upscaler: str = "lanczos") -> Job:
     """Render and write an interpolation to a video, GIF or folder of frames (with progress)."""
 
     def job(ctx: JobContext) -> str:
@@ -136,7 +137,7 @@ def export_interpolation(keyframes: Sequence[dict], frames: int, *, space: str, 
 
         interpolation.write(ctx.renderer, [Source.from_spec(k) for k in keyframes], frames, out, space=space,
                             loop=loop, settings=settings, easing=easing, fps=fps, long_side=long_side,
-                            progress=ctx.emit_progress, should_cancel=ctx.cancelled)
+                            upscaler=upscaler, progress=ctx.emit_progress, should_cancel=ctx.cancelled)
         return out
 
     return job

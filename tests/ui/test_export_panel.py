@@ -98,3 +98,18 @@ def test_the_orientation_follows_the_print_and_the_ratio_as_written(make_window,
     assert panel.landscape.isChecked()
     panel.aspect_combo.setCurrentIndex(panel.aspect_combo.findText("4:5", flags=Qt.MatchFlag.MatchStartsWith))
     assert panel.portrait.isChecked()
+
+
+def test_the_upscaler_choice_asks_for_the_model_and_falls_back_to_lanczos(qtbot, monkeypatch, tmp_path):
+    from PySide6.QtWidgets import QFileDialog
+
+    from studio.ui.widgets.upscaler import UpscalerChoice
+
+    choice = UpscalerChoice()
+    qtbot.addWidget(choice)
+    answers = [("", ""), (str(tmp_path / "x4.onnx"), "")]
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: answers.pop(0))
+    choice.setCurrentIndex(1)                                   # cancelled: Lanczos again
+    assert choice.value() == "lanczos" and choice.currentIndex() == 0
+    choice.setCurrentIndex(1)
+    assert choice.value() == f"onnx:{tmp_path / 'x4.onnx'}" and "x4.onnx" in choice.currentText()

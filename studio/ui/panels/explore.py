@@ -41,6 +41,7 @@ from studio.ui.widgets.image_grid import ImageGrid
 from studio.ui.widgets.layout import sidebar as make_sidebar
 from studio.ui.widgets.prompt_hint import PromptHint
 from studio.ui.widgets.truncation import TruncationControl
+from studio.ui.widgets.upscaler import UpscalerChoice
 from studio.ui.widgets.viewer import ImageViewer
 
 GRID_KEY = "explore.grid"
@@ -255,11 +256,12 @@ class ExplorePanel(QWidget):
         self.video_size.setToolTip("Size of the exported video's frames (Lanczos up from the model's size)")
         for text, side in (("model size", None), ("1080 px", 1080), ("1440 px", 1440), ("4K (2160 px)", 2160)):
             self.video_size.addItem(text, side)
+        self.video_upscaler = UpscalerChoice()
         self.export_btn = QPushButton("Export…")
         self.export_btn.setToolTip("Save as MP4, GIF or a folder of PNG frames")
         self.export_btn.clicked.connect(self.export_strip)
         self.strip_status = QLabel()
-        for widget in (self.play_btn, self.fps_spin, self.video_size, self.export_btn):
+        for widget in (self.play_btn, self.fps_spin, self.video_size, self.video_upscaler, self.export_btn):
             row.addWidget(widget)
         row.addWidget(self.strip_status, 1)
         v.addLayout(row)
@@ -622,7 +624,8 @@ class ExplorePanel(QWidget):
         r = self._strip_request
         self.client.submit(EXPORT_KEY, jobs.export_interpolation(
             r["keyframes"], r["frames"], space=r["space"], loop=r["loop"], settings=r["settings"],
-            out=path, fps=self.fps_spin.value(), easing=r["easing"], long_side=self.video_size.currentData())).on(
+            out=path, fps=self.fps_spin.value(), easing=r["easing"], long_side=self.video_size.currentData(),
+            upscaler=self.video_upscaler.value())).on(
             progress=lambda done, total: self.strip_status.setText(f"exporting frame {done} of {total}"),
             finished=self._on_strip_exported, failed=self._on_strip_failed)
 

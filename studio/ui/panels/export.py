@@ -34,6 +34,7 @@ from studio.imaging.export import DEFAULT_NAME_PATTERN
 from studio.ui import jobs
 from studio.ui.session import StudioSession
 from studio.ui.widgets.layout import sidebar
+from studio.ui.widgets.upscaler import UpscalerChoice
 
 PREVIEW_KEY = "export.preview"
 EXPORT_KEY = "export.batch"
@@ -172,9 +173,7 @@ class ExportPanel(QWidget):
         prow = QHBoxLayout()
         for widget in (self.print_w, QLabel("×"), self.print_h, self.print_unit):
             prow.addWidget(widget)
-        self.upscaler = QComboBox()
-        self.upscaler.addItem("Lanczos", "lanczos")
-        self.upscaler.addItem("ONNX super-resolution model…", "onnx")
+        self.upscaler = UpscalerChoice()
         self.sharpen = QDoubleSpinBox(minimum=0.0, maximum=2.0, value=0.0, singleStep=0.1)
         self.size_label = QLabel()
         self.size_label.setWordWrap(True)
@@ -226,7 +225,7 @@ class ExportPanel(QWidget):
         self.use_btn.clicked.connect(self.use_selection)
         self.pad_btn.clicked.connect(self._choose_pad)
         self.folder_btn.clicked.connect(self._choose_folder)
-        self.upscaler.currentIndexChanged.connect(self._on_upscaler)
+        self.upscaler.changed.connect(self._changed)
         self.export_btn.clicked.connect(self.export)
         self.cancel_btn.clicked.connect(lambda: self.client.cancel(EXPORT_KEY))
         for widget in (self.levels_check, self.auto_levels, self.landscape, self.portrait):
@@ -286,8 +285,7 @@ class ExportPanel(QWidget):
             size = (max(1, round(size[0] * scale)), max(1, round(size[1] * scale)))
         elif preview:
             long_side = PREVIEW_SIDE
-        onnx = getattr(self, "_onnx_path", None)
-        upscaler = "lanczos" if preview or self.upscaler.currentData() == "lanczos" or not onnx else f"onnx:{onnx}"
+        upscaler = "lanczos" if preview else self.upscaler.value()
         colour = dict(levels=(self.levels_low.value(), self.levels_high.value()) if self.levels_check.isChecked()
                       else None, auto_levels=self.auto_levels.isChecked(), saturation=self.saturation.value(),
                       gamma=self.gamma.value())
@@ -374,16 +372,6 @@ class ExportPanel(QWidget):
         folder = QFileDialog.getExistingDirectory(self, "Export into", self.folder_edit.text())
         if folder:
             self.folder_edit.setText(folder)
-
-    def _on_upscaler(self) -> None:
-        if self.upscaler.currentData() == "onnx":
-            path, _ = QFileDialog.getOpenFileName(self, "Super-resolution model", self._last_dir, "ONNX (*.onnx)")
-            if not path:
-                self.upscaler.setCurrentIndex(0)
-                return
-            self._onnx_path = path
-            self.upscaler.setItemText(1, f"ONNX: {Path(path).name}")
-        self._changed()
 
     # -- sources and preview -----------------------------------------------------------------------
     def use_selection(self) -> None:
