@@ -91,12 +91,18 @@ def test_job_errors_surface_in_the_status_bar(make_window, tiny_model, qtbot):
     wait_for(qtbot, lambda: "the seed list is empty" in window.statusBar().currentMessage())
 
 
+def _select(explore, *rows: int) -> None:
+    """Click the first row, ctrl-click the others."""
+    explore.grid.select_row(rows[0])
+    for row in rows[1:]:
+        explore.grid.selectionModel().select(explore.grid.grid_model.index(row),
+                                             explore.grid.selectionModel().SelectionFlag.Select)
+
+
 def test_interpolation_strip_between_selected_seeds(make_window, tiny_model, qtbot):
     window = make_window(tiny_model)
     explore = window.explore
-    explore.grid.select_row(1)
-    explore.grid.selectionModel().select(explore.grid.grid_model.index(4),
-                                         explore.grid.selectionModel().SelectionFlag.Select)
+    _select(explore, 1, 4)
     explore.frames_spin.setValue(6)
     explore.make_strip()
     strip = explore.strip.grid_model
@@ -111,9 +117,7 @@ def test_the_strip_plays_large_and_exports_at_the_size_asked(make_window, tiny_m
 
     window = make_window(tiny_model)
     explore = window.explore
-    explore.grid.select_row(0)
-    explore.grid.selectionModel().select(explore.grid.grid_model.index(2),
-                                         explore.grid.selectionModel().SelectionFlag.Select)
+    _select(explore, 0, 2)
     explore.frames_spin.setValue(4)
     explore.easing_combo.setCurrentIndex(explore.easing_combo.findData("ease"))
     explore.make_strip()
