@@ -87,6 +87,10 @@ __all__ = [
     "pair_indices",
 ]
 
+#: Bounds that keep a typo from asking for days of rendering or gigabytes of latents.
+MAX_POPULATION = 100_000
+MAX_GENERATIONS = 10_000
+
 #: Latent spaces the algorithm can evolve in.
 SPACES = ("w", "z")
 
@@ -151,9 +155,9 @@ class EvolveConfig:
                 raise ValueError(f"evolution setting '{name}' must be {span}, got {value:g}")
             setattr(self, name, float(value))
 
-        whole("population", 1)
+        whole("population", 1, MAX_POPULATION)
         whole("parents", 1, MAX_PARENTS)
-        whole("generations", 0)
+        whole("generations", 0, MAX_GENERATIONS)
         whole("seed", 0, latents.MAX_SEED)
         number("recombination", 0.0, 1.0)
         number("mutation", 0.0)

@@ -52,6 +52,9 @@ __all__ = [
 
 Space = Literal["w", "z"]
 
+#: The longest path: over an hour at 30 fps (a typo must not ask for a billion frames).
+MAX_FRAMES = 120_000
+
 #: How frames are spread within each segment: evenly, or slowing into and out of every keyframe
 #: (smoothstep, ``3t² - 2t³``), which lets each keyframe rest on screen a moment.
 EASINGS = ("linear", "ease")
@@ -161,8 +164,12 @@ def frame_count(
         raise ValueError("give either the total number of frames or the frames per segment, not both or neither")
     if frames_per_segment is not None:
         n = _check_count("frames per segment", frames_per_segment, 1)
+        if n * segments > MAX_FRAMES:
+            raise ValueError(f"an interpolation has at most {MAX_FRAMES:,} frames, got {n * segments + 1:,}")
         return n * segments + (0 if loop else 1)
     frames = _check_count("the number of frames", frames, 1)
+    if frames > MAX_FRAMES:
+        raise ValueError(f"an interpolation has at most {MAX_FRAMES:,} frames (over an hour at 30 fps), got {frames:,}")
     if frames < num_keyframes:
         raise ValueError(
             f"{num_keyframes} keyframes need at least {num_keyframes} frames (every keyframe is a frame), "

@@ -19,6 +19,7 @@ Units:
 from __future__ import annotations
 
 import json
+import math
 from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import Any
@@ -108,6 +109,10 @@ class TrainingOptions:
 
     def validate(self) -> None:
         """Raise ValueError with a one-line reason for an impossible setting."""
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, float) and not math.isfinite(value):
+                raise ValueError(f"{f.name} must be a finite number, got {value}")
         if self.aug not in AUG_MODES:
             raise ValueError(f"aug must be one of {', '.join(AUG_MODES)}, got {self.aug!r}")
         if self.preset not in PRESETS:

@@ -11,6 +11,7 @@ wherever a network path is accepted.
 from __future__ import annotations
 
 import json
+import stat
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -137,7 +138,12 @@ def _is_safetensors_header(path: Path, length: int, size: int) -> bool:
 def detect_format(path: Path) -> str:
     """Which reader a file needs, from its first bytes (the extension is only a hint)."""
     try:
-        size = path.stat().st_size
+        info = path.stat()
+        if not stat.S_ISREG(info.st_mode) and not stat.S_ISDIR(info.st_mode):
+            # a FIFO or a device would block (or never end) the moment it is read
+            raise ModelFormatError(f"'{path.name}' is not a regular file (a pipe, socket or device), so it is not "
+                                   "a network file")
+        size = info.st_size
         with open(path, "rb") as f:
             head = f.read(16)
     except FileNotFoundError:

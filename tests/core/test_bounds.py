@@ -1,0 +1,42 @@
+"""Inputs that would hang or exhaust the studio are refused with one sentence."""
+
+from __future__ import annotations
+
+import os
+import threading
+
+import pytest
+
+from studio.cli import main
+from studio.core.errors import ModelFormatError
+from studio.evolve.ga import EvolveConfig
+from studio.gan.formats import detect_format
+from studio.gan.interpolate import frame_count
+from studio.training.options import TrainingOptions
+
+
+def test_a_fifo_named_as_a_model_is_refused_without_blocking(tmp_path):
+    fifo = tmp_path / "model.pkl"
+    os.mkfifo(fifo)
+    outcome: list = []
+    reader = threading.Thread(target=lambda: outcome.append(pytest.raises(ModelFormatError, detect_format, fifo)),
+                              daemon=True)
+    reader.start()
+    reader.join(5)
+    assert outcome and "not a regular file" in str(outcome[0].value)
+
+
+@pytest.mark.parametrize("field", ["gamma", "clip_d", "lr", "target"])
+def test_training_numbers_must_be_finite(field):
+    options = TrainingOptions(data="/d", **{field: float("nan")})
+    with pytest.raises(ValueError, match=f"{field} must be a finite number"):
+        options.validate()
+
+
+def test_counts_a_typo_could_blow_up_are_bounded(tmp_path, capsys):
+    with pytest.raises(ValueError, match="at most 120,000 frames"):
+        frame_count(2, 1_000_000_000)
+    with pytest.raises(ValueError, match="'population' must be 1 to 100000"):
+        EvolveConfig(population=1_000_000_000)
+    assert main(["interpolate", "--seeds", "1,2", "--frames", "1000000000", "--out", str(tmp_path / "x.gif")]) == 2
+    assert "at most 120,000 frames" in capsys.readouterr().err
