@@ -28,11 +28,8 @@ from typing import Any, Mapping
 from studio.core import paths
 from studio.core.atomic import atomic_write_text
 from studio.training.options import OPTIONS_FILE, TrainingOptions
-from studio.training.runs import (METRICS_FILE, RUN_RE, STATS_FILE, STOP_FILE, find_latest_snapshot, latest_run_dir,
-                                  new_run_dir)
-
-#: The options the Train tab asked for, passed to the worker with ``--options-json``.
-REQUESTED_OPTIONS_FILE = "requested-options.json"
+from studio.training.runs import (METRICS_FILE, REQUESTED_OPTIONS_FILE, RUN_RE, STATS_FILE, STOP_FILE,
+                                  find_latest_snapshot, latest_run_dir, new_run_dir)
 
 
 def default_runs_dir() -> Path:

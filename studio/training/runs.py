@@ -24,6 +24,9 @@ STATS_FILE = "stats.jsonl"
 #: FD-CLIP / KID-CLIP at snapshots, one JSON object a line.
 METRICS_FILE = "metrics.jsonl"
 
+#: The options the Train tab asked for, passed to the worker with ``--options-json``.
+REQUESTED_OPTIONS_FILE = "requested-options.json"
+
 
 def snapshot_name(nimg: int) -> str:
     """``network-snapshot-000040.safetensors`` for 40 kimg (whole kimg, rounded down)."""
@@ -75,5 +78,5 @@ def latest_run_dir(outdir: str | Path) -> Path | None:
     return None
 
 
-__all__ = ["RUN_RE", "SNAPSHOT_RE", "STOP_FILE", "STATS_FILE", "METRICS_FILE", "snapshot_name",
+__all__ = ["RUN_RE", "SNAPSHOT_RE", "STOP_FILE", "STATS_FILE", "METRICS_FILE", "REQUESTED_OPTIONS_FILE", "snapshot_name",
            "find_latest_snapshot", "new_run_dir", "latest_run_dir"]

@@ -67,8 +67,9 @@ from studio.training import distributed
 from studio.training.augment import AdaController, AugmentPipe, augmentation_preview, gaussian_blur
 from studio.training.dcgan import DcganFamily
 from studio.training.losses import Loss, Minibatch
-from studio.training.options import DCGAN_PRESETS, TrainingError, TrainingOptions
-from studio.training.runs import METRICS_FILE, STATS_FILE, STOP_FILE, find_latest_snapshot, snapshot_name
+from studio.training.options import DCGAN_PRESETS, OPTIONS_FILE, TrainingError, TrainingOptions
+from studio.training.runs import (METRICS_FILE, REQUESTED_OPTIONS_FILE, STATS_FILE, STOP_FILE, find_latest_snapshot,
+                                  snapshot_name)
 from studio.training.snapshots import (
     is_training_snapshot,
     join_state,
@@ -896,6 +897,22 @@ def _grid_zs(n: int, z_dim: int) -> np.ndarray:
 # The front door
 
 
+#: What a run folder holds before its first step: removing these removes nothing of the artist's.
+_BEFORE_FIRST_STEP = {OPTIONS_FILE, REQUESTED_OPTIONS_FILE, STOP_FILE}
+
+
+def _remove_if_unused(run_dir: Path) -> None:
+    """Delete a run folder that holds nothing but what the studio wrote before training began."""
+    try:
+        names = {entry.name for entry in run_dir.iterdir()}
+        if names <= _BEFORE_FIRST_STEP:
+            for name in names:
+                (run_dir / name).unlink()
+            run_dir.rmdir()
+    except OSError:
+        pass
+
+
 def train(
     options: TrainingOptions,
     *,
@@ -910,7 +927,11 @@ def train(
     start; see the module docstring for the events.
     """
     trainer = Trainer(options, event_fn=event_fn)
-    trainer.setup()
+    try:
+        trainer.setup()
+    except BaseException:
+        _remove_if_unused(trainer.run_dir)     # a run that never started leaves no empty folder behind
+        raise
     opts = trainer.options
     run_dir = trainer.run_dir
     stats_path = run_dir / STATS_FILE

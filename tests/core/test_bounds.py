@@ -40,3 +40,13 @@ def test_counts_a_typo_could_blow_up_are_bounded(tmp_path, capsys):
         EvolveConfig(population=1_000_000_000)
     assert main(["interpolate", "--seeds", "1,2", "--frames", "1000000000", "--out", str(tmp_path / "x.gif")]) == 2
     assert "at most 120,000 frames" in capsys.readouterr().err
+
+
+def test_an_export_that_cannot_fit_in_memory_is_refused_before_allocating(tmp_path, capsys, monkeypatch):
+    from studio.core import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 2 * 2**30)          # a machine with 2 GB free
+    assert main(["export", "--seed", "1", "--size", "100000x100000", "--out", str(tmp_path / "huge.png")]) == 2
+    err = capsys.readouterr().err
+    assert "needs about" in err and "2.0 GB free" in err and "Traceback" not in err
+    assert list(tmp_path.iterdir()) == []

@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import torch
 
+from studio.core.errors import StudioError
 from studio.training.options import TrainingError, TrainingOptions
 from studio.training.runs import STOP_FILE, find_latest_snapshot
 from studio.training.trainer import Trainer, train
@@ -735,3 +736,18 @@ def test_a_first_preview_comes_early_and_changes_nothing(data, tmp_path, monkeyp
     assert [e["event"] for e in events].index("preview") < [e["event"] for e in events].index("snapshot")
     a, b = load_file(str(plain.snapshot)), load_file(str(early.snapshot))
     assert a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
+
+
+def test_a_run_that_cannot_start_leaves_no_empty_folder(tmp_path):
+    run_dir = tmp_path / "runs" / "00000-missing-small"
+    run_dir.mkdir(parents=True)
+    (run_dir / "requested-options.json").write_text("{}")
+    with pytest.raises(StudioError, match="does not exist"):
+        train(tiny_options(tmp_path / "no-such-folder", run_dir))
+    assert not run_dir.exists()
+    kept = tmp_path / "runs" / "00001-mine"
+    kept.mkdir()
+    (kept / "notes.txt").write_text("mine")                       # anything else stays where it is
+    with pytest.raises(StudioError):
+        train(tiny_options(tmp_path / "no-such-folder", kept))
+    assert (kept / "notes.txt").read_text() == "mine"
