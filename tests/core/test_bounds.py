@@ -50,3 +50,37 @@ def test_an_export_that_cannot_fit_in_memory_is_refused_before_allocating(tmp_pa
     err = capsys.readouterr().err
     assert "needs about" in err and "2.0 GB free" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
+
+
+@pytest.mark.parametrize("change, message", [
+    ({"mapping_layers": 1_000_000}, "mapping_layers must be from 0 to 64"),
+    ({"img_resolution": 65536}, "img_resolution must be from 4 to 4,096"),
+    ({"z_dim": 5_000_000}, "z_dim must be from 0 to 8,192"),
+    ({"channel_max": 4096, "channel_base": 4096 * 4096, "img_resolution": 4096}, "M parameters"),
+    ({"channels": {"4": 0, "8": 8}}, "channels at 4 px must be from 1"),
+    ({"conv_clamp": "high"}, "conv_clamp must be a number"),
+])
+def test_a_network_file_declaring_impossible_sizes_is_refused_before_allocating(tmp_path, change, message):
+    import json
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from studio.gan.formats import load_network
+    from studio.gan.formats.native import save_native
+    from studio.gan.networks import GeneratorConfig, make_generator
+
+    G = make_generator(GeneratorConfig(z_dim=8, w_dim=8, img_resolution=8, mapping_layers=1, channel_base=64,
+                                       channel_max=8))
+    honest = tmp_path / "honest.safetensors"
+    save_native(honest, G)
+    with safe_open(str(honest), framework="pt") as f:
+        meta = dict(f.metadata())
+        tensors = {k: f.get_tensor(k) for k in f.keys()}
+    config = json.loads(meta["generator_config"])
+    config.update(change)
+    meta["generator_config"] = json.dumps(config)
+    forged = tmp_path / "forged.safetensors"
+    save_file(tensors, str(forged), metadata=meta)
+    with pytest.raises(ModelFormatError, match=message):
+        load_network(forged)

@@ -41,6 +41,59 @@ def _check_resolution(resolution: int) -> int:
     return log2
 
 
+# Bounds on what a network file may declare, checked before anything is allocated: the largest
+# public StyleGAN2/3 networks (1024 px, config-f) stay far inside them; a 440-byte file asking for
+# a million layers or a 64k-pixel image does not.
+MAX_DIM = 8192                 # z / w / embedding / layer widths
+MAX_CHANNELS = 4096
+MAX_RESOLUTION = 4096
+MAX_MAPPING_LAYERS = 64
+MAX_CLASSES = 100_000
+MAX_PARAMETERS = 400_000_000   # 1.6 GB of float32 weights
+
+
+def _whole(name: str, value: Any, low: int, high: int) -> int:
+    if isinstance(value, bool) or not isinstance(value, int):
+        raise ValueError(f"{name} must be a whole number, got {value!r}")
+    if not low <= value <= high:
+        raise ValueError(f"{name} must be from {low:,} to {high:,}, got {value:,}")
+    return value
+
+
+def check_network_bounds(config: Any, *, role: str = "generator") -> None:
+    """Refuse a config no real network has (or that would not fit in memory), naming the value."""
+    what = f"the {role}'s"
+    res = _whole(f"{what} img_resolution", config.img_resolution, 4, MAX_RESOLUTION)
+    _check_resolution(res)
+    _whole(f"{what} img_channels", config.img_channels, 1, 4)
+    _whole(f"{what} c_dim", config.c_dim, 0, MAX_CLASSES)
+    _whole(f"{what} mapping_layers", config.mapping_layers, 0, MAX_MAPPING_LAYERS)
+    _whole(f"{what} channel_base", config.channel_base, 1, MAX_CHANNELS * MAX_RESOLUTION)
+    _whole(f"{what} channel_max", config.channel_max, 1, MAX_CHANNELS)
+    for name in ("z_dim", "w_dim", "embed_features", "layer_features", "cmap_dim"):
+        value = getattr(config, name, None)
+        if value is not None:
+            _whole(f"{what} {name}", value, 0 if name in ("z_dim", "cmap_dim") else 1, MAX_DIM)
+    if not isinstance(config.channels, dict):
+        raise ValueError(f"{what} channels must be a table of resolution: channels, got {type(config.channels).__name__}")
+    for key, value in config.channels.items():
+        _whole(f"{what} channels at {key} px", value, 1, MAX_CHANNELS)
+    clamp = config.conv_clamp
+    if clamp is not None and (isinstance(clamp, bool) or not isinstance(clamp, (int, float)) or not math.isfinite(clamp)):
+        raise ValueError(f"{what} conv_clamp must be a number or null, got {clamp!r}")
+    if getattr(config, "kind", "stylegan2") not in ("stylegan2", "swagan"):
+        return                           # other families size their layers by their own rules
+    table = config.channels or channel_table(res, config.channel_base, config.channel_max)
+    if not table or min(table.values()) < 1:
+        raise ValueError(f"{what} channels leave a layer with no channels ({table})")
+    convs = sum(18 * table.get(r, 1) * table.get(r // 2, table.get(r, 1)) for r in table)
+    width = max(getattr(config, "w_dim", 0) or 0, 1)
+    params = convs + config.mapping_layers * width * width + sum(table.values()) * width * 3
+    if params > MAX_PARAMETERS:
+        raise ValueError(f"{what} settings describe a network of about {params / 1e6:,.0f} M parameters; the studio "
+                         f"opens networks of up to {MAX_PARAMETERS / 1e6:,.0f} M")
+
+
 # --------------------------------------------------------------------------------------------
 # Layers
 
@@ -522,6 +575,9 @@ class GeneratorConfig:
     use_noise: bool = True
     kind: str = "stylegan2"
 
+    def __post_init__(self) -> None:
+        check_network_bounds(self)
+
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
         d["channels"] = {str(k): v for k, v in self.channels.items()}
@@ -684,6 +740,9 @@ class DiscriminatorConfig:
     mapping_layers: int = 8
     mbstd_group_size: int | None = 4
     mbstd_num_channels: int = 1
+
+    def __post_init__(self) -> None:
+        check_network_bounds(self, role="discriminator")
 
     to_dict = GeneratorConfig.to_dict
 
