@@ -17,12 +17,14 @@ from __future__ import annotations
 
 import contextlib
 import os
+import re
 import secrets
+import time
 import stat
 from pathlib import Path
 from typing import BinaryIO, Callable, Iterator
 
-__all__ = ["atomic_path", "atomic_write", "atomic_write_bytes", "atomic_write_text", "fsync_dir"]
+__all__ = ["atomic_path", "atomic_write", "atomic_write_bytes", "atomic_write_text", "fsync_dir", "remove_stale_temps"]
 
 _TEMP_SUFFIX = ".tmp"
 
@@ -41,6 +43,31 @@ def _create_temp(target: Path) -> Path:
             continue
         os.close(fd)
         return temp
+
+
+_TEMP_NAME = re.compile(r"^\..+\.[0-9a-f]{12}" + re.escape(_TEMP_SUFFIX) + "$")
+
+
+def remove_stale_temps(folder: str | os.PathLike[str], older_than_s: float = 3600.0) -> list[Path]:
+    """Delete the temporary files a killed writer left in ``folder`` (``.NAME.<12 hex>.tmp``, the
+    names :func:`atomic_path` makes) that are older than ``older_than_s``; returns what went.
+    Nothing else is touched, and a file another writer is still filling is younger than the limit."""
+    removed = []
+    now = time.time()
+    try:
+        entries = list(Path(folder).iterdir())
+    except OSError:
+        return removed
+    for entry in entries:
+        if not _TEMP_NAME.match(entry.name):
+            continue
+        try:
+            if now - entry.stat().st_mtime >= older_than_s and entry.is_file():
+                entry.unlink()
+                removed.append(entry)
+        except OSError:
+            pass
+    return removed
 
 
 def _fsync_file(path: Path) -> None:

@@ -41,7 +41,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO, Callable, Iterable, Iterator, M
 import numpy as np
 from PIL import Image
 
-from studio.core.atomic import atomic_path
+from studio.core.atomic import atomic_path, remove_stale_temps
 from studio.core.errors import StudioError
 from studio.gan.recipe import Recipe
 from studio.imaging import codecs
@@ -288,6 +288,7 @@ def export_image(
         raise ExportError(f"cannot write {target.name}: the folder {target.parent} does not exist")
     if not settings.overwrite and os.path.lexists(target):
         raise ExportError(_exists_message(target))
+    remove_stale_temps(target.parent)           # what an export killed mid-write left behind
     recipe_text = recipe.to_json() if recipe is not None and settings.embed_recipe else None
     icc = srgb_profile() if settings.icc and array.shape[2] >= 3 else None
     encoder = codecs.ENCODERS[settings.format, settings.format == "png" and array.dtype == np.uint16]

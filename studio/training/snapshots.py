@@ -18,7 +18,6 @@ and in its ``training_state`` metadata (JSON) the counters: ``kimg``, ``nimg``, 
 from __future__ import annotations
 
 import json
-import os
 from pathlib import Path
 from typing import Any, Mapping
 
@@ -37,18 +36,6 @@ def is_training_snapshot(path: str | Path) -> bool:
         return False
     state = json.loads(meta.get("training_state") or "{}")
     return "nimg" in state and any(k.startswith("G.") for k in keys)
-
-
-def remove_stale_temp_files(run_dir: str | Path) -> list[Path]:
-    """Delete temporary files a killed writer left behind (``.NAME.<hex>.tmp``)."""
-    removed = []
-    for entry in Path(run_dir).glob(".*.tmp"):
-        try:
-            os.remove(entry)
-            removed.append(entry)
-        except OSError:
-            pass
-    return removed
 
 
 def optimizer_tensors(opt: torch.optim.Optimizer, module: torch.nn.Module, prefix: str) -> dict[str, torch.Tensor]:
@@ -110,5 +97,5 @@ def join_state(plain: Mapping[str, Any], tensors: Mapping[str, torch.Tensor], pr
     return state
 
 
-__all__ = ["is_training_snapshot", "remove_stale_temp_files", "optimizer_tensors",
+__all__ = ["is_training_snapshot", "optimizer_tensors",
            "load_optimizer_tensors", "split_state", "join_state"]

@@ -59,6 +59,7 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 
+from studio.core.atomic import remove_stale_temps
 from studio.data.dataset import ImageFolderDataset
 from studio.gan.networks import Discriminator, Generator, GeneratorConfig, make_discriminator, make_generator
 from studio.imaging import sheets
@@ -75,7 +76,6 @@ from studio.training.snapshots import (
     join_state,
     load_optimizer_tensors,
     optimizer_tensors,
-    remove_stale_temp_files,
     split_state,
 )
 from studio.training.stylegan2 import StyleGAN2Family
@@ -276,7 +276,7 @@ class Trainer:
         self.batch_gpu = opts.batch // self.world
         self.mbstd_group = self.family.mbstd_group(self.batch_gpu)
         if self.rank == 0:
-            for stale in remove_stale_temp_files(self.run_dir):
+            for stale in remove_stale_temps(self.run_dir, older_than_s=0):   # the run folder is this worker's
                 self.log(f"removed a half-written file left by an interrupted run: {stale.name}", "warning")
             stop = self.run_dir / STOP_FILE
             if stop.exists():

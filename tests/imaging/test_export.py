@@ -5,6 +5,7 @@ from __future__ import annotations
 import errno
 import io
 import os
+import time
 import struct
 import warnings
 import zlib
@@ -492,3 +493,17 @@ def test_read_image_reads_other_tiffs(tmp_path: Path, options: dict) -> None:
     image = _noise(20, 30, 3, np.uint8)
     Image.fromarray(image).save(tmp_path / "other.tif", **options)
     assert np.array_equal(read_image(tmp_path / "other.tif"), image)
+
+
+def test_an_export_clears_what_a_killed_export_left_behind(tmp_path: Path) -> None:
+    stale = tmp_path / ".print.png.0123456789ab.tmp"          # atomic_path's name for a write in progress
+    stale.write_bytes(b"half a PNG")
+    fresh = tmp_path / ".other.png.ba9876543210.tmp"           # another export, still writing
+    fresh.write_bytes(b"in progress")
+    mine = tmp_path / ".notes.tmp"                             # not the studio's: left alone
+    mine.write_bytes(b"x")
+    old = time.time() - 2 * 3600
+    os.utime(stale, (old, old))
+    os.utime(mine, (old, old))
+    export_image(tmp_path / "print.png", _gradient(), None, ExportSettings(overwrite=True))
+    assert not stale.exists() and fresh.exists() and mine.exists()
