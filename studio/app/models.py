@@ -5,6 +5,11 @@ dropped or opened image: the candidates are the file the user gave, the path the
 remembers, the library's last known path for the fingerprint, and the bundled default model
 when the recipe was made with it; each is loaded and must have the recipe's fingerprint (a
 file that moved or changed is never taken for the one the recipe means).
+
+An image from elsewhere is untrusted, and so is the path written inside its recipe: it is a hint,
+not an instruction. It is opened only when it is a model the studio already knows (one the
+artist opened before: the recent models, the library, the bundled default); otherwise the search
+says which model the image needs and the artist chooses the file.
 """
 
 from __future__ import annotations
@@ -20,6 +25,9 @@ from studio.gan.formats import LoadedNetwork, load_network, resolve_network_path
 from studio.gan.recipe import Recipe
 
 ProgressFn = Callable[[int, int], None]
+
+#: How the file the artist chose (``--network``, or the window's file dialog) is named in notes.
+GIVEN = "the file you chose"
 
 
 @dataclass
@@ -54,15 +62,56 @@ def _library_path(fingerprint: str, library: Any | None, notes: list[str]) -> st
     return record.last_path if record is not None and record.last_path else None
 
 
+def _resolved(path: str) -> str:
+    try:
+        return str(Path(path).expanduser().resolve())
+    except (OSError, RuntimeError, ValueError):
+        return path
+
+
+def known_model_paths(library: Any | None = None) -> set[str]:
+    """Model files the artist has opened before: the recent models, the library's, the default."""
+    from studio.core.settings import load_settings
+
+    known = {_resolved(str(paths.default_network_path()))}
+    try:
+        known |= {_resolved(source) for source in load_settings().recent_models}
+    except Exception:  # noqa: BLE001 - unreadable settings know nothing
+        pass
+    try:
+        if library is None or isinstance(library, (str, os.PathLike)):
+            path = Path(library) if library is not None else paths.library_db_path()
+            if path.exists():
+                from studio.library.store import Library
+
+                with Library(path) as own:
+                    records = own.models()
+            else:
+                records = []
+        else:
+            records = library.models()
+        known |= {_resolved(r.last_path) for r in records if r.last_path}
+    except Exception:  # noqa: BLE001 - a damaged library knows nothing
+        pass
+    return known
+
+
 def model_candidates(recipe: Recipe, *, given: str | None = None, library: Any | None = None,
                      notes: list[str] | None = None) -> list[tuple[str, str]]:
-    """(where, path) pairs to try for ``recipe``'s model, in order: given, recipe, library, default."""
+    """(where, path) pairs to try for ``recipe``'s model, in order: given, recipe, library, default.
+
+    The recipe's own path takes part only when it is a model the studio knows (see the module
+    docstring); otherwise ``notes`` says so."""
     notes = [] if notes is None else notes
     candidates: list[tuple[str, str]] = []
     if given:
-        candidates.append(("--network", given))
+        candidates.append((GIVEN, given))
     if recipe.model.path:
-        candidates.append(("the recipe's model path", recipe.model.path))
+        if _resolved(recipe.model.path) in known_model_paths(library):
+            candidates.append(("the recipe's model path", recipe.model.path))
+        else:
+            notes.append(f"the image names {recipe.model.path}, a file the studio has not opened before; "
+                         "open it yourself if you trust it")
     known = _library_path(recipe.model.fingerprint, library, notes)
     if known:
         candidates.append(("the library", known))
@@ -98,8 +147,8 @@ def find_model(recipe: Recipe, *, given: str | None = None, library: Any | None 
             continue
         if network.fingerprint == wanted:
             return ModelSearch(network, notes)
-        if where == "--network":
-            notes.append(f"--network {resolved} is not the model the recipe names "
+        if where == GIVEN:
+            notes.append(f"{resolved} is not the model the recipe names "
                          f"({recipe.model.name or 'unnamed'}, fingerprint {wanted[:12]}...); looking elsewhere")
         else:
             notes.append(f"{where} ({resolved}) holds another model now (fingerprint {network.fingerprint[:12]}...)")

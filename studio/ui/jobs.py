@@ -33,8 +33,9 @@ def load_model(source: str) -> Job:
     return job
 
 
-def load_model_for_recipe(recipe_json: str, library_path: str | None) -> Job:
-    """Find and open the model a recipe names (the one rule of :func:`studio.app.models.find_model`)."""
+def load_model_for_recipe(recipe_json: str, library_path: str | None, given: str | None = None) -> Job:
+    """Find and open the model a recipe names (the one rule of :func:`studio.app.models.find_model`);
+    ``given`` is a file the artist chose for it."""
 
     def job(ctx: JobContext) -> dict:
         from studio.app.models import find_model, model_info
@@ -43,7 +44,7 @@ def load_model_for_recipe(recipe_json: str, library_path: str | None) -> Job:
         from studio.gan.render import Renderer
 
         recipe = Recipe.from_json(recipe_json)
-        search = find_model(recipe, library=library_path, device=ctx.state.device)
+        search = find_model(recipe, given=given, library=library_path, device=ctx.state.device)
         if search.network is None:
             why = f" ({search.notes[0]})" if search.notes else ""
             raise StudioError(f"This image needs the model '{recipe.model.name or 'unnamed'}' (fingerprint "

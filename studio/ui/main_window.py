@@ -342,13 +342,33 @@ class MainWindow(QMainWindow):
             self.explore.show_recipe(recipe)
             return
 
-        def show(info: dict) -> None:
-            if info["fingerprint"] == recipe.model.fingerprint:
-                self.show_explore()
-                self.explore.show_recipe(recipe)
-
         # the request's own signals: a restore superseded by another model opening goes quiet
-        self.session.open_model_for(recipe).finished.connect(show)
+        self.session.open_model_for(recipe).on(finished=lambda info: self._show_restored(recipe, info),
+                                               failed=lambda message: self._ask_for_model(recipe, message))
+
+    def _ask_for_model(self, recipe, message: str) -> None:
+        """The studio does not know the image's model (a path inside an image is never opened on its
+        own): say which one it needs and let the artist choose the file."""
+        box = QMessageBox(QMessageBox.Icon.Question, "Which model made this image?",
+                          f"{message}\n\nIf you have it, choose its file.",
+                          QMessageBox.StandardButton.Open | QMessageBox.StandardButton.Cancel, self)
+        self._model_question = box
+
+        def answered(result: int) -> None:
+            if result != QMessageBox.StandardButton.Open:
+                return
+            path, _ = QFileDialog.getOpenFileName(self, f"The model '{recipe.model.name}'", "", NETWORK_FILTER)
+            if path:
+                self.session.open_model_for(recipe, given=path).on(
+                    finished=lambda info: self._show_restored(recipe, info))
+
+        box.finished.connect(answered)
+        box.open()                      # not modal to the studio: the artist can look around first
+
+    def _show_restored(self, recipe, info: dict) -> None:
+        if info["fingerprint"] == recipe.model.fingerprint:
+            self.show_explore()
+            self.explore.show_recipe(recipe)
 
     # -- closing ------------------------------------------------------------------------------------------
     def closeEvent(self, event) -> None:  # noqa: N802

@@ -76,7 +76,7 @@ class StudioSession(QObject):
         return self.client.submit(MODEL_KEY, jobs.load_model(source)).on(
             finished=self._on_model_loaded, failed=self._on_model_failed)
 
-    def open_model_for(self, recipe):
+    def open_model_for(self, recipe, given: str | None = None):
         """Find and load the model ``recipe`` was made with (``studio.app.models.find_model``'s rule:
         the recipe's path, the library's, the bundled default; the fingerprint must match)."""
         self.status.emit(f"Looking for '{recipe.model.name}' to restore the image …", 0)
@@ -87,7 +87,7 @@ class StudioSession(QObject):
             pass
         self._pending_source = None
         # not found is a status line, not the "could not open" dialog: nothing the artist chose failed
-        return self.client.submit(MODEL_KEY, jobs.load_model_for_recipe(recipe.to_json(), library_path)).on(
+        return self.client.submit(MODEL_KEY, jobs.load_model_for_recipe(recipe.to_json(), library_path, given)).on(
             finished=self._on_model_loaded, failed=lambda message: self.status.emit(message, 0))
 
     def _on_model_loaded(self, result: dict) -> None:

@@ -22,7 +22,14 @@ def recipe_of(tiny_model):
     return make
 
 
-def test_the_recipe_path_is_enough(recipe_of, tiny_model):
+def test_the_recipe_path_counts_only_for_a_model_the_studio_knows(recipe_of, tiny_model):
+    from studio.core.settings import load_settings, save_settings
+
+    stranger = find_model(recipe_of(tiny_model))            # an image from elsewhere names a file ...
+    assert stranger.network is None and "has not opened before" in stranger.notes[0]
+    settings = load_settings()
+    settings.add_recent(str(tiny_model))                     # ... that the artist opened once
+    save_settings(settings)
     found = find_model(recipe_of(tiny_model))
     assert found.network is not None and found.network.path == tiny_model and found.notes == []
 
@@ -50,4 +57,6 @@ def test_a_file_with_another_fingerprint_is_never_taken(recipe_of, tiny_model, t
 
 def test_the_default_model_is_a_candidate_for_its_own_images(tiny_model):
     recipe = Recipe(model=ModelRef("0" * 64, "default-abstract", "/elsewhere/default-abstract.safetensors"), seed=1)
-    assert [where for where, _ in model_candidates(recipe)] == ["the recipe's model path", "the bundled default model"]
+    notes: list[str] = []
+    assert [where for where, _ in model_candidates(recipe, notes=notes)] == ["the bundled default model"]
+    assert "has not opened before" in notes[0]

@@ -33,10 +33,25 @@ def model(golden, tmp_path_factory):
 
 @pytest.fixture()
 def generated(model, tmp_path):
-    """seed0005.png made by `studio generate`, carrying its recipe (with the model's path)."""
+    """seed0005.png made by `studio generate`, carrying its recipe (with the model's path), with the
+    model known to the studio as if the artist had opened it (a recipe's path is only a hint)."""
+    from studio.core.settings import load_settings, save_settings
+
+    settings = load_settings()
+    settings.add_recent(str(model))
+    save_settings(settings)
     assert main(["generate", "--network", str(model), "--seeds", "5", "--trunc", "0.8",
                  "--outdir", str(tmp_path / "gen")]) == 0
     return tmp_path / "gen" / "seed0005.png"
+
+
+def test_a_model_path_the_studio_never_opened_is_not_opened(model, tmp_path, capsys):
+    """A PNG from elsewhere names a file: the export uses the image's pixels and says why."""
+    assert main(["generate", "--network", str(model), "--seeds", "5", "--outdir", str(tmp_path / "gen")]) == 0
+    capsys.readouterr()
+    assert main(["export", str(tmp_path / "gen" / "seed0005.png"), "--out", str(tmp_path / "p.png")]) == 0
+    err = capsys.readouterr().err
+    assert "has not opened before" in err and "post-processed the image's own pixels" in err
 
 
 def test_issue_example_re_renders_at_print_size(model, generated, tmp_path, capsys):

@@ -121,19 +121,24 @@ def test_interpolate_between_favourites_keeps_their_truncation(make_window, tiny
 
 def test_file_open_image_restores_a_print_and_open_model_accepts_it_too(make_window, tiny_model, tmp_path, qtbot,
                                                                         monkeypatch):
-    from PySide6.QtWidgets import QFileDialog
+    from PySide6.QtWidgets import QFileDialog, QMessageBox
 
     out = tmp_path / "out"
     assert main(["generate", "--network", str(tiny_model), "--seeds", "31", "--trunc", "0.7",
                  "--outdir", str(out)]) == 0
-    assert main(["export", str(out / "seed0031.png"), "--format", "tiff", "--out", str(tmp_path / "print.tif")]) == 0
+    assert main(["export", str(out / "seed0031.png"), "--format", "tiff", "--out", str(tmp_path / "print.tif"),
+                 "--network", str(tiny_model)]) == 0
     window = make_window()
-    chosen = [str(tmp_path / "print.tif")]
-    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (chosen[0], ""))
-    window.open_image_action.trigger()                    # File > Open image…
+    chosen = [str(tmp_path / "print.tif"), str(tiny_model)]
+    monkeypatch.setattr(QFileDialog, "getOpenFileName", lambda *a, **k: (chosen.pop(0), ""))
+    window.open_image_action.trigger()                    # File > Open image… on a print from elsewhere:
+    wait_for(qtbot, lambda: getattr(window, "_model_question", None) is not None
+             and window._model_question.isVisible())      # its model's path is not opened on its own
+    assert window.session.model is None and "tiny" in window._model_question.text()
+    window._model_question.button(QMessageBox.StandardButton.Open).click()   # the artist chooses the file
     wait_for(qtbot, lambda: window.session.model is not None and 31 in window.explore.page_seeds())
     assert window.explore.page_state.truncation_psi == 0.7
     window.explore.psi.set_value(1.0)
-    chosen[0] = str(out / "seed0031.png")
+    chosen.append(str(out / "seed0031.png"))
     window.choose_model()                                 # Open model… on an image restores it as well
     wait_for(qtbot, lambda: window.explore.page_state.truncation_psi == 0.7)
