@@ -23,12 +23,9 @@ ISSUE_FLAGS = ["--aspect", "1.27", "--mode", "stretch", "--print", "4x5cm", "--d
 
 
 @pytest.fixture(scope="module")
-def model(golden, tmp_path_factory):
-    """A tiny rosinality checkpoint (64 px) from the golden data, as tests/test_cli.py builds it."""
-    folder = tmp_path_factory.mktemp("export_models")
-    sg2 = golden("rosinality_sg2_64")
-    torch.save({"g_ema": sg2.group("g_ema"), "latent_avg": sg2["in.truncation_latent"][0]}, folder / "sg2.pt")
-    return folder / "sg2.pt"
+def model(tiny_model):
+    """The golden 64 px rosinality network as a checkpoint file (tests/conftest.py)."""
+    return tiny_model
 
 
 @pytest.fixture()

@@ -17,12 +17,9 @@ from studio.gan.render_settings import RenderSettings
 
 
 @pytest.fixture(scope="module")
-def network(golden, tmp_path_factory):
-    """The golden 64 px rosinality network saved as a checkpoint file."""
-    folder = tmp_path_factory.mktemp("models")
-    sg2 = golden("rosinality_sg2_64")
-    torch.save({"g_ema": sg2.group("g_ema"), "latent_avg": sg2["in.truncation_latent"][0]}, folder / "sg2.pt")
-    return folder / "sg2.pt"
+def network(tiny_model):
+    """The golden 64 px rosinality network as a checkpoint file (tests/conftest.py)."""
+    return tiny_model
 
 
 def test_writes_an_mp4(network, tmp_path, capsys):
