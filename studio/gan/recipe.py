@@ -416,6 +416,8 @@ class Recipe:
             data = json.loads(text)
         except (json.JSONDecodeError, UnicodeDecodeError) as exc:
             raise ValueError(f"the recipe is not valid JSON: {exc}") from None
+        except RecursionError:
+            raise ValueError("the recipe is nested too deeply to be a studio recipe") from None
         return cls.from_dict(data)
 
 

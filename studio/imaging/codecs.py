@@ -371,6 +371,9 @@ def _read_with_pillow(source: Path) -> np.ndarray:
             return as_image_array(np.asarray(picture))
     except UnidentifiedImageError:
         raise ValueError(f"{source.name} is not an image the studio can read") from None
+    except Image.DecompressionBombError:
+        raise ValueError(f"{source.name} declares more pixels than the studio reads "
+                         f"({Image.MAX_IMAGE_PIXELS * 2:,} at most): it may be a decompression bomb") from None
 
 
 def _read_png16(data: bytes, name: str) -> np.ndarray:

@@ -147,6 +147,9 @@ def read_recipe(path: str | os.PathLike[str]) -> Recipe | None:
                 text = getattr(picture, "text", {}).get(PNG_KEY)
     except UnidentifiedImageError:
         raise ValueError(f"{source.name} is neither an image nor a recipe file") from None
+    except Image.DecompressionBombError:
+        raise ValueError(f"{source.name} declares more pixels than the studio reads: it may be a decompression "
+                         "bomb") from None
     return None if text is None else Recipe.from_json(text)
 
 
@@ -161,6 +164,8 @@ def _tiff_recipe(picture: Image.Image) -> Recipe | None:
         data = json.loads(description)
     except json.JSONDecodeError:
         return None  # a description that merely mentions the key
+    except RecursionError:
+        raise ValueError("the recipe in this TIFF is nested too deeply to be a studio recipe") from None
     if not isinstance(data, Mapping) or VERSION_KEY not in data:
         return None
     return Recipe.from_dict(data)
@@ -224,6 +229,8 @@ def _read_json_recipe(source: Path) -> Recipe | None:
         data = json.loads(source.read_bytes())
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ValueError(f"{source.name} is not valid JSON: {exc}") from None
+    except RecursionError:
+        raise ValueError(f"{source.name} is nested too deeply to be a studio recipe") from None
     if not isinstance(data, Mapping) or VERSION_KEY not in data:
         return None
     return Recipe.from_dict(data)

@@ -84,3 +84,49 @@ def test_a_network_file_declaring_impossible_sizes_is_refused_before_allocating(
     save_file(tensors, str(forged), metadata=meta)
     with pytest.raises(ModelFormatError, match=message):
         load_network(forged)
+
+
+def _deep(depth: int) -> str:
+    return "[" * depth + "]" * depth
+
+
+def test_deeply_nested_or_mistyped_files_get_a_sentence_not_a_traceback(tmp_path, capsys):
+    import struct
+    import zlib
+
+    from safetensors import safe_open
+    from safetensors.torch import save_file
+
+    from studio.gan.formats import load_network
+    from studio.gan.formats.native import save_native
+    from studio.gan.networks import GeneratorConfig, make_generator
+
+    recipe = tmp_path / "deep.json"                        # a recipe nested 100,000 deep
+    recipe.write_text('{"studio_recipe": 1, "seed": ' + _deep(100_000) + "}")
+    assert main(["export", str(recipe), "--out", str(tmp_path / "x.png")]) == 2
+    assert "nested too deeply" in capsys.readouterr().err
+
+    G = make_generator(GeneratorConfig(z_dim=8, w_dim=8, img_resolution=8, mapping_layers=1, channel_base=64,
+                                       channel_max=8))
+    save_native(tmp_path / "ok.safetensors", G)
+    with safe_open(str(tmp_path / "ok.safetensors"), framework="pt") as f:
+        meta, tensors = dict(f.metadata()), {k: f.get_tensor(k) for k in f.keys()}
+    for key, value, message in (("provenance", "[1, 2]", "provenance is list"),
+                                ("training_state", _deep(50_000), "nested too deeply")):
+        forged = tmp_path / f"{key}.safetensors"
+        save_file(tensors, str(forged), metadata={**meta, key: value})
+        with pytest.raises(ModelFormatError, match=message):
+            load_network(forged)
+
+    width = height = 20_000                                # 400 M pixels declared in 8-bit PNG headers
+    row = b"\x00" + b"\x00" * width * 3
+    raw = b"".join([row] * 4)                              # a few rows are enough to declare the size
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    bomb = tmp_path / "bomb.png"
+    bomb.write_bytes(b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", width, height, 8, 2, 0, 0, 0))
+                     + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
+    assert main(["export", str(bomb), "--out", str(tmp_path / "y.png")]) == 2
+    err = capsys.readouterr().err
+    assert "decompression bomb" in err and "Traceback" not in err

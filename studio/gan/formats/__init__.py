@@ -131,7 +131,7 @@ def _is_safetensors_header(path: Path, length: int, size: int) -> bool:
         with open(path, "rb") as f:
             f.seek(8)
             return isinstance(json.loads(f.read(length)), dict)
-    except (OSError, ValueError):
+    except (OSError, ValueError, RecursionError):     # a header nested thousands deep is no network
         return False
 
 

@@ -123,6 +123,9 @@ def load_native(path: str | Path, with_discriminator: bool = True):
             "provenance": json.loads(metadata.get("provenance", "{}")),
             "training_state": json.loads(metadata.get("training_state", "{}")),
         }
+        for key in ("provenance", "training_state"):
+            if not isinstance(meta[key], dict):
+                raise ValueError(f"its {key} is {type(meta[key]).__name__}, not an object")
         G = make_generator(g_config)
         load_state(G, {k[6:]: v for k, v in tensors.items() if k.startswith("G_ema.")}, "generator")
         D = None
@@ -133,4 +136,6 @@ def load_native(path: str | Path, with_discriminator: bool = True):
             D = D.eval().requires_grad_(False)
     except (KeyError, ValueError, TypeError) as exc:
         raise ModelFormatError(f"'{Path(path).name}' has damaged metadata: {exc}") from None
+    except RecursionError:
+        raise ModelFormatError(f"'{Path(path).name}' has metadata nested too deeply to be a studio network") from None
     return G.eval().requires_grad_(False), D, meta
