@@ -17,6 +17,7 @@ from PIL import Image
 from studio.data.prepare import (
     ImageProblem,
     crop_image,
+    is_regular_file,
     load_image,
     mean_aspect_ratio,
     prepare,
@@ -50,6 +51,8 @@ def preview(src: str, crop: str, resolution: int, count: int = 4, *, trim_frames
     if crop == "rect":
         sizes = []
         for path in files[:RATIO_SAMPLE]:
+            if not is_regular_file(path):
+                continue
             try:
                 with Image.open(path) as img:
                     sizes.append(img.size)

@@ -70,11 +70,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     return run_command(args.func, args)
 
 
+def _escape_unprintable_output() -> None:
+    """File names that are not valid in the terminal's encoding print escaped (``caf\\udce9``).
+
+    Without this a strict UTF-8 terminal turns a finished command's report into an error.
+    """
+    for stream in (sys.stdout, sys.stderr):
+        reconfigure = getattr(stream, "reconfigure", None)
+        if reconfigure is not None:
+            reconfigure(errors="backslashreplace")
+
+
 def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namespace) -> int:
     from studio.core.errors import StudioError
     from studio.core.runtime import tune_allocator
 
     tune_allocator()
+    _escape_unprintable_output()
 
     try:
         return func(args)

@@ -24,6 +24,7 @@ import math
 import os
 import re
 import shutil
+import stat
 import warnings
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
@@ -39,7 +40,7 @@ from studio.imaging.metadata import save_png
 
 __all__ = [
     "CROP_MODES", "RESAMPLE_MODES", "ImageProblem", "PrepareCancelled", "PreparedImage", "PrepareReport",
-    "scan_images", "load_image", "crop_image", "remove_frame", "mean_aspect_ratio", "parse_keep", "prepare",
+    "scan_images", "is_regular_file", "load_image", "crop_image", "remove_frame", "mean_aspect_ratio", "parse_keep", "prepare",
     "dataset_file_name", "STUDIO_FILES",
 ]
 
@@ -127,10 +128,11 @@ class PrepareReport:
 
 
 def scan_images(src: str | os.PathLike[str], *, exclude: Iterable[Path] = ()) -> list[Path]:
-    """Every regular file under ``src`` (recursively, sorted, hidden files and folders left out).
+    """Every file under ``src`` (recursively, sorted, hidden files and folders left out).
 
-    Non-images are included on purpose: :func:`prepare` reports them as skipped. Folders in
-    ``exclude`` (e.g. an output folder inside the source) are not entered.
+    Non-images, FIFOs, devices and broken links are included on purpose: :func:`prepare`
+    reports them as skipped (without opening them). Folders in ``exclude`` (e.g. an output
+    folder inside the source) are not entered.
     """
     root = Path(src)
     excluded = {p.resolve() for p in exclude}
@@ -140,7 +142,7 @@ def scan_images(src: str | os.PathLike[str], *, exclude: Iterable[Path] = ()) ->
         dirs[:] = sorted(d for d in dirs if not d.startswith(".") and (here / d).resolve() not in excluded)
         for name in sorted(files):
             path = here / name
-            if not name.startswith(".") and path.is_file():
+            if not name.startswith(".") and not path.is_dir():
                 found.append(path)
     return sorted(found, key=lambda p: p.relative_to(root).as_posix())
 
@@ -174,6 +176,22 @@ def _to_rgb(img: Image.Image) -> Image.Image:
     return img.convert("RGB")
 
 
+def _file_kind(mode: int) -> str:
+    for test, kind in ((stat.S_ISFIFO, "FIFO"), (stat.S_ISSOCK, "socket"), (stat.S_ISCHR, "character device"),
+                       (stat.S_ISBLK, "block device")):
+        if test(mode):
+            return kind
+    return "special file"
+
+
+def is_regular_file(path: str | os.PathLike[str]) -> bool:
+    """True for a plain file (links followed); False for FIFOs, devices, folders, broken links."""
+    try:
+        return stat.S_ISREG(os.stat(path).st_mode)
+    except OSError:
+        return False
+
+
 def load_image(path: str | os.PathLike[str], *, min_size: int | None = None,
                max_pixels: int | None = None) -> Image.Image:
     """Decode ``path`` fully into an RGB image, honouring EXIF orientation.
@@ -184,15 +202,18 @@ def load_image(path: str | os.PathLike[str], *, min_size: int | None = None,
             ``Image.MAX_IMAGE_PIXELS``; 0: no limit).
 
     Raises:
-        ImageProblem: with ``reason`` "empty file", "not an image", "truncated",
-            "too small (WxH px; need N)", "decompression bomb (N px)" or "unreadable (...)".
+        ImageProblem: with ``reason`` "not a regular file (a FIFO)", "empty file", "not an image",
+            "truncated", "too small (WxH px; need N)", "decompression bomb (N px)" or "unreadable (...)".
     """
     path = Path(path)
     try:
-        if path.stat().st_size == 0:
-            raise ImageProblem("empty file")
+        info = path.stat()
     except OSError as exc:
         raise ImageProblem(f"unreadable ({exc.strerror or exc})") from None
+    if not stat.S_ISREG(info.st_mode):   # opening a FIFO would wait for a writer forever
+        raise ImageProblem(f"not a regular file (a {_file_kind(info.st_mode)})")
+    if info.st_size == 0:
+        raise ImageProblem("empty file")
     limit = Image.MAX_IMAGE_PIXELS if max_pixels is None else (max_pixels or None)
     try:
         with warnings.catch_warnings():

@@ -151,6 +151,23 @@ def test_labels_skip_root_files(tmp_path):
     assert report.count == 1 and _reasons(report, src) == {"loose.png": "not in a sub-folder (no label)"}
 
 
+def test_fifos_and_broken_links_are_listed_without_being_opened(tmp_path):
+    """A FIFO would block the first read forever; it and a dangling link are skipped and listed."""
+    import os
+
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.new("RGB", (40, 40), (1, 2, 3)).save(src / "a.png")
+    os.mkfifo(src / "pipe.png")
+    (src / "gone.png").symlink_to(tmp_path / "nowhere.png")
+    assert [p.name for p in scan_images(src)] == ["a.png", "gone.png", "pipe.png"]
+    report = prepare(src, tmp_path / "out", **OPTS)   # returns: nothing waited on the FIFO
+    reasons = _reasons(report, src)
+    assert report.count == 1 and reasons["pipe.png"] == "not a regular file (a FIFO)"
+    assert reasons["gone.png"].startswith("unreadable (")
+    assert "pipe.png: not a regular file (a FIFO)" in report.summary()
+
+
 def test_dest_rules(tmp_path, source):
     src, good = source
     out = tmp_path / "out"
@@ -247,6 +264,28 @@ def test_cli_prepare_clip(tmp_path, source, capsys):
                "--device", "cpu"])
     assert rc == 0 and "CLIP rejected 3" in capsys.readouterr().out
     assert len(list((tmp_path / "o/rejected").iterdir())) == len(good) - 5
+
+
+def test_cli_prepare_with_a_file_name_that_is_not_utf8(tmp_path):
+    """On a strict UTF-8 terminal the report still prints (escaped) and the command succeeds."""
+    import os
+    import subprocess
+    import sys
+
+    src = tmp_path / "src"
+    src.mkdir()
+    Image.new("RGB", (40, 40), (1, 2, 3)).save(src / "good.png")
+    with open(os.path.join(os.fsencode(src), b"caf\xe9.png"), "wb") as f:
+        f.write(b"not a picture")
+    env = dict(os.environ, PYTHONIOENCODING="utf-8:strict", LC_ALL="C.UTF-8")
+    result = subprocess.run([sys.executable, "-m", "studio", "prepare", str(src), str(tmp_path / "out"), "--res",
+                             "32", "--min-size", "16"], capture_output=True, text=True, errors="replace",
+                            timeout=120, env=env)
+    assert result.returncode == 0, result.stderr
+    assert "prepared 1 image" in result.stdout and "caf\\udce9.png: not an image" in result.stdout
+    assert "Traceback" not in result.stderr and "error" not in result.stderr
+    skipped = json.loads((tmp_path / "out/report.json").read_text())["skipped"]
+    assert len(skipped) == 1 and skipped[0]["reason"] == "not an image"
 
 
 @pytest.mark.parametrize("argv, message", [

@@ -311,6 +311,17 @@ def test_reading_does_not_touch_numpy_builtin_dtypes() -> None:
     assert np.dtype("f8").isnative
 
 
+@pytest.mark.parametrize("spec, elsize", [(b"U2", 3), (b"U2", 1 << 40), (b"S4", 1 << 20)])
+def test_a_numpy_dtype_with_a_forged_item_size_is_refused(spec: bytes, elsize: int) -> None:
+    raw = (
+        b"\x80\x02}(X\x05\x00\x00\x00G_emaN"
+        b"X\x01\x00\x00\x00dcnumpy\ndtype\nX\x02\x00\x00\x00" + spec + b"\x89\x88\x87R"
+        b"(K\x03X\x01\x00\x00\x00<NNN\x8a\x08" + elsize.to_bytes(8, "little") + b"K\x04K\x08tbu."
+    )
+    with pytest.raises(ModelFormatError, match="forged item size"):
+        read_nvidia_pickle(io.BytesIO(raw))
+
+
 # --------------------------------------------------------------------------------------------
 # Malicious files
 # --------------------------------------------------------------------------------------------

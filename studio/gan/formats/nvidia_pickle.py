@@ -478,6 +478,8 @@ def _rebuild_parameter_with_state(
 # numpy ------------------------------------------------------------------------------------
 
 _NUMPY_KINDS = frozenset("biufcSU")
+#: Longest fixed-width string a network file could sensibly hold in one numpy item.
+_MAX_NP_ITEMSIZE = 1 << 16
 
 
 def _check_np_dtype(dtype: Any, what: str) -> np.dtype:
@@ -489,6 +491,10 @@ def _check_np_dtype(dtype: Any, what: str) -> np.dtype:
         )
     if dtype.kind not in _NUMPY_KINDS or dtype.fields is not None or dtype.subdtype is not None:
         raise _Malformed(f"{what} has the unsupported numpy dtype {dtype}")
+    # A dtype's state carries its own item size; a forged one (a 3-byte float, a unicode item
+    # that is not whole characters) would make numpy read past its buffers.
+    if dtype.itemsize > _MAX_NP_ITEMSIZE or np.dtype(dtype.str).itemsize != dtype.itemsize:
+        raise _Malformed(f"{what} has a numpy dtype with a forged item size ({dtype.itemsize} bytes)")
     return dtype
 
 
