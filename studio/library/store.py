@@ -75,6 +75,7 @@ __all__ = [
     "ORDERS",
     "EVENTS",
     "BUSY_TIMEOUT_S",
+    "MAX_SEARCH_WORDS",
     "MIGRATIONS",
     "SCHEMA_VERSION",
     "LibraryError",
@@ -112,6 +113,9 @@ _KEY_IGNORED_FIELDS = ("created", "studio_version")
 #: SQLite result codes that mean "this file is not a usable database".
 _SQLITE_NOTADB = 26
 _SQLITE_CORRUPT = 11
+
+#: Words one search may combine (each adds a clause; SQLite bounds a query's depth).
+MAX_SEARCH_WORDS = 64
 
 #: Most ids placed in one ``IN (...)`` list (below SQLite's bound-variable limit).
 _CHUNK = 500
@@ -506,6 +510,10 @@ class Library:
         try:
             # Reading the schema first makes a non-database file fail here with SQLITE_NOTADB.
             connection.execute("SELECT count(*) FROM sqlite_master").fetchone()
+            # A file damaged in its middle opens fine and fails query after query; find out now.
+            verdict = connection.execute("PRAGMA quick_check(1)").fetchone()[0]
+            if verdict != "ok":
+                raise sqlite3.DatabaseError(f"database disk image is malformed ({verdict})")
             mode = connection.execute("PRAGMA journal_mode=WAL").fetchone()[0]
             if str(mode).lower() != "wal":
                 log.warning("library: journal mode is %s, not WAL", mode)
@@ -858,7 +866,10 @@ class Library:
             clauses.append("images.stars >= ?")
             params.append(_check_stars(min_stars))
         if text is not None:
-            words = _check_text("text", text).split()
+            words = list(dict.fromkeys(_check_text("text", text).split()))
+            if len(words) > MAX_SEARCH_WORDS:
+                raise LibraryError(f"a search can use at most {MAX_SEARCH_WORDS} different words; "
+                                   f"this one has {len(words)}")
             for word in words:  # every word must appear in the note or the model name
                 clauses.append(
                     "(images.note LIKE ? ESCAPE '\\' OR images.model_name LIKE ? ESCAPE '\\')"

@@ -144,3 +144,21 @@ def test_open_or_recover(tmp_path):
     lib3.close()
     assert problem3 is None
     assert len(list(tmp_path.glob("lib.sqlite3.damaged-*"))) == 2
+
+
+def test_a_file_damaged_in_its_middle_is_found_at_open(tmp_path):
+    """Without a check at open, every later query would fail with 'malformed'."""
+    path = tmp_path / "lib.sqlite3"
+    with Library(path) as lib:
+        for seed in range(40):
+            lib.add(make_recipe(seed=seed), make_image(colour=(seed, 2 * seed, 90)), note=f"note {seed}")
+    data = bytearray(path.read_bytes())
+    page = 4096
+    assert len(data) > 8 * page
+    middle = len(data) // page // 2 * page
+    data[middle:middle + 2 * page] = bytes(range(256)) * (2 * page // 256)
+    path.write_bytes(bytes(data))
+    lib, problem = Library.open_or_recover(path)
+    with lib:
+        assert isinstance(problem, LibraryDamagedError) and problem.backup.read_bytes() == bytes(data)
+        assert len(lib) == 0 and lib.query(text="note") == []

@@ -180,6 +180,9 @@ def test_query_filters_and_count(filled):
     assert library.count(model=FINGERPRINT_A, min_stars=3) == 2
     assert library.count(tag="nothing") == 0
     assert library.count(text="storm", model=FINGERPRINT_B) == 0
+    assert {i.id for i in library.query(text="storm " * 600)} == {ids[1], ids[4]}   # repeats count once
+    with pytest.raises(LibraryError, match="at most 64 different words; this one has 600"):
+        library.query(text=" ".join(f"w{k}" for k in range(600)))
     with pytest.raises(ValueError):
         library.query(min_stars=9)
 

@@ -58,6 +58,12 @@ def test_edit_filter_reopen_and_delete(make_window, tiny_model, qtbot):
     panel.grid.select_row(0)
     panel.delete_selected(confirm=False)
     assert panel.grid.grid_model.rowCount() == 1
+    # a pasted essay as a search: the status bar says why nothing shows, then it recovers
+    panel.search.setText(" ".join(f"word{k}" for k in range(500)))
+    assert panel.grid.grid_model.rowCount() == 0
+    assert "at most 64 different words" in window.statusBar().currentMessage()
+    panel.search.clear()
+    assert panel.grid.grid_model.rowCount() == 1
 
 
 def test_dropping_a_png_restores_the_exact_image(make_window, tiny_model, tmp_path, qtbot):

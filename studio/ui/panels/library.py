@@ -23,6 +23,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from studio.library import LibraryError
 from studio.ui.session import StudioSession
 from studio.ui.widgets.image_grid import ImageGrid
 
@@ -171,7 +172,11 @@ class LibraryPanel(QWidget):
                           if m.image_count])
         self._fill_combo(self.tag_combo, "All tags", [(f"{t} ({n})", t) for t, n in lib.all_tags()])
         selected = set(self.selected_ids())
-        images = lib.query(**self.filters(), order=self.order_combo.currentData())
+        try:
+            images = lib.query(**self.filters(), order=self.order_combo.currentData())
+        except LibraryError as exc:   # e.g. a search of hundreds of words: say so, show nothing
+            self.session.status.emit(str(exc), 5000)
+            images = []
         self._images = {img.id: img for img in images}
         self.grid.grid_model.set_items([img.id for img in images], [_describe(img.recipe) for img in images])
         for img in images:
