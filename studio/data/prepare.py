@@ -19,6 +19,7 @@ or failed run leaves no half-made dataset behind.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -100,6 +101,7 @@ class PrepareReport:
     resolution: int = 0
     crop: str = "square"
     sources_used: int = 0
+    left: list[Path] = field(default_factory=list)   # files --force found but did not make, so kept
 
     @property
     def count(self) -> int:
@@ -119,6 +121,9 @@ class PrepareReport:
         if self.skipped:
             lines.append(f"skipped {len(self.skipped)} file{'s' * (len(self.skipped) != 1)}:")
             lines += [f"  {path}: {reason}" for path, reason in self.skipped]
+        if self.left:
+            lines.append(f"left {len(self.left)} file{'s' * (len(self.left) != 1)} the studio did not make:")
+            lines += [f"  {path}" for path in self.left]
         lines.append(f"report: {self.out / 'report.json'}")
         return "\n".join(lines)
 
@@ -381,35 +386,80 @@ def _is_inside(path: Path, folder: Path) -> bool:
 
 
 def _studio_entries(dest: Path) -> list[Path]:
-    """The files and folders in ``dest`` that a previous ``prepare`` made."""
+    """The files and folders in ``dest`` that a previous ``prepare`` may have made."""
     entries = []
-    for entry in dest.iterdir():
-        if entry.name in STUDIO_FILES and entry.is_file():
+    for entry in sorted(dest.iterdir()):
+        if entry.name in STUDIO_FILES and entry.is_file() and not entry.is_symlink():
             entries.append(entry)
-        elif entry.is_dir() and (_NUMBERED.match(entry.name) or entry.name in ("rejected", STAGING)):
+        elif entry.is_dir() and not entry.is_symlink() and (_NUMBERED.match(entry.name)
+                                                            or entry.name in ("rejected", STAGING)):
             entries.append(entry)
     return entries
 
 
-def _check_dest(src: Path, dest: Path, force: bool) -> None:
+def _previous_rejections(dest: Path) -> set[str]:
+    """The names under ``rejected/`` that the previous run's report says it wrote."""
+    try:
+        report = json.loads((dest / "report.json").read_text(encoding="utf-8"))
+        names = {entry["file"] for entry in report["rejected"]}
+    except (OSError, ValueError, RecursionError, KeyError, TypeError):
+        return set()
+    return {n for n in names if isinstance(n, str) and re.fullmatch(r"rejected/[A-Za-z0-9._-]+\.png", n)}
+
+
+def _check_dest(src: Path, dest: Path, force: bool) -> list[Path]:
+    """Refuse an unusable output folder; with ``force``, remove what an earlier run wrote.
+
+    Only the studio's own files go: its JSON files, the numbered folders of ``imgNNNNNNNN.png``,
+    the pictures the previous report lists under ``rejected/`` and the numbered crops in
+    ``.staging/``. Returns whatever else sat in those folders (left in place).
+    """
     if _is_inside(dest, src) or _is_inside(src, dest):
         raise StudioError(f"the output folder {dest} must lie outside the source folder {src} (and not contain it): "
                           "the source is never modified")
     if dest.exists() and not dest.is_dir():
         raise StudioError(f"{dest} exists and is not a folder")
-    if dest.is_dir() and any(dest.iterdir()):
-        if not force:
-            raise StudioError(f"the output folder {dest} is not empty; choose a new folder or add --force "
-                              "to replace a dataset the studio prepared there")
-        for entry in _studio_entries(dest):
-            if entry.is_dir():
-                if entry.name not in ("rejected", STAGING) and any(
-                        not re.fullmatch(r"img\d{8}\.png", p.name) for p in entry.iterdir()):
-                    raise StudioError(f"{entry} holds files the studio did not make; --force replaces only the "
-                                      "studio's own files: move them away first")
-                shutil.rmtree(entry)
-            else:
-                entry.unlink()
+    if not dest.is_dir() or not any(dest.iterdir()):
+        return []
+    if not force:
+        raise StudioError(f"the output folder {dest} is not empty; choose a new folder or add --force "
+                          "to replace a dataset the studio prepared there")
+    entries = _studio_entries(dest)
+    for entry in entries:   # check everything before removing anything
+        if _NUMBERED.match(entry.name) and any(
+                not (re.fullmatch(r"img\d{8}\.png", p.name) and p.is_file() and not p.is_symlink())
+                for p in entry.iterdir()):
+            raise StudioError(f"{entry} holds files the studio did not make; --force replaces only the "
+                              "studio's own files: move them away first")
+    ours = _previous_rejections(dest)
+    left: list[Path] = []
+    for entry in entries:
+        if entry.is_file():
+            entry.unlink()
+        elif _NUMBERED.match(entry.name):
+            shutil.rmtree(entry)
+        else:
+            for path in sorted(entry.iterdir()):
+                mine = (f"rejected/{path.name}" in ours if entry.name == "rejected"
+                        else re.fullmatch(r"\d{8}\.png", path.name) is not None)
+                if mine and path.is_file() and not path.is_symlink():
+                    path.unlink()
+                else:
+                    left.append(path)
+            if not any(entry.iterdir()):
+                entry.rmdir()
+    return left
+
+
+def _remove_written(staging: Path, written: list[Path]) -> None:
+    """Remove this run's staged crops and ``written`` files, then the folders they leave empty."""
+    staged = [p for p in staging.glob("*.png") if re.fullmatch(r"\d{8}\.png", p.name)]
+    for path in staged + written:
+        with contextlib.suppress(OSError):
+            path.unlink()
+    for folder in {staging, *(p.parent for p in written)}:
+        with contextlib.suppress(OSError):
+            folder.rmdir()   # only when empty: a user's file keeps its folder
 
 
 def _safe_stem(relative: str) -> str:
@@ -493,7 +543,8 @@ def prepare(
     cancelled = should_cancel or (lambda: False)
     report_progress = progress or (lambda stage, done, total: None)
 
-    _check_dest(src_path, dest_path, force)
+    report = PrepareReport(out=dest_path, resolution=resolution, crop=crop)
+    report.left = _check_dest(src_path, dest_path, force)
     scorer = None
     if clip_filter is not None:   # load before the slow part: a bad CLIP fails fast
         from studio.clip.model import load_clip
@@ -501,7 +552,6 @@ def prepare(
         scorer = load_clip(clip_spec, device=device, config=clip_config)
 
     files = scan_images(src_path, exclude=[dest_path])
-    report = PrepareReport(out=dest_path, resolution=resolution, crop=crop)
 
     def rel(path: Path) -> str:
         return path.relative_to(src_path).as_posix()
@@ -544,6 +594,7 @@ def prepare(
     # -- pass 2: crop into the staging folder ---------------------------------------------------
     dest_path.mkdir(parents=True, exist_ok=True)
     staging = dest_path / STAGING
+    written: list[Path] = []   # what this run moved into place, removed again if it fails
     try:
         staging.mkdir(exist_ok=True)
         crops: list[_Crop] = []
@@ -596,6 +647,7 @@ def prepare(
             target = dest_path / name
             target.parent.mkdir(exist_ok=True)
             os.replace(c.staged, target)
+            written.append(target)
             report.kept.append(PreparedImage(name, c.source, c.part, c.label, c.score))
             if c.label is not None:
                 labels.append([name, label_index[c.label]])
@@ -603,19 +655,18 @@ def prepare(
         for c in rejected:
             stem = _safe_stem(c.source) + (f"-{c.part}" if c.part else "")
             name, n = f"rejected/{stem}.png", 1
-            while name in used:
+            while name in used or os.path.lexists(dest_path / name):   # never over a file left there
                 n += 1
                 name = f"rejected/{stem}-{n}.png"
             used.add(name)
             (dest_path / "rejected").mkdir(exist_ok=True)
             os.replace(c.staged, dest_path / name)
+            written.append(dest_path / name)
             report.rejected.append(PreparedImage(name, c.source, c.part, c.label, c.score))
     except BaseException:
-        shutil.rmtree(staging, ignore_errors=True)
-        for entry in _studio_entries(dest_path) if dest_path.is_dir() else []:
-            shutil.rmtree(entry, ignore_errors=True) if entry.is_dir() else entry.unlink(missing_ok=True)
+        _remove_written(staging, written)
         raise
-    shutil.rmtree(staging, ignore_errors=True)
+    _remove_written(staging, [])
 
     # -- metadata ------------------------------------------------------------------------------
     created = datetime.now(timezone.utc).isoformat(timespec="seconds")

@@ -237,6 +237,60 @@ def test_clip_filter_keeps_top_n_and_copies_rejected(tmp_path, source):
     assert report.count == 4 and len(report.rejected) == 4
 
 
+def test_force_replaces_only_what_the_studio_wrote(tmp_path, source):
+    """Files the artist put in rejected/ or .staging/ survive --force, are listed, and are
+    never overwritten by a new rejection of the same name."""
+    from tests.clip_fixtures import make_tiny_clip
+
+    src, good = source
+    weights, config, _ = make_tiny_clip(tmp_path / "clip")
+    clip = dict(clip_filter="a painting", clip_spec=str(weights), clip_config=str(config), **OPTS)
+    out = tmp_path / "out"
+    first = prepare(src, out, keep="2", **clip)
+    mine = out / "rejected" / "keep-me.png"
+    mine.write_bytes(b"the artist's own file")
+    (out / ".staging").mkdir()
+    (out / ".staging" / "notes.txt").write_text("also mine")
+    second = prepare(src, out, keep="5", force=True, **clip)
+    assert mine.read_bytes() == b"the artist's own file" and (out / ".staging/notes.txt").is_file()
+    assert sorted(p.name for p in second.left) == ["keep-me.png", "notes.txt"]
+    assert "left 2 files the studio did not make:" in second.summary()
+    rejected_now = sorted(p.relative_to(out).as_posix() for p in (out / "rejected").iterdir())
+    assert rejected_now == sorted([r.file for r in second.rejected] + ["rejected/keep-me.png"])
+    now = {r.file for r in second.rejected}
+    assert len(now) == len(good) - 5
+    assert not any((out / r.file).exists() for r in first.rejected if r.file not in now)   # the first run's went
+
+    # an artist's file named like a rejection the run is about to write is not overwritten
+    mine.unlink()
+    third_names = {r.file for r in prepare(src, tmp_path / "probe", keep="5", **clip).rejected}
+    taken = out / sorted(third_names)[0]
+    report = json.loads((out / "report.json").read_text())
+    report["rejected"] = [r for r in report["rejected"] if r["file"] != taken.relative_to(out).as_posix()]
+    (out / "report.json").write_text(json.dumps(report))      # so the studio no longer owns it
+    taken.write_bytes(b"precious")
+    again = prepare(src, out, keep="5", force=True, **clip)
+    assert taken.read_bytes() == b"precious" and set(again.left) == {taken, out / ".staging/notes.txt"}
+    assert taken.relative_to(out).as_posix() not in {r.file for r in again.rejected}
+
+
+def test_a_failed_run_removes_only_its_own_files(tmp_path, source):
+    src, _ = source
+    out = tmp_path / "out"
+    prepare(src, out, **OPTS)
+    (out / "rejected").mkdir()
+    (out / "rejected" / "mine.png").write_bytes(b"x")
+    calls = []
+
+    def cancel() -> bool:
+        calls.append(1)
+        return len(calls) > 20
+
+    with pytest.raises(PrepareCancelled):
+        prepare(src, out, force=True, should_cancel=cancel, **OPTS)
+    assert [p.relative_to(out).as_posix() for p in out.rglob("*")] == ["rejected", "rejected/mine.png"]
+
+
 def test_cli_prepare(tmp_path, source, capsys):
     from studio.cli import main
 
