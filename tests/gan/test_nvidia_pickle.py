@@ -555,6 +555,48 @@ def test_refuses_object_arrays(tmp_path: Path, protocol: int) -> None:
         read_nvidia_pickle(path)
 
 
+_DEEP = 150_000
+
+
+@pytest.mark.parametrize("payload", [
+    # a dict key: EMPTY_TUPLE wrapped 150,000 times by TUPLE1, then SETITEM hashes it
+    b"\x80\x02}" + b")" + b"\x85" * _DEEP + b"Ns.",
+    # the same through SETITEMS and through the DICT opcode
+    b"\x80\x02}(" + b")" + b"\x85" * _DEEP + b"Nu.",
+    b"\x80\x02(" + b")" + b"\x85" * _DEEP + b"Nd.",
+    # a frozenset member, by opcode (protocol 4) and through builtins.frozenset
+    b"\x80\x04(" + b")" + b"\x85" * _DEEP + b"\x91.",
+    b"\x80\x02c__builtin__\nfrozenset\n)" + b"\x85" * _DEEP + b"\x85\x85R.",
+], ids=["setitem", "setitems", "dict", "frozenset-op", "frozenset-call"])
+def test_a_deeply_nested_key_is_refused_not_a_crash(tmp_path: Path, payload: bytes) -> None:
+    """Hashing such a key recurses in C with no limit: the process used to die (SIGSEGV)."""
+    path = tmp_path / "deep.pkl"
+    path.write_bytes(payload)
+    code = ("import sys; from studio.gan.formats.nvidia_pickle import read_nvidia_pickle\n"
+            "from studio.core.errors import StudioError\n"
+            "try:\n    read_nvidia_pickle(sys.argv[1])\nexcept StudioError as exc:\n    print(exc)")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-500:]
+    assert "nested too deeply or too large" in result.stdout
+
+
+@pytest.mark.parametrize("protocol", PROTOCOLS)
+def test_billion_laughs_in_an_attribute_stays_small(tmp_path: Path, protocol: int) -> None:
+    """Ten levels of lists that each repeat the one below ten times: 10**10 items once
+    expanded, a few hundred bytes in the file. Reading keeps them shared."""
+    snapshot, g_ema = _network_dict()
+    laughs: list = ["ha"] * 10
+    for _ in range(9):
+        laughs = [laughs] * 10
+    g_ema.mapping.laughs = laughs
+    path = tmp_path / "laughs.pkl"
+    path.write_bytes(dump_nvidia(snapshot, protocol))
+    assert path.stat().st_size < 200_000
+    data = read_nvidia_pickle(path)
+    read = data["G_ema"].submodule("mapping").attrs["laughs"]
+    assert read[0] is read[1] and read[0][0][0][0][0][0][0][0][0] == ["ha"] * 10
+
+
 def test_refuses_plain_torch_modules(tmp_path: Path) -> None:
     path = tmp_path / "plain.pkl"
     path.write_bytes(pickle.dumps({"G_ema": torch.nn.Linear(2, 2)}, protocol=4))

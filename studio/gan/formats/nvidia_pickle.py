@@ -169,6 +169,11 @@ class _Truncated(Exception):
 
 
 _MAX_DEPTH = 64
+#: Most tuples and frozensets one dictionary key or set member may be built from. Hashing
+#: walks them in C without a recursion check: a key nested 150,000 deep kills the process.
+_MAX_KEY_PARTS = 10_000
+#: Most containers (lists, tuples, dicts) the attributes of one network object may hold.
+_MAX_ATTR_NODES = 1_000_000
 
 
 def _is_int(value: Any) -> bool:
@@ -188,21 +193,43 @@ def _int_tuple(value: Any, what: str) -> tuple[int, ...]:
 # Python containers -------------------------------------------------------------------------
 
 
+def _check_hashable(values: Any) -> None:
+    """Refuse keys (or set members) too deep or too large to hash safely, before hashing them.
+
+    Only tuples and frozensets nest inside a hashable value; the walk is iterative and stops
+    at :data:`_MAX_DEPTH` levels or :data:`_MAX_KEY_PARTS` parts, whichever comes first.
+    """
+    pending = [(value, 1) for value in values if isinstance(value, (tuple, frozenset))]
+    parts = 0
+    while pending:
+        value, depth = pending.pop()
+        parts += 1
+        if depth > _MAX_DEPTH or parts > _MAX_KEY_PARTS:
+            raise _Malformed("a dictionary key or set member is nested too deeply or too large")
+        pending.extend((v, depth + 1) for v in value if isinstance(v, (tuple, frozenset)))
+
+
 def _ordered_dict(items: Any = ()) -> OrderedDict:
     if not isinstance(items, (tuple, list, dict)):
         raise _Malformed("an OrderedDict was given something other than a list of items")
+    if not isinstance(items, dict):
+        if not all(isinstance(item, (tuple, list)) and len(item) == 2 for item in items):
+            raise _Malformed("an OrderedDict was given something other than (key, value) pairs")
+        _check_hashable(key for key, _ in items)
     return OrderedDict(items)
 
 
 def _set(items: Any = ()) -> set:
     if not isinstance(items, (tuple, list)):
         raise _Malformed("a set was given something other than a list of items")
+    _check_hashable(items)
     return set(items)
 
 
 def _frozenset(items: Any = ()) -> frozenset:
     if not isinstance(items, (tuple, list)):
         raise _Malformed("a frozenset was given something other than a list of items")
+    _check_hashable(items)
     return frozenset(items)
 
 
@@ -242,22 +269,34 @@ def _bytearray(*args: Any) -> bytearray:
 # NVIDIA persistence ------------------------------------------------------------------------
 
 
-def _plain(value: Any, depth: int = 0) -> Any:
-    """numpy scalars -> Python numbers, recursively through tuples, lists and dicts."""
+def _plain(value: Any, depth: int = 0, seen: dict[int, Any] | None = None) -> Any:
+    """numpy scalars -> Python numbers, recursively through tuples, lists and dicts.
+
+    A container the file shares between places is converted once and stays shared (``seen``
+    maps id -> converted), so a few hundred bytes of "billion laughs" lists cannot expand into
+    gigabytes; more than :data:`_MAX_ATTR_NODES` distinct containers are refused.
+    """
     if depth > _MAX_DEPTH:
         raise _Malformed("an attribute is nested too deeply")
     if isinstance(value, np.generic):
         return value.item()
+    if not isinstance(value, (tuple, list, dict)):
+        return value
+    seen = {} if seen is None else seen
+    if id(value) in seen:
+        return seen[id(value)][1]
+    if len(seen) >= _MAX_ATTR_NODES:
+        raise _Malformed("an attribute holds too many values")
     if isinstance(value, tuple):
-        return tuple(_plain(v, depth + 1) for v in value)
-    if isinstance(value, list):
-        return [_plain(v, depth + 1) for v in value]
-    if isinstance(value, dict):
+        converted: Any = tuple(_plain(v, depth + 1, seen) for v in value)
+    elif isinstance(value, list):
+        converted = [_plain(v, depth + 1, seen) for v in value]
+    else:
         converted = type(value)()  # dict, OrderedDict or EasyDict: all argument-free
         for key, item in value.items():
-            converted[key] = _plain(item, depth + 1)
-        return converted
-    return value
+            converted[key] = _plain(item, depth + 1, seen)
+    seen[id(value)] = (value, converted)   # the original is kept alive so its id stays unique
+    return converted
 
 
 def _named_tensors(value: Any, what: str) -> dict[str, torch.Tensor | None]:
@@ -693,6 +732,32 @@ class _SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
                 "network file never needs"
             )
 
+    # Every opcode that hashes a value from the file checks it first (see _check_hashable).
+    def _load_setitem(self) -> None:
+        _check_hashable(self.stack[-2:-1])
+        pickle._Unpickler.load_setitem(self)  # type: ignore[attr-defined]
+
+    def _load_setitems(self) -> None:
+        _check_hashable(self.stack[0::2])   # the items since the MARK: key, value, key, ...
+        pickle._Unpickler.load_setitems(self)  # type: ignore[attr-defined]
+
+    def _load_dict(self) -> None:
+        _check_hashable(self.stack[0::2])
+        pickle._Unpickler.load_dict(self)  # type: ignore[attr-defined]
+
+    def _load_additems(self) -> None:
+        _check_hashable(self.stack)
+        pickle._Unpickler.load_additems(self)  # type: ignore[attr-defined]
+
+    def _load_frozenset(self) -> None:
+        _check_hashable(self.stack)
+        pickle._Unpickler.load_frozenset(self)  # type: ignore[attr-defined]
+
+    dispatch[pickle.SETITEM[0]] = _load_setitem
+    dispatch[pickle.SETITEMS[0]] = _load_setitems
+    dispatch[pickle.DICT[0]] = _load_dict
+    dispatch[pickle.ADDITEMS[0]] = _load_additems
+    dispatch[pickle.FROZENSET[0]] = _load_frozenset
     dispatch[pickle.EXT1[0]] = _refuse_extension
     dispatch[pickle.EXT2[0]] = _refuse_extension
     dispatch[pickle.EXT4[0]] = _refuse_extension
