@@ -81,3 +81,43 @@ def test_checkpoint_without_generator_is_refused(tmp_path):
     torch.save({"model": {"w": torch.zeros(3)}}, path)
     with pytest.raises(ModelFormatError, match="no rosinality generator"):
         load_rosinality(path)
+
+
+def _with_pickle(tmp_path, pickle_bytes: bytes):
+    """A real torch.save archive whose data.pkl is replaced by ``pickle_bytes``."""
+    import zipfile
+
+    real = tmp_path / "real.pt"
+    torch.save({"g_ema": {"w": torch.zeros(2)}}, real)
+    forged = tmp_path / "forged.pt"
+    with zipfile.ZipFile(real) as src, zipfile.ZipFile(forged, "w", zipfile.ZIP_STORED) as dst:
+        for info in src.infolist():
+            data = pickle_bytes if info.filename.endswith("/data.pkl") else src.read(info)
+            dst.writestr(info.filename, data)
+    return forged
+
+
+def test_checkpoint_with_a_deeply_nested_key_is_refused_not_a_crash(tmp_path):
+    """torch's weights-only loader hashes the key in C without a depth limit (SIGSEGV)."""
+    import subprocess
+    import sys
+
+    path = _with_pickle(tmp_path, b"\x80\x02}" + b")" + b"\x85" * 150_000 + b"Ns.")
+    code = ("import sys; from studio.gan.formats.rosinality import load_rosinality\n"
+            "from studio.core.errors import StudioError\n"
+            "try:\n    load_rosinality(sys.argv[1])\nexcept StudioError as exc:\n    print(exc)")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr[-500:]
+    assert "refused to load 'forged.pt': it builds a value nested 65 levels deep" in result.stdout
+
+
+def test_zip_bombed_checkpoint_is_refused_before_unpacking(tmp_path):
+    import zipfile
+
+    path = tmp_path / "bomb.pt"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("archive/data.pkl", b"\x80\x02}.")
+        archive.writestr("archive/data/0", bytes(200 * 2**20))
+    assert path.stat().st_size < 2**20
+    with pytest.raises(ModelFormatError, match=r"unpack to 0\.2 GiB .* \(a zip bomb"):
+        load_rosinality(path)

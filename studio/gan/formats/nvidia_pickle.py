@@ -45,6 +45,7 @@ import numpy as np
 import torch
 
 from studio.core.errors import ModelFormatError, UnsafeFileError
+from studio.gan.formats.pickle_scan import PickleTooDeep, check_nesting
 
 __all__ = ["EasyDict", "PersistentModule", "read_nvidia_pickle"]
 
@@ -420,6 +421,12 @@ def _prescan_storage_blob(blob: bytes) -> None:
                     )
     except (ValueError, EOFError, UnicodeDecodeError) as exc:
         raise _Malformed(f"a tensor storage is damaged ({exc})") from None
+    try:   # then how deeply it nests: torch's loader would hash a key nested too deep and crash
+        nesting = io.BytesIO(blob)
+        for _ in range(5):
+            check_nesting(nesting)
+    except PickleTooDeep as exc:
+        raise _Malformed(f"a tensor storage is damaged: {exc}") from None
 
 
 def _load_from_bytes(blob: Any) -> torch.storage.TypedStorage:

@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import math
 import re
+import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Mapping
@@ -21,6 +22,7 @@ import torch
 
 from studio.core.errors import ModelFormatError, UnsafeFileError
 from studio.gan.formats.nvidia import load_state
+from studio.gan.formats.pickle_scan import PickleTooDeep, check_nesting
 from studio.gan.networks import GeneratorConfig, make_generator
 from studio.gan.networks.stylegan2 import Generator
 
@@ -38,8 +40,46 @@ class RosinalityCheckpoint:
     ada_aug_p: float | None = None
 
 
+#: A checkpoint's pickle (``data.pkl``) holds names and shapes; tensors are stored beside it.
+_MAX_PICKLE_BYTES = 64 * 1024 * 1024
+
+
+def _precheck_archive(path: Path) -> None:
+    """Bound what ``torch.load`` would unpack and allocate, before it runs.
+
+    torch writes its archives uncompressed, so an entry larger than the file itself is a zip
+    bomb; the pickle is checked for values nested deeply enough to crash the hashing inside
+    torch's own loader (see :mod:`studio.gan.formats.pickle_scan`). Legacy (non-zip) files
+    are left to torch.
+    """
+    name = path.name
+    try:
+        if not zipfile.is_zipfile(path):
+            return
+        size = path.stat().st_size
+        with zipfile.ZipFile(path) as archive:
+            entries = archive.infolist()
+            unpacked = sum(info.file_size for info in entries)
+            if unpacked > 2 * size + (1 << 20):
+                raise ModelFormatError(
+                    f"refused to load '{name}': it would unpack to {unpacked / 2**30:.1f} GiB from "
+                    f"{size / 2**20:.1f} MiB (a zip bomb; torch never compresses checkpoints)")
+            pickles = [info for info in entries if info.filename.endswith("/data.pkl") or info.filename == "data.pkl"]
+            for info in pickles:
+                if info.file_size > _MAX_PICKLE_BYTES:
+                    raise ModelFormatError(f"refused to load '{name}': its pickle is "
+                                           f"{info.file_size / 2**20:.0f} MiB (at most "
+                                           f"{_MAX_PICKLE_BYTES // 2**20} MiB are read)")
+                check_nesting(archive.read(info))
+    except PickleTooDeep as exc:
+        raise ModelFormatError(f"refused to load '{name}': {exc}") from None
+    except (OSError, zipfile.BadZipFile, ValueError, EOFError) as exc:
+        raise ModelFormatError(f"cannot read '{name}' as a PyTorch checkpoint: {exc}") from None
+
+
 def read_checkpoint_dict(path: str | Path) -> dict:
     """``torch.load`` with ``weights_only=True``; anything beyond tensors and plain data is refused."""
+    _precheck_archive(Path(path))
     try:
         with torch.serialization.safe_globals([argparse.Namespace]):
             data = torch.load(str(path), map_location="cpu", weights_only=True)
