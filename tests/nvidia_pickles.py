@@ -148,3 +148,19 @@ def network_from_state(class_name: str, state: Mapping[str, torch.Tensor],
         else:
             nodes[path]._parameters[leaf] = torch.nn.Parameter(tensor.clone(), requires_grad=False)
     return nodes[""]
+
+
+def refusal_in_a_child(module: str, function: str, path) -> str:
+    """Call ``module.function(path)`` in a fresh interpreter and return the StudioError it
+    raised. Hostile files that once crashed the process run there, so a regression fails
+    this test (with the child's exit code) instead of killing the test run."""
+    import subprocess
+    import sys
+
+    code = (f"import sys; from {module} import {function}\n"
+            "from studio.core.errors import StudioError\n"
+            f"try:\n    {function}(sys.argv[1])\nexcept StudioError as exc:\n    print(exc)")
+    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, f"exit code {result.returncode}: {result.stderr[-500:]}"
+    assert result.stdout.strip(), "the file was accepted"
+    return result.stdout

@@ -28,7 +28,7 @@ import torch
 
 from studio.core.errors import ModelFormatError, UnsafeFileError
 from studio.gan.formats.nvidia_pickle import EasyDict, PersistentModule, read_nvidia_pickle
-from tests.nvidia_pickles import NvidiaStyle, dump_nvidia
+from tests.nvidia_pickles import NvidiaStyle, dump_nvidia, refusal_in_a_child
 
 PROTOCOLS = [2, 3, 4, 5]
 _FAKE_ROOTS = ("torch_utils", "dnnlib", "mypkg")
@@ -572,12 +572,8 @@ def test_a_deeply_nested_key_is_refused_not_a_crash(tmp_path: Path, payload: byt
     """Hashing such a key recurses in C with no limit: the process used to die (SIGSEGV)."""
     path = tmp_path / "deep.pkl"
     path.write_bytes(payload)
-    code = ("import sys; from studio.gan.formats.nvidia_pickle import read_nvidia_pickle\n"
-            "from studio.core.errors import StudioError\n"
-            "try:\n    read_nvidia_pickle(sys.argv[1])\nexcept StudioError as exc:\n    print(exc)")
-    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr[-500:]
-    assert "nested too deeply or too large" in result.stdout
+    message = refusal_in_a_child("studio.gan.formats.nvidia_pickle", "read_nvidia_pickle", path)
+    assert "nested too deeply or too large" in message
 
 
 @pytest.mark.parametrize("protocol", PROTOCOLS)

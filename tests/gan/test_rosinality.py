@@ -99,16 +99,11 @@ def _with_pickle(tmp_path, pickle_bytes: bytes):
 
 def test_checkpoint_with_a_deeply_nested_key_is_refused_not_a_crash(tmp_path):
     """torch's weights-only loader hashes the key in C without a depth limit (SIGSEGV)."""
-    import subprocess
-    import sys
+    from tests.nvidia_pickles import refusal_in_a_child
 
     path = _with_pickle(tmp_path, b"\x80\x02}" + b")" + b"\x85" * 150_000 + b"Ns.")
-    code = ("import sys; from studio.gan.formats.rosinality import load_rosinality\n"
-            "from studio.core.errors import StudioError\n"
-            "try:\n    load_rosinality(sys.argv[1])\nexcept StudioError as exc:\n    print(exc)")
-    result = subprocess.run([sys.executable, "-c", code, str(path)], capture_output=True, text=True, timeout=60)
-    assert result.returncode == 0, result.stderr[-500:]
-    assert "refused to load 'forged.pt': it builds a value nested 65 levels deep" in result.stdout
+    message = refusal_in_a_child("studio.gan.formats.rosinality", "load_rosinality", path)
+    assert "refused to load 'forged.pt': it builds a value nested 65 levels deep" in message
 
 
 def test_zip_bombed_checkpoint_is_refused_before_unpacking(tmp_path):
