@@ -26,6 +26,7 @@ import torch
 from PIL import Image
 
 from studio.core.errors import StudioError
+from studio.gan.networks.stylegan2 import MAX_CLASSES
 
 __all__ = ["ImageFolderDataset", "IMAGE_SUFFIXES"]
 
@@ -181,17 +182,28 @@ class ImageFolderDataset(torch.utils.data.Dataset):
                               + (f" (and {len(missing) - 1} more)" if len(missing) > 1 else ""))
         values = [table[n] for n in self._names]
         names = self._meta.get("label_names") if self._meta else None
-        if all(isinstance(v, int) for v in values):
+        if isinstance(names, list) and len(names) > MAX_CLASSES:
+            raise StudioError(f"dataset.json in {self.path} names {len(names):,} classes; "
+                              f"a model can have at most {MAX_CLASSES:,}")
+        if all(isinstance(v, int) and not isinstance(v, bool) for v in values):
+            wrong = next((v for v in values if not 0 <= v < MAX_CLASSES), None)
+            if wrong is not None:
+                raise StudioError(f"dataset.json in {self.path} has the class {wrong}; classes are numbered "
+                                  f"from 0 to {MAX_CLASSES - 1:,}")
             dim = max(max(values) + 1, len(names) if isinstance(names, list) else 0)
             onehot = np.zeros((len(values), dim), dtype=np.float32)
             onehot[np.arange(len(values)), values] = 1
             return onehot, [str(n) for n in names] if isinstance(names, list) else [str(i) for i in range(dim)]
         try:
-            arr = np.asarray(values, dtype=np.float32)
-        except ValueError:
+            with np.errstate(all="ignore"):   # 1e40 becomes inf, refused below
+                arr = np.asarray(values, dtype=np.float32)
+        except (ValueError, TypeError, OverflowError, RecursionError):
             raise StudioError(f"dataset.json in {self.path}: labels must be class numbers or vectors") from None
         if arr.ndim != 2:
             raise StudioError(f"dataset.json in {self.path}: labels must be class numbers or vectors")
+        if arr.shape[1] > MAX_CLASSES or not np.isfinite(arr).all():
+            raise StudioError(f"dataset.json in {self.path}: label vectors must hold at most {MAX_CLASSES:,} "
+                              "finite numbers")
         return arr, None
 
     # -- properties --------------------------------------------------------------------------------

@@ -109,3 +109,22 @@ def test_dataset_tool_layout_without_studio_metadata(prepared):
     assert len(ds) == report.count and ds.label_dim == 2 and ds.resolution == 32
     labels = json.loads((out / "dataset.json").read_text())["labels"]
     assert ds[0][1].argmax().item() == labels[0][1]
+
+
+@pytest.mark.parametrize("label, message", [
+    (-1, "has the class -1; classes are numbered from 0"),            # used to pick the last class silently
+    (10**9, "has the class 1000000000"),                              # used to ask for gigabytes
+    ([[0.5]], "labels must be class numbers or vectors"),              # nested one level too deep
+    ([1e40, 0.0], "at most 100,000 finite numbers"),                   # overflows to inf
+    ({"class": 1}, "labels must be class numbers or vectors"),
+])
+def test_labels_that_cannot_be_right_get_a_sentence(prepared, label, message):
+    out, _ = prepared
+    (out / "studio-dataset.json").unlink()
+    data = json.loads((out / "dataset.json").read_text())
+    data["labels"][0][1] = label
+    if isinstance(label, list):   # vectors: every image gets one of the same length
+        data["labels"] = [[name, label] for name, _ in data["labels"]]
+    (out / "dataset.json").write_text(json.dumps(data))
+    with pytest.raises(StudioError, match=message):
+        ImageFolderDataset(out)
