@@ -13,7 +13,7 @@ import sys
 from typing import Callable, Sequence
 
 from studio.cli import clip_train, data, export, render, scoring, train
-from studio.cli.common import EXIT_USAGE, CliError
+from studio.cli.common import EXIT_FAILURE, EXIT_USAGE, CliError
 
 __all__ = ["main", "build_parser", "CliError", "EXIT_USAGE"]
 
@@ -95,6 +95,12 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
             raise
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_USAGE
+    except OSError as exc:   # the disk or the system refused: say what and where, in one line
+        if os.environ.get("STUDIO_DEBUG"):
+            raise
+        where = f": {exc.filename}" if exc.filename else ""
+        print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_FAILURE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130

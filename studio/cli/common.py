@@ -11,6 +11,8 @@ if TYPE_CHECKING:
     from studio.gan.render_settings import RenderSettings
 
 EXIT_USAGE = 2
+#: The command was right but the machine said no (a read-only or full disk, a missing folder).
+EXIT_FAILURE = 1
 
 
 class CliError(Exception):

@@ -12,6 +12,8 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+from studio.core.errors import StudioError
+
 RUN_RE = re.compile(r"^(\d{5})-")
 SNAPSHOT_RE = re.compile(r"^network-snapshot-(\d+)\.safetensors$")
 
@@ -56,11 +58,15 @@ def _slug(text: str) -> str:
 def new_run_dir(outdir: str | Path, data: str | Path, preset: str) -> Path:
     """Create and return ``OUTDIR/NNNNN-<dataset name>-<preset>`` with the next free number."""
     outdir = Path(outdir).expanduser()
-    outdir.mkdir(parents=True, exist_ok=True)
-    numbers = [int(m.group(1)) for e in outdir.iterdir() if (m := RUN_RE.match(e.name)) and e.is_dir()]
-    number = max(numbers, default=-1) + 1
-    run_dir = outdir / f"{number:05d}-{_slug(Path(data).name)}-{_slug(preset)}"
-    run_dir.mkdir()
+    try:
+        outdir.mkdir(parents=True, exist_ok=True)
+        numbers = [int(m.group(1)) for e in outdir.iterdir() if (m := RUN_RE.match(e.name)) and e.is_dir()]
+        number = max(numbers, default=-1) + 1
+        run_dir = outdir / f"{number:05d}-{_slug(Path(data).name)}-{_slug(preset)}"
+        run_dir.mkdir()
+    except OSError as exc:
+        raise StudioError(f"cannot create a run folder in {outdir}: {exc.strerror or exc}; "
+                          "choose another --outdir") from None
     return run_dir
 
 

@@ -136,3 +136,14 @@ def test_errors_are_one_line_with_exit_code_2(models, tmp_path, args, message):
     assert result.returncode == 2
     assert message in result.stderr
     assert "Traceback" not in result.stderr and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_a_disk_that_says_no_is_one_line_not_a_traceback(tmp_path, capsys):
+    """OSError from any command (a read-only or full disk, a file where a folder should be)."""
+    from studio.cli import run_command
+
+    def writes_to_a_full_disk(_args):
+        raise OSError(28, "No space left on device", str(tmp_path / "out.png"))
+
+    assert run_command(writes_to_a_full_disk, None) == 1
+    assert capsys.readouterr().err == f"error: No space left on device: {tmp_path / 'out.png'}\n"

@@ -418,6 +418,11 @@ def test_cli_train_and_resume_latest(data, tmp_path, capsys):
     assert [s["nimg"] for s in stats] == [4, 8]
     assert main(["train", "--outdir", str(outdir), "--preset", "paper256"]) == 2   # no data: only the
     assert "--data is needed" in capsys.readouterr().err                               # default model paints its own
+    blocked = tmp_path / "a-file"        # an --outdir that cannot be made (as on a read-only disk)
+    blocked.write_text("")
+    assert main(["train", "--data", str(data), "--outdir", str(blocked / "runs"), "--kimg", "0.008"]) == 2
+    err = capsys.readouterr().err
+    assert err.startswith(f"error: cannot create a run folder in {blocked / 'runs'}: ") and err.count("\n") == 1
 
 
 def test_two_processes_under_torchrun_stay_in_sync(data, tmp_path):
