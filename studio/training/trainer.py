@@ -740,8 +740,13 @@ class Trainer:
             return f"cpu ({threads} thread{'s' if threads != 1 else ''})"
         return self.device.type
 
-    def write_snapshot(self) -> Path:
-        """Write ``network-snapshot-KKKKKK.safetensors`` and its preview grids; emit ``snapshot``."""
+    def write_snapshot(self) -> Path | None:
+        """Write ``network-snapshot-KKKKKK.safetensors`` and its preview grids; emit ``snapshot``.
+
+        A disk that refuses the write (full, read-only) costs this snapshot only: the file is
+        written atomically, so nothing half-written appears, the previous snapshot stays the
+        last good one, a warning says so, and training goes on. Returns the last good snapshot.
+        """
         from studio.gan.formats.native import save_native
 
         state, tensors = self.training_state()
@@ -755,8 +760,15 @@ class Trainer:
             provenance["class_names"] = [str(n) for n in names]  # shown by Explore, accepted by --class
         elif self.c_dim:   # the starting network's classes (a fine-tune of the default model keeps its families)
             provenance.update({k: v for k, v in self.inherited_classes.items() if v})
-        fp = save_native(path, self.G_ema, self.D, provenance=provenance, training_state=state,
-                         extra_tensors=tensors)
+        try:
+            fp = save_native(path, self.G_ema, self.D, provenance=provenance, training_state=state,
+                             extra_tensors=tensors)
+        except OSError as exc:
+            kept = (f"the last good snapshot is still {self.last_snapshot.name}" if self.last_snapshot
+                    else "no snapshot has been written yet")
+            self.log(f"could not write {path.name} ({exc.strerror or exc}); {kept}; training goes on and "
+                     "tries again at the next snapshot", "warning")
+            return self.last_snapshot
         kimg_tag = f"{self.nimg // 1000:06d}"
         preview = augment = None
         if self.options.grid > 0:

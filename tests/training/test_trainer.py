@@ -425,6 +425,28 @@ def test_cli_train_and_resume_latest(data, tmp_path, capsys):
     assert err.startswith(f"error: cannot create a run folder in {blocked / 'runs'}: ") and err.count("\n") == 1
 
 
+def test_a_full_disk_at_a_snapshot_keeps_the_last_good_one(data, tmp_path, monkeypatch):
+    import studio.gan.formats.native as native
+
+    real_save, calls = native.save_native, []
+
+    def full_the_second_time(path, *args, **kwargs):
+        calls.append(path)
+        if len(calls) == 2:
+            raise OSError(28, "No space left on device")
+        return real_save(path, *args, **kwargs)
+
+    monkeypatch.setattr(native, "save_native", full_the_second_time)
+    events: list[dict] = []
+    result = train(tiny_options(data, tmp_path / "run", kimg=0.024, pl_weight=0), event_fn=events.append)
+    warnings = [e["message"] for e in events if e["event"] == "log" and e.get("level") == "warning"]
+    assert any(f"could not write {calls[1].name} (No space left on device); the last good snapshot is still "
+               f"{calls[0].name}" in w for w in warnings)
+    assert result.reason == "finished" and result.snapshot == calls[2] and len(calls) == 3
+    left = {p.name for p in (tmp_path / "run").glob("*network-snapshot*")}
+    assert left == {calls[0].name, calls[2].name}                 # nothing half-written left behind
+
+
 def test_two_processes_under_torchrun_stay_in_sync(data, tmp_path):
     """`studio train --gpus 2` on CPU: gloo, gradients all-reduced, one snapshot from rank 0."""
     from studio.app.runs import torchrun_command, worker_env
