@@ -51,6 +51,7 @@ Observers
 from __future__ import annotations
 
 import contextlib
+import functools
 import hashlib
 import io
 import json
@@ -323,8 +324,34 @@ def _has_foreign_header(path: Path) -> bool:
     return len(head) > 0 and head != _SQLITE_MAGIC
 
 
+class _SchemaMismatch(sqlite3.DatabaseError):
+    """Internal: the file is a database at the right version without the studio's tables."""
+
+
+@functools.lru_cache(maxsize=8)
+def _expected_columns(migrations: tuple[Migration, ...]) -> dict[str, frozenset[str]]:
+    """Each table's columns after ``migrations``, read from a scratch database in memory."""
+    scratch = sqlite3.connect(":memory:", isolation_level=None)
+    try:
+        scratch.execute("BEGIN")   # as when a real file is migrated
+        for migration in migrations:
+            migration(scratch)
+        scratch.execute("COMMIT")
+        return _columns(scratch)
+    finally:
+        scratch.close()
+
+
+def _columns(connection: sqlite3.Connection) -> dict[str, frozenset[str]]:
+    tables = [row[0] for row in connection.execute(
+        "SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")]
+    return {t: frozenset(row[1] for row in connection.execute(f'PRAGMA table_info("{t}")')) for t in tables}
+
+
 def _is_damage(exc: sqlite3.Error) -> bool:
-    """True when SQLite says the file is not a database or is corrupt."""
+    """True when SQLite says the file is not a database or is corrupt (or lacks our tables)."""
+    if isinstance(exc, _SchemaMismatch):
+        return True
     code = getattr(exc, "sqlite_errorcode", None)
     if code is not None:
         return (code & 0xFF) in (_SQLITE_NOTADB, _SQLITE_CORRUPT)
@@ -479,8 +506,9 @@ class Library:
                 f"the library file {self.path} was damaged and has been moved to {backup}; "
                 f"a fresh library could not be created: {again}"
             ) from again
+        how = f" ({cause})" if isinstance(cause, _SchemaMismatch) else ""
         raise LibraryDamagedError(
-            f"the library file {self.path} was damaged and could not be read. It has been "
+            f"the library file {self.path} was damaged and could not be read{how}. It has been "
             f"moved to {backup} (nothing was deleted) and a new, empty library was started.",
             backup,
         ) from cause
@@ -520,6 +548,7 @@ class Library:
             connection.execute("PRAGMA synchronous=FULL")
             connection.execute("PRAGMA foreign_keys=ON")
             self._migrate(connection)
+            self._check_tables(connection)
         except sqlite3.Error as exc:
             if not _is_damage(exc):
                 connection.close()
@@ -570,6 +599,16 @@ class Library:
                     f"{len(migrations)}; it was left unchanged: {exc}"
                 ) from exc
             raise
+
+    def _check_tables(self, connection: sqlite3.Connection) -> None:
+        """A file at this schema version must hold every table and column the studio uses;
+        otherwise each query would fail with SQLite's own words ("no such column")."""
+        have = _columns(connection)
+        for table, columns in _expected_columns(MIGRATIONS).items():   # the studio's own tables
+            missing = sorted(columns - have.get(table, frozenset()))
+            if missing:
+                what = f"the table '{table}'" if table not in have else f"the column '{table}.{missing[0]}'"
+                raise _SchemaMismatch(f"it lacks {what} that the studio's library has")
 
     def _move_damaged_aside(self, *, may_retry: bool = False) -> Path:
         """Rename the damaged file (and its -wal / -shm companions); return the new path.

@@ -162,3 +162,22 @@ def test_a_file_damaged_in_its_middle_is_found_at_open(tmp_path):
     with lib:
         assert isinstance(problem, LibraryDamagedError) and problem.backup.read_bytes() == bytes(data)
         assert len(lib) == 0 and lib.query(text="note") == []
+
+
+def test_a_database_without_the_studio_tables_gets_a_sentence(tmp_path):
+    """Right version number, wrong tables (another program's file, a hand edit): moved aside
+    with the reason, instead of "no such column" on every query."""
+    import sqlite3
+
+    path = tmp_path / "lib.sqlite3"
+    with Library(path):
+        pass
+    with sqlite3.connect(path) as db:
+        db.execute("ALTER TABLE images DROP COLUMN note")
+    db.close()
+    lib, problem = Library.open_or_recover(path)
+    with lib:
+        assert isinstance(problem, LibraryDamagedError)
+        assert "(it lacks the column 'images.note' that the studio's library has)" in str(problem)
+        lib.add(make_recipe(), make_image(), note="works again")
+        assert lib.query(text="works")
