@@ -41,7 +41,8 @@ from studio.imaging.metadata import save_png
 
 __all__ = [
     "CROP_MODES", "RESAMPLE_MODES", "ImageProblem", "PrepareCancelled", "PreparedImage", "PrepareReport",
-    "scan_images", "is_regular_file", "load_image", "crop_image", "remove_frame", "mean_aspect_ratio", "parse_keep", "prepare",
+    "scan_images", "is_regular_file", "load_image", "crop_image", "remove_frame", "mean_aspect_ratio", "parse_keep",
+    "prepare",
     "dataset_file_name", "STUDIO_FILES",
 ]
 
@@ -56,6 +57,8 @@ IMAGES_PER_FOLDER = 1000
 STAGING = ".staging"
 STUDIO_FILES = ("dataset.json", "studio-dataset.json", "report.json")
 _NUMBERED = re.compile(r"^\d{5}$")
+#: Names of crops waiting in the staging folder (``00000042.png``).
+_STAGED = re.compile(r"\d{8}\.png")
 _PARTS = {"three_landscape": ("left", "centre", "right"), "three_portrait": ("top", "centre", "bottom")}
 
 Progress = Callable[[str, int, int], None]
@@ -441,7 +444,7 @@ def _check_dest(src: Path, dest: Path, force: bool) -> list[Path]:
         else:
             for path in sorted(entry.iterdir()):
                 mine = (f"rejected/{path.name}" in ours if entry.name == "rejected"
-                        else re.fullmatch(r"\d{8}\.png", path.name) is not None)
+                        else _STAGED.fullmatch(path.name) is not None)
                 if mine and path.is_file() and not path.is_symlink():
                     path.unlink()
                 else:
@@ -453,7 +456,7 @@ def _check_dest(src: Path, dest: Path, force: bool) -> list[Path]:
 
 def _remove_written(staging: Path, written: list[Path]) -> None:
     """Remove this run's staged crops and ``written`` files, then the folders they leave empty."""
-    staged = [p for p in staging.glob("*.png") if re.fullmatch(r"\d{8}\.png", p.name)]
+    staged = [p for p in staging.glob("*.png") if _STAGED.fullmatch(p.name)]
     for path in staged + written:
         with contextlib.suppress(OSError):
             path.unlink()

@@ -35,7 +35,6 @@ import io
 import math
 import os
 import pickle
-import pickletools
 import re
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -45,7 +44,7 @@ import numpy as np
 import torch
 
 from studio.core.errors import ModelFormatError, UnsafeFileError
-from studio.gan.formats.pickle_scan import PickleTooDeep, check_nesting
+from studio.gan.formats.pickle_scan import PickleTooDeep, checked_opcodes
 
 __all__ = ["EasyDict", "PersistentModule", "read_nvidia_pickle"]
 
@@ -406,7 +405,7 @@ def _prescan_storage_blob(blob: bytes) -> None:
     stream = io.BytesIO(blob)
     try:
         for _ in range(5):
-            for opcode, arg, _pos in pickletools.genops(stream):
+            for opcode, arg in checked_opcodes(stream):   # also follows how deeply values nest
                 if opcode.name == "GLOBAL":
                     module, _, name = str(arg).partition(" ")
                     if module not in ("torch", "torch.cuda") or not name.endswith("Storage"):
@@ -419,14 +418,10 @@ def _prescan_storage_blob(blob: bytes) -> None:
                         f"a tensor storage inside it uses the pickle instruction {opcode.name}, "
                         "which a storage never needs"
                     )
+    except PickleTooDeep as exc:   # torch's loader would hash a key nested this deep and crash
+        raise _Malformed(f"a tensor storage is damaged: {exc}") from None
     except (ValueError, EOFError, UnicodeDecodeError) as exc:
         raise _Malformed(f"a tensor storage is damaged ({exc})") from None
-    try:   # then how deeply it nests: torch's loader would hash a key nested too deep and crash
-        nesting = io.BytesIO(blob)
-        for _ in range(5):
-            check_nesting(nesting)
-    except PickleTooDeep as exc:
-        raise _Malformed(f"a tensor storage is damaged: {exc}") from None
 
 
 def _load_from_bytes(blob: Any) -> torch.storage.TypedStorage:

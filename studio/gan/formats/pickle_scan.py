@@ -11,9 +11,11 @@ from __future__ import annotations
 
 import io
 import pickletools
-from typing import BinaryIO
+from collections.abc import Iterator
+from pickletools import OpcodeInfo
+from typing import Any, BinaryIO
 
-__all__ = ["MAX_NESTING", "PickleTooDeep", "check_nesting"]
+__all__ = ["MAX_NESTING", "PickleTooDeep", "check_nesting", "checked_opcodes"]
 
 #: Deepest tuple / frozenset nesting a file may build (real checkpoints stay below 10).
 MAX_NESTING = 64
@@ -31,7 +33,15 @@ class PickleTooDeep(ValueError):
 
 
 def check_nesting(data: bytes | BinaryIO, limit: int = MAX_NESTING) -> None:
-    """Raise :class:`PickleTooDeep` if the pickle in ``data`` nests tuples beyond ``limit``.
+    """Raise :class:`PickleTooDeep` if the pickle in ``data`` nests tuples beyond ``limit``."""
+    for _ in checked_opcodes(data, limit):
+        pass
+
+
+def checked_opcodes(data: bytes | BinaryIO, limit: int = MAX_NESTING) -> Iterator[tuple[OpcodeInfo, Any]]:
+    """Yield each ``(opcode, argument)`` of the pickle in ``data`` while following its nesting,
+    raising :class:`PickleTooDeep` as soon as a value nests beyond ``limit`` -- for callers that
+    check other things in the same pass.
 
     ``data`` is the pickle's bytes, or a stream positioned at its start (left just after its
     STOP, so several pickles written one after another can be checked in turn).
@@ -44,6 +54,7 @@ def check_nesting(data: bytes | BinaryIO, limit: int = MAX_NESTING) -> None:
     memo: dict[int, int] = {}
     stream = io.BytesIO(data) if isinstance(data, (bytes, bytearray)) else data
     for opcode, arg, _pos in pickletools.genops(stream):
+        yield opcode, arg
         name = opcode.name
         if name == "MARK":
             marks.append(len(stack))
