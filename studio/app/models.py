@@ -156,12 +156,14 @@ def find_model(recipe: Recipe, *, given: str | None = None, library: Any | None 
 
 
 def open_source(source: str, *, progress: ProgressFn | None = None,
-                should_cancel: Callable[[], bool] | None = None) -> Path:
-    """The local file a model argument means: ``default``, a path, or a URL (downloaded into the cache)."""
+                should_cancel: Callable[[], bool] | None = None,
+                warn: Callable[[str], None] | None = None) -> Path:
+    """The local file a model argument means: ``default``, a path, or a URL (downloaded into the cache;
+    ``warn`` hears when the file differs from the one first downloaded from that URL)."""
     from studio.hub.download import is_url, resolve_model_source
 
     if is_url(source):
-        return resolve_model_source(source, progress=progress, should_cancel=should_cancel)
+        return resolve_model_source(source, progress=progress, should_cancel=should_cancel, warn=warn)
     return resolve_network_path(source)
 
 

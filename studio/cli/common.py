@@ -30,13 +30,37 @@ def progress_bar(total: int, desc: str):
                 disable=None)  # None: off when stderr is not a terminal
 
 
+def network_file(source: str) -> str:
+    """The local file a network argument means: a URL is downloaded into the model cache (or taken
+    from it) with a byte progress bar, and a warning about it goes to stderr; anything else is as given."""
+    from studio.hub.download import is_url
+
+    if not is_url(str(source)):
+        return source
+    from tqdm import tqdm
+
+    from studio.app.models import open_source
+
+    bar = tqdm(desc="download", unit="B", unit_scale=True, file=sys.stderr, dynamic_ncols=True, disable=None)
+
+    def progress(done: int, total: int | None) -> None:
+        bar.total = total
+        bar.update(done - bar.n)
+
+    try:
+        return str(open_source(source, progress=progress, warn=lambda message: print(f"warning: {message}",
+                                                                                    file=sys.stderr)))
+    finally:
+        bar.close()
+
+
 def open_renderer(args: argparse.Namespace):
     from studio.core.device import pick_device
     from studio.gan.formats import load_network
     from studio.gan.render import Renderer
 
     device = pick_device(args.device)
-    network = load_network(args.network, device=device, with_discriminator=False)
+    network = load_network(network_file(args.network), device=device, with_discriminator=False)
     return Renderer(network, device=device, batch_size=args.batch)
 
 
@@ -113,7 +137,7 @@ def save_png(path: Path, image, recipe) -> None:
 def add_render_options(p: argparse.ArgumentParser, with_network: bool = True) -> None:
     if with_network:
         p.add_argument("--network", default="default", metavar="PATH",
-                       help="network file: NVIDIA .pkl, rosinality .pt or studio .safetensors; "
+                       help="network file or http(s) URL: NVIDIA .pkl, rosinality .pt or studio .safetensors; "
                             "default (the default): the bundled abstract-painting generator")
     p.add_argument("--trunc", type=float, default=1.0, metavar="PSI",
                    help="truncation psi: 1 = full variety, 0.5-0.7 = safer images, 1.5 = wilder (default 1)")

@@ -6,7 +6,7 @@ import argparse
 import sys
 from pathlib import Path
 
-from studio.cli.common import CliError, render_settings
+from studio.cli.common import CliError, network_file, render_settings
 
 
 def _export_post_settings(args: argparse.Namespace, seed: int | None) -> tuple[list, str]:
@@ -142,9 +142,9 @@ def cmd_export(args: argparse.Namespace) -> int:
             if source is None:
                 from studio.gan.formats import load_network
 
-                network = load_network(args.network or "default", with_discriminator=False)
+                network = load_network(network_file(args.network or "default"), with_discriminator=False)
             elif recipe is not None:
-                search = find_model(recipe, given=args.network)
+                search = find_model(recipe, given=network_file(args.network) if args.network else None)
                 network = search.network
                 notes += search.notes
                 if network is None and source.suffix.lower() == ".json":

@@ -9,6 +9,7 @@ from pathlib import Path
 from studio.cli.common import (
     CliError,
     add_render_options,
+    network_file,
     open_renderer,
     output_dir,
     progress_bar,
@@ -108,7 +109,7 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
 def cmd_info(args: argparse.Namespace) -> int:
     from studio.gan.formats import load_network
 
-    network = load_network(args.path)
+    network = load_network(network_file(args.path))
     summary = network.summary()
     if args.json:
         print(json.dumps(summary, indent=2))
@@ -131,10 +132,11 @@ def cmd_convert(args: argparse.Namespace) -> int:
         raise CliError("the output must end in .safetensors (the studio's own format)")
     if out.exists() and not args.force:
         raise CliError(f"{out} exists; add --force to replace it")
-    network = load_network(args.input, with_discriminator=not args.no_discriminator)
+    source = network_file(args.input)
+    network = load_network(source, with_discriminator=not args.no_discriminator)
     provenance = {
-        "source_file": Path(args.input).name,
-        "source_sha256": file_sha256(args.input),
+        "source_file": Path(source).name,
+        "source_sha256": file_sha256(source),
         "source_format": network.format,
         **{k: v for k, v in network.provenance.items() if k not in ("source_file", "source_sha256", "source_format")},
     }
@@ -197,14 +199,14 @@ def add_parsers(sub) -> None:
 
     p = sub.add_parser("info", help="describe a network file",
                        description="Format, architecture, resolution, w layers, classes, parameters and fingerprint.")
-    p.add_argument("path", help="network file")
+    p.add_argument("path", help="network file or http(s) URL")
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_info)
 
     p = sub.add_parser("convert", help="convert a network to the studio's .safetensors", description=(
         "Convert any supported network file to the studio's own format (safe to share, fast to load). "
         "The converted file renders identical images and keeps the same fingerprint."))
-    p.add_argument("input", help="NVIDIA .pkl, rosinality .pt or studio .safetensors")
+    p.add_argument("input", help="NVIDIA .pkl, rosinality .pt or studio .safetensors (a file or an http(s) URL)")
     p.add_argument("output", help="OUTPUT.safetensors")
     p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
     p.add_argument("--no-discriminator", action="store_true", help="leave the discriminator out")

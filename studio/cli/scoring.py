@@ -12,6 +12,7 @@ from studio.cli.common import (
     add_render_options,
     check_prompt,
     clip_choice,
+    network_file,
     open_renderer,
     output_dir,
     progress_bar,
@@ -106,7 +107,7 @@ def cmd_evolve(args: argparse.Namespace) -> int:
     device = pick_device(args.device)
     spec = ClipSpec.parse(*clip_choice(args))
     scorer = load_clip(spec, device=device)   # before the network: fail fast
-    network = load_network(args.network, device=device, with_discriminator=bool(args.realness))
+    network = load_network(network_file(args.network), device=device, with_discriminator=bool(args.realness))
     renderer = Renderer(network, device=device, batch_size=args.batch)
     negative = (args.negative or "").strip() or None
     check_prompt(args, scorer, network, prompt, negative)

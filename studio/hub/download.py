@@ -10,15 +10,24 @@ What :func:`download` guarantees:
 * **Cache** - files land in :func:`studio.core.paths.models_cache_dir` under a name made from the URL
   (``ffhq-1a2b3c4d.pkl``: the sanitised file name plus a short hash of the whole URL). A file
   that is already there is returned without touching the network.
-* **Resume** - bytes go to ``<name>.part`` first. A dropped connection or a cancel keeps the
-  ``.part``; the next call asks the server for the rest with ``Range: bytes=N-`` and starts
-  again from zero when the server does not do ranges.
+* **Resume** - bytes go to ``<name>.part`` as they arrive (a dropped connection loses nothing
+  that arrived). Beside it, ``<name>.part.json`` records what identifies the server's file (its
+  strong ETag or Last-Modified date, and its length). The next call asks for the rest with
+  ``Range`` and ``If-Range``, so a file that changed on the server comes back whole instead of
+  being spliced onto the old bytes; a ``.part`` without a validator starts again from zero.
+* **Deadlines** - ``timeout`` bounds the wait for any byte; a download that crawls below
+  :data:`MIN_RATE` for ``stall_seconds``, or runs past ``max_seconds``, is stopped (its ``.part``
+  kept); ``should_cancel`` is polled after every read, which returns as soon as bytes arrive.
 * **Limits** - a download larger than ``max_bytes`` is refused from its ``Content-Length``
   before any body is read, and stopped (its ``.part`` deleted) if the body grows past it.
-* **Verification** - the sha256 is checked when one is known, and the file must look like a
-  network the studio reads (:func:`studio.gan.formats.detect_format`, header only; nothing
-  is unpickled here). A web page or any other file is deleted and refused. Only then is the
-  ``.part`` renamed to its final name, atomically.
+* **Verification** - the length the server announced must arrive, no more and no less; the
+  sha256 is checked when one is known; the file must look like a network the studio reads
+  (:func:`studio.gan.formats.detect_format`, header only; nothing is unpickled here) and be
+  whole by its own structure (:func:`studio.gan.formats.missing_end`), which also catches a
+  body cut short by a server that announced no length. A file that fails is deleted and
+  refused. Only then is the ``.part`` renamed to its final name, atomically.
+* **Record** - the sha256 of the first file that arrives from each URL is kept in the cache's
+  :data:`CHECKSUMS_FILE`; when a later download from that URL differs, ``warn`` hears it.
 * **Errors** - every failure is a :class:`DownloadError` with a one-line message naming the
   URL; a cancel is a :class:`DownloadCancelled`.
 """
@@ -27,17 +36,22 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import json
+import logging
 import os
 import re
 import threading
+import time
+from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 from typing import Callable, Iterator
 from urllib.parse import unquote, urldefrag, urlsplit
 from urllib.request import url2pathname
 
 import requests
+import urllib3
 
-from studio.core.atomic import fsync_dir
+from studio.core.atomic import atomic_write_text, fsync_dir
 from studio.core.errors import ModelFormatError, StudioError
 from studio.core.hashing import file_sha256
 from studio.core.paths import models_cache_dir
@@ -59,8 +73,25 @@ DEFAULT_MAX_BYTES = 4 * 2**30
 #: Suffix of the file a download writes to until it is complete and verified.
 PART_SUFFIX = ".part"
 
+#: A download that brings fewer bytes a second than this, averaged over ``stall_seconds``, is stopped.
+MIN_RATE = 1000
+
+#: Default ``stall_seconds``: how long a download may crawl below :data:`MIN_RATE`.
+STALL_SECONDS = 60.0
+
+#: Default ``max_seconds``: no download runs longer (4 GiB at 100 KB/s takes about 12 hours).
+MAX_SECONDS = 12 * 3600.0
+
+#: The cache folder's record of the sha256 each URL's file had when it first arrived.
+CHECKSUMS_FILE = "checksums.json"
+
 ProgressFn = Callable[[int, "int | None"], None]
 CancelFn = Callable[[], bool]
+WarnFn = Callable[[str], None]
+
+_log = logging.getLogger(__name__)
+_SMALL_JSON_BYTES = 64 * 2**10   # a validator file is a few hundred bytes
+_RECORDS_MAX_BYTES = 16 * 2**20  # the checksum record: tens of thousands of downloads
 
 _HASH_CHARS = 8          # hex digits of the URL hash in a cache file name
 _MAX_STEM_CHARS = 80     # longest file-name stem kept from a URL
@@ -95,12 +126,6 @@ class DownloadCancelled(StudioError):
         super().__init__(message)
         self.url = url
         self.part_path = part_path
-
-
-# --------------------------------------------------------------------------------------------
-# Catalogue
-# --------------------------------------------------------------------------------------------
-
 
 
 # --------------------------------------------------------------------------------------------
@@ -149,12 +174,14 @@ def resolve_model_source(
     progress: ProgressFn | None = None,
     *,
     should_cancel: CancelFn | None = None,
+    warn: WarnFn | None = None,
 ) -> Path:
     """Turn what an artist typed (a path or a URL) into a local file path.
 
     A local path is returned with ``~`` expanded (existence is checked later by the loader);
     a ``file://`` URL becomes its local path; an http(s) URL is downloaded into the cache
-    (or taken from it) with :func:`download`.
+    (or taken from it) with :func:`download`, checked against the catalogue's sha256 when the
+    catalogue lists it with one.
     """
     text = text.strip()
     if not is_url(text):
@@ -162,7 +189,19 @@ def resolve_model_source(
     parts = urlsplit(text)
     if parts.scheme.lower() == "file":
         return Path(url2pathname(parts.path))
-    return download(text, progress=progress, should_cancel=should_cancel)
+    return download(text, expected_sha256=_catalogued_sha256(text), progress=progress,
+                    should_cancel=should_cancel, warn=warn)
+
+
+def _catalogued_sha256(url: str) -> str | None:
+    """The sha256 the bundled catalogue gives for ``url``, if it lists the URL with one."""
+    from studio.hub.catalogue import load_catalog  # the catalogue imports this module
+
+    try:
+        entries = load_catalog()
+    except ValueError:
+        return None
+    return next((entry.sha256 for entry in entries if entry.url == url.strip() and entry.sha256), None)
 
 
 # --------------------------------------------------------------------------------------------
@@ -190,9 +229,12 @@ def download(
     max_bytes: int = DEFAULT_MAX_BYTES,
     progress: ProgressFn | None = None,
     should_cancel: CancelFn | None = None,
+    warn: WarnFn | None = None,
     session: requests.Session | None = None,
-    chunk_size: int = 1 << 20,
+    chunk_size: int = 1 << 16,
     timeout: float = 30,
+    stall_seconds: float = STALL_SECONDS,
+    max_seconds: float = MAX_SECONDS,
 ) -> Path:
     """Download the network at ``url`` into the model cache and return its path.
 
@@ -201,11 +243,16 @@ def download(
         dest_dir: folder to download into (default :func:`studio.core.paths.models_cache_dir`).
         expected_sha256: hex digest the file must have; a mismatch deletes it.
         max_bytes: refuse or stop downloads larger than this.
-        progress: called as ``progress(done_bytes, total_bytes_or_None)`` after every chunk.
-        should_cancel: polled after every chunk; returning True raises :class:`DownloadCancelled`.
+        progress: called as ``progress(done_bytes, total_bytes_or_None)`` after every read.
+        should_cancel: polled after every read; returning True raises :class:`DownloadCancelled`.
+        warn: called with one line when something is worth knowing but not fatal: the file at
+            ``url`` differs from the one first downloaded from it (see :data:`CHECKSUMS_FILE`).
         session: a ``requests.Session`` to use (one is created and closed otherwise).
-        chunk_size: bytes read from the network per step.
-        timeout: seconds to wait for the connection and for each read.
+        chunk_size: most bytes taken from the network per read (a read returns what has arrived).
+        timeout: seconds to wait for the connection and for any byte at all.
+        stall_seconds: a download that brings fewer than :data:`MIN_RATE` bytes a second over
+            this many seconds is stopped (its ``.part`` kept for a resume).
+        max_seconds: a download still running after this many seconds is stopped the same way.
 
     Returns the final file, which already existed (and matched ``expected_sha256``) or is
     complete and verified. Raises :class:`DownloadError` or :class:`DownloadCancelled`;
@@ -224,7 +271,7 @@ def download(
     folder = Path(dest_dir).expanduser() if dest_dir is not None else models_cache_dir()
     folder.mkdir(parents=True, exist_ok=True)
     target = folder / cache_file_name(url)
-    part = target.with_name(target.name + PART_SUFFIX)
+    limits = _Limits(max_bytes, chunk_size, timeout, stall_seconds, max_seconds)
 
     with _exclusive(target):
         if _cached_file_ok(target, expected_sha256):
@@ -232,13 +279,16 @@ def download(
         own_session = session is None
         http = requests.Session() if own_session else session
         try:
-            _fetch(url, part, http, max_bytes, progress, should_cancel, chunk_size, timeout)
+            digest = _Fetch(url, target, http, limits, progress, should_cancel).run()
         finally:
             if own_session:
                 http.close()
-        _verify(url, part, expected_sha256)
+        part = _part_path(target)
+        _verify(url, part, digest, expected_sha256)
         os.replace(part, target)
+        _remove(_validator_path(target))
         fsync_dir(folder)
+        _record_checksum(folder, target.name, url, digest, target.stat().st_size, warn)
         return target
 
 
@@ -253,158 +303,278 @@ def _cached_file_ok(target: Path, expected_sha256: str | None) -> bool:
     return False
 
 
-def _fetch(
-    url: str,
-    part: Path,
-    http: requests.Session,
-    max_bytes: int,
-    progress: ProgressFn | None,
-    should_cancel: CancelFn | None,
-    chunk_size: int,
-    timeout: float,
-) -> None:
-    """Bring ``part`` to the complete file, resuming it when it exists.
+@dataclass(frozen=True)
+class _Limits:
+    """How much and how long one download may take."""
 
-    A server that answers a range request with nonsense (a 416 whose size disagrees, a 206
-    starting elsewhere) gets one more try from zero.
+    max_bytes: int
+    chunk_size: int
+    timeout: float
+    stall_seconds: float
+    max_seconds: float
+
+
+class _Fetch:
+    """One download: brings ``<target>.part`` to the complete file and returns its sha256.
+
+    A ``.part`` is resumed only when the validator recorded beside it (``<target>.part.json``:
+    the server's strong ETag or Last-Modified date, and the size it announced) is sent back as
+    ``If-Range``: a server whose file changed answers with the whole new file, never a splice.
+    A ``.part`` without a validator, or one the server's answers do not bear out, is dropped and
+    the download starts from zero (once; a second contradiction is an error).
     """
-    for attempt in range(2):
-        if should_cancel is not None and should_cancel():
-            raise DownloadCancelled(f"download of {url} cancelled", url=url, part_path=part)
-        offset = part.stat().st_size if part.is_file() else 0
-        if offset > max_bytes:
-            _remove(part)
-            offset = 0
-        headers = {"Accept-Encoding": "identity"}
-        if offset:
-            headers["Range"] = f"bytes={offset}-"
+
+    def __init__(self, url: str, target: Path, http: requests.Session, limits: _Limits,
+                 progress: ProgressFn | None, should_cancel: CancelFn | None) -> None:
+        self.url, self.http, self.limits = url, http, limits
+        self.progress, self.should_cancel = progress, should_cancel
+        self.part, self.validator_file = _part_path(target), _validator_path(target)
+        self.started = time.monotonic()
+
+    def run(self) -> str:
+        for _attempt in range(2):
+            self._check_cancel(self.part.stat().st_size if self.part.is_file() else 0)
+            offset, validator = self._resumable()
+            headers = {"Accept-Encoding": "identity"}
+            if offset:
+                headers["Range"] = f"bytes={offset}-"
+                headers["If-Range"] = validator.get("etag") or validator["last_modified"]
+            timeout = self.limits.timeout
+            try:
+                response = self.http.get(self.url, headers=headers, stream=True, timeout=(timeout, timeout))
+            except requests.RequestException as exc:
+                raise DownloadError(_request_failure(self.url, exc, timeout), url=self.url) from None
+            with response:
+                digest = self._receive(response, offset, validator)
+            if digest is not None:
+                return digest
+            self._discard()
+        raise DownloadError(f"could not download {self.url}: the server's answers to a resumed download "
+                            "do not add up", url=self.url)
+
+    # -- the .part and its validator ---------------------------------------------------------------
+    def _resumable(self) -> tuple[int, dict]:
+        """(bytes already here, their validator), or (0, {}) after dropping a .part that cannot be
+        resumed safely."""
+        size = self.part.stat().st_size if self.part.is_file() else 0
+        validator = _read_validator(self.validator_file, self.url)
+        total = validator.get("total")
+        if (size and validator and (validator.get("etag") or validator.get("last_modified"))
+                and size <= self.limits.max_bytes and (total is None or size <= total)):
+            return size, validator
+        self._discard()
+        return 0, {}
+
+    def _discard(self) -> None:
+        _drop_part(self.part)
+
+    def _start_over(self, response: requests.Response, total: int | None) -> None:
+        """Record what identifies the file the server is sending, before its first byte lands."""
+        etag = response.headers.get("ETag", "").strip()
+        validator = {
+            "url": self.url,
+            "etag": etag if etag.startswith('"') else None,       # weak ETags (W/"...") cannot resume
+            "last_modified": response.headers.get("Last-Modified") or None,
+            "total": total,
+        }
+        atomic_write_text(self.validator_file, json.dumps(validator))
+
+    # -- one answer --------------------------------------------------------------------------------
+    def _receive(self, response: requests.Response, offset: int, validator: dict) -> str | None:
+        """Handle one HTTP answer: the complete file's sha256, or None when the ``.part`` must be
+        dropped and the download started again from zero."""
+        status, url = response.status_code, self.url
+        if status == 416 and offset:
+            total = _content_range_total(response.headers.get("Content-Range", ""))
+            # equal sizes: the .part already is the whole file (a crash came before the rename)
+            return file_sha256(self.part) if total == offset == validator.get("total") else None
+        if status == 206 and offset:
+            start, total = _content_range(response.headers.get("Content-Range", ""))
+            etag = response.headers.get("ETag", "").strip()
+            if start != offset or total != validator.get("total") or (
+                    validator.get("etag") and etag and etag != validator["etag"]):
+                return None
+            mode = "ab"
+        elif status == 200:
+            offset, mode = 0, "wb"     # a new file, a changed one (If-Range), or no range support
+            encoded = response.headers.get("Content-Encoding", "identity").strip().lower() not in ("", "identity")
+            total = None if encoded else _int_or_none(response.headers.get("Content-Length"))
+        else:
+            reason = f" {response.reason}" if response.reason else ""
+            raise DownloadError(f"could not download {url}: the server answered {status}{reason}",
+                                url=url, status=status)
+
+        if total is not None and total > self.limits.max_bytes:
+            self._discard()
+            raise DownloadError(f"refused to download {url}: it is {_human_size(total)}, over the "
+                                f"{_human_size(self.limits.max_bytes)} limit", url=url)
+        if mode == "wb":
+            self._start_over(response, total)
+        digest = hashlib.sha256()
+        if mode == "ab":
+            with open(self.part, "rb") as f:
+                while block := f.read(1 << 20):
+                    digest.update(block)
+        done = offset
+        if self.progress is not None:
+            self.progress(done, total)
         try:
-            response = http.get(url, headers=headers, stream=True, timeout=(timeout, timeout))
-        except requests.RequestException as exc:
-            raise DownloadError(_request_failure(url, exc, timeout), url=url) from None
-        with response:
-            restart = _receive(url, part, response, offset, max_bytes, progress, should_cancel, chunk_size, timeout)
-        if not restart:
-            return
-        _remove(part)
-    raise DownloadError(f"could not download {url}: the server's answers to a resumed download do not add up", url=url)
-
-
-def _receive(
-    url: str,
-    part: Path,
-    response: requests.Response,
-    offset: int,
-    max_bytes: int,
-    progress: ProgressFn | None,
-    should_cancel: CancelFn | None,
-    chunk_size: int,
-    timeout: float,
-) -> bool:
-    """Handle one HTTP answer. Returns True when the ``.part`` must be dropped and the
-    download started again from zero; False when ``part`` now holds the complete file."""
-    status = response.status_code
-    if status == 416 and offset:
-        total = _content_range_total(response.headers.get("Content-Range", ""))
-        return total != offset  # equal sizes: the .part already is the whole file
-    if status == 206 and offset:
-        start, total = _content_range(response.headers.get("Content-Range", ""))
-        if start != offset:
-            return True
-        mode = "ab"
-    elif status == 200:
-        offset, mode = 0, "wb"  # no range support (or no .part): from zero
-        total = _int_or_none(response.headers.get("Content-Length"))
-    else:
-        reason = f" {response.reason}" if response.reason else ""
-        raise DownloadError(f"could not download {url}: the server answered {status}{reason}", url=url, status=status)
-
-    if total is not None and total > max_bytes:
-        _remove(part)
-        raise DownloadError(
-            f"refused to download {url}: it is {_human_size(total)}, over the {_human_size(max_bytes)} limit",
-            url=url,
-        )
-
-    done = offset
-    if progress is not None:
-        progress(done, total)
-    try:
-        with open(part, mode) as out:
-            for chunk in response.iter_content(chunk_size):
-                if not chunk:
-                    continue
-                if done == 0 and _looks_like_html(chunk[:_SNIFF_BYTES]):
-                    out.close()
-                    _remove(part)
-                    raise DownloadError(_web_page_message(url), url=url)
-                if done + len(chunk) > max_bytes:
-                    out.close()
-                    _remove(part)
-                    raise DownloadError(
-                        f"stopped downloading {url}: it grew past the {_human_size(max_bytes)} limit", url=url
-                    )
-                out.write(chunk)
-                done += len(chunk)
-                if progress is not None:
-                    progress(done, total)
-                if should_cancel is not None and should_cancel():
-                    raise DownloadCancelled(
-                        f"download of {url} cancelled after {_human_size(done)}; run it again to resume",
-                        url=url,
-                        part_path=part,
-                    )
-            out.flush()
-            os.fsync(out.fileno())
-    except requests.RequestException as exc:
-        of_total = f" of {_human_size(total)}" if total is not None else ""
-        raise DownloadError(
-            f"the download of {url} was interrupted after {_human_size(done)}{of_total} "
-            f"({_request_failure_reason(exc, timeout)}); run it again to resume",
-            url=url,
-        ) from None
-    except OSError as exc:
-        raise DownloadError(f"could not save {url} to '{part}': {exc.strerror or exc}", url=url) from None
-
-    if total is not None and done < total:
-        raise DownloadError(
-            f"the download of {url} stopped after {_human_size(done)} of {_human_size(total)}; run it again to resume",
-            url=url,
-        )
-    if total is not None and done > total:
-        _remove(part)
-        raise DownloadError(f"could not download {url}: the server sent more data than it announced", url=url)
-    return False
-
-
-def _verify(url: str, part: Path, expected_sha256: str | None) -> None:
-    """Check the finished ``.part``: checksum (when known), then that it is a network file.
-    A file that fails is deleted."""
-    if expected_sha256 is not None:
-        got = file_sha256(part)
-        if got != expected_sha256:
-            _remove(part)
+            with open(self.part, mode) as out:
+                done = self._copy(response, out, digest, done, total)
+                out.flush()
+                os.fsync(out.fileno())
+        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
+            if isinstance(exc, OSError) and not isinstance(exc, (ConnectionError, TimeoutError)):
+                raise DownloadError(f"could not save {url} to '{self.part}': {exc.strerror or exc}", url=url) from None
+            of_total = f" of {_human_size(total)}" if total is not None else ""
             raise DownloadError(
-                f"the file downloaded from {url} does not match its checksum "
-                f"(expected sha256 {expected_sha256[:12]}..., got {got[:12]}...); it was deleted",
-                url=url,
-            )
+                f"the download of {url} was interrupted after {_human_size(done)}{of_total} "
+                f"({_request_failure_reason(exc, self.limits.timeout)}); run it again to resume", url=url) from None
+
+        if total is not None and done < total:
+            raise DownloadError(f"the download of {url} stopped after {_human_size(done)} of {_human_size(total)}; "
+                                "run it again to resume", url=url)
+        if total is not None and done > total:
+            self._discard()
+            raise DownloadError(f"could not download {url}: the server sent more data than it announced", url=url)
+        return digest.hexdigest()
+
+    def _copy(self, response: requests.Response, out, digest, done: int, total: int | None) -> int:
+        """Move the body to ``out`` as it arrives, read by read, so an interruption loses nothing
+        that arrived; returns the bytes now in the ``.part``."""
+        limits, url = self.limits, self.url
+        window_start, window_done = time.monotonic(), done
+        while chunk := response.raw.read1(limits.chunk_size, decode_content=True):
+            if done == 0 and _looks_like_html(chunk[:_SNIFF_BYTES]):
+                out.close()
+                self._discard()
+                raise DownloadError(_web_page_message(url), url=url)
+            if done + len(chunk) > limits.max_bytes:
+                out.close()
+                self._discard()
+                raise DownloadError(f"stopped downloading {url}: it grew past the "
+                                    f"{_human_size(limits.max_bytes)} limit", url=url)
+            out.write(chunk)
+            digest.update(chunk)
+            done += len(chunk)
+            if self.progress is not None:
+                self.progress(done, total)
+            self._check_cancel(done)
+            now = time.monotonic()
+            if now - self.started > limits.max_seconds:
+                raise DownloadError(f"stopped downloading {url} after {_human_duration(limits.max_seconds)} with "
+                                    f"{_human_size(done)} received; run it again to resume", url=url)
+            if now - window_start >= limits.stall_seconds:
+                if done - window_done < MIN_RATE * (now - window_start):
+                    raise DownloadError(
+                        f"the download of {url} stalled (under {_human_size(MIN_RATE)}/s for "
+                        f"{_human_duration(now - window_start)}) after {_human_size(done)}; run it again to resume",
+                        url=url)
+                window_start, window_done = now, done
+        return done
+
+    def _check_cancel(self, done: int) -> None:
+        if self.should_cancel is not None and self.should_cancel():
+            kept = f" after {_human_size(done)}; run it again to resume" if done else ""
+            raise DownloadCancelled(f"download of {self.url} cancelled{kept}", url=self.url, part_path=self.part)
+
+
+def _verify(url: str, part: Path, digest: str, expected_sha256: str | None) -> None:
+    """Check the finished ``.part``: checksum (when known), that it is a network file, and that
+    the file is whole by its own structure (a body cut short without a length, or a server that
+    sent more than it announced, leaves a file whose end is missing). A file that fails is deleted."""
+    if expected_sha256 is not None and digest != expected_sha256:
+        _drop_part(part)
+        raise DownloadError(
+            f"the file downloaded from {url} does not match its checksum "
+            f"(expected sha256 {expected_sha256[:12]}..., got {digest[:12]}...); it was deleted",
+            url=url,
+        )
     with open(part, "rb") as f:
         head = f.read(_SNIFF_BYTES)
     if _looks_like_html(head):
-        _remove(part)
+        _drop_part(part)
         raise DownloadError(_web_page_message(url), url=url)
-    from studio.gan.formats import detect_format  # imports torch: only when needed
+    from studio.gan.formats import (  # imports torch: only when needed
+        detect_format,
+        missing_end,
+    )
 
     try:
-        detect_format(part)
+        fmt = detect_format(part)
     except ModelFormatError:
-        _remove(part)
+        _drop_part(part)
         raise DownloadError(
             f"the file downloaded from {url} is not a network the studio can read "
             "(expected an NVIDIA .pkl, a rosinality .pt or a studio .safetensors); it was deleted",
             url=url,
         ) from None
+    problem = missing_end(part, fmt)
+    if problem is not None:
+        _drop_part(part)
+        raise DownloadError(f"the file downloaded from {url} is incomplete ({problem}); it was deleted, "
+                            "so the next try starts afresh", url=url)
+
+
+def _part_path(target: Path) -> Path:
+    """Where the bytes of ``target`` gather until the file is complete."""
+    return target.with_name(target.name + PART_SUFFIX)
+
+
+def _drop_part(part: Path) -> None:
+    """Delete a ``.part`` and the validator beside it."""
+    _remove(part)
+    _remove(part.with_name(part.name + ".json"))
+
+
+def _validator_path(target: Path) -> Path:
+    """Where the validator of ``target``'s ``.part`` is kept (see :class:`_Fetch`)."""
+    return target.with_name(target.name + PART_SUFFIX + ".json")
+
+
+def _read_validator(path: Path, url: str) -> dict:
+    """The validator recorded for a ``.part`` of ``url``, or {} when there is none worth trusting."""
+    try:
+        if path.stat().st_size > _SMALL_JSON_BYTES:
+            return {}
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, RecursionError):
+        return {}
+    if not isinstance(data, dict) or data.get("url") != url:
+        return {}
+    total = data.get("total")
+    if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
+        return {}
+    return {key: data.get(key) if isinstance(data.get(key), str) else None for key in ("etag", "last_modified")} | {
+        "total": total}
+
+
+def _record_checksum(folder: Path, name: str, url: str, digest: str, size: int, warn: WarnFn | None) -> None:
+    """Remember the sha256 of the first file that arrived from ``url``; warn when a later one differs.
+
+    The record (:data:`CHECKSUMS_FILE` in the cache folder) keeps the first arrival for good, so a
+    server whose copy changes (or is swapped) is noticed every time, not only once.
+    """
+    record_file = folder / CHECKSUMS_FILE
+    records: dict = {}
+    with contextlib.suppress(OSError, ValueError, RecursionError):
+        if record_file.stat().st_size <= _RECORDS_MAX_BYTES:
+            loaded = json.loads(record_file.read_text(encoding="utf-8"))
+            records = loaded if isinstance(loaded, dict) else {}
+    first = records.get(name)
+    if isinstance(first, dict) and isinstance(first.get("sha256"), str):
+        if first["sha256"] != digest:
+            message = (f"the file now at {url} is not the one first downloaded from it on "
+                       f"{first.get('date', 'an earlier day')} (sha256 {first['sha256'][:12]}... then, "
+                       f"{digest[:12]}... now): the server's copy has changed; check where it comes from "
+                       "before trusting it")
+            (warn or _log.warning)(message)
+        return
+    records[name] = {"url": url, "sha256": digest, "size": size, "date": time.strftime("%Y-%m-%d")}
+    try:
+        atomic_write_text(record_file, json.dumps(records, indent=1))
+    except OSError as exc:   # the model is fine; only its record is missing
+        (warn or _log.warning)(f"could not record the checksum of {name} in '{record_file}': {exc.strerror or exc}")
 
 
 # --------------------------------------------------------------------------------------------
@@ -484,6 +654,15 @@ def _human_size(n: int) -> str:
         if value < 1000 or unit == "TB":
             return f"{value:.3g} {unit}" if value < 100 else f"{value:.0f} {unit}"
     return f"{n} bytes"  # unreachable
+
+
+def _human_duration(seconds: float) -> str:
+    """Seconds as a short duration (``45 s``, ``3 min``, ``12 h``)."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    if seconds < 7200:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.0f} h"
 
 
 def _remove(path: Path) -> None:

@@ -15,7 +15,9 @@ from studio.ui.inference import Job, JobContext
 
 
 def load_model(source: str) -> Job:
-    """Open a network file or URL and make it the worker's current model."""
+    """Open a network file or URL and make it the worker's current model. A download reports its
+    progress in KiB and stops when the job is cancelled; the result's ``warnings`` says what the
+    download noticed (a file that differs from the one first downloaded from its URL)."""
 
     def job(ctx: JobContext) -> dict:
         from studio.app.models import model_info, open_source
@@ -23,12 +25,14 @@ def load_model(source: str) -> Job:
         from studio.gan.render import Renderer
 
         def progress(done: int, total: int | None) -> None:
-            ctx.emit_progress(done, total or 0)
+            # in KiB: a signal's int is 32 bits, and a network file can be larger than 2 GiB
+            ctx.emit_progress(done // 1024, (total or 0) // 1024)
 
-        path = open_source(source, progress=progress, should_cancel=ctx.cancelled)
+        warnings: list[str] = []
+        path = open_source(source, progress=progress, should_cancel=ctx.cancelled, warn=warnings.append)
         network = load_network(path, device=ctx.state.device)
         ctx.state.renderer = Renderer(network, device=ctx.state.device)
-        return model_info(ctx.state.renderer)
+        return model_info(ctx.state.renderer) | {"warnings": warnings}
 
     return job
 

@@ -125,6 +125,7 @@ class MainWindow(QMainWindow):
         self.tabs.currentChanged.connect(lambda _i: self.statusBar().clearMessage())   # old news stays behind
         session.model_changed.connect(self._on_model)
         session.model_failed.connect(self._on_model_failed)
+        session.download_started.connect(self._on_download)
         session.client.ready.connect(self._on_ready)
         session.client.busy.connect(self._on_busy)
         session.client.activity.connect(self._on_progress)
@@ -232,7 +233,13 @@ class MainWindow(QMainWindow):
         self.device_label = QLabel("starting engine…")
         self._idle_timer = QTimer(self, singleShot=True, interval=300)
         self._idle_timer.timeout.connect(self._hide_progress_if_idle)
+        self.cancel_download = QPushButton("Cancel download")
+        self.cancel_download.setToolTip("Stop the download; opening the same link again goes on from where it stopped")
+        self.cancel_download.hide()
+        self.cancel_download.clicked.connect(self._cancel_download)
+        self._download = None          # the Request of a model being downloaded
         status.addPermanentWidget(self.progress)
+        status.addPermanentWidget(self.cancel_download)
         status.addPermanentWidget(self.device_label)
 
     # -- models -------------------------------------------------------------------------------------
@@ -269,6 +276,7 @@ class MainWindow(QMainWindow):
         self.empty.set_recent(recent)
 
     def _on_model(self, info: dict) -> None:
+        self._end_download()       # whatever was downloading was replaced by what just opened
         conditional = f" · {info['c_dim']} classes" if info["c_dim"] else ""
         self.model_label.setText(
             f"  <b>{info['name']}</b> · {info['resolution']}×{info['resolution']} · {info['num_ws']} w layers"
@@ -279,6 +287,7 @@ class MainWindow(QMainWindow):
         self._refresh_recent()
 
     def _on_model_failed(self, message: str) -> None:
+        self._end_download()
         QMessageBox.warning(self, "Could not open the model", message)
 
     # -- status ---------------------------------------------------------------------------------------
@@ -300,7 +309,31 @@ class MainWindow(QMainWindow):
         self.progress.show()
         self.progress.setMaximum(max(total, 1))
         self.progress.setValue(done)
-        self.progress.setFormat(f"{done}/{total}" if total else f"{done / 2**20:.0f} MiB")
+        if self._download is not None:      # a download counts KiB
+            size = f"{done / 1024:.1f} of {total / 1024:.0f} MiB" if total else f"{done / 1024:.1f} MiB"
+            self.progress.setFormat(size)
+        else:
+            self.progress.setFormat(f"{done}/{total}" if total else str(done))
+
+    def _end_download(self) -> None:
+        self._download = None
+        self.cancel_download.hide()
+
+    def _on_download(self, request) -> None:
+        """Offer a Cancel button while a model downloads."""
+        self._download = request
+        self.cancel_download.show()
+        self.cancel_download.setEnabled(True)
+
+        def over(*_args) -> None:
+            if self._download is request:
+                self._end_download()
+
+        request.on(finished=over, failed=over, cancelled=over)
+
+    def _cancel_download(self) -> None:
+        if self._download is not None:
+            self._download.cancel()
 
     # -- drag and drop ----------------------------------------------------------------------------------
     def dragEnterEvent(self, event) -> None:  # noqa: N802

@@ -3,6 +3,7 @@
 Signals:
 * ``model_changed(dict)``: a model finished loading (the dict from ``studio.app.models.model_info``).
 * ``model_failed(str)``: opening a model failed, with the reason.
+* ``download_started(Request)``: a model is being downloaded; cancelling the request stops it.
 * ``status(str, int)``: a message for the status bar and how long to show it (ms, 0 = until replaced).
 * ``starred(int)``: an image was added to the library (its id).
 
@@ -41,6 +42,7 @@ def qimage_to_png(image: QImage, max_side: int | None = None) -> bytes:
 class StudioSession(QObject):
     model_changed = Signal(dict)
     model_failed = Signal(str)
+    download_started = Signal(object)      # the Request of a model being downloaded
     status = Signal(str, int)
     starred = Signal(int)
 
@@ -70,11 +72,21 @@ class StudioSession(QObject):
 
     # -- models ----------------------------------------------------------------------------------
     def open_model(self, source: str):
-        """Load a network file or URL on the worker; ``model_changed`` follows."""
-        self.status.emit(f"Opening {source} …", 0)
+        """Load a network file or URL on the worker; ``model_changed`` follows. A URL is downloaded
+        first (``download_started`` hands the window its request, so it can show a Cancel button)."""
+        from studio.hub.download import is_url
+
         self._pending_source = source
-        return self.client.submit(MODEL_KEY, jobs.load_model(source)).on(
+        request = self.client.submit(MODEL_KEY, jobs.load_model(source)).on(
             finished=self._on_model_loaded, failed=self._on_model_failed)
+        if is_url(source):
+            self.status.emit(f"Downloading {source} …", 0)
+            request.on(cancelled=lambda: self.status.emit(
+                "Download cancelled; open the same link again to go on from where it stopped", 0))
+            self.download_started.emit(request)
+        else:
+            self.status.emit(f"Opening {source} …", 0)
+        return request
 
     def open_model_for(self, recipe, given: str | None = None):
         """Find and load the model ``recipe`` was made with (``studio.app.models.find_model``'s rule:
@@ -98,7 +110,11 @@ class StudioSession(QObject):
             self.library.remember_model(result["fingerprint"], result["name"], result["path"])
         except Exception:  # noqa: BLE001 - a library problem must not block opening a model
             pass
-        self.status.emit(f"Opened {result['name']}", 4000)
+        warnings = result.get("warnings") or []
+        if warnings:
+            self.status.emit(f"Opened {result['name']}, but note: " + "; ".join(warnings), 0)
+        else:
+            self.status.emit(f"Opened {result['name']}", 4000)
         self.model_changed.emit(result)
 
     def _on_model_failed(self, message: str) -> None:

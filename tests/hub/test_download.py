@@ -7,10 +7,12 @@ thread), so the suite is fast and fully offline.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
 import socket
 import threading
 import time
+import zipfile
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -31,8 +33,19 @@ from studio.hub.download import (
     resolve_model_source,
 )
 
-# A file that passes detect_format's header check (zip magic = rosinality checkpoint).
-NETWORK = b"PK\x03\x04" + bytes(range(256)) * 160  # ~40 KB
+
+
+def _zip(payload: bytes) -> bytes:
+    """A whole zip file (what a rosinality checkpoint is) holding ``payload`` uncompressed."""
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", compression=zipfile.ZIP_STORED) as archive:
+        archive.writestr("archive/data.pkl", payload)
+    return buffer.getvalue()
+
+
+# Files that pass detect_format's header check and are whole (zip = rosinality checkpoint).
+NETWORK = _zip(bytes(range(256)) * 160)  # ~40 KB
+NETWORK_V2 = _zip(bytes(reversed(range(256))) * 170)
 HTML = b"<!DOCTYPE html>\n<html><head><title>Download</title></head><body>Click here</body></html>\n"
 NOT_A_NETWORK = b"just some text that is no network at all\n" * 20
 
@@ -54,6 +67,9 @@ class Route:
     send_length: bool = True              # send Content-Length
     fake_length: int | None = None        # announce this Content-Length instead of the real one
     delay: float = 0.0                    # seconds to wait before answering
+    etag: str | None = '"v1"'             # the file's validator (If-Range is honoured against it)
+    trickle: float = 0.0                  # seconds between single bytes of the body
+    extra: bytes = b""                    # sent after the body, beyond what Content-Length announced
 
 
 @dataclass
@@ -97,6 +113,9 @@ def _make_handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
                 return
             body, status, start = route.body, 200, 0
             wanted = self.headers.get("Range")
+            if_range = self.headers.get("If-Range")
+            if if_range is not None and if_range != route.etag:
+                wanted = None     # the client's copy is of another version: send the whole file
             if wanted and route.ranges:
                 start = int(wanted.removeprefix("bytes=").split("-")[0])
                 if start >= len(body):
@@ -109,6 +128,8 @@ def _make_handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
             payload = body[start:]
             self.send_response(status)
             self.send_header("Content-Type", route.content_type)
+            if route.etag is not None:
+                self.send_header("ETag", route.etag)
             if status == 206:
                 self.send_header("Content-Range", f"bytes {start}-{len(body) - 1}/{len(body)}")
             if route.send_length:
@@ -121,7 +142,13 @@ def _make_handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
                 route.drop_after = None  # only the first answer is cut short
                 self.close_connection = True
             try:
-                self.wfile.write(payload)
+                if route.trickle:
+                    for i in range(len(payload)):
+                        self.wfile.write(payload[i:i + 1])
+                        self.wfile.flush()
+                        time.sleep(route.trickle)
+                else:
+                    self.wfile.write(payload + route.extra)
                 self.wfile.flush()
             except (BrokenPipeError, ConnectionResetError):
                 pass  # the client stopped reading (cancel, size cap): expected
@@ -133,6 +160,7 @@ def _make_handler(state: FakeServer) -> type[BaseHTTPRequestHandler]:
 def server() -> Iterator[FakeServer]:
     httpd = ThreadingHTTPServer(("127.0.0.1", 0), BaseHTTPRequestHandler)
     httpd.daemon_threads = True
+    httpd.block_on_close = False     # a trickling answer must not hold up the next test
     state = FakeServer(base=f"http://127.0.0.1:{httpd.server_address[1]}")
     httpd.RequestHandlerClass = _make_handler(state)
     thread = threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -161,7 +189,7 @@ def test_full_download_lands_in_the_cache_with_progress(server: FakeServer) -> N
     assert path.parent == models_cache_dir()
     assert path.name.startswith("ffhq-") and path.suffix == ".pkl"
     assert path.read_bytes() == NETWORK
-    assert _leftovers(path.parent) == [path.name]  # no .part left
+    assert _leftovers(path.parent) == sorted([path.name, "checksums.json"])  # no .part, no validator
     assert len(calls) > 5 and calls[-1] == (len(NETWORK), len(NETWORK))
     assert all(t == len(NETWORK) for _, t in calls)
     assert [d for d, _ in calls] == sorted(d for d, _ in calls)
@@ -185,22 +213,42 @@ def test_cached_file_with_wrong_checksum_is_fetched_again(server: FakeServer, tm
     assert again == path and again.read_bytes() == NETWORK and len(server.requests) == 2
 
 
-def test_interrupted_download_keeps_part_and_resumes_with_range(server: FakeServer, tmp_path: Path) -> None:
+def test_interrupted_download_keeps_every_byte_and_resumes_with_range(server: FakeServer, tmp_path: Path) -> None:
     server.routes["/big.pkl"] = Route(NETWORK, drop_after=10_000)
     url = server.url("/big.pkl")
     with pytest.raises(DownloadError, match="interrupted|stopped") as info:
-        download(url, dest_dir=tmp_path, chunk_size=1024)
+        download(url, dest_dir=tmp_path, chunk_size=4096)
     assert "resume" in str(info.value) and url in str(info.value)
     part = tmp_path / (cache_file_name(url) + PART_SUFFIX)
-    kept = part.read_bytes()  # whole chunks received before the drop (the last, partial one is lost)
-    assert 0 < len(kept) <= 10_000 and kept == NETWORK[: len(kept)]
+    assert part.read_bytes() == NETWORK[:10_000]    # all that arrived, not only whole chunks
 
     calls: list[tuple[int, int | None]] = []
     path = download(url, dest_dir=tmp_path, progress=lambda d, t: calls.append((d, t)), chunk_size=8192)
     assert path.read_bytes() == NETWORK
-    assert server.requests[-1].headers.get("range") == f"bytes={len(kept)}-"
-    assert calls[0] == (len(kept), len(NETWORK)) and calls[-1] == (len(NETWORK), len(NETWORK))
-    assert not part.exists()
+    assert server.requests[-1].headers.get("range") == "bytes=10000-"
+    assert server.requests[-1].headers.get("if-range") == '"v1"'
+    assert calls[0] == (10_000, len(NETWORK)) and calls[-1] == (len(NETWORK), len(NETWORK))
+    assert _leftovers(tmp_path) == sorted([path.name, "checksums.json"])   # no .part, no validator left
+
+
+def test_a_file_that_changed_on_the_server_is_not_spliced(server: FakeServer, tmp_path: Path) -> None:
+    server.routes["/net.pt"] = Route(NETWORK, drop_after=10_000)
+    url = server.url("/net.pt")
+    with pytest.raises(DownloadError, match="resume"):
+        download(url, dest_dir=tmp_path)
+    server.routes["/net.pt"] = Route(NETWORK_V2, etag='"v2"')      # a new version went up meanwhile
+    path = download(url, dest_dir=tmp_path)
+    assert server.requests[-1].headers.get("if-range") == '"v1"'
+    assert path.read_bytes() == NETWORK_V2      # the new file whole, not 10 KB of the old one + the rest
+
+
+def test_a_part_without_a_validator_starts_again_from_zero(server: FakeServer, tmp_path: Path) -> None:
+    server.routes["/net.pt"] = Route(NETWORK, etag=None)     # no ETag, no Last-Modified
+    url = server.url("/net.pt")
+    (tmp_path / (cache_file_name(url) + PART_SUFFIX)).write_bytes(b"PK\x03\x04 bytes of some other file")
+    path = download(url, dest_dir=tmp_path)
+    assert "range" not in server.requests[-1].headers
+    assert path.read_bytes() == NETWORK
 
 
 def test_server_without_range_support_restarts_from_zero(server: FakeServer, tmp_path: Path) -> None:
@@ -209,19 +257,105 @@ def test_server_without_range_support_restarts_from_zero(server: FakeServer, tmp
     with pytest.raises(DownloadError):
         download(url, dest_dir=tmp_path, chunk_size=1024)
     kept = (tmp_path / (cache_file_name(url) + PART_SUFFIX)).stat().st_size
-    assert kept > 0
+    assert kept == 5_000
     path = download(url, dest_dir=tmp_path)
     assert server.requests[-1].headers.get("range") == f"bytes={kept}-"  # asked, got a 200
     assert path.read_bytes() == NETWORK
 
 
-def test_complete_part_with_416_answer_is_accepted(server: FakeServer, tmp_path: Path) -> None:
+def test_complete_part_with_416_answer_is_accepted(server: FakeServer, tmp_path: Path,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import studio.hub.download as module
+
     server.routes["/done.pkl"] = Route(NETWORK)
     url = server.url("/done.pkl")
-    (tmp_path / (cache_file_name(url) + PART_SUFFIX)).write_bytes(NETWORK)  # crashed before rename
+
+    def crash(*_args: object) -> None:
+        raise KeyboardInterrupt    # the studio stopped between the last byte and the rename
+
+    with monkeypatch.context() as patch:
+        patch.setattr(module, "_verify", crash)
+        with pytest.raises(KeyboardInterrupt):
+            download(url, dest_dir=tmp_path)
     path = download(url, dest_dir=tmp_path)
     assert path.read_bytes() == NETWORK
     assert server.requests[-1].headers.get("range") == f"bytes={len(NETWORK)}-"
+    assert len(server.requests) == 2
+
+
+def test_a_body_cut_short_without_a_length_is_not_cached(server: FakeServer, tmp_path: Path) -> None:
+    server.routes["/short.pt"] = Route(NETWORK, send_length=False, drop_after=30_000)
+    url = server.url("/short.pt")
+    with pytest.raises(DownloadError, match="incomplete .*zip directory.*deleted") as info:
+        download(url, dest_dir=tmp_path)
+    assert "\n" not in str(info.value)
+    assert _leftovers(tmp_path) == []            # nothing to be served from the cache ever after
+    assert download(url, dest_dir=tmp_path).read_bytes() == NETWORK
+
+
+def test_a_body_longer_than_its_length_is_not_cached(server: FakeServer, tmp_path: Path) -> None:
+    # the server announces 20 KB of a 40 KB file and sends it all: the studio reads the 20 KB it was
+    # promised, and the file's own structure shows that it is not whole
+    route = Route(NETWORK[:20_000], extra=NETWORK[20_000:])
+    server.routes["/long.pt"] = route
+    with pytest.raises(DownloadError, match="incomplete"):
+        download(server.url("/long.pt"), dest_dir=tmp_path)
+    assert _leftovers(tmp_path) == []
+
+
+def test_a_trickle_is_stopped_as_a_stall_and_kept_for_resume(server: FakeServer, tmp_path: Path) -> None:
+    server.routes["/slow.pt"] = Route(NETWORK, trickle=0.05)       # 20 bytes a second
+    url = server.url("/slow.pt")
+    started = time.monotonic()
+    with pytest.raises(DownloadError, match="stalled .*run it again to resume"):
+        download(url, dest_dir=tmp_path, stall_seconds=0.6)
+    assert time.monotonic() - started < 5
+    kept = (tmp_path / (cache_file_name(url) + PART_SUFFIX)).read_bytes()
+    assert 0 < len(kept) < 100 and kept == NETWORK[: len(kept)]
+
+
+def test_a_download_stops_at_its_deadline(server: FakeServer, tmp_path: Path) -> None:
+    server.routes["/slow.pt"] = Route(NETWORK, trickle=0.01)
+    with pytest.raises(DownloadError, match="stopped downloading .* after 0 s"):
+        download(server.url("/slow.pt"), dest_dir=tmp_path, max_seconds=0.3)
+
+
+def test_cancel_is_heard_while_bytes_trickle_in(server: FakeServer, tmp_path: Path) -> None:
+    server.routes["/slow.pt"] = Route(NETWORK, trickle=0.05)
+    started = time.monotonic()
+    with pytest.raises(DownloadCancelled):
+        download(server.url("/slow.pt"), dest_dir=tmp_path, should_cancel=lambda: time.monotonic() - started > 0.3)
+    assert time.monotonic() - started < 2      # not after a whole chunk of 64 KB (an hour at this rate)
+
+
+def test_the_first_checksum_is_recorded_and_a_changed_file_is_reported(server: FakeServer, tmp_path: Path) -> None:
+    server.routes["/ffhq.pkl"] = Route(NETWORK)
+    url = server.url("/ffhq.pkl")
+    warnings: list[str] = []
+    path = download(url, dest_dir=tmp_path, warn=warnings.append)
+    record = json.loads((tmp_path / "checksums.json").read_text())
+    assert record[path.name]["sha256"] == hashlib.sha256(NETWORK).hexdigest() and record[path.name]["url"] == url
+    assert warnings == []
+
+    path.unlink()                                               # the artist cleared the cache...
+    server.routes["/ffhq.pkl"] = Route(NETWORK_V2, etag='"v2"')  # ...and the server's file changed
+    download(url, dest_dir=tmp_path, warn=warnings.append)
+    assert len(warnings) == 1 and "not the one first downloaded" in warnings[0] and url in warnings[0]
+    assert hashlib.sha256(NETWORK).hexdigest()[:12] in warnings[0]
+    again = json.loads((tmp_path / "checksums.json").read_text())
+    assert again[path.name]["sha256"] == hashlib.sha256(NETWORK).hexdigest()   # the first stays the reference
+
+
+def test_a_catalogued_checksum_is_checked(server: FakeServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    import studio.hub.catalogue as catalogue
+
+    server.routes["/cat.pkl"] = Route(NETWORK)
+    url = server.url("/cat.pkl")
+    entry = CatalogEntry(name="Cat", url=url, resolution=64, licence="CC0", description="A cat.",
+                         architecture="stylegan2", sha256="ab" * 32)
+    monkeypatch.setattr(catalogue, "load_catalog", lambda: [entry])
+    with pytest.raises(DownloadError, match="does not match its checksum"):
+        resolve_model_source(url)
 
 
 def test_wrong_checksum_is_refused_and_nothing_is_left(server: FakeServer, tmp_path: Path) -> None:
@@ -408,3 +542,20 @@ def test_catalog_that_is_not_json_is_a_value_error(tmp_path: Path) -> None:
         load_catalog(path)
     with pytest.raises(ValueError, match="cannot read"):
         load_catalog(tmp_path / "missing.json")
+
+
+def test_the_cli_opens_a_network_by_url_through_the_cache(server: FakeServer, capsys: pytest.CaptureFixture) -> None:
+    from studio.cli import main
+    from studio.gan.formats import DEFAULT_NETWORK_PATH
+
+    server.routes["/abstract.safetensors"] = Route(DEFAULT_NETWORK_PATH.read_bytes())
+    url = server.url("/abstract.safetensors")
+    assert main(["info", "--json", url]) == 0
+    summary = json.loads(capsys.readouterr().out)
+    assert summary["format"] and (models_cache_dir() / cache_file_name(url)).is_file()
+    assert main(["info", url]) == 0 and len(server.requests) == 1      # the second time from the cache
+
+    server.routes["/gone.pkl"] = Route(status=404)
+    assert main(["info", server.url("/gone.pkl")]) != 0
+    err = capsys.readouterr().err
+    assert "404" in err and "Traceback" not in err

@@ -167,6 +167,44 @@ def detect_format(path: Path) -> str:
     )
 
 
+def missing_end(path: Path, fmt: str) -> str | None:
+    """Why the ``fmt`` file at ``path`` is not whole, in a few words, or None when it is.
+
+    Each format says where it ends: a zip (a rosinality checkpoint) has its directory at the end;
+    a safetensors header gives the offset of every tensor's last byte; a pickle ends with STOP.
+    Reading the structure (never its objects) is how a download with no announced length, or one
+    cut short after a server's lie about it, is told from a complete file.
+    """
+    import pickletools
+    import zipfile
+
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            if fmt == "rosinality-pt":
+                if f.read(4) != _ZIP_MAGIC:
+                    return None                 # a legacy torch file states no end of its own
+                try:
+                    zipfile.ZipFile(f).close()
+                except zipfile.BadZipFile:
+                    return "its zip directory, which comes last, is missing"
+                return None
+            if fmt == "native":
+                length = int.from_bytes(f.read(8), "little")
+                header = json.loads(f.read(length))
+                ends = [entry["data_offsets"][1] for key, entry in header.items() if key != "__metadata__"]
+                end = 8 + length + max(ends, default=0)
+                return None if size >= end else f"it has {size:,} of the {end:,} bytes its header describes"
+            for opcode, _arg, _pos in pickletools.genops(f):
+                if opcode.name == "STOP":
+                    return None
+            return "it ends before the pickle's STOP"
+    except (ValueError, KeyError, TypeError, IndexError, RecursionError, EOFError):
+        return "it ends in the middle of its data"
+    except OSError as exc:
+        return f"it cannot be read: {exc.strerror or exc}"
+
+
 def load_network(path: str | Path, *, device: str | torch.device = "cpu", with_discriminator: bool = True) -> LoadedNetwork:
     """Read any supported network file (or ``default``). Raises :class:`ModelFormatError` with a one-line reason."""
     path = resolve_network_path(path)
@@ -229,5 +267,5 @@ def _load_nvidia(path: Path, with_discriminator: bool) -> LoadedNetwork:
     return LoadedNetwork(G, D, "nvidia-pkl", path, fingerprint(G), {"source_format": "nvidia-pkl"}, {}, details)
 
 
-__all__ = ["LoadedNetwork", "load_network", "detect_format", "resolve_network_path", "is_default_network",
+__all__ = ["LoadedNetwork", "load_network", "detect_format", "missing_end", "resolve_network_path", "is_default_network",
            "FORMAT_LABELS", "DEFAULT_NETWORK", "DEFAULT_NETWORK_PATH"]
