@@ -78,6 +78,7 @@ def main() -> int:
                 slowest, heaviest = max(slowest, outcome.seconds), max(heaviest, outcome.peak_mb)
                 if outcome.kind not in ("refused", "accepted") and not args.quiet:
                     print(f"[mutated  ] {kind} #{k}: {outcome.describe()}")
+                    print("    " + outcome.stderr.strip().replace("\n", "\n    ")[-1500:])
                 target.unlink()
         print(f"\nstudio at {args.root}: {len(cases)} crafted inputs, {args.mutations} mutated files "
               f"in {time.monotonic() - started:.0f} s; slowest {slowest:.1f} s, most memory +{heaviest:.0f} MB")

@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import warnings
 from typing import Callable, Sequence
 
 from studio.cli import clip_train, data, export, render, scoring, train
@@ -87,6 +88,9 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
 
     tune_allocator()
     _escape_unprintable_output()
+    # Pillow warns about every oddity of a damaged file (corrupt EXIF, skipped tags); the studio says
+    # itself what it could not read, in one line, so these would only bury that line
+    warnings.filterwarnings("ignore", module=r"PIL\.")
 
     try:
         return func(args)
@@ -100,6 +104,11 @@ def run_command(func: Callable[[argparse.Namespace], int], args: argparse.Namesp
             raise
         where = f": {exc.filename}" if exc.filename else ""
         print(f"error: {exc.strerror or exc}{where}", file=sys.stderr)
+        return EXIT_FAILURE
+    except MemoryError:     # a size nobody bounded yet: still one line, and the machine lives on
+        if os.environ.get("STUDIO_DEBUG"):
+            raise
+        print("error: not enough memory for this command; try smaller sizes or fewer images at once", file=sys.stderr)
         return EXIT_FAILURE
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)

@@ -148,10 +148,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                 network = search.network
                 notes += search.notes
                 if network is None and source.suffix.lower() == ".json":
-                    for note in notes:
-                        print(f"note: {note}", file=sys.stderr)
+                    why = f" ({'; '.join(notes)})" if notes else ""      # one line: the reasons go in it
                     raise CliError(f"cannot find the model this recipe needs: {recipe.model.name or 'unnamed'} "
-                                   f"(fingerprint {recipe.model.fingerprint}); give it with --network")
+                                   f"(fingerprint {recipe.model.fingerprint}){why}; give it with --network")
             if network is not None:
                 device = pick_device(args.device)
                 renderer = Renderer(network, device=device, batch_size=1)

@@ -6,7 +6,32 @@ import os
 
 
 def available_bytes() -> int | None:
-    """Bytes the system can give this process now (Linux ``MemAvailable``), or None when unknown."""
+    """Bytes the system can give this process now, or None when unknown: the machine's free memory
+    (Linux ``MemAvailable``), or less when the process runs under an address-space limit
+    (``ulimit -v``, a sandbox, a container tool)."""
+    free = _machine_available()
+    headroom = _limit_headroom()
+    if headroom is None:
+        return free
+    return headroom if free is None else min(free, headroom)
+
+
+def _limit_headroom() -> int | None:
+    """Bytes left under this process's address-space limit (RLIMIT_AS), or None when there is none."""
+    try:
+        import resource
+
+        limit = resource.getrlimit(resource.RLIMIT_AS)[0]
+        if limit == resource.RLIM_INFINITY:
+            return None
+        with open("/proc/self/status", encoding="ascii") as f:
+            used = next(int(line.split()[1]) * 1024 for line in f if line.startswith("VmSize:"))
+        return max(0, limit - used)
+    except (ImportError, OSError, ValueError, IndexError, StopIteration):
+        return None
+
+
+def _machine_available() -> int | None:
     try:
         with open("/proc/meminfo", encoding="ascii") as f:
             for line in f:

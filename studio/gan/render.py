@@ -68,13 +68,25 @@ class Renderer:
         return self.ws_from_z(latents.zs_from_seeds(list(seeds), self.G.z_dim), settings)
 
     def ws_from_latent(self, latent: Latent, settings: RenderSettings) -> torch.Tensor:
-        """[1, num_ws, w_dim] for a seed, a z, or an explicit w (one vector or all layers)."""
+        """[1, num_ws, w_dim] for a seed, a z, or an explicit w (one vector or all layers).
+
+        A z or w that does not fit this model (another model's, or a damaged file's) is a
+        ValueError that says which shapes the model takes.
+        """
+        G = self.G
         if latent.w is not None:
-            w = torch.from_numpy(latent.w).to(self.device, torch.float32)
-            if w.ndim == 1:
-                w = w.reshape(1, 1, -1).repeat(1, self.num_ws, 1)
-            return w.reshape(1, self.num_ws, self.G.w_dim)
+            shape = tuple(latent.w.shape)
+            if shape[-1:] != (G.w_dim,) or latent.w.size not in (G.w_dim, self.num_ws * G.w_dim):
+                raise ValueError(f"the recipe's w has the shape {list(shape)}, which does not fit this model: it takes "
+                                 f"one w of {G.w_dim} numbers, or one per layer ({self.num_ws} x {G.w_dim})")
+            w = torch.from_numpy(latent.w).to(self.device, torch.float32).reshape(1, -1, G.w_dim)
+            if w.shape[1] == 1:
+                w = w.repeat(1, self.num_ws, 1)
+            return w
         if latent.z is not None:
+            if latent.z.size != G.z_dim or latent.z.shape[-1:] != (G.z_dim,):
+                raise ValueError(f"the recipe's z has the shape {list(latent.z.shape)}, which does not fit this model: "
+                                 f"it takes one z of {G.z_dim} numbers")
             return self.ws_from_z(latent.z, settings)
         if latent.seed is not None:
             return self.ws_from_seeds([latent.seed], settings)

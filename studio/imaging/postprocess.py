@@ -695,8 +695,8 @@ def _check_memory(canvas: tuple[int, int], channels: int, bit_depth: int) -> Non
     need = canvas[0] * canvas[1] * channels * (2 if bit_depth == 16 else 1)
     free = available_bytes()
     if free is not None and need * PEAK_FACTOR > free:
-        raise StudioError(f"a {canvas[0]:,} x {canvas[1]:,} px image needs about {human(need * PEAK_FACTOR)} and this "
-                          f"machine has {human(free)} free: choose a smaller size or a lower DPI")
+        raise StudioError(f"a {canvas[0]:,} x {canvas[1]:,} px image needs about {human(need * PEAK_FACTOR)} and only "
+                          f"{human(free)} of memory is free for it: choose a smaller size or a lower DPI")
 
 
 def apply(image: np.ndarray, settings: PostProcess, *, progress: ProgressFn | None = None) -> PostResult:

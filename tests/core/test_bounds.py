@@ -48,7 +48,7 @@ def test_an_export_that_cannot_fit_in_memory_is_refused_before_allocating(tmp_pa
     monkeypatch.setattr(memory, "available_bytes", lambda: 2 * 2**30)          # a machine with 2 GB free
     assert main(["export", "--seed", "1", "--size", "100000x100000", "--out", str(tmp_path / "huge.png")]) == 2
     err = capsys.readouterr().err
-    assert "needs about" in err and "2.0 GB free" in err and "Traceback" not in err
+    assert "needs about" in err and "only 2.0 GB of memory is free" in err and "Traceback" not in err
     assert list(tmp_path.iterdir()) == []
 
 
@@ -130,3 +130,19 @@ def test_deeply_nested_or_mistyped_files_get_a_sentence_not_a_traceback(tmp_path
     assert main(["export", str(bomb), "--out", str(tmp_path / "y.png")]) == 2
     err = capsys.readouterr().err
     assert "decompression bomb" in err and "Traceback" not in err
+
+
+def test_free_memory_counts_the_processs_own_limit():
+    """Under ``ulimit -v`` (a sandbox, a batch system) the machine's free memory is not what the studio
+    may use: an export must be refused by the limit's headroom, not die with a MemoryError."""
+    import subprocess
+    import sys
+
+    code = ("import resource\nfrom studio.core.memory import available_bytes\n"
+            "unlimited = available_bytes()\n"
+            "vm = next(int(l.split()[1]) * 1024 for l in open('/proc/self/status') if l.startswith('VmSize:'))\n"
+            "resource.setrlimit(resource.RLIMIT_AS, (vm + 300 * 2**20, resource.RLIM_INFINITY))\n"
+            "print(unlimited, available_bytes())")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True).stdout
+    unlimited, limited = map(int, out.split())
+    assert limited <= 300 * 2**20 < unlimited

@@ -75,3 +75,24 @@ def test_a_recipe_of_another_model_is_refused_by_name(renderer):
     with pytest.raises(ValueError, match="made with 'elsewhere', not with the open model"):
         renderer.check_recipe(Recipe(model=ModelRef("0" * 64, "elsewhere", None), seed=1))
     renderer.check_recipe(renderer.recipe(RenderSettings(), seed=1))
+
+
+@pytest.mark.parametrize("field, shape", [("z", [3]), ("z", [2, 64]), ("z", [0, 64]), ("w", [1, 99, 64]),
+                                          ("w", [1, 2, 3, 4, 5]), ("w", [0, 64])])
+def test_a_latent_that_does_not_fit_the_model_is_a_sentence(renderer, field, shape):
+    """A damaged recipe's z or w (or another model's) says which shapes the model takes; it used to
+    reach torch's reshape and come out as a RuntimeError traceback."""
+    G = renderer.G
+    shape = [G.z_dim if n == 64 and field == "z" else G.w_dim if n == 64 else n for n in shape]
+    recipe = Recipe(model=renderer.model_ref, **{field: np.zeros(shape, np.float32)})
+    with pytest.raises(ValueError, match=f"the recipe's {field} has the shape .* does not fit this model"):
+        renderer.render_recipe(recipe)
+
+
+def test_latents_of_every_shape_the_model_takes_render(renderer):
+    G = renderer.G
+    one = renderer.render_recipe(Recipe(model=renderer.model_ref, w=np.zeros([G.w_dim], np.float32)))
+    for shape in ([1, G.w_dim], [renderer.num_ws, G.w_dim], [1, renderer.num_ws, G.w_dim]):
+        again = renderer.render_recipe(Recipe(model=renderer.model_ref, w=np.zeros(shape, np.float32)))
+        assert np.array_equal(one, again)
+    assert renderer.render_recipe(Recipe(model=renderer.model_ref, z=np.zeros([1, G.z_dim], np.float32))).ndim == 3

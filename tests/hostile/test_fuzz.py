@@ -40,7 +40,8 @@ def test_every_crafted_attack_ends_with_one_sentence(studio, folder, tiny_model)
     wrong = []
     for attack in attacks:
         outcome = studio.run(attack.argv, marker=marker)
-        if outcome.kind != "refused":
+        allowed = ("refused",) if attack.expect == "refused" else ("refused", "accepted")
+        if outcome.kind not in allowed:
             wrong.append(f"{attack.name}: {outcome.describe()}")
     assert not wrong, f"{len(wrong)} of {len(attacks)} attacks did not end with a sentence:\n" + "\n".join(wrong)
 

@@ -6,7 +6,6 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
-import pytest
 from PySide6.QtCore import QMimeData, QPoint, Qt, QUrl
 from PySide6.QtGui import QDropEvent
 
@@ -95,7 +94,7 @@ def test_dropped_hostile_files_get_messages_and_change_nothing(make_window, tiny
     wait_for(qtbot, lambda: grid_done(window))
 
 
-def test_a_download_shows_its_size_and_cancel_stops_it(make_window, server, tmp_path, qtbot):  # noqa: F811
+def test_a_download_shows_its_size_and_cancel_stops_it(make_window, server, tmp_path, qtbot):
     server.routes["/slow.pt"] = Route(NETWORK, trickle=0.02)
     url = server.url("/slow.pt")
     window = make_window()
