@@ -32,6 +32,9 @@ __all__ = ["ImageFolderDataset", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
+#: The most one file inside a zipped dataset may unpack to (a 4,096 px 16-bit RGBA PNG is 128 MB raw).
+MAX_MEMBER_BYTES = 256 * 2**20
+
 
 class ImageFolderDataset(torch.utils.data.Dataset):
     """Square RGB training images as ``(uint8 tensor [3, R, R], float label [label_dim])``.
@@ -133,7 +136,18 @@ class ImageFolderDataset(torch.utils.data.Dataset):
 
     def _read_bytes(self, name: str) -> bytes:
         if self._kind == "zip":
-            return self._open_zip().read(self._prefix + name)
+            archive = self._open_zip()
+            info = archive.getinfo(self._prefix + name)
+            if info.file_size > MAX_MEMBER_BYTES:      # what the zip declares, before a byte is inflated
+                raise StudioError(f"{name} in {self.path} would unpack to {info.file_size / 2**20:,.0f} MB "
+                                  f"from {info.compress_size / 2**20:,.1f} MB; a training picture is at most "
+                                  f"{MAX_MEMBER_BYTES // 2**20} MB (is it a zip bomb?)")
+            with archive.open(info) as member:      # and what it really inflates to, however it lies
+                data = member.read(MAX_MEMBER_BYTES + 1)
+            if len(data) > MAX_MEMBER_BYTES:
+                raise StudioError(f"{name} in {self.path} unpacks to more than {MAX_MEMBER_BYTES // 2**20} MB, "
+                                  "more than a training picture can be (is it a zip bomb?)")
+            return data
         return (self.path / name).read_bytes()
 
     def _read_json(self, name: str) -> Any:

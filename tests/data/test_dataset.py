@@ -128,3 +128,24 @@ def test_labels_that_cannot_be_right_get_a_sentence(prepared, label, message):
     (out / "dataset.json").write_text(json.dumps(data))
     with pytest.raises(StudioError, match=message):
         ImageFolderDataset(out)
+
+
+def test_a_zip_bombed_dataset_is_refused_before_it_inflates(tmp_path: Path) -> None:
+    """A few hundred KB whose one picture unpacks to 300 MB (the issue's was 6.2 GB): refused from the
+    size the zip declares; and one that lies about its size is stopped while it inflates."""
+    bomb = tmp_path / "bomb.zip"
+    with zipfile.ZipFile(bomb, "w", compression=zipfile.ZIP_DEFLATED) as archive:
+        archive.writestr("img00000000.png", bytes(300 * 2**20))
+    assert bomb.stat().st_size < 2**20
+    with pytest.raises(StudioError, match="would unpack to 300 MB .* zip bomb"):
+        ImageFolderDataset(bomb)
+
+    # the same member with its declared size forged to 1 KB in both headers
+    data = bytearray(bomb.read_bytes())
+    size = (300 * 2**20).to_bytes(4, "little")
+    assert data.count(size) == 2
+    data = data.replace(size, (1024).to_bytes(4, "little"))
+    liar = tmp_path / "liar.zip"
+    liar.write_bytes(bytes(data))
+    with pytest.raises(StudioError, match="unpacks to more than 256 MB|Bad|CRC|cannot read"):
+        ImageFolderDataset(liar)
