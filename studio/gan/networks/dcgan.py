@@ -27,7 +27,7 @@ Which :class:`GeneratorConfig` fields mean what for ``kind == "dcgan"``:
 from __future__ import annotations
 
 import math
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from typing import Any
 
 import torch
@@ -35,6 +35,7 @@ from torch import nn
 
 from studio.gan.latents import truncate
 from studio.gan.networks import ops
+from studio.gan.networks.stylegan2 import StoredConfig
 
 KIND = "dcgan"
 INIT_STD = 0.02  # the tutorial's weights_init: N(0, 0.02) convs, N(1, 0.02) batch-norm scales
@@ -140,7 +141,7 @@ class DcganGenerator(nn.Module):
 
 
 @dataclass
-class DcganDiscriminatorConfig:
+class DcganDiscriminatorConfig(StoredConfig):
     """``channel_base`` is ``ndf`` (feature maps of the first conv), doubling per layer up to ``channel_max``."""
 
     img_resolution: int = 64
@@ -151,21 +152,14 @@ class DcganDiscriminatorConfig:
     c_dim: int = 0
     kind: str = KIND
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["channels"] = {str(k): v for k, v in self.channels.items()}
-        return d
+    role = "DCGAN discriminator"
 
     @classmethod
     def from_dict(cls, d: dict[str, Any]) -> "DcganDiscriminatorConfig":
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown DCGAN discriminator settings: {sorted(unknown)}")
-        d = dict(d)
-        d["channels"] = {int(k): int(v) for k, v in (d.get("channels") or {}).items()}
-        if d.get("kind", KIND) != KIND:
-            raise ValueError(f"not a DCGAN discriminator config: kind {d['kind']!r}")
-        return cls(**d)
+        config = super().from_dict(d)
+        if config.kind != KIND:
+            raise ValueError(f"not a DCGAN discriminator config: kind {config.kind!r}")
+        return config
 
 
 class DcganDiscriminator(nn.Module):

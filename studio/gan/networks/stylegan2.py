@@ -554,8 +554,30 @@ class SynthesisNetwork(nn.Module):
         return torch.cat(images)
 
 
+class StoredConfig:
+    """``to_dict`` / ``from_dict`` of a network config kept as JSON beside the weights: JSON keys are
+    strings, so the ``channels`` map goes out with string keys and comes back with int ones; a setting
+    the class does not have is refused by name (``role`` says whose)."""
+
+    role = "generator"
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["channels"] = {str(k): v for k, v in self.channels.items()}
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]):
+        unknown = set(d) - set(cls.__dataclass_fields__)
+        if unknown:
+            raise ValueError(f"unknown {cls.role} settings: {sorted(unknown)}")
+        d = dict(d)
+        d["channels"] = {int(k): int(v) for k, v in (d.get("channels") or {}).items()}
+        return cls(**d)
+
+
 @dataclass
-class GeneratorConfig:
+class GeneratorConfig(StoredConfig):
     """Everything needed to rebuild a generator; stored as JSON beside the weights."""
 
     z_dim: int = 512
@@ -578,20 +600,6 @@ class GeneratorConfig:
     def __post_init__(self) -> None:
         check_network_bounds(self)
 
-    def to_dict(self) -> dict[str, Any]:
-        d = asdict(self)
-        d["channels"] = {str(k): v for k, v in self.channels.items()}
-        return d
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "GeneratorConfig":
-        known = {f for f in cls.__dataclass_fields__}
-        unknown = set(d) - known
-        if unknown:
-            raise ValueError(f"unknown generator settings: {sorted(unknown)}")
-        d = dict(d)
-        d["channels"] = {int(k): int(v) for k, v in (d.get("channels") or {}).items()}
-        return cls(**d)
 
 
 class Generator(nn.Module):
@@ -727,7 +735,9 @@ class DiscriminatorEpilogue(nn.Module):
 
 
 @dataclass
-class DiscriminatorConfig:
+class DiscriminatorConfig(StoredConfig):
+    role = "discriminator"
+
     c_dim: int = 0
     img_resolution: int = 1024
     img_channels: int = 3
@@ -744,16 +754,6 @@ class DiscriminatorConfig:
     def __post_init__(self) -> None:
         check_network_bounds(self, role="discriminator")
 
-    to_dict = GeneratorConfig.to_dict
-
-    @classmethod
-    def from_dict(cls, d: dict[str, Any]) -> "DiscriminatorConfig":
-        unknown = set(d) - set(cls.__dataclass_fields__)
-        if unknown:
-            raise ValueError(f"unknown discriminator settings: {sorted(unknown)}")
-        d = dict(d)
-        d["channels"] = {int(k): int(v) for k, v in (d.get("channels") or {}).items()}
-        return cls(**d)
 
 
 class Discriminator(nn.Module):
