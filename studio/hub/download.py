@@ -286,7 +286,7 @@ def download(
         part = _part_path(target)
         _verify(url, part, digest, expected_sha256)
         os.replace(part, target)
-        _remove(_validator_path(target))
+        _remove(_validator_path(part))
         fsync_dir(folder)
         _record_checksum(folder, target.name, url, digest, target.stat().st_size, warn)
         return target
@@ -328,8 +328,10 @@ class _Fetch:
                  progress: ProgressFn | None, should_cancel: CancelFn | None) -> None:
         self.url, self.http, self.limits = url, http, limits
         self.progress, self.should_cancel = progress, should_cancel
-        self.part, self.validator_file = _part_path(target), _validator_path(target)
+        self.part = _part_path(target)
+        self.validator_file = _validator_path(self.part)
         self.started = time.monotonic()
+        self.received = 0       # bytes in the .part so far
 
     def run(self) -> str:
         for _attempt in range(2):
@@ -415,22 +417,23 @@ class _Fetch:
             with open(self.part, "rb") as f:
                 while block := f.read(1 << 20):
                     digest.update(block)
-        done = offset
+        self.received = offset
         if self.progress is not None:
-            self.progress(done, total)
+            self.progress(offset, total)
         try:
             with open(self.part, mode) as out:
-                done = self._copy(response, out, digest, done, total)
+                self._copy(response, out, digest, total)
                 out.flush()
                 os.fsync(out.fileno())
-        except (requests.RequestException, urllib3.exceptions.HTTPError, OSError) as exc:
-            if isinstance(exc, OSError) and not isinstance(exc, (ConnectionError, TimeoutError)):
-                raise DownloadError(f"could not save {url} to '{self.part}': {exc.strerror or exc}", url=url) from None
+        except (requests.RequestException, urllib3.exceptions.HTTPError, ConnectionError, TimeoutError) as exc:
             of_total = f" of {_human_size(total)}" if total is not None else ""
             raise DownloadError(
-                f"the download of {url} was interrupted after {_human_size(done)}{of_total} "
+                f"the download of {url} was interrupted after {_human_size(self.received)}{of_total} "
                 f"({_request_failure_reason(exc, self.limits.timeout)}); run it again to resume", url=url) from None
+        except OSError as exc:      # the disk, not the network
+            raise DownloadError(f"could not save {url} to '{self.part}': {exc.strerror or exc}", url=url) from None
 
+        done = self.received
         if total is not None and done < total:
             raise DownloadError(f"the download of {url} stopped after {_human_size(done)} of {_human_size(total)}; "
                                 "run it again to resume", url=url)
@@ -439,10 +442,11 @@ class _Fetch:
             raise DownloadError(f"could not download {url}: the server sent more data than it announced", url=url)
         return digest.hexdigest()
 
-    def _copy(self, response: requests.Response, out, digest, done: int, total: int | None) -> int:
+    def _copy(self, response: requests.Response, out, digest, total: int | None) -> None:
         """Move the body to ``out`` as it arrives, read by read, so an interruption loses nothing
-        that arrived; returns the bytes now in the ``.part``."""
+        that arrived; ``self.received`` counts the bytes in the ``.part`` as they land."""
         limits, url = self.limits, self.url
+        done = self.received
         window_start, window_done = time.monotonic(), done
         while chunk := response.raw.read1(limits.chunk_size, decode_content=True):
             if done == 0 and _looks_like_html(chunk[:_SNIFF_BYTES]):
@@ -457,6 +461,7 @@ class _Fetch:
             out.write(chunk)
             digest.update(chunk)
             done += len(chunk)
+            self.received = done
             if self.progress is not None:
                 self.progress(done, total)
             self._check_cancel(done)
@@ -471,7 +476,6 @@ class _Fetch:
                         f"{_human_duration(now - window_start)}) after {_human_size(done)}; run it again to resume",
                         url=url)
                 window_start, window_done = now, done
-        return done
 
     def _check_cancel(self, done: int) -> None:
         if self.should_cancel is not None and self.should_cancel():
@@ -521,15 +525,15 @@ def _part_path(target: Path) -> Path:
     return target.with_name(target.name + PART_SUFFIX)
 
 
+def _validator_path(part: Path) -> Path:
+    """Where the validator of a ``.part`` is kept (see :class:`_Fetch`)."""
+    return part.with_name(part.name + ".json")
+
+
 def _drop_part(part: Path) -> None:
     """Delete a ``.part`` and the validator beside it."""
     _remove(part)
-    _remove(part.with_name(part.name + ".json"))
-
-
-def _validator_path(target: Path) -> Path:
-    """Where the validator of ``target``'s ``.part`` is kept (see :class:`_Fetch`)."""
-    return target.with_name(target.name + PART_SUFFIX + ".json")
+    _remove(_validator_path(part))
 
 
 def _read_validator(path: Path, url: str) -> dict:
@@ -545,8 +549,9 @@ def _read_validator(path: Path, url: str) -> dict:
     total = data.get("total")
     if total is not None and (not isinstance(total, int) or isinstance(total, bool) or total < 0):
         return {}
-    return {key: data.get(key) if isinstance(data.get(key), str) else None for key in ("etag", "last_modified")} | {
-        "total": total}
+    etag, last_modified = data.get("etag"), data.get("last_modified")
+    return {"etag": etag if isinstance(etag, str) else None,
+            "last_modified": last_modified if isinstance(last_modified, str) else None, "total": total}
 
 
 def _record_checksum(folder: Path, name: str, url: str, digest: str, size: int, warn: WarnFn | None) -> None:
@@ -596,13 +601,15 @@ def _web_page_message(url: str) -> str:
     )
 
 
-def _request_failure_reason(exc: requests.RequestException, timeout: float) -> str:
-    """A few words for what went wrong with a request."""
-    if isinstance(exc, requests.Timeout):
+def _request_failure_reason(exc: Exception, timeout: float) -> str:
+    """A few words for what went wrong with a request (requests' errors, and urllib3's and the
+    socket's while the body is read)."""
+    if isinstance(exc, (requests.Timeout, urllib3.exceptions.TimeoutError, TimeoutError)):
         return f"no answer within {timeout:g} s"
-    if isinstance(exc, requests.exceptions.SSLError):
+    if isinstance(exc, (requests.exceptions.SSLError, urllib3.exceptions.SSLError)):
         return "the secure connection failed"
-    if isinstance(exc, requests.exceptions.ChunkedEncodingError):
+    if isinstance(exc, (requests.exceptions.ChunkedEncodingError, urllib3.exceptions.ProtocolError,
+                        ConnectionError)):
         return "the connection dropped"
     if isinstance(exc, requests.ConnectionError):
         return "the connection failed"

@@ -219,6 +219,7 @@ def test_interrupted_download_keeps_every_byte_and_resumes_with_range(server: Fa
     with pytest.raises(DownloadError, match="interrupted|stopped") as info:
         download(url, dest_dir=tmp_path, chunk_size=4096)
     assert "resume" in str(info.value) and url in str(info.value)
+    assert "after 10 KB of 41.1 KB (the connection dropped)" in str(info.value)   # what arrived, as it landed
     part = tmp_path / (cache_file_name(url) + PART_SUFFIX)
     assert part.read_bytes() == NETWORK[:10_000]    # all that arrived, not only whole chunks
 
