@@ -35,19 +35,15 @@ def main() -> int:
     parser.add_argument("--quiet", action="store_true", help="print only the counts")
     args = parser.parse_args()
 
-    import torch
-
     from studio.cli import main as studio
-    from tests.conftest import GoldenCase
+    from tests.conftest import write_tiny_model
     from tests.hostile import cases as crafted
     from tests.hostile import mutate, seeds
     from tests.hostile.harness import KINDS, Studio
 
     with tempfile.TemporaryDirectory(prefix="hostile-") as tmp:
         folder = Path(tmp)
-        tiny = folder / "tiny.pt"
-        case = GoldenCase("rosinality_sg2_64")
-        torch.save({"g_ema": case.group("g_ema"), "latent_avg": case["in.truncation_latent"][0]}, tiny)
+        tiny = write_tiny_model(folder / "tiny.pt")
         made = folder / "made"
         assert studio(["generate", "--network", str(tiny), "--seeds", "3", "--outdir", str(made)]) == 0
         cases = crafted.build(folder / "cases", tiny, made / "seed0003.png")

@@ -55,10 +55,14 @@ def golden():
 @pytest.fixture(scope="session")
 def tiny_model(golden, tmp_path_factory):
     """A 64 px StyleGAN2 (rosinality layout) with strong noise, as a .pt file."""
-    case = golden("rosinality_sg2_64")
-    path = tmp_path_factory.mktemp("models") / "tiny.pt"
+    return write_tiny_model(tmp_path_factory.mktemp("models") / "tiny.pt", golden("rosinality_sg2_64"))
+
+
+def write_tiny_model(path: Path, case: GoldenCase | None = None) -> Path:
+    """The golden 64 px StyleGAN2 (rosinality layout) saved as a ``.pt`` at ``path`` (for scripts too)."""
     import torch
 
+    case = case or GoldenCase("rosinality_sg2_64")
     torch.save({"g_ema": case.group("g_ema"), "latent_avg": case["in.truncation_latent"][0]}, path)
     return path
 

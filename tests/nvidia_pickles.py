@@ -150,6 +150,17 @@ def network_from_state(class_name: str, state: Mapping[str, torch.Tensor],
     return nodes[""]
 
 
+def write_pickle(case, path, protocol=4):
+    """A golden case (G, D and their attributes) written as NVIDIA's training loop pickles a snapshot."""
+    G = network_from_state("Generator", case.group("G"), case.meta["generator_attrs"], case.meta["generator_kwargs"])
+    D = network_from_state("Discriminator", case.group("D"), case.meta["discriminator_attrs"],
+                           case.meta["discriminator_kwargs"])
+    data = {"G": G, "D": D, "G_ema": G, "augment_pipe": None,
+            "training_set_kwargs": {"path": "datasets/paintings.zip", "resolution": 32, "use_labels": False}}
+    path.write_bytes(dump_nvidia(data, protocol=protocol))
+    return path
+
+
 def refusal_in_a_child(module: str, function: str, path) -> str:
     """Call ``module.function(path)`` in a fresh interpreter and return the StudioError it
     raised. Hostile files that once crashed the process run there, so a regression fails

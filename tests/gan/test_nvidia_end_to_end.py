@@ -10,17 +10,7 @@ from PIL import Image
 from studio.cli import main
 from studio.gan.formats import load_network
 from studio.imaging.metadata import read_recipe
-from tests.nvidia_pickles import dump_nvidia, network_from_state
-
-
-def write_pickle(case, path, protocol=4):
-    G = network_from_state("Generator", case.group("G"), case.meta["generator_attrs"], case.meta["generator_kwargs"])
-    D = network_from_state("Discriminator", case.group("D"), case.meta["discriminator_attrs"],
-                           case.meta["discriminator_kwargs"])
-    data = {"G": G, "D": D, "G_ema": G, "augment_pipe": None,
-            "training_set_kwargs": {"path": "datasets/paintings.zip", "resolution": 32, "use_labels": False}}
-    path.write_bytes(dump_nvidia(data, protocol=protocol))
-    return path
+from tests.nvidia_pickles import write_pickle
 
 
 @pytest.mark.parametrize("name", ["sg2ada_skip32", "sg2ada_resnet64_cond", "sg2ada_orig128_rgba"])

@@ -11,7 +11,7 @@ def build(folder: Path, tiny_model: Path) -> dict[str, tuple[Path, list[str]]]:
     In the argv, ``{file}`` is the damaged file and ``{out}`` a place to write."""
     from studio.cli import main
     from tests.conftest import GoldenCase
-    from tests.gan.test_nvidia_end_to_end import write_pickle
+    from tests.nvidia_pickles import write_pickle
 
     folder.mkdir(parents=True, exist_ok=True)
     native = folder / "tiny.safetensors"
