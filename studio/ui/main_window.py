@@ -310,7 +310,7 @@ class MainWindow(QMainWindow):
         self.progress.setMaximum(max(total, 1))
         self.progress.setValue(done)
         if self._download is not None:      # a download counts KiB
-            size = f"{done / 1024:.1f} of {total / 1024:.0f} MiB" if total else f"{done / 1024:.1f} MiB"
+            size = f"{done / 1024:.1f} of {total / 1024:.1f} MiB" if total else f"{done / 1024:.1f} MiB"
             self.progress.setFormat(size)
         else:
             self.progress.setFormat(f"{done}/{total}" if total else str(done))
