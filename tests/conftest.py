@@ -78,3 +78,17 @@ def tiny_conditional_model(golden, tmp_path_factory):
     save_native(path, build_generator(case.meta["generator_attrs"], case.group("G")),
                 build_discriminator(case.meta["discriminator_attrs"], case.group("D")))
     return path
+
+
+@pytest.fixture(scope="session")
+def sg3_model(golden, tmp_path_factory):
+    """The golden 64 px StyleGAN3-T as an NVIDIA pickle, with a (random) StyleGAN2 discriminator as
+    NVIDIA's StyleGAN3 training loop pickles one."""
+    import torch
+
+    from studio.gan.networks import Discriminator, DiscriminatorConfig
+    from tests.nvidia_pickles import write_pickle
+
+    torch.manual_seed(0)
+    D = Discriminator(DiscriminatorConfig(img_resolution=64, channel_base=1024, channel_max=32))
+    return write_pickle(golden("sg3t_64"), tmp_path_factory.mktemp("models") / "sg3t-64.pkl", discriminator=D)

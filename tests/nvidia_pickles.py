@@ -16,7 +16,8 @@ from typing import Any, Mapping
 import torch
 
 FAKE_SOURCE = "# stand-in for NVIDIA's networks.py; the reader must never run this text\n"
-BUFFER_NAMES = {"resample_filter", "noise_const", "w_avg"}
+BUFFER_NAMES = {"resample_filter", "noise_const", "w_avg",                          # StyleGAN2-ADA
+                "magnitude_ema", "up_filter", "down_filter", "transform", "freqs", "phases"}  # StyleGAN3
 
 
 _ACTIVE: dict[str, Any] = {}
@@ -150,11 +151,24 @@ def network_from_state(class_name: str, state: Mapping[str, torch.Tensor],
     return nodes[""]
 
 
-def write_pickle(case, path, protocol=4):
-    """A golden case (G, D and their attributes) written as NVIDIA's training loop pickles a snapshot."""
+def write_pickle(case, path, protocol=4, *, discriminator=None):
+    """A golden case (G, D and their attributes) written as NVIDIA's training loop pickles a snapshot.
+
+    A case without a discriminator (the StyleGAN3 ones) gets ``discriminator`` (a studio
+    Discriminator, pickled as NVIDIA's StyleGAN2 one is), or none."""
     G = network_from_state("Generator", case.group("G"), case.meta["generator_attrs"], case.meta["generator_kwargs"])
-    D = network_from_state("Discriminator", case.group("D"), case.meta["discriminator_attrs"],
-                           case.meta["discriminator_kwargs"])
+    if "discriminator_attrs" in case.meta:
+        D = network_from_state("Discriminator", case.group("D"), case.meta["discriminator_attrs"],
+                               case.meta["discriminator_kwargs"])
+    elif discriminator is not None:
+        cfg = discriminator.config
+        D = network_from_state("Discriminator", discriminator.state_dict(),
+                               {"": {"c_dim": cfg.c_dim, "img_resolution": cfg.img_resolution,
+                                     "img_channels": cfg.img_channels}},
+                               {"c_dim": cfg.c_dim, "img_resolution": cfg.img_resolution,
+                                "img_channels": cfg.img_channels, "architecture": cfg.architecture})
+    else:
+        D = None
     data = {"G": G, "D": D, "G_ema": G, "augment_pipe": None,
             "training_set_kwargs": {"path": "datasets/paintings.zip", "resolution": 32, "use_labels": False}}
     path.write_bytes(dump_nvidia(data, protocol=protocol))

@@ -61,7 +61,7 @@ import torch.nn.functional as F
 
 from studio.core.atomic import remove_stale_temps
 from studio.data.dataset import ImageFolderDataset
-from studio.gan.networks import Discriminator, Generator, GeneratorConfig, make_discriminator, make_generator
+from studio.gan.networks import Discriminator, Generator, generator_config_from_dict, make_discriminator, make_generator
 from studio.imaging import sheets
 from studio.imaging.metadata import save_png
 from studio.training import distributed
@@ -462,7 +462,7 @@ class Trainer:
         state = json.loads(meta.get("training_state") or "{}")
         provenance = json.loads(meta.get("provenance") or "{}")
         self.inherited_classes = {k: provenance[k] for k in ("class_names", "class_keywords") if provenance.get(k)}
-        g_cfg = GeneratorConfig.from_dict(json.loads(meta["generator_config"]))
+        g_cfg = generator_config_from_dict(json.loads(meta["generator_config"]))
         self._check_kind(g_cfg.kind, path.name)
         G, D = make_generator(g_cfg), make_discriminator(json.loads(meta["discriminator_config"]))
         G_ema = make_generator(g_cfg)

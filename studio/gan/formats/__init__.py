@@ -80,7 +80,7 @@ class LoadedNetwork:
         return {
             "file": str(self.path),
             "format": FORMAT_LABELS[self.format],
-            "architecture": f"{self.kind} ({G.config.architecture})" if self.kind == "stylegan2" else self.kind,
+            "architecture": self._architecture(),
             "resolution": f"{G.img_resolution}x{G.img_resolution}",
             "image_channels": G.img_channels,
             "z_dim": G.z_dim,
@@ -95,6 +95,15 @@ class LoadedNetwork:
             "fingerprint": self.fingerprint,
             **({"training": self._training_summary()} if "kimg" in self.training_state else {}),
         }
+
+    def _architecture(self) -> str:
+        config = self.G.config
+        if self.kind == "stylegan2":
+            return f"stylegan2 ({config.architecture})"
+        if self.kind == "stylegan3":
+            what = "rotation" if config.variant == "stylegan3-r" else "translation"
+            return f"{config.variant} ({what} equivariant, {config.num_layers} layers)"
+        return self.kind
 
     def _training_summary(self) -> str:
         """``251.1 kimg, ADA p 0.639, 5.4 h on cpu (2 threads)`` from what the trainer recorded."""
@@ -246,16 +255,18 @@ def _load_rosinality(path: Path) -> LoadedNetwork:
 
 def _load_nvidia(path: Path, with_discriminator: bool) -> LoadedNetwork:
     from studio.gan.formats.native import fingerprint
-    from studio.gan.formats.nvidia import build_discriminator, build_generator
+    from studio.gan.formats.nvidia import build_discriminator, build_generator, build_stylegan3, is_stylegan3
     from studio.gan.formats.nvidia_pickle import read_nvidia_pickle
 
     data = read_nvidia_pickle(path)
     g_record = data.get("G_ema") or data.get("G")
     if g_record is None or not hasattr(g_record, "state_dict"):
         raise ModelFormatError(f"'{path.name}' is a pickle but holds no generator ('G_ema')")
-    if "synthesis.b4.const" not in g_record.state_dict() and "synthesis.input.affine.weight" in g_record.state_dict():
-        raise ModelFormatError(f"'{path.name}' is a StyleGAN3 network; StyleGAN3 support arrives in a later version")
-    G = build_generator(g_record.named_attrs(), g_record.state_dict())
+    state = g_record.state_dict()
+    if is_stylegan3(state):
+        G = build_stylegan3(g_record.named_attrs(), state, g_record.init_kwargs)
+    else:
+        G = build_generator(g_record.named_attrs(), state)
     D = None
     d_record = data.get("D")
     if with_discriminator and d_record is not None and hasattr(d_record, "state_dict"):

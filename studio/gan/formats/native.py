@@ -22,7 +22,7 @@ from safetensors.torch import load_file, save_file
 from studio.core.atomic import atomic_path
 from studio.core.errors import ModelFormatError
 from studio.gan.formats.nvidia import load_state
-from studio.gan.networks import Discriminator, Generator, GeneratorConfig, make_discriminator, make_generator
+from studio.gan.networks import Discriminator, Generator, generator_config_from_dict, make_discriminator, make_generator
 
 FORMAT_NAME = "gan-art-studio"
 FORMAT_VERSION = 1
@@ -117,7 +117,7 @@ def load_native(path: str | Path, with_discriminator: bool = True):
     """(G, D or None, metadata dict with parsed JSON fields)."""
     tensors, metadata = read_native(path)
     try:
-        g_config = GeneratorConfig.from_dict(json.loads(metadata["generator_config"]))
+        g_config = generator_config_from_dict(json.loads(metadata["generator_config"]))
         meta = {
             "fingerprint": metadata.get("fingerprint"),
             "provenance": json.loads(metadata.get("provenance", "{}")),

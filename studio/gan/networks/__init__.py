@@ -6,9 +6,13 @@ from typing import Any
 
 from studio.gan.networks.dcgan import DcganDiscriminator, DcganDiscriminatorConfig, DcganGenerator
 from studio.gan.networks.stylegan2 import Discriminator, DiscriminatorConfig, Generator, GeneratorConfig
+from studio.gan.networks.stylegan3 import Stylegan3Config, Stylegan3Generator
 from studio.gan.networks.swagan import SwaganGenerator
 
-GENERATOR_KINDS = {"stylegan2": Generator, "swagan": SwaganGenerator, "dcgan": DcganGenerator}
+GENERATOR_KINDS = {"stylegan2": Generator, "swagan": SwaganGenerator, "dcgan": DcganGenerator,
+                   "stylegan3": Stylegan3Generator}
+#: generator kind -> its config class (the others share StyleGAN2's)
+GENERATOR_CONFIGS = {"stylegan3": Stylegan3Config}
 #: discriminator kind -> (config class, network class); a stored config without "kind" is StyleGAN2's
 DISCRIMINATOR_KINDS = {"stylegan2": (DiscriminatorConfig, Discriminator),
                        "dcgan": (DcganDiscriminatorConfig, DcganDiscriminator)}
@@ -21,6 +25,16 @@ def make_generator(config: GeneratorConfig) -> Generator:
     except KeyError:
         raise ValueError(f"unknown generator kind {config.kind!r}; known: {sorted(GENERATOR_KINDS)}") from None
     return cls(config)
+
+
+def generator_config_from_dict(d: dict[str, Any]):
+    """The generator config stored as JSON: its ``"kind"`` picks the class (none = StyleGAN2)."""
+    if not isinstance(d, dict):
+        raise ValueError(f"the generator config is {type(d).__name__}, not an object")
+    kind = d.get("kind", "stylegan2")
+    if kind not in GENERATOR_KINDS:
+        raise ValueError(f"unknown generator kind {kind!r}; known: {sorted(GENERATOR_KINDS)}")
+    return GENERATOR_CONFIGS.get(kind, GeneratorConfig).from_dict(d)
 
 
 def discriminator_config_from_dict(d: dict[str, Any]):
@@ -44,5 +58,6 @@ def make_discriminator(config) -> Discriminator:
 
 
 __all__ = ["Discriminator", "DiscriminatorConfig", "Generator", "GeneratorConfig", "make_generator", "GENERATOR_KINDS",
+           "Stylegan3Config", "Stylegan3Generator", "GENERATOR_CONFIGS", "generator_config_from_dict",
            "DcganGenerator", "DcganDiscriminator", "DcganDiscriminatorConfig", "DISCRIMINATOR_KINDS",
            "discriminator_config_from_dict", "make_discriminator"]
