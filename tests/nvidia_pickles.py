@@ -189,3 +189,47 @@ def refusal_in_a_child(module: str, function: str, path) -> str:
     assert result.returncode == 0, f"exit code {result.returncode}: {result.stderr[-500:]}"
     assert result.stdout.strip(), "the file was accepted"
     return result.stdout
+
+
+# -- TensorFlow-era pickles ----------------------------------------------------------------------
+
+TF_SOURCE = 'raise SystemExit("the reader ran build_module_src")\n'
+
+
+def tf_state(net) -> dict:
+    """A read-back :class:`~studio.gan.formats.nvidia_pickle.TFNetwork` as the state dict its pickle holds."""
+    return {"version": net.version, "name": net.name, "static_kwargs": dict(net.static_kwargs),
+            "components": {k: tf_state(c) for k, c in net.components.items()},
+            "build_module_src": TF_SOURCE, "build_func_name": net.build_func_name,
+            "variables": list(net.variables.items())}
+
+
+def dump_tf(G: dict, D: dict, Gs: dict, protocol: int = 2) -> bytes:
+    """Pickle (G, D, Gs) network states as NVIDIA's TensorFlow code did: ``dnnlib.tflib.network.Network``
+    objects whose ``__setstate__`` receives each state. The fake module exists only during the dump."""
+    names = []
+    for name in ("dnnlib", "dnnlib.tflib", "dnnlib.tflib.network"):
+        sys.modules[name] = types.ModuleType(name)
+        names.append(name)
+
+    class Network:
+        def __init__(self, state):
+            self.state = state
+
+        def __reduce__(self):
+            return (Network, (), self.state)
+
+    Network.__module__ = "dnnlib.tflib.network"
+    Network.__qualname__ = "Network"
+    sys.modules["dnnlib.tflib.network"].Network = Network
+
+    def wrap(state):
+        state = dict(state)
+        state["components"] = {k: wrap(c) for k, c in state["components"].items()}
+        return Network(state)
+
+    try:
+        return pickle.dumps((wrap(G), wrap(D), wrap(Gs)), protocol=protocol)
+    finally:
+        for name in names:
+            sys.modules.pop(name, None)

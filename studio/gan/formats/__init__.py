@@ -28,6 +28,7 @@ DEFAULT_NETWORK = "default"
 
 FORMAT_LABELS = {
     "nvidia-pkl": "NVIDIA network pickle",
+    "nvidia-tf-pkl": "NVIDIA TensorFlow-era network pickle",
     "rosinality-pt": "rosinality checkpoint",
     "native": "studio network (safetensors)",
 }
@@ -256,10 +257,12 @@ def _load_rosinality(path: Path) -> LoadedNetwork:
 def _load_nvidia(path: Path, with_discriminator: bool) -> LoadedNetwork:
     from studio.gan.formats.native import fingerprint
     from studio.gan.formats.nvidia import build_discriminator, build_generator, build_stylegan3, is_stylegan3
-    from studio.gan.formats.nvidia_pickle import read_nvidia_pickle
+    from studio.gan.formats.nvidia_pickle import TFNetwork, read_nvidia_pickle
 
     data = read_nvidia_pickle(path)
     g_record = data.get("G_ema") or data.get("G")
+    if isinstance(g_record, TFNetwork):
+        return _load_nvidia_tf(path, data, with_discriminator)
     if g_record is None or not hasattr(g_record, "state_dict"):
         raise ModelFormatError(f"'{path.name}' is a pickle but holds no generator ('G_ema')")
     state = g_record.state_dict()
@@ -276,6 +279,22 @@ def _load_nvidia(path: Path, with_discriminator: bool) -> LoadedNetwork:
         details["training_set"] = {k: v for k, v in data["training_set_kwargs"].items()
                                    if isinstance(v, (int, float, str, bool, type(None)))}
     return LoadedNetwork(G, D, "nvidia-pkl", path, fingerprint(G), {"source_format": "nvidia-pkl"}, {}, details)
+
+
+def _load_nvidia_tf(path: Path, data: dict, with_discriminator: bool) -> LoadedNetwork:
+    from studio.gan.formats.native import fingerprint
+    from studio.gan.formats.nvidia import build_discriminator, build_generator
+    from studio.gan.formats.nvidia_tf import discriminator_state, generator_state
+
+    try:
+        G = build_generator(*generator_state(data["G_ema"]))
+        D = build_discriminator(*discriminator_state(data["D"])) if with_discriminator else None
+    except ModelFormatError as exc:
+        raise ModelFormatError(f"'{path.name}' is a TensorFlow StyleGAN2 pickle that does not fit: {exc}") from None
+    details = {"tensorflow": {"generator": data["G_ema"].build_func_name,
+                              "settings": {k: v for k, v in data["G_ema"].static_kwargs.items()
+                                           if isinstance(v, (int, float, str, bool, type(None)))}}}
+    return LoadedNetwork(G, D, "nvidia-tf-pkl", path, fingerprint(G), {"source_format": "nvidia-tf-pkl"}, {}, details)
 
 
 __all__ = ["LoadedNetwork", "load_network", "detect_format", "missing_end", "resolve_network_path", "is_default_network",

@@ -46,7 +46,7 @@ import torch
 from studio.core.errors import ModelFormatError, UnsafeFileError
 from studio.gan.formats.pickle_scan import PickleTooDeep, checked_opcodes
 
-__all__ = ["EasyDict", "PersistentModule", "read_nvidia_pickle"]
+__all__ = ["EasyDict", "PersistentModule", "TFNetwork", "read_nvidia_pickle"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -154,6 +154,81 @@ class PersistentModule:
 # --------------------------------------------------------------------------------------------
 # Internal signals (converted to the public error types, with the file name, at the top)
 # --------------------------------------------------------------------------------------------
+
+
+class TFNetwork:
+    """What is left of a TensorFlow-era ``dnnlib.tflib.network.Network`` (StyleGAN2, StyleGAN2-ADA TF).
+
+    Its settings (``static_kwargs``), its own variables as numpy arrays under their TF names,
+    and its sub-networks (``components``: 'mapping', 'synthesis'). The pickle also carries
+    ``build_module_src``, Python source that NVIDIA's TF loader executes: it is dropped unread.
+    """
+
+    __slots__ = ("version", "name", "build_func_name", "static_kwargs", "variables", "components", "_built")
+
+    def __init__(self) -> None:
+        self.version, self.name, self.build_func_name = 0, "", ""
+        self.static_kwargs: dict = {}
+        self.variables: dict[str, np.ndarray] = {}
+        self.components: dict[str, TFNetwork] = {}
+        self._built = False
+
+    def all_variables(self) -> dict[str, np.ndarray]:
+        """Variables of this network and its components, under '<component>/<name>' (iteratively)."""
+        out: dict[str, np.ndarray] = {}
+        pending: list[tuple[str, TFNetwork]] = [("", self)]
+        seen: set[int] = set()
+        while pending:
+            prefix, net = pending.pop()
+            if id(net) in seen:
+                continue
+            seen.add(id(net))
+            out.update({prefix + k: v for k, v in net.variables.items()})
+            pending.extend((f"{prefix}{k}/", c) for k, c in net.components.items())
+        return out
+
+    def set_state(self, state: Any) -> None:
+        if self._built:
+            raise _Malformed("a TensorFlow network's state is set twice")
+        if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
+            raise _Malformed("a TensorFlow network's state is not a dict of names")
+        version = state.get("version")
+        if not _is_int(version) or not 1 <= version <= 100:
+            raise _Malformed(f"a TensorFlow network has the version {version!r}")
+        name, func = state.get("name"), state.get("build_func_name")
+        if not isinstance(name, str) or not isinstance(func, str):
+            raise _Malformed("a TensorFlow network has no name or build function name")
+        kwargs = state.get("static_kwargs") or {}
+        components = state.get("components") or {}
+        variables = state.get("variables") or []
+        if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
+            raise _Malformed(f"the TensorFlow network {name!r} has malformed settings")
+        if not isinstance(components, dict) or not all(
+                isinstance(k, str) and isinstance(v, TFNetwork) for k, v in components.items()):
+            raise _Malformed(f"the components of the TensorFlow network {name!r} are not networks")
+        if not isinstance(variables, (list, tuple)):
+            raise _Malformed(f"the variables of the TensorFlow network {name!r} are not a list")
+        own: dict[str, np.ndarray] = {}
+        for item in variables:
+            if (not isinstance(item, (list, tuple)) or len(item) != 2 or not isinstance(item[0], str)
+                    or not isinstance(item[1], (np.ndarray, np.generic))):
+                raise _Malformed(f"a variable of the TensorFlow network {name!r} is not a (name, array) pair")
+            own[item[0]] = np.asarray(item[1])
+        self.version, self.name, self.build_func_name = version, name, func
+        self.static_kwargs = _plain(kwargs)
+        self.components, self.variables = dict(components), own
+        self._built = True  # build_module_src is deliberately not kept
+
+    def __repr__(self) -> str:
+        return f"TFNetwork({self.name!r}, {self.build_func_name!r}, variables={len(self.variables)}, " \
+               f"components={list(self.components)})"
+
+
+def _tf_network(*args: Any) -> TFNetwork:
+    """Stand-in for calling ``dnnlib.tflib.network.Network()``: an empty record BUILD then fills."""
+    if args:
+        raise _Malformed("a TensorFlow network is created with arguments")
+    return TFNetwork()
 
 
 class _Refused(Exception):
@@ -658,6 +733,7 @@ _ALLOWED_VENDORED: dict[tuple[str, str], Any] = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
     ("dnnlib.util", "EasyDict"): EasyDict,
     ("dnnlib", "EasyDict"): EasyDict,
+    ("dnnlib.tflib.network", "Network"): _tf_network,
 }
 
 
@@ -672,12 +748,6 @@ def _resolve_global(module: str, name: str) -> Any:
     for (expected, expected_name), stand_in in _ALLOWED_VENDORED.items():
         if name == expected_name and _module_matches(module, expected):
             return stand_in
-    if _module_matches(module, "dnnlib.tflib.network") or _module_matches(module, "dnnlib.tflib"):
-        raise _Malformed(
-            "it is an old TensorFlow StyleGAN pickle (it references "
-            f"'{module}.{name}'); only the PyTorch pickles of StyleGAN2-ADA and StyleGAN3 "
-            "are read here"
-        )
     raise _Refused(f"it references the global '{module}.{name}', which a network file never needs")
 
 
@@ -726,6 +796,8 @@ class _SafeUnpickler(pickle._Unpickler):  # type: ignore[name-defined]
             _build_dtype(inst, state)
         elif type(inst) is np.ndarray:
             _build_ndarray(inst, state)
+        elif type(inst) is TFNetwork:
+            inst.set_state(state)
         elif isinstance(inst, dict) and (state is None or (type(state) is dict and not state)):
             pass  # an empty instance __dict__: nothing to set
         else:
@@ -889,6 +961,12 @@ def _read(file: BinaryIO, size: int, label: str) -> dict:
 
 
 def _check_top_level(result: Any, label: str) -> dict:
+    if isinstance(result, tuple) and len(result) == 3 and all(isinstance(n, TFNetwork) for n in result):
+        # TensorFlow era: (G, D, Gs), Gs being the moving average one renders with
+        result = {"G": result[0], "D": result[1], "G_ema": result[2]}
+        if not all(n._built for n in result.values()):
+            raise ModelFormatError(f"{label} is not a valid TensorFlow StyleGAN pickle: a network in it has no state.")
+        return result
     if not isinstance(result, dict):
         what = "a network object" if isinstance(result, PersistentModule) else type(result).__name__
         raise ModelFormatError(
@@ -902,7 +980,7 @@ def _check_top_level(result: Any, label: str) -> dict:
             f"{label} is not an NVIDIA network pickle: it has no 'G_ema' or 'G' network "
             f"(its keys: {keys})."
         )
-    if not isinstance(result[key], PersistentModule):
+    if not isinstance(result[key], (PersistentModule, TFNetwork)):
         raise ModelFormatError(
             f"{label} is not an NVIDIA network pickle: its '{key}' entry is "
             f"{type(result[key]).__name__}, not a network."
