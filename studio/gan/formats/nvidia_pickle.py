@@ -166,7 +166,9 @@ class TFNetwork:
 
     __slots__ = ("version", "name", "build_func_name", "static_kwargs", "variables", "components", "_built")
 
-    def __init__(self) -> None:
+    def __init__(self, *args: Any) -> None:   # the pickle calls Network() (REDUCE) or Network.__new__ (NEWOBJ)
+        if args:
+            raise _Malformed("a TensorFlow network is created with arguments")
         self.version, self.name, self.build_func_name = 0, "", ""
         self.static_kwargs: dict = {}
         self.variables: dict[str, np.ndarray] = {}
@@ -187,8 +189,12 @@ class TFNetwork:
             pending.extend((f"{prefix}{k}/", c) for k, c in net.components.items())
         return out
 
+    @property
+    def built(self) -> bool:
+        return getattr(self, "_built", False)
+
     def set_state(self, state: Any) -> None:
-        if self._built:
+        if self.built:
             raise _Malformed("a TensorFlow network's state is set twice")
         if not isinstance(state, dict) or not all(isinstance(k, str) for k in state):
             raise _Malformed("a TensorFlow network's state is not a dict of names")
@@ -204,7 +210,7 @@ class TFNetwork:
         if not isinstance(kwargs, dict) or not all(isinstance(k, str) for k in kwargs):
             raise _Malformed(f"the TensorFlow network {name!r} has malformed settings")
         if not isinstance(components, dict) or not all(
-                isinstance(k, str) and isinstance(v, TFNetwork) for k, v in components.items()):
+                isinstance(k, str) and isinstance(v, TFNetwork) and v.built for k, v in components.items()):
             raise _Malformed(f"the components of the TensorFlow network {name!r} are not networks")
         if not isinstance(variables, (list, tuple)):
             raise _Malformed(f"the variables of the TensorFlow network {name!r} are not a list")
@@ -222,13 +228,6 @@ class TFNetwork:
     def __repr__(self) -> str:
         return f"TFNetwork({self.name!r}, {self.build_func_name!r}, variables={len(self.variables)}, " \
                f"components={list(self.components)})"
-
-
-def _tf_network(*args: Any) -> TFNetwork:
-    """Stand-in for calling ``dnnlib.tflib.network.Network()``: an empty record BUILD then fills."""
-    if args:
-        raise _Malformed("a TensorFlow network is created with arguments")
-    return TFNetwork()
 
 
 class _Refused(Exception):
@@ -733,7 +732,7 @@ _ALLOWED_VENDORED: dict[tuple[str, str], Any] = {
     ("torch_utils.persistence", "_reconstruct_persistent_obj"): _reconstruct_persistent_obj,
     ("dnnlib.util", "EasyDict"): EasyDict,
     ("dnnlib", "EasyDict"): EasyDict,
-    ("dnnlib.tflib.network", "Network"): _tf_network,
+    ("dnnlib.tflib.network", "Network"): TFNetwork,   # its __new__ / __init__ only make an empty record
 }
 
 
@@ -961,12 +960,13 @@ def _read(file: BinaryIO, size: int, label: str) -> dict:
 
 
 def _check_top_level(result: Any, label: str) -> dict:
-    if isinstance(result, tuple) and len(result) == 3 and all(isinstance(n, TFNetwork) for n in result):
+    if isinstance(result, TFNetwork) or (isinstance(result, tuple) and any(isinstance(n, TFNetwork) for n in result)):
         # TensorFlow era: (G, D, Gs), Gs being the moving average one renders with
-        result = {"G": result[0], "D": result[1], "G_ema": result[2]}
-        if not all(n._built for n in result.values()):
-            raise ModelFormatError(f"{label} is not a valid TensorFlow StyleGAN pickle: a network in it has no state.")
-        return result
+        if not (isinstance(result, tuple) and len(result) == 3
+                and all(isinstance(n, TFNetwork) and n.built for n in result)):
+            raise ModelFormatError(f"{label} is a TensorFlow-era network object but not the (G, D, Gs) of a "
+                                   "StyleGAN2 snapshot, or one of them has no state.")
+        return {"G": result[0], "D": result[1], "G_ema": result[2]}
     if not isinstance(result, dict):
         what = "a network object" if isinstance(result, PersistentModule) else type(result).__name__
         raise ModelFormatError(
