@@ -104,11 +104,17 @@ def render_settings(args: argparse.Namespace, renderer) -> RenderSettings:
     k = class_index(args.class_index, renderer.network)
     if args.trunc_cutoff is not None and not 0 <= args.trunc_cutoff <= G.num_ws:
         raise CliError(f"--trunc-cutoff must be in 0-{G.num_ws} for this model")
+    translate, rotate = tuple(getattr(args, "translate", (0.0, 0.0))), getattr(args, "rotate", 0.0)
+    if (rotate or any(translate)) and not renderer.has_view:
+        raise CliError("--translate and --rotate move a StyleGAN3 network's view; "
+                       f"{renderer.network.name} is a {renderer.network.kind} network")
     return RenderSettings(
         truncation_psi=args.trunc,
         truncation_cutoff=args.trunc_cutoff,
         class_index=k,
         noise_mode=args.noise_mode,
+        translate=translate,
+        rotate=rotate,
     )
 
 
@@ -148,8 +154,33 @@ def add_render_options(p: argparse.ArgumentParser, with_network: bool = True) ->
                         "grid, colour field, gestural, radial, biomorphic)")
     p.add_argument("--noise-mode", choices=("const", "random", "none"), default="const",
                    help="per-pixel noise: the network's stored noise (default), fresh noise seeded by the image's seed, or none")
+    p.add_argument("--translate", type=translation, default=(0.0, 0.0), metavar="X,Y",
+                   help="StyleGAN3: move the view by X,Y (the input's coordinates, as NVIDIA's gen_images.py)")
+    p.add_argument("--rotate", type=finite_float, default=0.0, metavar="DEG",
+                   help="StyleGAN3: turn the view by DEG degrees")
     p.add_argument("--batch", type=int, default=None, metavar="N", help="images per batch (default: 4 on CPU, 8 on GPU)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+
+
+def finite_float(text: str) -> float:
+    """An argparse type: a finite number (no nan / inf)."""
+    import math
+
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number") from None
+    if not math.isfinite(value) or abs(value) > 1e4:
+        raise argparse.ArgumentTypeError(f"{text!r} must be a finite number within +-10000")
+    return value
+
+
+def translation(text: str) -> tuple[float, float]:
+    """An argparse type: 'X,Y' as two finite numbers."""
+    parts = text.split(",")
+    if len(parts) != 2:
+        raise argparse.ArgumentTypeError(f"{text!r} must be two numbers X,Y (e.g. 0.1,-0.2)")
+    return finite_float(parts[0]), finite_float(parts[1])
 
 
 def add_clip_options(p: argparse.ArgumentParser, purpose: str = "scores the images") -> None:

@@ -62,6 +62,7 @@ def _render(renderer: Renderer, seeds: Sequence[int], settings: RenderSettings, 
         noise = [settings.noise_seed if settings.noise_seed is not None else s for s in seeds]
         generators = [torch.Generator(device="cpu").manual_seed(int(n)) for n in noise]
     extra = {"max_resolution": resolution} if resolution is not None else {}
+    extra.update(renderer.view_kwargs(settings))
     with torch.inference_mode():
         return renderer.G.synthesis(ws, noise_mode=settings.noise_mode, noise_generator=generators, **extra)
 

@@ -793,6 +793,7 @@ class Evolution:
         if s.noise_mode == "random":
             kwargs["noise_generator"] = [torch.Generator(device="cpu").manual_seed(self.noise_seed)
                                          for _ in range(ws.shape[0])]
+        kwargs.update(self.renderer.view_kwargs(s))
         with torch.inference_mode():
             img = self.G.synthesis(ws.to(self.renderer.device), noise_mode=s.noise_mode, **kwargs)
             return img.float().clamp(-1, 1)

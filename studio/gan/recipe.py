@@ -12,6 +12,7 @@ style mix, and free-form post-processing / export settings. Its JSON looks like:
       "truncation_psi": 0.7, "truncation_cutoff": null,
       "noise_mode": "const", "noise_seed": null,
       "mix": {"source": {"seed": 7, "z": null, "w": null}, "layers": [0, 1, 2, 3]},
+      "translate": [0.0, 0.0], "rotate": 0.0,
       "postprocess": {}, "export": {},
       "created": "2025-01-31T12:00:00+00:00", "studio_version": "0.1.0"
     }
@@ -77,6 +78,26 @@ def _check_optional_int(name: str, value: Any, low: int = 0, high: int | None = 
         upper = "" if high is None else f" to {high}"
         raise ValueError(f"recipe field '{name}' is out of range: {value} (allowed: {low}{upper})")
     return int(value)
+
+
+MAX_VIEW_TRANSLATE = 1e4   # StyleGAN3 view bounds: far beyond any useful view, short of overflow
+MAX_VIEW_ROTATE = 1e6
+
+
+def _check_finite(name: str, value: Any, bound: float) -> float:
+    """Return ``value`` as a float, checking it is a finite number within +-``bound``."""
+    if isinstance(value, bool) or not isinstance(value, (int, float, np.integer, np.floating)):
+        raise ValueError(f"recipe field '{name}' must be a number, got {value!r}")
+    if not math.isfinite(value) or abs(value) > bound:
+        raise ValueError(f"recipe field '{name}' must be a finite number within +-{bound:g}, got {value!r}")
+    return float(value)
+
+
+def _check_view_translate(value: Any) -> tuple[float, float]:
+    if not isinstance(value, (list, tuple)) or len(value) != 2:
+        raise ValueError(f"recipe field 'translate' must be a pair of numbers [x, y], got {value!r}")
+    return (_check_finite("translate", value[0], MAX_VIEW_TRANSLATE),
+            _check_finite("translate", value[1], MAX_VIEW_TRANSLATE))
 
 
 def _check_str(name: str, value: Any, optional: bool = False) -> str | None:
@@ -303,6 +324,8 @@ class Recipe:
     noise_mode: str = "const"
     noise_seed: int | None = None
     mix: StyleMix | None = None
+    translate: tuple[float, float] = (0.0, 0.0)   # StyleGAN3's view (gen_images.py --translate / --rotate)
+    rotate: float = 0.0
     postprocess: dict[str, Any] = field(default_factory=dict)
     export: dict[str, Any] = field(default_factory=dict)
     created: str = field(default_factory=_now)
@@ -321,6 +344,8 @@ class Recipe:
                 f"recipe field 'noise_mode' must be one of {', '.join(NOISE_MODES)}, got {self.noise_mode!r}"
             )
         self.noise_seed = _check_optional_int("noise_seed", self.noise_seed, 0, _MAX_SEED)
+        self.translate = _check_view_translate(self.translate)
+        self.rotate = _check_finite("rotate", self.rotate, MAX_VIEW_ROTATE)
         if self.mix is not None and not isinstance(self.mix, StyleMix):
             raise ValueError("recipe field 'mix' must be a StyleMix or None")
         for name in ("postprocess", "export"):
@@ -367,6 +392,8 @@ class Recipe:
             "noise_mode": self.noise_mode,
             "noise_seed": self.noise_seed,
             "mix": None if self.mix is None else self.mix.to_dict(),
+            "translate": list(self.translate),
+            "rotate": self.rotate,
             "postprocess": self.postprocess,
             "export": self.export,
             "created": self.created,
@@ -403,6 +430,8 @@ class Recipe:
             noise_mode=obj.get("noise_mode", "const"),
             noise_seed=obj.get("noise_seed"),
             mix=None if mix is None else StyleMix.from_dict(mix),
+            translate=obj.get("translate", (0.0, 0.0)),
+            rotate=obj.get("rotate", 0.0),
             postprocess=obj.get("postprocess", {}),
             export=obj.get("export", {}),
             created=obj.get("created", _now()),

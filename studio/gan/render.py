@@ -110,8 +110,22 @@ class Renderer:
                 noise_seeds = [base + i for i in range(ws.shape[0])]
             generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in noise_seeds]
         with torch.inference_mode():
-            img = self.G.synthesis(ws, noise_mode=settings.noise_mode, noise_generator=generators)
+            img = self.G.synthesis(ws, noise_mode=settings.noise_mode, noise_generator=generators,
+                                   **self.view_kwargs(settings))
         return to_uint8(img)
+
+    @property
+    def has_view(self) -> bool:
+        """Whether the network can be moved and turned (StyleGAN3's Fourier input can)."""
+        return getattr(self.G.config, "kind", "") == "stylegan3"
+
+    def view_kwargs(self, settings: RenderSettings) -> dict:
+        """What ``G.synthesis`` needs for the settings' translate / rotate (nothing for other networks)."""
+        if not (self.has_view and settings.moves_view):
+            return {}
+        from studio.gan.networks.stylegan3 import view_transform
+
+        return {"view": view_transform(settings.translate, settings.rotate)}
 
     def render_seeds(
         self,
@@ -192,12 +206,14 @@ class Renderer:
             noise_seed=settings.noise_seed if settings.noise_seed is not None else (
                 seed if settings.noise_mode == "random" else None),
             mix=mix,
+            translate=tuple(settings.translate) if self.has_view else (0.0, 0.0),
+            rotate=settings.rotate if self.has_view else 0.0,
         )
 
     @staticmethod
     def settings_of(recipe: Recipe) -> RenderSettings:
         return RenderSettings(recipe.truncation_psi, recipe.truncation_cutoff, recipe.class_index,
-                              recipe.noise_mode, recipe.noise_seed)
+                              recipe.noise_mode, recipe.noise_seed, tuple(recipe.translate), recipe.rotate)
 
     def check_recipe(self, recipe: Recipe) -> None:
         """Refuse a recipe made with another model than this one, naming the model it needs."""

@@ -18,3 +18,9 @@ class RenderSettings:
     class_index: int | None = None
     noise_mode: str = "const"
     noise_seed: int | None = None   # random noise: None = derive from each image's seed
+    translate: tuple[float, float] = (0.0, 0.0)  # StyleGAN3's view: moved (input coordinates) ...
+    rotate: float = 0.0                          # ... and turned (degrees); other networks ignore it
+
+    @property
+    def moves_view(self) -> bool:
+        return self.rotate != 0 or any(t != 0 for t in self.translate)

@@ -417,7 +417,9 @@ class SynthesisInput(nn.Module):
         self.register_buffer("freqs", freqs)
         self.register_buffer("phases", torch.rand([channels]) - 0.5)
 
-    def forward(self, w: torch.Tensor) -> torch.Tensor:
+    def forward(self, w: torch.Tensor, view: torch.Tensor | None = None) -> torch.Tensor:
+        """Features for the first w; ``view`` (3x3, see :func:`view_transform`) moves the sample grid
+        after the network's own ``transform``."""
         n = w.shape[0]
         t = self.affine(w)                                           # [N, 4]: cos, sin, tx, ty
         t = t / t[:, :2].norm(dim=1, keepdim=True)
@@ -427,7 +429,10 @@ class SynthesisInput(nn.Module):
         rotation[:, 1, 0], rotation[:, 1, 1] = t[:, 1], t[:, 0]
         translation = eye.repeat(n, 1, 1)
         translation[:, 0, 2], translation[:, 1, 2] = -t[:, 2], -t[:, 3]
-        transforms = rotation @ translation @ self.transform.to(w.dtype).unsqueeze(0)
+        base = self.transform.to(w.dtype)
+        if view is not None:
+            base = base @ view.to(device=w.device, dtype=w.dtype)
+        transforms = rotation @ translation @ base.unsqueeze(0)
         freqs = self.freqs.to(w.dtype).unsqueeze(0)                   # [1, C, 2]
         phases = self.phases.to(w.dtype).unsqueeze(0) + (freqs @ transforms[:, :2, 2:]).squeeze(2)
         freqs = freqs @ transforms[:, :2, :2]                        # [N, C, 2]
@@ -541,19 +546,23 @@ class SynthesisNetwork(nn.Module):
         return [self.img_resolution]
 
     def forward(self, ws: torch.Tensor, noise_mode: str = "const", noise_generator: Any = None, fused: bool | None = None,
-                max_resolution: int | None = None, update_emas: bool = False) -> torch.Tensor:
-        """Render ws. StyleGAN3 has no per-pixel noise: ``noise_mode`` and ``noise_generator`` are
-        accepted so that every generator is called alike, and change nothing."""
+                max_resolution: int | None = None, update_emas: bool = False,
+                view: torch.Tensor | None = None) -> torch.Tensor:
+        """Render ws, seen through ``view`` (translate / rotate, :func:`view_transform`) if given.
+
+        StyleGAN3 has no per-pixel noise and no early, smaller image: ``noise_mode``,
+        ``noise_generator``, ``fused`` and ``max_resolution`` are accepted so that every generator
+        is called alike, and change nothing."""
         ops.assert_shape(ws, [None, self.num_ws, self.w_dim], "ws")
         ws = ws.to(torch.float32)
         if ws.shape[0] > 1 and not torch.is_grad_enabled() and self.img_resolution >= 512:
             # Large images one at a time: the working set of one is already hundreds of MB.
-            return torch.cat([self._render(ws[i:i + 1], update_emas) for i in range(ws.shape[0])])
-        return self._render(ws, update_emas)
+            return torch.cat([self._render(ws[i:i + 1], update_emas, view) for i in range(ws.shape[0])])
+        return self._render(ws, update_emas, view)
 
-    def _render(self, ws: torch.Tensor, update_emas: bool) -> torch.Tensor:
+    def _render(self, ws: torch.Tensor, update_emas: bool, view: torch.Tensor | None) -> torch.Tensor:
         w = ws.unbind(dim=1)
-        x = self.input(w[0])
+        x = self.input(w[0], view)
         for layer, wi in zip(self.layers(), w[1:]):
             x = layer(x, wi, update_emas=update_emas)
         if self.output_scale != 1:

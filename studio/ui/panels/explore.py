@@ -16,6 +16,7 @@ from PySide6.QtGui import QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
+    QDoubleSpinBox,
     QFileDialog,
     QFormLayout,
     QGroupBox,
@@ -164,6 +165,26 @@ class ExplorePanel(QWidget):
         f.addRow("Noise", self.noise_combo)
         v.addWidget(cond)
 
+        self.view_box = QGroupBox("View (StyleGAN3)")
+        f = QFormLayout(self.view_box)
+        self.translate_x = QDoubleSpinBox(minimum=-10.0, maximum=10.0, singleStep=0.05, decimals=3)
+        self.translate_y = QDoubleSpinBox(minimum=-10.0, maximum=10.0, singleStep=0.05, decimals=3)
+        self.rotate_spin = QDoubleSpinBox(minimum=-360.0, maximum=360.0, singleStep=5.0, decimals=1, suffix="°")
+        for spin in (self.translate_x, self.translate_y):
+            spin.setToolTip("Move the view (1 = one picture's width), as NVIDIA's gen_images.py --translate")
+        self.rotate_spin.setToolTip("Turn the view, as gen_images.py --rotate")
+        move = QHBoxLayout()
+        move.addWidget(self.translate_x)
+        move.addWidget(self.translate_y)
+        f.addRow("Move x, y", move)
+        self.view_reset = QPushButton("Reset")
+        turn = QHBoxLayout()
+        turn.addWidget(self.rotate_spin, 1)
+        turn.addWidget(self.view_reset)
+        f.addRow("Rotate", turn)
+        self.view_box.hide()
+        v.addWidget(self.view_box)
+
         sel = QGroupBox("Selection")
         sv = QVBoxLayout(sel)
         self.selection_label = QLabel("Click an image; ctrl/shift-click to pick several.")
@@ -234,6 +255,10 @@ class ExplorePanel(QWidget):
             lambda _i: setattr(state, "class_index", self.class_combo.currentData()))
         self.noise_combo.currentIndexChanged.connect(
             lambda _i: setattr(state, "noise_mode", self.noise_combo.currentData()))
+        self.translate_x.valueChanged.connect(lambda value: setattr(state, "translate_x", value))
+        self.translate_y.valueChanged.connect(lambda value: setattr(state, "translate_y", value))
+        self.rotate_spin.valueChanged.connect(lambda value: setattr(state, "rotate", value))
+        self.view_reset.clicked.connect(state.reset_view)
         self.view_btn.clicked.connect(lambda: self.open_large(self._first_selected()))
         self.star_btn.clicked.connect(self.star_selection)
         self.interp_btn.clicked.connect(lambda: self.make_strip())
@@ -277,6 +302,10 @@ class ExplorePanel(QWidget):
         conditional = info["c_dim"] > 0
         self.class_combo.setVisible(conditional)
         self.class_label.setVisible(conditional)
+        self.view_box.setVisible(bool(info.get("has_view")))
+        if not info.get("has_view"):
+            with self._bound():
+                self.page_state.reset_view()
         self.strip_box.hide()
         self.selection_label.setText("Click an image; ctrl/shift-click to pick several.")
         self.render_grid(keep=False)
@@ -284,7 +313,8 @@ class ExplorePanel(QWidget):
     # -- the page's state ---------------------------------------------------------------------------
     def _on_state(self, name: str, value) -> None:
         """The page changed (from a widget, a key, a restored recipe): widgets follow, the grid renders."""
-        widgets = {"rows": self.rows_spin, "cols": self.cols_spin, "truncation_cutoff": self.cutoff_spin}
+        widgets = {"rows": self.rows_spin, "cols": self.cols_spin, "truncation_cutoff": self.cutoff_spin,
+                   "translate_x": self.translate_x, "translate_y": self.translate_y, "rotate": self.rotate_spin}
         with self._bound():
             if name in widgets:
                 widgets[name].setValue(value or 0)
@@ -306,7 +336,7 @@ class ExplorePanel(QWidget):
         class Bound:
             def __enter__(self):
                 self.widgets = [panel.rows_spin, panel.cols_spin, panel.cutoff_spin, panel.noise_combo,
-                                panel.class_combo]
+                                panel.class_combo, panel.translate_x, panel.translate_y, panel.rotate_spin]
                 self.old = [w.blockSignals(True) for w in self.widgets]
 
             def __exit__(self, *exc):
