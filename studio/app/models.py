@@ -22,6 +22,7 @@ from typing import Any, Callable
 from studio.core import paths
 from studio.core.errors import StudioError
 from studio.gan.formats import LoadedNetwork, load_network, resolve_network_path
+from studio.gan.mixing import layer_scales
 from studio.gan.recipe import Recipe
 
 ProgressFn = Callable[[int, int], None]
@@ -177,4 +178,5 @@ def model_info(renderer: Any) -> dict[str, Any]:
         "z_dim": G.z_dim, "w_dim": G.w_dim, "c_dim": G.c_dim, "has_discriminator": net.D is not None,
         "params": sum(p.numel() for p in G.parameters()), "device": str(renderer.device),
         "class_names": net.class_names, "class_keywords": net.class_keywords,
+        "layer_scales": layer_scales(G),
     }

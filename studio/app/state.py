@@ -216,8 +216,8 @@ class MixSources(Evented):
             current[-1] = {"recipe": recipe_json}
         setattr(self, which + "s", current)
 
-    def preset(self, name: str, num_ws: int) -> None:
-        self.layers = preset_layers(name, num_ws)
+    def preset(self, name: str, num_ws: int, scales: list[float] | None = None) -> None:
+        self.layers = preset_layers(name, num_ws, scales)
 
     def settings(self) -> RenderSettings:
         return RenderSettings(truncation_psi=self.truncation_psi, class_index=self.class_index)

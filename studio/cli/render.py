@@ -35,11 +35,12 @@ def cmd_generate(args: argparse.Namespace) -> int:
 
 def cmd_mix(args: argparse.Namespace) -> int:
     from studio.app.mixing import Source, mix_matrix, write_sheet
-    from studio.gan.latents import parse_indices, parse_seeds
+    from studio.gan.latents import parse_seeds
+    from studio.gan.mixing import describe_layers
 
     rows, cols = parse_seeds(args.rows), parse_seeds(args.cols)
     renderer = open_renderer(args)
-    styles = parse_indices(args.styles, upper=renderer.num_ws)
+    styles = _style_layers(args.styles, renderer)
     settings = render_settings(args, renderer)
     outdir = output_dir(args.outdir)
     sources: dict[tuple[str, int], object] = {}
@@ -57,8 +58,24 @@ def cmd_mix(args: argparse.Namespace) -> int:
     write_sheet(str(outdir / "grid.png"), [sources["style", c] for c in range(len(cols))],
                 [sources["form", r] for r in range(len(rows))], cells,
                 across_labels=[f"style {c}" for c in cols], down_labels=[f"form {r}" for r in rows])
-    print(f"wrote {len(cells)} mixed images and grid.png to {outdir} (style layers {args.styles})")
+    print(f"wrote {len(cells)} mixed images and grid.png to {outdir} (style layers {describe_layers(styles)})")
     return 0
+
+
+def _style_layers(text: str, renderer) -> list[int]:
+    """--styles: w indices ('0-6,9') or a preset named by what the layers draw."""
+    from studio.gan.latents import parse_indices
+    from studio.gan.mixing import PRESET_NAMES, layer_scales, preset_layers
+
+    key = PRESET_NAMES.get(text.strip().lower())
+    if key is None:
+        return parse_indices(text, upper=renderer.num_ws)
+    if key == "position" and not renderer.has_view:
+        raise CliError(f"--styles position takes a StyleGAN3 network's input; {renderer.network.name} has none")
+    layers = preset_layers(key, renderer.num_ws, layer_scales(renderer.G))
+    if not layers:
+        raise CliError(f"{renderer.network.name} has no {text} layers")
+    return layers
 
 
 def cmd_interpolate(args: argparse.Namespace) -> int:
@@ -168,7 +185,9 @@ def add_parsers(sub) -> None:
     add_render_options(p)
     p.add_argument("--rows", required=True, help="row (form) seeds, e.g. 85,100,75")
     p.add_argument("--cols", required=True, help="column (style) seeds, e.g. 55,821,1789")
-    p.add_argument("--styles", default="0-6", help="w layers taken from the column seeds (default 0-6)")
+    p.add_argument("--styles", default="0-6",
+                   help="w layers taken from the column seeds: indices (default 0-6) or layout (the coarse layers), "
+                        "shapes (middle), texture (fine: colour and texture), position (StyleGAN3's input)")
     p.add_argument("--outdir", default="out", help="output folder (default: out)")
     p.set_defaults(func=cmd_mix)
 

@@ -42,7 +42,11 @@ from studio.ui.widgets.viewer import ImageViewer
 
 MATRIX_KEY = "mix.matrix"
 SHEET_KEY = "mix.sheet"
-PRESETS = [("coarse", "Coarse"), ("middle", "Middle"), ("fine", "Fine"), ("default", "Default")]
+PRESETS = [("coarse", "Layout"), ("middle", "Shapes"), ("fine", "Colour && texture"), ("default", "Default"),
+           ("position", "Position")]
+PRESET_TIPS = {"coarse": "the coarse layers: composition and layout", "middle": "the middle layers: shapes and features",
+               "fine": "the fine layers: colour scheme and texture", "default": "style_mixing.py's default, w 0-6",
+               "position": "StyleGAN3's input: where the picture sits and how it is turned"}
 SHEET_ASPECTS = [("1:1", 1.0), ("1.27:1 (GANscapes)", 1.27), ("4:3", 4 / 3), ("16:9", 16 / 9)]
 
 
@@ -193,14 +197,15 @@ class MixPanel(QWidget):
     # -- model and sources ---------------------------------------------------------------------------
     def _on_model(self, info: dict) -> None:
         self.setEnabled(True)
-        num_ws = info["num_ws"]
+        num_ws, scales = info["num_ws"], info.get("layer_scales")
         for key, text in PRESETS:
-            layers = preset_layers(key, num_ws)
+            layers = preset_layers(key, num_ws, scales)
             button = self.preset_buttons[key]
             button.setText(f"{text} {describe_layers(layers)}" if layers else f"{text} (none)")
             button.setEnabled(bool(layers))      # a small model may have no fine layers at all
-            button.setToolTip(f"w layers {describe_layers(layers)} of {num_ws}" if layers
-                              else f"this {num_ws}-layer model has no {text.lower()} layers")
+            button.setVisible(key != "position" or bool(info.get("has_view")))
+            button.setToolTip(f"{PRESET_TIPS[key]}: w layers {describe_layers(layers)} of {num_ws}" if layers
+                              else f"this {num_ws}-layer model has no {text.lower().replace('&&', '&')} layers")
         self.range_slider.blockSignals(True)
         self.range_slider.setRange(0, num_ws - 1)
         self.range_slider.blockSignals(False)
@@ -275,8 +280,8 @@ class MixPanel(QWidget):
 
     # -- layers ---------------------------------------------------------------------------------------
     def set_preset(self, key: str) -> None:
-        num_ws = self.session.model["num_ws"] if self.session.model else 18
-        self.set_layers(preset_layers(key, num_ws))
+        model = self.session.model or {}
+        self.set_layers(preset_layers(key, model.get("num_ws", 18), model.get("layer_scales")))
 
     def set_layers(self, layers: list[int]) -> None:
         if sorted(set(layers)) == self.sources.layers:   # the same layers (a new model): show and render anyway
