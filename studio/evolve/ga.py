@@ -663,6 +663,7 @@ class Evolution:
             model=self.renderer.model_ref, w=w, class_index=s.class_index, truncation_psi=1.0,
             truncation_cutoff=None, noise_mode=s.noise_mode,
             noise_seed=self.noise_seed if s.noise_mode == "random" else None,
+            translate=tuple(s.translate), rotate=s.rotate,
         )
 
     # -- the log --------------------------------------------------------------------------------
@@ -680,7 +681,8 @@ class Evolution:
             "config": self.config.to_dict(),
             "settings": {"class_index": s.class_index, "truncation_psi": s.truncation_psi,
                          "truncation_cutoff": s.truncation_cutoff, "noise_mode": s.noise_mode,
-                         "noise_seed": self.noise_seed if s.noise_mode == "random" else None},
+                         "noise_seed": self.noise_seed if s.noise_mode == "random" else None,
+                         "translate": list(s.translate), "rotate": s.rotate},
             "score_resolution": self.score_resolution,
             "fitness": dict(fitness_info) if isinstance(fitness_info, Mapping) else None,
             "active_line": [g.uid for g in self.history],
