@@ -205,9 +205,12 @@ def add_parsers(sub) -> None:
     p.add_argument("--tick", dest="tick_kimg", type=float, default=None, metavar="KIMG",
                    help="kimg per tick: progress line and stats.jsonl entry (default 4)")
     p.add_argument("--res", type=int, default=None, metavar="PX", help="training resolution (default: the dataset's)")
-    p.add_argument("--preset", default=None, choices=("small", "default-abstract", "auto", "paper256", "dcgan"),
+    p.add_argument("--preset", default=None,
+                   choices=("small", "default-abstract", "auto", "paper256", "dcgan", "stylegan3-t", "stylegan3-r"),
                    help="network size (default default-abstract: the bundled model's size, trainable on a CPU; auto and paper256 want a GPU); dcgan: a DCGAN instead of "
-                        "StyleGAN2 (64 or 128 px, BCE, Adam 2e-4 / beta1 0.5) for quick sketches on tiny datasets")
+                        "StyleGAN2 (64 or 128 px, BCE, Adam 2e-4 / beta1 0.5) for quick sketches on tiny datasets; "
+                        "stylegan3-t / stylegan3-r: a StyleGAN3 (translation / rotation equivariant; fine-tuning a "
+                        "StyleGAN3 file trains StyleGAN3 whatever the preset)")
     p.add_argument("--lr", type=float, default=None, help="learning rate (default 0.0025; 0.0002 with --preset dcgan)")
     p.add_argument("--pl-weight", type=float, default=None, metavar="W", help="path-length regularisation (default 0 = off)")
     p.add_argument("--freeze-d", type=int, default=None, metavar="N", help="freeze the first N discriminator blocks")

@@ -240,7 +240,9 @@ class StyleGAN2Loss:
             cutoff = int(torch.randint(1, ws.shape[1], []))
             ws2 = G.mapping(torch.randn_like(z), c, update_w_avg=False)
             ws = torch.cat([ws[:, :cutoff], ws2[:, cutoff:]], dim=1)
-        return G.synthesis(ws, noise_mode="random"), ws
+        # StyleGAN3's layers track the magnitude of their inputs as w_avg tracks w
+        extra = {"update_emas": True} if update_w_avg and getattr(G.config, "kind", "") == "stylegan3" else {}
+        return G.synthesis(ws, noise_mode="random", **extra), ws
 
     def run_D(self, img: torch.Tensor, c: torch.Tensor | None, blur_sigma: float) -> torch.Tensor:
         """D's logits for images blurred by ``blur_sigma`` px, then augmented."""

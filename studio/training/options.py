@@ -47,6 +47,10 @@ PRESETS: dict[str, dict[str, Any]] = {
     # DCGAN (the PyTorch tutorial): channel_base = ngf = ndf, channel_max = ngf * 8, z of 100; see
     # studio.gan.networks.dcgan. Trained as studio.training.dcgan describes, at 64 or 128 px.
     "dcgan": dict(channel_base=64, channel_max=512, mapping_layers=0, w_dim=100, z_dim=100),
+    # StyleGAN3 (studio.training.stylegan3), a quarter of the paper's channels so that 64-256 px trains
+    # on a CPU; -R doubles them, as the paper does
+    "stylegan3-t": dict(channel_base=8192, channel_max=256, mapping_layers=2, w_dim=256, z_dim=256),
+    "stylegan3-r": dict(channel_base=16384, channel_max=512, mapping_layers=2, w_dim=256, z_dim=256),
 }
 DCGAN_PRESETS = ("dcgan",)   # presets trained as DCGAN (studio.training.dcgan) instead of StyleGAN2-ADA
 

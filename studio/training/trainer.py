@@ -150,8 +150,14 @@ class NetworkFamily(Protocol):
 
 
 def network_family(options: TrainingOptions) -> NetworkFamily:
-    """The family that trains the options' preset."""
-    return DcganFamily() if options.preset in DCGAN_PRESETS else StyleGAN2Family()
+    """The family that trains the options' preset, or continues the network the run starts from."""
+    from studio.training.stylegan3 import STYLEGAN3_PRESETS, Stylegan3Family, resume_kind
+
+    if options.preset in DCGAN_PRESETS:
+        return DcganFamily()
+    if options.preset in STYLEGAN3_PRESETS or resume_kind(options) == "stylegan3":
+        return Stylegan3Family()
+    return StyleGAN2Family()
 
 
 # --------------------------------------------------------------------------------------------
@@ -327,7 +333,8 @@ class Trainer:
     def _check_kind(self, kind: str, name: str) -> None:
         """Refuse a network of an architecture this run's family does not train."""
         if kind not in self.family.generator_kinds:
-            hint = "train it with --preset dcgan" if kind == "dcgan" else "start from a StyleGAN2 network"
+            hint = ("train it with --preset dcgan" if kind == "dcgan" else
+                    f"start from a {self.family.name} network")
             raise TrainingError(f"'{name}' is a {kind} network, which this trainer cannot continue: {hint}")
 
     def _open_data(self) -> None:

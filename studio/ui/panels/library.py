@@ -44,6 +44,10 @@ def _describe(recipe) -> str:
         parts.append(f"styles {recipe.mix.layers[0]}-{recipe.mix.layers[-1]} from {src}" if recipe.mix.layers else "mix")
     if recipe.noise_mode != "const":
         parts.append(f"noise {recipe.noise_mode}")
+    if any(recipe.translate):
+        parts.append(f"moved {recipe.translate[0]:g}, {recipe.translate[1]:g}")
+    if recipe.rotate:
+        parts.append(f"turned {recipe.rotate:g}°")
     return " · ".join(parts)
 
 

@@ -182,7 +182,8 @@ class TrainPanel(QWidget):
         self.preset = QComboBox()
         for key, text in (("default-abstract", "Default abstract (trains on a CPU)"), ("small", "Small (quick sketches)"),
                           ("auto", "Auto"), ("paper256", "Paper 256"),
-                          ("dcgan", "DCGAN (64/128 px sketches)")):
+                          ("dcgan", "DCGAN (64/128 px sketches)"), ("stylegan3-t", "StyleGAN3-T"),
+                          ("stylegan3-r", "StyleGAN3-R (rotation equivariant)")):
             self.preset.addItem(text, key)
         self.batch = QSpinBox(minimum=2, maximum=256, value=8)
         self.gamma = QDoubleSpinBox(minimum=0.0, maximum=1000.0, value=0.0, decimals=4)
