@@ -24,7 +24,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import resource
 import statistics
 import subprocess
 import sys
@@ -123,6 +122,14 @@ def speed(args) -> None:
             print(line)
 
 
+def _status_bytes(field: str) -> int:
+    """VmRSS / VmHWM of this process from /proc (Linux), in bytes."""
+    for line in Path("/proc/self/status").read_text().splitlines():
+        if line.startswith(field + ":"):
+            return int(line.split()[1]) * 1024
+    raise RuntimeError(f"no {field} in /proc/self/status")
+
+
 def memory_child(name: str, side: str, reference: str | None, threads: int) -> None:
     import numpy as np
     import torch
@@ -135,11 +142,13 @@ def memory_child(name: str, side: str, reference: str | None, threads: int) -> N
     z = torch.from_numpy(np.random.RandomState(0).randn(1, 512).astype(np.float32))
     with torch.inference_mode():
         ws = G.mapping(z, None)
-        before = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+        # ru_maxrss would carry the parent's peak across fork; the kernel's high-water mark can be reset
+        Path("/proc/self/clear_refs").write_text("5")
+        before = _status_bytes("VmRSS")
         start = time.perf_counter()
         img = G.synthesis(ws, noise_mode="const", force_fp32=True) if side == "reference" else G.synthesis(ws)
         seconds = time.perf_counter() - start
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+    peak = _status_bytes("VmHWM")
     print(json.dumps({"peak": peak, "before": before, "seconds": seconds, "shape": list(img.shape)}))
 
 

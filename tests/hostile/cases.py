@@ -91,6 +91,45 @@ def _array(shape: list[int], dtype: str = "float32") -> dict:
 # --------------------------------------------------------------------------------------------
 
 
+def _stylegan3_and_tensorflow(network) -> None:
+    """StyleGAN3 pickles that do not fit their own settings, and TF-era pickles bent out of shape."""
+    import numpy as np
+    import torch
+
+    from studio.gan.formats.nvidia_pickle import read_nvidia_pickle
+    from tests.conftest import GOLDEN_DIR, GoldenCase
+    from tests.nvidia_pickles import dump_nvidia, dump_tf, network_from_state, tf_state
+
+    case = GoldenCase("sg3t_64")
+
+    def sg3(name: str, what: str, *, attrs=None, state=None, kwargs=None) -> None:
+        G = network_from_state("Generator", state or case.group("G"), attrs or case.meta["generator_attrs"],
+                               kwargs or case.meta["generator_kwargs"])
+        network(name, dump_nvidia({"G_ema": G, "G": G, "D": None}), what)
+
+    attrs = {k: dict(v) for k, v in case.meta["generator_attrs"].items()}
+    attrs["synthesis.L9_84_64"]["out_sampling_rate"] = 4096
+    sg3("sg3-rate.pkl", "StyleGAN3 layer whose sampling rate does not fit its schedule", attrs=attrs)
+    sg3("sg3-layers.pkl", "StyleGAN3 settings declaring 100,000 layers",
+        kwargs={**case.meta["generator_kwargs"], "num_layers": 100_000})
+    sg3("sg3-base.pkl", "StyleGAN3 settings declaring channel_base 2**40",
+        kwargs={**case.meta["generator_kwargs"], "channel_base": 2 ** 40})
+    state = dict(case.group("G"))
+    state["synthesis.L3_36_64.down_filter"] = torch.ones(12, 12)
+    sg3("sg3-filter.pkl", "StyleGAN3 layer with a 2-D filter where a 1-D one belongs", state=state)
+
+    data = read_nvidia_pickle(GOLDEN_DIR / "sg2tf_skip32.pkl")
+    G, D, Gs = (tf_state(data[k]) for k in ("G", "D", "G_ema"))
+    network("tf-truncated.pkl", (GOLDEN_DIR / "sg2tf_skip32.pkl").read_bytes()[:1_500_000], "TF-era pickle cut short")
+    huge = {**Gs, "static_kwargs": {**Gs["static_kwargs"], "resolution": 1 << 20}}
+    network("tf-resolution.pkl", dump_tf(G, D, huge), "TF-era pickle declaring a 1,048,576 px resolution")
+    extra = {**Gs, "components": {**Gs["components"], "attention": Gs["components"]["mapping"]}}
+    network("tf-component.pkl", dump_tf(G, D, extra), "TF-era pickle with a third sub-network")
+    bad = {**Gs, "variables": [("dlatent_avg", np.array(["not", "numbers"]))]}
+    network("tf-strings.pkl", dump_tf(G, D, bad), "TF-era pickle whose variable holds strings")
+    network("tf-pair.pkl", dump_tf(G, D, {**Gs, "variables": [("dlatent_avg",)]}), "TF-era variable without a value")
+
+
 def build(folder: Path, tiny_model: Path, recipe_png: Path) -> list[Case]:
     """Write every hostile input into ``folder`` and return the commands that read them.
 
@@ -125,6 +164,7 @@ def build(folder: Path, tiny_model: Path, recipe_png: Path) -> list[Case]:
     network("persistent-id.pkl", b"\x80\x02Pabc\n.", "persistent id")
     network("ext-code.pkl", b"\x80\x02\x82\x7f.", "copyreg extension code")
     network("tensorflow.pkl", b"\x80\x02cdnnlib.tflib.network\nNetwork\n)\x81.", "TensorFlow-era network object")
+    _stylegan3_and_tensorflow(network)
     network("not-a-dict.pkl", b"\x80\x02K\x05.", "a pickle holding the number 5")
     network("truncated.pkl", b"\x80\x04\x95\x10\x00\x00\x00\x00\x00\x00\x00}\x94(X\x05\x00", "pickle cut short")
     network("empty.pkl", b"", "empty file")

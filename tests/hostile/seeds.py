@@ -20,6 +20,10 @@ def build(folder: Path, tiny_model: Path) -> dict[str, tuple[Path, list[str]]]:
     pickle = folder / "skip32.pkl"
     if not pickle.exists():
         write_pickle(GoldenCase("sg2ada_skip32"), pickle)
+    sg3 = folder / "sg3r.pkl"
+    if not sg3.exists():
+        write_pickle(GoldenCase("sg3r_64"), sg3)
+    from tests.conftest import GOLDEN_DIR
     out = folder / "made"
     if not (out / "seed0007.png").exists():
         assert main(["generate", "--network", str(tiny_model), "--seeds", "7", "--outdir", str(out)]) == 0
@@ -36,6 +40,8 @@ def build(folder: Path, tiny_model: Path) -> dict[str, tuple[Path, list[str]]]:
         "rosinality .pt": (tiny_model, ["info", "{file}"]),
         "studio .safetensors": (native, ["info", "{file}"]),
         "NVIDIA .pkl": (pickle, ["info", "{file}"]),
+        "StyleGAN3 .pkl": (sg3, ["info", "{file}"]),
+        "TF-era .pkl": (GOLDEN_DIR / "sg2tf_skip32.pkl", ["info", "{file}"]),
         "PNG with a recipe": (out / "seed0007.png", ["export", "{file}", "--out", "{out}", *network]),
         "recipe .json": (recipe, ["export", "{file}", "--out", "{out}", *network]),
         "TIFF with a recipe": (tif, ["export", "{file}", "--out", "{out}", *network]),

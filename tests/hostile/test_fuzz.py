@@ -50,10 +50,10 @@ _EDITS = st.lists(st.tuples(st.sampled_from(mutate.OPS), st.integers(0, 2**32 - 
                   min_size=1, max_size=4)
 
 
-@settings(max_examples=60, deadline=None, derandomize=True, database=None,
+@settings(max_examples=80, deadline=None, derandomize=True, database=None,
           suppress_health_check=[HealthCheck.too_slow])
-@given(kind=st.sampled_from(["rosinality .pt", "studio .safetensors", "NVIDIA .pkl", "PNG with a recipe",
-                             "recipe .json", "TIFF with a recipe"]), edits=_EDITS)
+@given(kind=st.sampled_from(["rosinality .pt", "studio .safetensors", "NVIDIA .pkl", "StyleGAN3 .pkl", "TF-era .pkl",
+                             "PNG with a recipe", "recipe .json", "TIFF with a recipe"]), edits=_EDITS)
 def test_damaged_real_files_are_read_or_refused(studio, originals, folder, kind, edits):
     original, template = originals[kind]
     damaged = folder / f"damaged{original.suffix}"

@@ -195,3 +195,28 @@ def test_the_snapshot_interval_says_its_kimg(make_window):
     assert panel.snap.suffix() == " ticks (40 kimg)"
     panel.snap.setValue(5)
     assert panel.snap.suffix() == " ticks (20 kimg)"
+
+
+def test_fine_tuning_the_open_stylegan3_model_from_the_tab(make_window, sg3_model, tmp_path, qtbot):
+    """The real worker fine-tunes the open StyleGAN3 pickle (the file picks the StyleGAN3 recipe)."""
+    from studio.data.procedural import write_dataset
+    from studio.gan.formats import load_network
+
+    data = write_dataset(tmp_path / "abstract", 8, 64)
+    window = make_window(sg3_model)
+    panel = window.train
+    panel.start_from.setCurrentIndex(panel.start_from.findData("model"))
+    panel.data_edit.setText(str(data))
+    panel._describe_data()
+    panel.kimg.setValue(0.05)
+    panel.batch.setValue(4)
+    panel.extra_options = {"tick_kimg": 0.004, "snap": 2, "workers": 0, "grid": 4, "kimg": 0.008, "metrics": False}
+    panel.start()
+    wait_for(qtbot, lambda: panel.process is None, timeout=180000)
+    assert "finished" in panel.status.text(), panel.log.toPlainText()[-2000:]
+    assert "StyleGAN3 64x64 px" in panel.log.toPlainText()
+    snapshot = sorted(panel.run_dir.glob("network-snapshot-*.safetensors"))[-1]
+    net = load_network(snapshot)
+    assert net.kind == "stylegan3" and net.D is not None
+    saved = json.loads((panel.run_dir / "training_options.json").read_text())
+    assert saved["style_mix"] == 0.0 and saved["blur_sigma"] == 10.0

@@ -52,6 +52,8 @@ MAX_LAYERS = 64
 #: elements of the upsampled activation filtered at once (x 4 bytes): small enough to stay in the
 #: CPU's caches (measured fastest on a 2-core AVX2 machine) and to bound the peak memory
 FILTER_CHUNK_ELEMENTS = 1 << 20
+#: elements of a layer's convolution output above which one image's output is made in slices
+CONV_CHUNK_ELEMENTS = 1 << 23
 
 
 # --------------------------------------------------------------------------------------------
@@ -337,12 +339,14 @@ def filtered_lrelu(
     gain: float,
     slope: float,
     clamp: float | None,
+    out: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """Bias, upsample (``up_filter``), leaky ReLU with gain and clamp, downsample (``down_filter``).
 
     Filters are 1-D (separable) or, for the down filter of -R layers, 2-D. ``padding`` is
     (x0, x1, y0, y1) around the upsampled signal. The work is done a few channels at a time:
-    channels are independent here, and this keeps the upsampled tensor small.
+    channels are independent here, and this keeps the upsampled tensor small. ``out`` (optional,
+    the result's shape) receives the result.
     """
     n, c, h, w = x.shape
     px0, px1, py0, py1 = padding
@@ -352,14 +356,16 @@ def filtered_lrelu(
     bias = bias.repeat(n) if n > 1 else bias
     up_h, up_w = h * up + py0 + py1, w * up + px0 + px1
     step = max(1, FILTER_CHUNK_ELEMENTS // max(1, up_h * up_w))
-    if step >= n * c:
+    if step >= n * c and out is None:
         y = _filtered_lrelu_chunk(x, up_filter, down_filter, bias, up, down, padding, gain, slope, clamp)
-    else:
-        y = torch.cat([
-            _filtered_lrelu_chunk(x[:, i:i + step], up_filter, down_filter, bias[i:i + step], up, down, padding,
-                                  gain, slope, clamp)
-            for i in range(0, n * c, step)
-        ], dim=1)
+        return y.reshape(n, c, *y.shape[2:])
+    y = None if out is None else out.reshape(1, n * c, *out.shape[2:])
+    for i in range(0, n * c, step):
+        part = _filtered_lrelu_chunk(x[:, i:i + step], up_filter, down_filter, bias[i:i + step], up, down, padding,
+                                     gain, slope, clamp)
+        if y is None:                                   # the result is written in place, never concatenated
+            y = part.new_empty(1, n * c, *part.shape[2:])
+        y[:, i:i + step] = part
     return y.reshape(n, c, *y.shape[2:])
 
 
@@ -395,6 +401,7 @@ def _filtered_lrelu_chunk(x, fu, fd, b, up, down, padding, gain, slope, clamp):
     k = fd.to(x.dtype).flip([0, 1])
     c = x.shape[1]
     return F.conv2d(x, k[None, None].expand(c, 1, -1, -1), stride=down, groups=c)
+
 
 
 # --------------------------------------------------------------------------------------------
@@ -482,15 +489,39 @@ class SynthesisLayer(nn.Module):
                 magnitude = x.detach().to(torch.float32).square().mean()
                 self.magnitude_ema.copy_(magnitude.lerp(self.magnitude_ema, self.magnitude_ema_beta))
         styles = self.affine(w)
-        x = self._modulated_conv(x, styles)
+        k = self.conv_kernel
+        conv_elements = self.out_channels * (self.in_size + k - 1) ** 2
+        if x.shape[0] != 1 or torch.is_grad_enabled() or conv_elements <= CONV_CHUNK_ELEMENTS:
+            return self._activate(self._modulated_conv(x, styles), self.bias)
+        # One large image: the convolution's output is made a slice of channels at a time and
+        # filtered straight away, so that it never exists whole beside the layer's input and output.
+        weight = self._image_weight(x, styles)
+        step = max(16, CONV_CHUNK_ELEMENTS // (self.in_size + k - 1) ** 2)
+        out = x.new_empty(1, self.out_channels, self.out_size, self.out_size)
+        flat = x.reshape(self.in_channels, -1) if k == 1 else None
+        for i in range(0, self.out_channels, step):
+            if flat is not None:   # a 1x1 convolution is a product of matrices, with no copy of the input
+                y = (weight[i:i + step].reshape(-1, self.in_channels) @ flat).reshape(1, -1, *x.shape[2:])
+            else:
+                y = F.conv2d(x, weight[i:i + step], padding=k - 1)
+            self._activate(y, self.bias[i:i + step], out=out[:, i:i + step])
+        return out
+
+    def _activate(self, y: torch.Tensor, bias: torch.Tensor, out: torch.Tensor | None = None) -> torch.Tensor:
         return filtered_lrelu(
-            x, self.up_filter, self.down_filter, self.bias, up=self.up_factor, down=self.down_factor,
+            y, self.up_filter, self.down_filter, bias, up=self.up_factor, down=self.down_factor,
             padding=self.padding, gain=1.0 if self.is_torgb else math.sqrt(2), slope=1.0 if self.is_torgb else 0.2,
-            clamp=self.conv_clamp,
+            clamp=self.conv_clamp, out=out,
         )
 
-    def _modulated_conv(self, x: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
-        n = x.shape[0]
+    def _image_weight(self, x: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+        """The modulated (and demodulated) weight [out, in, k, k] of a batch of one image."""
+        weight, styles, dcoefs = self._normalised(x, styles)
+        w = weight * styles.reshape(1, -1, 1, 1)
+        return w * dcoefs.reshape(-1, 1, 1, 1) if dcoefs is not None else w
+
+    def _normalised(self, x: torch.Tensor, styles: torch.Tensor):
+        """(weight with the input gain, styles, demodulation coefficients [N, out] or None for ToRGB)."""
         k = self.conv_kernel
         weight = self.weight.to(x.dtype) * self.magnitude_ema.to(x.dtype).rsqrt()   # the input gain
         if self.is_torgb:
@@ -502,6 +533,12 @@ class SynthesisLayer(nn.Module):
             styles = styles * styles.square().mean(dim=1, keepdim=True).rsqrt()
             wsq = weight.square().sum(dim=[2, 3])                               # [out, in]
             dcoefs = (styles.square() @ wsq.t() + 1e-8).rsqrt()                  # [N, out]
+        return weight, styles, dcoefs
+
+    def _modulated_conv(self, x: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+        n = x.shape[0]
+        k = self.conv_kernel
+        weight, styles, dcoefs = self._normalised(x, styles)
         if n == 1 or torch.is_grad_enabled():
             w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)
             if dcoefs is not None:
