@@ -110,8 +110,9 @@ def _stylegan3_and_tensorflow(network) -> None:
     attrs = {k: dict(v) for k, v in case.meta["generator_attrs"].items()}
     attrs["synthesis.L9_84_64"]["out_sampling_rate"] = 4096
     sg3("sg3-rate.pkl", "StyleGAN3 layer whose sampling rate does not fit its schedule", attrs=attrs)
-    sg3("sg3-layers.pkl", "StyleGAN3 settings declaring 100,000 layers",
-        kwargs={**case.meta["generator_kwargs"], "num_layers": 100_000})
+    margin = {k: dict(v) for k, v in case.meta["generator_attrs"].items()}
+    margin["synthesis"]["margin_size"] = 10 ** 9
+    sg3("sg3-margin.pkl", "StyleGAN3 synthesis declaring a margin of 10**9 pixels", attrs=margin)
     sg3("sg3-base.pkl", "StyleGAN3 settings declaring channel_base 2**40",
         kwargs={**case.meta["generator_kwargs"], "channel_base": 2 ** 40})
     state = dict(case.group("G"))
