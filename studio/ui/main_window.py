@@ -42,6 +42,10 @@ def ui_state() -> QSettings:
     return QSettings(str(paths.config_dir() / "ui-state.ini"), QSettings.Format.IniFormat)
 
 
+
+#: how the model line names an architecture (StyleGAN2, the usual one, goes unnamed)
+ARCHITECTURE_NAMES = {"stylegan3-t": "StyleGAN3-T", "stylegan3-r": "StyleGAN3-R", "swagan": "SWAGAN", "dcgan": "DCGAN"}
+
 class EmptyState(QWidget):
     """What the window shows before any model is open."""
 
@@ -278,8 +282,10 @@ class MainWindow(QMainWindow):
     def _on_model(self, info: dict) -> None:
         self._end_download()       # whatever was downloading was replaced by what just opened
         conditional = f" · {info['c_dim']} classes" if info["c_dim"] else ""
+        family = ARCHITECTURE_NAMES.get(info.get("variant") or info.get("kind"))
+        family = f" · {family}" if family else ""
         self.model_label.setText(
-            f"  <b>{info['name']}</b> · {info['resolution']}×{info['resolution']} · {info['num_ws']} w layers"
+            f"  <b>{info['name']}</b>{family} · {info['resolution']}×{info['resolution']} · {info['num_ws']} w layers"
             f"{conditional} · {info['params'] / 1e6:.1f} M params")
         self.model_label.setToolTip(f"{info['path']}\nfingerprint {info['fingerprint']}")
         self.setWindowTitle(f"{info['name']} — GAN Art Studio")

@@ -46,7 +46,7 @@ def test_matrix_equals_renders_of_the_mixed_ws(make_window, tiny_model, qtbot):
             got = pixels(model.items[model.row_of(("cell", i, j))].image)
             assert np.abs(got.astype(int) - expected[i * 2 + j].astype(int)).max() <= 1
     # the presets show this model's real layer indices (10 w layers at 64 px)
-    assert panel.preset_buttons["fine"].text() == "Colour && texture 8-9"
+    assert panel.preset_buttons["fine"].text() == "Colour 8-9"
 
 
 def test_star_promote_and_sheet(make_window, tiny_model, qtbot, tmp_path, monkeypatch):

@@ -53,7 +53,7 @@ def test_mix_presets_name_stylegan3_layers_by_what_they_draw(make_window, sg3_mo
     panel = window.mix
     window.tabs.setCurrentWidget(panel)
     assert panel.preset_buttons["coarse"].text() == "Layout 0-5"
-    assert panel.preset_buttons["fine"].text() == "Colour && texture 12-15"
+    assert panel.preset_buttons["fine"].text() == "Colour 12-15"
     position = panel.preset_buttons["position"]
     assert position.isVisibleTo(window) and position.text() == "Position 0"
     panel.form_count.setValue(2)

@@ -42,7 +42,7 @@ from studio.ui.widgets.viewer import ImageViewer
 
 MATRIX_KEY = "mix.matrix"
 SHEET_KEY = "mix.sheet"
-PRESETS = [("coarse", "Layout"), ("middle", "Shapes"), ("fine", "Colour && texture"), ("default", "Default"),
+PRESETS = [("coarse", "Layout"), ("middle", "Shapes"), ("fine", "Colour"), ("default", "Default"),
            ("position", "Position")]
 PRESET_TIPS = {"coarse": "the coarse layers: composition and layout", "middle": "the middle layers: shapes and features",
                "fine": "the fine layers: colour scheme and texture", "default": "style_mixing.py's default, w 0-6",
@@ -123,12 +123,12 @@ class MixPanel(QWidget):
 
         layers = QGroupBox("Layers taken from the style")
         lv = QVBoxLayout(layers)
-        presets = QHBoxLayout()
+        presets = QGridLayout()                 # three to a row: the names say what the layers draw
         self.preset_buttons = {}
-        for key, text in PRESETS:
+        for i, (key, text) in enumerate(PRESETS):
             b = QPushButton(text)
             b.clicked.connect(lambda _=False, k=key: self.set_preset(k))
-            presets.addWidget(b)
+            presets.addWidget(b, i // 3, i % 3)
             self.preset_buttons[key] = b
         lv.addLayout(presets)
         self.range_slider = QLabeledRangeSlider(Qt.Orientation.Horizontal)
@@ -205,7 +205,7 @@ class MixPanel(QWidget):
             button.setEnabled(bool(layers))      # a small model may have no fine layers at all
             button.setVisible(key != "position" or bool(info.get("has_view")))
             button.setToolTip(f"{PRESET_TIPS[key]}: w layers {describe_layers(layers)} of {num_ws}" if layers
-                              else f"this {num_ws}-layer model has no {text.lower().replace('&&', '&')} layers")
+                              else f"this {num_ws}-layer model has no {text.lower()} layers")
         self.range_slider.blockSignals(True)
         self.range_slider.setRange(0, num_ws - 1)
         self.range_slider.blockSignals(False)
