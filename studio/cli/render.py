@@ -24,12 +24,58 @@ def cmd_generate(args: argparse.Namespace) -> int:
     seeds = parse_seeds(args.seeds)
     renderer = open_renderer(args)
     settings = render_settings(args, renderer)
+    edits = _edits(args, renderer)
     outdir = output_dir(args.outdir)
     with progress_bar(len(seeds), "generate") as bar:
-        for seed, image in renderer.render_seeds(seeds, settings):
-            save_png(outdir / f"seed{seed:04d}.png", image, renderer.recipe(settings, seed=seed))
-            bar.update(1)
+        if edits:       # each image through its recipe: seed, settings, then the edits
+            for seed in seeds:
+                recipe = renderer.recipe(settings, seed=seed, edits=edits)
+                save_png(outdir / f"seed{seed:04d}.png", renderer.render_recipe(recipe), recipe)
+                bar.update(1)
+        else:
+            for seed, image in renderer.render_seeds(seeds, settings):
+                save_png(outdir / f"seed{seed:04d}.png", image, renderer.recipe(settings, seed=seed))
+                bar.update(1)
     print(f"wrote {len(seeds)} image{'s' * (len(seeds) != 1)} to {outdir}")
+    return 0
+
+
+def _edits(args: argparse.Namespace, renderer):
+    """--edit NAME=AMOUNT[@LAYERS] ... with names from --directions FILE or built in (sefaK, ganspaceK)."""
+    if not getattr(args, "edit", None):
+        return []
+    from studio.app.edits import edits_from_specs
+    from studio.gan.directions import DirectionSet
+
+    directions = None
+    if args.directions:
+        directions = DirectionSet.load(args.directions, fingerprint=renderer.network.fingerprint, w_dim=renderer.G.w_dim)
+    return edits_from_specs(renderer, args.edit, directions)
+
+
+def cmd_directions(args: argparse.Namespace) -> int:
+    from studio.app.edits import find_directions, parse_layers, preview_sheet
+
+    renderer = open_renderer(args)
+    settings = render_settings(args, renderer)
+    layers = parse_layers(args.layers, renderer)
+    outdir = output_dir(args.out)
+    with progress_bar(args.samples if args.method == "ganspace" else 1, f"{args.method}") as bar:
+        found = find_directions(renderer, args.method, layers=layers, count=args.count, samples=args.samples,
+                                class_index=settings.class_index, progress=lambda done, total: bar.update(done - bar.n))
+        bar.update(bar.total - bar.n)
+    path = found.save(outdir / "directions.json")
+    shown = found.directions[:args.preview]
+    with progress_bar(len(shown) * 7, "preview") as bar:
+        sheet = preview_sheet(renderer, shown, args.seed, settings,
+                              progress=lambda done, total: bar.update(done - bar.n))
+    from studio.core.atomic import atomic_path
+
+    with atomic_path(outdir / "preview.png") as tmp:
+        sheet.save(tmp, format="PNG")
+    print(f"wrote {len(found.directions)} {args.method} directions to {path} and preview.png "
+          f"(rows: the first {len(shown)}, from -3 to +3 sigma on seed {args.seed}); apply one with "
+          f"`studio generate --directions {path} --edit {found.directions[0].name}=2`")
     return 0
 
 
@@ -176,8 +222,28 @@ def add_parsers(sub) -> None:
         "image as NVIDIA's generate.py for the same network."))
     add_render_options(p)
     p.add_argument("--seeds", required=True, help="seeds, e.g. 1-4,7")
+    p.add_argument("--edit", action="append", default=[], metavar="NAME=AMOUNT[@LAYERS]",
+                   help="move along a latent direction by AMOUNT standard deviations, on all w layers or LAYERS "
+                        "(0-3, layout, shapes, colour); NAME from --directions, or sefaK / ganspaceK (K = 0 "
+                        "strongest); repeat to stack edits")
+    p.add_argument("--directions", default=None, metavar="FILE", help="a directions.json from `studio directions`")
     p.add_argument("--outdir", default="out", help="output folder (default: out)")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("directions", help="find latent directions (SeFa, GANSpace) and preview them", description=(
+        "Find the directions a network's latents can be moved along: SeFa (closed form, from the style layers' "
+        "weights, instant) or GANSpace (principal components of many sampled latents, cached per model). "
+        "Writes directions.json and preview.png (one row per direction, -3 to +3 sigma)."))
+    add_render_options(p)
+    p.add_argument("--method", choices=("sefa", "ganspace"), default="sefa")
+    p.add_argument("--layers", default=None, metavar="LAYERS",
+                   help="the w layers the directions act on: 0-3, layout, shapes, colour (default: all)")
+    p.add_argument("--count", type=int, default=10, help="directions to keep (default 10)")
+    p.add_argument("--samples", type=int, default=10_000, help="GANSpace: latents sampled (default 10000)")
+    p.add_argument("--preview", type=int, default=5, help="directions shown in preview.png (default 5)")
+    p.add_argument("--seed", type=int, default=0, help="the image preview.png edits (default 0)")
+    p.add_argument("--out", default="directions", help="output folder (default: directions)")
+    p.set_defaults(func=cmd_directions)
 
     p = sub.add_parser("mix", help="style-mixing grid", description=(
         "Style mixing as NVIDIA's style_mixing.py: each row seed gives the form, each column seed gives the "

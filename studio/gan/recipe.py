@@ -43,6 +43,7 @@ __all__ = [
     "ModelRef",
     "Latent",
     "StyleMix",
+    "Edit",
     "Recipe",
 ]
 
@@ -300,6 +301,53 @@ class StyleMix:
         return cls(source=source, layers=obj.get("layers", []))
 
 
+MAX_EDIT_AMOUNT = 100.0
+
+
+@dataclass(eq=False)
+class Edit:
+    """A move along a latent direction: ``w[layers] += amount * vector`` (all layers when None).
+
+    ``vector`` is the direction already scaled by its spread, so ``amount`` counts standard
+    deviations and the recipe needs no direction file to re-create the image."""
+
+    name: str
+    vector: np.ndarray
+    amount: float
+    layers: list[int] | None = None
+
+    def __post_init__(self) -> None:
+        self.name = _check_str("edits.name", self.name) or "edit"
+        vector = _check_array("edits.vector", self.vector)
+        if vector is None or vector.ndim != 1 or not np.isfinite(vector).all():
+            raise ValueError("recipe field 'edits.vector' must be one finite vector")
+        self.vector = vector
+        self.amount = _check_finite("edits.amount", self.amount, MAX_EDIT_AMOUNT)
+        if self.layers is not None:
+            if not isinstance(self.layers, (list, tuple)):
+                raise ValueError(f"recipe field 'edits.layers' must be a list of layer indices, got {self.layers!r}")
+            self.layers = [_check_optional_int("edits.layers", i) for i in self.layers]
+            if None in self.layers:
+                raise ValueError("recipe field 'edits.layers' must hold layer indices, not null")
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Edit):
+            return NotImplemented
+        return (self.name, self.amount, self.layers) == (other.name, other.amount, other.layers) and \
+            _arrays_equal(self.vector, other.vector)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"name": self.name, "vector": _array_to_dict(self.vector), "amount": self.amount, "layers": self.layers}
+
+    @classmethod
+    def from_dict(cls, value: Any) -> Edit:
+        obj = _expect_object("edits", value)
+        return cls(name=obj.get("name", "edit"), vector=_array_from_dict("edits.vector", obj.get("vector")),
+                   amount=obj.get("amount", 0.0), layers=obj.get("layers"))
+
+
 # ---------------------------------------------------------------------------------------------
 # The recipe
 # ---------------------------------------------------------------------------------------------
@@ -326,6 +374,7 @@ class Recipe:
     mix: StyleMix | None = None
     translate: tuple[float, float] = (0.0, 0.0)   # StyleGAN3's view (gen_images.py --translate / --rotate)
     rotate: float = 0.0
+    edits: list[Edit] = field(default_factory=list)   # moves along latent directions, after the mix
     postprocess: dict[str, Any] = field(default_factory=dict)
     export: dict[str, Any] = field(default_factory=dict)
     created: str = field(default_factory=_now)
@@ -346,6 +395,11 @@ class Recipe:
         self.noise_seed = _check_optional_int("noise_seed", self.noise_seed, 0, _MAX_SEED)
         self.translate = _check_view_translate(self.translate)
         self.rotate = _check_finite("rotate", self.rotate, MAX_VIEW_ROTATE)
+        if not isinstance(self.edits, (list, tuple)) or not all(isinstance(e, Edit) for e in self.edits):
+            raise ValueError("recipe field 'edits' must be a list of edits")
+        if len(self.edits) > 64:
+            raise ValueError(f"recipe field 'edits' holds {len(self.edits)} edits; a recipe keeps at most 64")
+        self.edits = list(self.edits)
         if self.mix is not None and not isinstance(self.mix, StyleMix):
             raise ValueError("recipe field 'mix' must be a StyleMix or None")
         for name in ("postprocess", "export"):
@@ -394,6 +448,7 @@ class Recipe:
             "mix": None if self.mix is None else self.mix.to_dict(),
             "translate": list(self.translate),
             "rotate": self.rotate,
+            "edits": [e.to_dict() for e in self.edits],
             "postprocess": self.postprocess,
             "export": self.export,
             "created": self.created,
@@ -432,6 +487,7 @@ class Recipe:
             mix=None if mix is None else StyleMix.from_dict(mix),
             translate=obj.get("translate", (0.0, 0.0)),
             rotate=obj.get("rotate", 0.0),
+            edits=_edits_from(obj.get("edits", [])),
             postprocess=obj.get("postprocess", {}),
             export=obj.get("export", {}),
             created=obj.get("created", _now()),
@@ -448,6 +504,14 @@ class Recipe:
         except RecursionError:
             raise ValueError("the recipe is nested too deeply to be a studio recipe") from None
         return cls.from_dict(data)
+
+
+def _edits_from(value: Any) -> list[Edit]:
+    if not isinstance(value, list):
+        raise ValueError(f"recipe field 'edits' must be a list, got {type(value).__name__}")
+    if len(value) > 64:
+        raise ValueError(f"recipe field 'edits' holds {len(value)} edits; a recipe keeps at most 64")
+    return [Edit.from_dict(item) for item in value]
 
 
 def _check_version(version: Any) -> None:

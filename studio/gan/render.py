@@ -17,7 +17,7 @@ import torch
 from studio.core.device import pick_device
 from studio.gan import latents
 from studio.gan.formats import LoadedNetwork
-from studio.gan.recipe import Latent, ModelRef, Recipe, StyleMix
+from studio.gan.recipe import Edit, Latent, ModelRef, Recipe, StyleMix
 from studio.gan.render_settings import RenderSettings
 
 ProgressFn = Callable[[int, int], None]   # (done, total)
@@ -197,7 +197,7 @@ class Renderer:
 
     # -- recipes ------------------------------------------------------------------------------
     def recipe(self, settings: RenderSettings, *, seed: int | None = None, z=None, w=None,
-               mix: StyleMix | None = None) -> Recipe:
+               mix: StyleMix | None = None, edits: Sequence[Edit] = ()) -> Recipe:
         """The recipe that re-creates an image rendered with ``settings``."""
         return Recipe(
             model=self.model_ref, seed=seed, z=z, w=w, class_index=settings.class_index,
@@ -208,6 +208,7 @@ class Renderer:
             mix=mix,
             translate=tuple(settings.translate) if self.has_view else (0.0, 0.0),
             rotate=settings.rotate if self.has_view else 0.0,
+            edits=list(edits),
         )
 
     @staticmethod
@@ -227,6 +228,10 @@ class Renderer:
         ws = self.ws_from_latent(recipe.latent, settings)
         if recipe.mix is not None:
             ws = latents.mix_styles(ws, self.ws_from_latent(recipe.mix.source, settings), recipe.mix.layers)
+        if recipe.edits:
+            from studio.gan.directions import apply_edits
+
+            ws = apply_edits(ws, recipe.edits)
         return ws
 
     def render_recipe(self, recipe: Recipe) -> np.ndarray:
