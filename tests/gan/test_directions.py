@@ -1,0 +1,138 @@
+"""Latent directions: SeFa, GANSpace, the taste direction, and edits that recipes re-create exactly."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+import torch
+
+from studio.cli import main
+from studio.gan import directions as dirs
+from studio.gan.directions import DirectionError, DirectionSet
+from studio.gan.formats import load_network
+from studio.gan.formats.nvidia import build_stylegan3
+from studio.gan.recipe import Edit, Recipe
+from studio.gan.render import Renderer
+from studio.gan.render_settings import RenderSettings
+from studio.imaging.metadata import read_recipe
+
+
+@pytest.fixture(scope="module")
+def renderer(tiny_model):
+    return Renderer(load_network(tiny_model), device="cpu")
+
+
+def test_sefa_equals_an_independent_decomposition(renderer):
+    """SeFa's directions are the right singular vectors of the column-normalised stacked affine weights."""
+    G = renderer.G
+    layers = [0, 1, 2, 3]
+    found = dirs.sefa(G, layers, count=4)
+    affines = [a for i, a in dirs.style_affines(G) if i in layers]
+    A = np.concatenate([a.weight.detach().double().numpy() * a.weight_gain for a in affines])
+    A = A / np.linalg.norm(A, axis=0, keepdims=True)
+    _, s, vt = np.linalg.svd(A, full_matrices=False)
+    for k, direction in enumerate(found):
+        assert abs(abs(float(direction.vector @ vt[k])) - 1) < 1e-5     # the same axis (sign aside)
+        assert direction.layers == layers and direction.sigma > 0
+    # the affines read the right w: the 64 px StyleGAN2's layers 0-3 are its 4 and 8 px convolutions and ToRGBs
+    assert sorted({i for i, _ in dirs.style_affines(G)}) == list(range(G.num_ws))
+
+
+def test_sefa_covers_stylegan3(golden):
+    case = golden("sg3t_64")
+    G = build_stylegan3(case.meta["generator_attrs"], case.group("G"), case.meta["generator_kwargs"])
+    assert [i for i, _ in dirs.style_affines(G)] == list(range(16))
+    found = dirs.sefa(G, [0, 1, 2], count=3)
+    assert len(found) == 3 and all(abs(np.linalg.norm(d.vector) - 1) < 1e-5 for d in found)
+
+
+def test_ganspace_is_stable_by_seed_and_ordered_by_spread(renderer):
+    a = dirs.ganspace(renderer.G, samples=2000, count=4, seed=3)
+    b = dirs.ganspace(renderer.G, samples=2000, count=4, seed=3)
+    assert all(np.array_equal(x.vector, y.vector) and x.sigma == y.sigma for x, y in zip(a, b))
+    sigmas = [d.sigma for d in a]
+    assert sigmas == sorted(sigmas, reverse=True)
+    c = dirs.ganspace(renderer.G, samples=2000, count=1, seed=4)
+    assert abs(float(a[0].vector @ c[0].vector)) > 0.9       # another sample finds the same main axis
+    calls = []
+    assert dirs.ganspace(renderer.G, samples=2000, count=2, progress=lambda d, t: calls.append(d),
+                         should_cancel=lambda: len(calls) >= 1) is None    # cancelled between batches
+
+
+def test_taste_recovers_a_planted_preference():
+    rng = np.random.default_rng(0)
+    truth = rng.normal(size=32)
+    truth /= np.linalg.norm(truth)
+    ws = rng.normal(size=(40, 32))
+    score = ws @ truth
+    kept, passed = ws[score > 0.3], ws[score < -0.3]
+    found = dirs.taste(kept, passed)
+    assert float(found.vector @ truth) > 0.7
+    with pytest.raises(DirectionError, match="at least two"):
+        dirs.taste(kept[:1], passed)
+
+
+def test_an_edit_is_part_of_the_recipe_and_re_creates_the_image(renderer, tmp_path):
+    settings = RenderSettings(truncation_psi=0.8)
+    direction = dirs.sefa(renderer.G, count=1)[0]
+    recipe = renderer.recipe(settings, seed=5, edits=[direction.edit(2.5, [0, 1, 2, 3])])
+    again = Recipe.from_json(recipe.to_json())
+    assert again == recipe and again.edits[0].layers == [0, 1, 2, 3]
+    edited, plain = renderer.render_recipe(again), renderer.render_recipe(renderer.recipe(settings, seed=5))
+    assert np.abs(edited.astype(int) - plain).mean() > 1
+    assert np.array_equal(edited, renderer.render_recipe(recipe))
+    with torch.inference_mode():
+        ws = renderer.ws_from_seeds([5], settings)
+        moved = dirs.apply_edits(ws, again.edits)
+    delta = (moved - ws)[0]
+    assert torch.allclose(delta[:4], torch.from_numpy(direction.vector * direction.sigma * 2.5).expand(4, -1), atol=1e-5)
+    assert delta[4:].abs().max() == 0
+
+
+def test_cli_directions_and_generate_with_edits(tiny_model, tmp_path, capsys):
+    out = tmp_path / "dirs"
+    assert main(["directions", "--network", str(tiny_model), "--method", "ganspace", "--samples", "1000",
+                 "--count", "4", "--preview", "2", "--out", str(out)]) == 0
+    data = json.loads((out / "directions.json").read_text())
+    assert data["method"] == "ganspace" and len(data["directions"]) == 4
+    assert (out / "preview.png").is_file()
+    gen = tmp_path / "gen"
+    assert main(["generate", "--network", str(tiny_model), "--seeds", "2", "--directions", str(out / "directions.json"),
+                 "--edit", "ganspace1=-2", "--edit", "sefa0=1.5@layout", "--outdir", str(gen)]) == 0
+    recipe = read_recipe(gen / "seed0002.png")
+    assert [(e.name, e.amount) for e in recipe.edits] == [("ganspace1", -2.0), ("sefa0", 1.5)]
+    assert recipe.edits[1].layers == [0, 1, 2, 3]
+    renderer = Renderer(load_network(tiny_model), device="cpu")
+    from PIL import Image
+    assert np.array_equal(renderer.render_recipe(recipe), np.asarray(Image.open(gen / "seed0002.png")))
+
+
+@pytest.mark.parametrize("spec, message", [
+    ("sefa0=nan", "finite number of sigmas"),
+    ("sefa0=1e9", "finite number of sigmas"),
+    ("sefa0", "NAME=AMOUNT"),
+    ("nosuch=1", "no direction named"),
+    ("sefa0=1@40-50", "layers"),
+])
+def test_bad_edits_get_a_sentence(tiny_model, tmp_path, capsys, spec, message):
+    assert main(["generate", "--network", str(tiny_model), "--seeds", "1", "--edit", spec,
+                 "--outdir", str(tmp_path)]) in (1, 2)
+    err = capsys.readouterr().err
+    assert message in err and "Traceback" not in err
+
+
+def test_a_directions_file_of_another_model_is_refused(tiny_model, tiny_conditional_model, tmp_path, capsys):
+    other = Renderer(load_network(tiny_conditional_model), device="cpu")
+    path = DirectionSet(other.network.fingerprint, dirs.sefa(other.G, count=2), "sefa").save(tmp_path / "d.json")
+    assert main(["generate", "--network", str(tiny_model), "--seeds", "1", "--directions", str(path),
+                 "--edit", "sefa0=1", "--outdir", str(tmp_path / "o")]) in (1, 2)
+    assert "another model" in capsys.readouterr().err
+
+
+def test_recipe_edits_are_bounded():
+    with pytest.raises(ValueError, match="edits.amount"):
+        Edit("x", np.ones(4, np.float32), float("inf"))
+    with pytest.raises(ValueError, match="finite vector"):
+        Edit("x", np.full(4, np.nan, np.float32), 1.0)
