@@ -53,6 +53,24 @@ def _edits(args: argparse.Namespace, renderer):
     return edits_from_specs(renderer, args.edit, directions)
 
 
+def cmd_project(args: argparse.Namespace) -> int:
+    from studio.app import projection
+
+    renderer = open_renderer(args)
+    settings = render_settings(args, renderer)
+    picture = projection.read_picture(args.image, renderer.G.img_resolution, args.fit)
+    outdir = output_dir(args.out)
+    with progress_bar(args.start_seeds + args.steps, f"project ({args.space})") as bar:
+        result = projection.run(renderer, picture, settings, space=args.space, steps=args.steps,
+                                start_seeds=args.start_seeds, use_discriminator=args.use_d,
+                                progress=lambda done, total: bar.update(done - bar.n))
+    summary = projection.write_results(renderer, picture, result, settings, outdir)
+    print(f"projected {Path(args.image).name} into {renderer.network.name} in {args.space}: PSNR "
+          f"{summary['psnr_db']:.2f} dB, MS-SSIM {summary['ms_ssim']:.4f}, {summary['seconds']:.1f} s -> "
+          f"{outdir / 'projected.png'} (its recipe holds the w: export, edit or evolve it like any image)")
+    return 0
+
+
 def cmd_directions(args: argparse.Namespace) -> int:
     from studio.app.edits import find_directions, parse_layers, preview_sheet
 
@@ -229,6 +247,23 @@ def add_parsers(sub) -> None:
     p.add_argument("--directions", default=None, metavar="FILE", help="a directions.json from `studio directions`")
     p.add_argument("--outdir", default="out", help="output folder (default: out)")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("project", help="find the latent of a picture (projection)", description=(
+        "Find the latent whose image is closest to a picture: the best of --start-seeds random latents, then "
+        "--steps of optimisation in W (and in W+ for --space w+), with pixel L1 at three scales and MS-SSIM (and "
+        "the network's discriminator features with --use-d). Fully offline. Writes projected.png (with a recipe "
+        "holding its w), target.png, compare.png and projection.json."))
+    p.add_argument("image", help="the picture (PNG, JPEG, TIFF, WebP ...)")
+    add_render_options(p)
+    p.add_argument("--space", choices=("w", "w+"), default="w+",
+                   help="w: one w for every layer (easier to edit); w+: one per layer (closer; default)")
+    p.add_argument("--steps", type=int, default=300, help="optimisation steps (default 300)")
+    p.add_argument("--start-seeds", type=int, default=256, help="random latents tried as the start (default 256)")
+    p.add_argument("--fit", choices=("crop", "pad", "stretch"), default="crop",
+                   help="how a picture that is not square becomes the model's square (default crop)")
+    p.add_argument("--use-d", action="store_true", help="add the network's discriminator features to the loss")
+    p.add_argument("--out", default="projection", help="output folder (default: projection)")
+    p.set_defaults(func=cmd_project)
 
     p = sub.add_parser("directions", help="find latent directions (SeFa, GANSpace) and preview them", description=(
         "Find the directions a network's latents can be moved along: SeFa (closed form, from the style layers' "
