@@ -60,9 +60,14 @@ class Renderer:
         z = torch.as_tensor(np.asarray(z, dtype=np.float32) if isinstance(z, np.ndarray) else z,
                             dtype=torch.float32).to(self.device).reshape(-1, self.G.z_dim)
         with torch.inference_mode():
-            return self.G.mapping(z, self.labels(settings.class_index, z.shape[0]),
-                                  truncation_psi=settings.truncation_psi,
-                                  truncation_cutoff=settings.truncation_cutoff)
+            ws = self.G.mapping(z, self.labels(settings.class_index, z.shape[0]),
+                                truncation_psi=settings.truncation_psi,
+                                truncation_cutoff=settings.truncation_cutoff)
+            if settings.edits:
+                from studio.gan.directions import apply_edits
+
+                ws = apply_edits(ws, settings.edits)
+            return ws
 
     def ws_from_seeds(self, seeds: Sequence[int], settings: RenderSettings) -> torch.Tensor:
         return self.ws_from_z(latents.zs_from_seeds(list(seeds), self.G.z_dim), settings)
@@ -208,7 +213,7 @@ class Renderer:
             mix=mix,
             translate=tuple(settings.translate) if self.has_view else (0.0, 0.0),
             rotate=settings.rotate if self.has_view else 0.0,
-            edits=list(edits),
+            edits=list(settings.edits) + list(edits),
         )
 
     @staticmethod

@@ -20,6 +20,7 @@ class RenderSettings:
     noise_seed: int | None = None   # random noise: None = derive from each image's seed
     translate: tuple[float, float] = (0.0, 0.0)  # StyleGAN3's view: moved (input coordinates) ...
     rotate: float = 0.0                          # ... and turned (degrees); other networks ignore it
+    edits: tuple = ()                            # recipe Edits applied to every latent's w (Explore's Edit box)
 
     @property
     def moves_view(self) -> bool:

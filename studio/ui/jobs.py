@@ -383,3 +383,22 @@ def prepare_dataset(src: str, dest: str, options: dict) -> Job:
                 "skipped": len(report.skipped)}
 
     return job
+
+
+def find_directions(method: str, layers_key: str, count: int, class_index: int | None) -> Job:
+    """The open model's top directions as plain data for the Edit box: ``[{name, vector (scaled by its
+    sigma), sigma, layers}]`` (GANSpace with progress, from the cache when it was found before)."""
+
+    def job(ctx: JobContext) -> list[dict]:
+        from studio.app.edits import find_directions as find, parse_layers
+
+        r = ctx.renderer
+        layers = parse_layers(None if layers_key == "all" else layers_key, r)
+        found = find(r, method, layers=layers, count=count, class_index=class_index,
+                     progress=ctx.emit_progress, should_cancel=ctx.cancelled)
+        if found is None:
+            return []
+        return [{"name": d.name, "vector": (d.vector * d.sigma).astype("float32"), "sigma": d.sigma,
+                 "layers": d.layers} for d in found.directions]
+
+    return job

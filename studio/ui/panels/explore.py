@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
+    QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -50,6 +51,9 @@ STRIP_KEY = "explore.strip"
 EXPORT_KEY = "explore.export"
 RECIPE_KEY = "explore.recipe"
 FIND_KEY = "explore.find"
+EDIT_KEY = "explore.directions"
+EDIT_SLIDERS = 5            # directions with a slider in the Edit box
+EDIT_RANGE = 30             # slider steps each way: +-3.0 standard deviations in tenths
 NOISE_MODES = [("const", "Stored (const)"), ("random", "Random, seeded"), ("none", "None")]
 
 
@@ -184,6 +188,7 @@ class ExplorePanel(QWidget):
         f.addRow("Rotate", turn)
         self.view_box.hide()
         v.addWidget(self.view_box)
+        v.addWidget(self._build_edit_box())
 
         sel = QGroupBox("Selection")
         sv = QVBoxLayout(sel)
@@ -267,6 +272,102 @@ class ExplorePanel(QWidget):
         self.find_stop.clicked.connect(lambda: self.client.cancel(FIND_KEY))
         return w
 
+    def _build_edit_box(self) -> QWidget:
+        """Sliders for the model's strongest latent directions; their edits apply to every seed shown
+        and go into every recipe (stars, exports, the library re-create them)."""
+        box = QGroupBox("Edit (latent directions)")
+        f = QFormLayout(box)
+        self.edit_method = QComboBox()
+        self.edit_method.addItem("SeFa (instant)", "sefa")
+        self.edit_method.addItem("GANSpace (10,000 samples)", "ganspace")
+        self.edit_method.setToolTip("SeFa: the directions the style layers stretch most (no data). GANSpace: the "
+                                    "main axes of many sampled latents (computed once per model, then cached)")
+        self.edit_layers = QComboBox()
+        for key, text in (("all", "All layers"), ("layout", "Layout (coarse)"), ("shapes", "Shapes (middle)"),
+                          ("colour", "Colour (fine)")):
+            self.edit_layers.addItem(text, key)
+        f.addRow("Directions", self.edit_method)
+        f.addRow("Acting on", self.edit_layers)
+        self.edit_sliders, self.edit_labels, self.edit_values = [], [], []
+        for k in range(EDIT_SLIDERS):
+            slider = QSlider(Qt.Orientation.Horizontal)
+            slider.setRange(-EDIT_RANGE, EDIT_RANGE)
+            slider.setToolTip("Move every picture along this direction (standard deviations of the model's w)")
+            value = QLabel("0.0")
+            value.setMinimumWidth(32)
+            row = QHBoxLayout()
+            row.addWidget(slider, 1)
+            row.addWidget(value)
+            label = QLabel(f"#{k}")
+            f.addRow(label, row)
+            slider.valueChanged.connect(lambda _v, k=k: self._on_edit_slider(k))
+            self.edit_sliders.append(slider)
+            self.edit_labels.append(label)
+            self.edit_values.append(value)
+        self.edit_reset = QPushButton("Reset edits")
+        self.edit_status = QLabel()
+        self.edit_status.setWordWrap(True)
+        f.addRow(self.edit_reset)
+        f.addRow(self.edit_status)
+        self.directions: list[dict] = []
+        self.edit_method.currentIndexChanged.connect(lambda _i: self.load_directions())
+        self.edit_layers.currentIndexChanged.connect(lambda _i: self.load_directions())
+        self.edit_reset.clicked.connect(self.reset_edits)
+        return box
+
+    def load_directions(self) -> None:
+        """Find the model's directions for the chosen method and layers (on the worker)."""
+        if self.session.model is None:
+            return
+        method, layers = self.edit_method.currentData(), self.edit_layers.currentData()
+        self.edit_status.setText("finding directions…")
+        for slider in self.edit_sliders:
+            slider.setEnabled(False)
+        self.client.submit(EDIT_KEY, jobs.find_directions(method, layers, EDIT_SLIDERS, self.page_state.class_index)).on(
+            finished=self._on_directions, failed=self._on_directions_failed)
+
+    def _on_directions(self, found) -> None:
+        self.directions = list(found or [])
+        with self._bound():
+            for k, slider in enumerate(self.edit_sliders):
+                slider.blockSignals(True)
+                slider.setValue(0)
+                slider.blockSignals(False)
+                slider.setEnabled(k < len(self.directions))
+                self.edit_labels[k].setText(self.directions[k]["name"] if k < len(self.directions) else "—")
+                self.edit_values[k].setText("0.0")
+        self.edit_status.setText("" if self.directions else "no directions for this model")
+        self._apply_sliders()
+
+    def _on_directions_failed(self, message: str) -> None:
+        self.directions = []
+        self.edit_status.setText(message)
+        for slider in self.edit_sliders:
+            slider.setEnabled(False)
+
+    def _on_edit_slider(self, k: int) -> None:
+        self.edit_values[k].setText(f"{self.edit_sliders[k].value() / 10:+.1f}")
+        self._apply_sliders()
+
+    def _apply_sliders(self) -> None:
+        """The sliders' edits (stacked, in slider order) become the page's edits."""
+        from studio.gan.recipe import Edit
+
+        edits = []
+        for slider, d in zip(self.edit_sliders, self.directions):
+            if slider.value():
+                edits.append(Edit(d["name"], d["vector"], slider.value() / 10, d["layers"]))
+        self.page_state.edits = tuple(edits)
+
+    def reset_edits(self) -> None:
+        for slider in self.edit_sliders:
+            slider.blockSignals(True)
+            slider.setValue(0)
+            slider.blockSignals(False)
+        for label in self.edit_values:
+            label.setText("0.0")
+        self.page_state.edits = ()
+
     def _build_strip_box(self) -> QWidget:
         box = QGroupBox("Interpolation strip")
         v = QVBoxLayout(box)
@@ -303,6 +404,10 @@ class ExplorePanel(QWidget):
         self.class_combo.setVisible(conditional)
         self.class_label.setVisible(conditional)
         self.view_box.setVisible(bool(info.get("has_view")))
+        self.directions = []
+        with self._bound():
+            self.page_state.edits = ()
+        self.load_directions()
         if not info.get("has_view"):
             with self._bound():
                 self.page_state.reset_view()

@@ -1,0 +1,41 @@
+"""Explore's Edit box: sliders for the model's directions move every picture, and recipes keep the edits."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from studio.gan import directions as dirs
+from studio.gan.formats import load_network
+from studio.gan.render import Renderer
+from studio.gan.render_settings import RenderSettings
+from tests.ui.conftest import grid_done, wait_for
+from tests.ui.test_explore import pixels
+
+
+def test_a_slider_edits_the_grid_and_the_starred_recipe(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    explore = window.explore
+    wait_for(qtbot, lambda: explore.directions and explore.edit_sliders[0].isEnabled())
+    assert explore.edit_labels[0].text() == "sefa0"
+    before = pixels(explore.grid.grid_model.items[4].image)
+    explore.edit_sliders[0].setValue(25)                          # +2.5 sigma
+    assert explore.edit_values[0].text() == "+2.5"
+    qtbot.wait(400)
+    wait_for(qtbot, lambda: grid_done(window))
+    after = pixels(explore.grid.grid_model.items[4].image)
+    renderer = Renderer(load_network(tiny_model), device="cpu")
+    direction = dirs.sefa(renderer.G, count=1)[0]
+    settings = RenderSettings(edits=(direction.edit(2.5),))
+    (_, expected), = renderer.render_seeds([4], settings)
+    assert np.abs(after.astype(int) - expected.astype(int)).max() <= 1
+    assert np.abs(after.astype(int) - before.astype(int)).mean() > 1
+
+    explore.grid.select_row(4)
+    explore.star_selection()
+    recipe = window.session.library.query()[0].recipe
+    assert [(e.name, e.amount) for e in recipe.edits] == [("sefa0", 2.5)]
+    assert np.abs(renderer.render_recipe(recipe).astype(int) - expected.astype(int)).max() <= 1
+
+    explore.edit_layers.setCurrentIndex(explore.edit_layers.findData("layout"))   # new directions: sliders reset
+    wait_for(qtbot, lambda: explore.edit_sliders[0].isEnabled() and explore.directions[0]["layers"] == [0, 1, 2, 3])
+    assert explore.edit_sliders[0].value() == 0 and explore.page_state.edits == ()
