@@ -402,3 +402,28 @@ def find_directions(method: str, layers_key: str, count: int, class_index: int |
                  "layers": d.layers} for d in found.directions]
 
     return job
+
+
+def project_picture(path: str, fit: str, space: str, steps: int, start_seeds: int, class_index: int | None) -> Job:
+    """Project a picture file into the open model: emits the fitted target (tag "target") and the
+    current image now and then (tag "current"), progress; returns the recipe and figures."""
+
+    def job(ctx: JobContext) -> dict:
+        from studio.app import projection
+        from studio.gan.render_settings import RenderSettings
+
+        r = ctx.renderer
+        picture = projection.read_picture(path, r.G.img_resolution, fit)
+        ctx.emit_image("target", picture)
+        settings = RenderSettings(class_index=class_index)
+        result = projection.run(r, picture, settings, space=space, steps=steps, start_seeds=start_seeds,
+                                progress=ctx.emit_progress, should_cancel=ctx.cancelled,
+                                on_preview=lambda step, image: ctx.emit_image("current", image, step))
+        if result is None:
+            return {}
+        ctx.emit_image("current", result.image, steps)
+        recipe = r.recipe(settings, w=result.w)
+        return {"recipe": recipe.to_json(), "psnr": result.psnr, "ms_ssim": result.ms_ssim,
+                "seconds": result.seconds, "space": space}
+
+    return job

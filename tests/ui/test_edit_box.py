@@ -39,3 +39,33 @@ def test_a_slider_edits_the_grid_and_the_starred_recipe(make_window, tiny_model,
     explore.edit_layers.setCurrentIndex(explore.edit_layers.findData("layout"))   # new directions: sliders reset
     wait_for(qtbot, lambda: explore.edit_sliders[0].isEnabled() and explore.directions[0]["layers"] == [0, 1, 2, 3])
     assert explore.edit_sliders[0].value() == 0 and explore.page_state.edits == ()
+
+
+def test_project_a_picture_from_explore_and_open_the_result(make_window, tiny_model, qtbot, tmp_path):
+    from PIL import Image
+
+    window = make_window(tiny_model)
+    explore = window.explore
+    picture = tmp_path / "picture.png"
+    Image.fromarray(pixels(explore.grid.grid_model.items[3].image)).resize((96, 64)).save(picture)
+    explore.project_btn.click()
+    dialog = explore._project_dialog
+    dialog.path.setText(str(picture))
+    dialog.steps.setValue(20)
+    dialog.fit.setCurrentIndex(dialog.fit.findData("pad"))
+    dialog.start_btn.click()
+    wait_for(qtbot, lambda: dialog.recipe is not None or "cannot" in dialog.status.text(), timeout=120000)
+    assert dialog.recipe is not None and dialog.recipe.w is not None, dialog.status.text()
+    assert "PSNR" in dialog.status.text() and dialog.target_view.pixmap() is not None
+    dialog.star_btn.click()
+    assert window.session.library.query()[0].source == "project"
+    dialog.open_btn.click()                                       # opens in the large view like any w recipe
+    assert not dialog.isVisible()
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.widgets.viewer import ImageViewer
+
+    wait_for(qtbot, lambda: any(isinstance(w, ImageViewer) and w.isVisible() for w in QApplication.topLevelWidgets()))
+    for w in QApplication.topLevelWidgets():
+        if isinstance(w, ImageViewer):
+            w.close()

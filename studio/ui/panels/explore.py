@@ -202,6 +202,10 @@ class ExplorePanel(QWidget):
         row.addWidget(self.view_btn)
         row.addWidget(self.star_btn)
         sv.addLayout(row)
+        self.project_btn = QPushButton("Project a picture…")
+        self.project_btn.setToolTip("Find the model's closest image to a picture of yours, to edit, export or evolve")
+        self.project_btn.clicked.connect(self.project_picture)
+        sv.addWidget(self.project_btn)
         v.addWidget(sel)
 
         find = QGroupBox("Find by prompt (CLIP)")
@@ -367,6 +371,13 @@ class ExplorePanel(QWidget):
         for label in self.edit_values:
             label.setText("0.0")
         self.page_state.edits = ()
+
+    def project_picture(self) -> None:
+        from studio.ui.project_dialog import ProjectDialog
+
+        dialog = ProjectDialog(self.session, self, on_open=self.show_recipe, class_index=self.page_state.class_index)
+        self._project_dialog = dialog            # kept for tests and while it is open
+        dialog.show()
 
     def _build_strip_box(self) -> QWidget:
         box = QGroupBox("Interpolation strip")

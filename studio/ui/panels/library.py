@@ -123,6 +123,9 @@ class LibraryPanel(QWidget):
         dv.addLayout(form)
         dv.addLayout(buttons)
         dv.addWidget(self.interp_btn)
+        self.project_btn = QPushButton("Project a picture…")
+        self.project_btn.setToolTip("Find the open model's closest image to a picture of yours; star it to keep it here")
+        dv.addWidget(self.project_btn)
         dv.addStretch(1)
 
         body = QHBoxLayout()
@@ -139,6 +142,7 @@ class LibraryPanel(QWidget):
         self.open_btn.clicked.connect(self.open_selected)
         self.delete_btn.clicked.connect(self.delete_selected)
         self.interp_btn.clicked.connect(self.interpolate_selected)
+        self.project_btn.clicked.connect(self.project_picture)
         self.stars_spin.valueChanged.connect(self._on_stars)
         self._set_detail_enabled(False)
 
@@ -251,6 +255,14 @@ class LibraryPanel(QWidget):
             self.session.status.emit("This image's recipe comes from a newer studio version", 5000)
             return
         self.open_recipe.emit(recipe)
+
+    def project_picture(self) -> None:
+        from studio.ui.project_dialog import ProjectDialog
+
+        dialog = ProjectDialog(self.session, self, on_open=self.open_recipe.emit)
+        dialog.finished.connect(lambda _r: self.refresh())      # a starred result shows up here
+        self._project_dialog = dialog
+        dialog.show()
 
     def interpolate_selected(self) -> None:
         recipes = [self._images[i].recipe for i in self.selected_ids() if self._images[i].recipe is not None]
