@@ -53,6 +53,8 @@ def find_directions(renderer, method: str, *, layers: Sequence[int] | None = Non
     """A model's directions by ``method`` ('sefa' or 'ganspace'); GANSpace's come from the user
     cache when the same model, samples and layers were computed before. None if cancelled."""
     G, fp = renderer.G, renderer.network.fingerprint
+    if method in ("taste", "clip"):
+        raise DirectionError(f"{method} directions come from taste_direction() / prompt_direction()")
     if not 1 <= count <= dirs.MAX_DIRECTIONS:
         raise DirectionError(f"count must be 1-{dirs.MAX_DIRECTIONS}, got {count}")
     if method == "sefa":
@@ -79,6 +81,36 @@ def find_directions(renderer, method: str, *, layers: Sequence[int] | None = Non
     except OSError:
         pass                                       # a read-only cache only costs the next run time
     return result
+
+
+def taste_direction(renderer, library, settings: RenderSettings, *, min_stars: int = 1, seed: int = 0,
+                    layers: Sequence[int] | None = None) -> DirectionSet:
+    """The artist's taste: the direction from what this model makes unasked (random seeds with the
+    page's settings) to the images of this model starred in the Library (``min_stars`` or more)."""
+    import torch
+
+    fp = renderer.network.fingerprint
+    kept_recipes = [img.recipe for img in library.query(model=fp, min_stars=min_stars) if img.recipe is not None]
+    if len(kept_recipes) < 2:
+        raise DirectionError(f"your taste needs at least two starred images of {renderer.network.name} in the "
+                             f"Library (it has {len(kept_recipes)})")
+    with torch.inference_mode():
+        kept = np.stack([renderer.recipe_ws(r)[0].cpu().numpy() for r in kept_recipes])
+        count = max(32, 2 * len(kept_recipes))
+        passed = renderer.ws_from_seeds(list(range(seed, seed + count)), settings).cpu().numpy()
+    direction = dirs.taste(kept, passed, layers=layers)
+    return DirectionSet(fp, [direction], "taste", {"kept": len(kept_recipes), "passed": count})
+
+
+def prompt_direction(renderer, clip_spec: str, clip_config: str | None, prompt: str, settings: RenderSettings,
+                     *, samples: int = 16, should_cancel=None) -> DirectionSet | None:
+    """CLIP's direction toward ``prompt`` (see :func:`studio.clip.direction.clip_direction`)."""
+    from studio.clip.direction import clip_direction
+    from studio.clip.model import load_clip
+
+    scorer = load_clip(clip_spec, config=clip_config)
+    found = clip_direction(renderer, scorer, prompt, samples=samples, settings=settings, should_cancel=should_cancel)
+    return None if found is None else DirectionSet(renderer.network.fingerprint, [found], "clip", {"prompt": prompt})
 
 
 def direction_by_name(renderer, name: str, directions: DirectionSet | None = None) -> Direction:
@@ -123,7 +155,7 @@ def preview_sheet(renderer, directions: Sequence[Direction], seed: int, settings
         with torch.inference_mode():
             ws = torch.cat([apply_edits(base, [direction.edit(a)]) for a in steps])
         images.extend(renderer.synthesize(ws, settings))
-        captions.extend(f"{direction.name} {a:+g} sd" for a in steps)
+        captions.extend(f"{direction.name} {a:+g} sd" if k == 0 else f"{a:+g} sd" for k, a in enumerate(steps))
         if progress is not None:
             progress((r + 1) * len(steps), total)
     return image_grid(images, cols=len(steps), captions=captions, background=(255, 255, 255))

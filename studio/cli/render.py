@@ -8,6 +8,7 @@ from pathlib import Path
 
 from studio.cli.common import (
     CliError,
+    add_clip_options,
     add_render_options,
     network_file,
     open_renderer,
@@ -71,6 +72,18 @@ def cmd_project(args: argparse.Namespace) -> int:
     return 0
 
 
+def _taste(renderer, settings, layers, min_stars: int):
+    from studio.app.edits import taste_direction
+    from studio.core import paths
+    from studio.library.store import Library
+
+    path = paths.library_db_path()
+    if not path.exists():
+        raise CliError("your taste is learned from images you starred in the Library, and the Library is empty")
+    with Library(path) as library:
+        return taste_direction(renderer, library, settings, min_stars=min_stars, layers=layers)
+
+
 def cmd_directions(args: argparse.Namespace) -> int:
     from studio.app.edits import find_directions, parse_layers, preview_sheet
 
@@ -79,8 +92,20 @@ def cmd_directions(args: argparse.Namespace) -> int:
     layers = parse_layers(args.layers, renderer)
     outdir = output_dir(args.out)
     with progress_bar(args.samples if args.method == "ganspace" else 1, f"{args.method}") as bar:
-        found = find_directions(renderer, args.method, layers=layers, count=args.count, samples=args.samples,
-                                class_index=settings.class_index, progress=lambda done, total: bar.update(done - bar.n))
+        if args.method == "taste":
+            found = _taste(renderer, settings, layers, args.min_stars)
+        elif args.method == "clip":
+            from studio.app.edits import prompt_direction
+            from studio.cli.common import clip_choice
+
+            if not args.prompt:
+                raise CliError("--method clip needs --prompt \"...\" (the direction raises that prompt's CLIP score)")
+            spec, config = clip_choice(args)
+            found = prompt_direction(renderer, spec, config, args.prompt, settings)
+        else:
+            found = find_directions(renderer, args.method, layers=layers, count=args.count, samples=args.samples,
+                                    class_index=settings.class_index,
+                                    progress=lambda done, total: bar.update(done - bar.n))
         bar.update(bar.total - bar.n)
     path = found.save(outdir / "directions.json")
     shown = found.directions[:args.preview]
@@ -265,12 +290,18 @@ def add_parsers(sub) -> None:
     p.add_argument("--out", default="projection", help="output folder (default: projection)")
     p.set_defaults(func=cmd_project)
 
-    p = sub.add_parser("directions", help="find latent directions (SeFa, GANSpace) and preview them", description=(
+    p = sub.add_parser("directions", help="find latent directions (SeFa, GANSpace, taste, CLIP) and preview them",
+                       description=(
         "Find the directions a network's latents can be moved along: SeFa (closed form, from the style layers' "
         "weights, instant) or GANSpace (principal components of many sampled latents, cached per model). "
         "Writes directions.json and preview.png (one row per direction, -3 to +3 sigma)."))
     add_render_options(p)
-    p.add_argument("--method", choices=("sefa", "ganspace"), default="sefa")
+    p.add_argument("--method", choices=("sefa", "ganspace", "taste", "clip"), default="sefa",
+                   help="sefa (default), ganspace, taste (from the images of this model you starred in the Library "
+                        "against what it makes unasked), clip (toward --prompt)")
+    p.add_argument("--prompt", default=None, help="--method clip: the prompt the direction leads toward")
+    p.add_argument("--min-stars", type=int, default=1, help="--method taste: count images with this many stars")
+    add_clip_options(p, purpose="leads --method clip")
     p.add_argument("--layers", default=None, metavar="LAYERS",
                    help="the w layers the directions act on: 0-3, layout, shapes, colour (default: all)")
     p.add_argument("--count", type=int, default=10, help="directions to keep (default 10)")
