@@ -427,3 +427,37 @@ def project_picture(path: str, fit: str, space: str, steps: int, start_seeds: in
                 "seconds": result.seconds, "space": space}
 
     return job
+
+
+def _as_sliders(found) -> list[dict]:
+    if found is None:
+        return []
+    return [{"name": d.name, "vector": (d.vector * d.sigma).astype("float32"), "sigma": d.sigma, "layers": d.layers}
+            for d in found.directions]
+
+
+def taste_direction(library_path: str, class_index: int | None, layers_key: str) -> Job:
+    """The artist's taste as one slider (see :func:`studio.app.edits.taste_direction`)."""
+
+    def job(ctx: JobContext) -> list[dict]:
+        from studio.app.edits import parse_layers, taste_direction as taste
+        from studio.library.store import Library
+
+        r = ctx.renderer
+        layers = parse_layers(None if layers_key == "all" else layers_key, r)
+        with Library(library_path) as library:
+            return _as_sliders(taste(r, library, RenderSettings(class_index=class_index), layers=layers))
+
+    return job
+
+
+def prompt_direction(prompt: str, clip_spec: str, clip_config: str | None, class_index: int | None) -> Job:
+    """CLIP's direction toward a prompt as one slider."""
+
+    def job(ctx: JobContext) -> list[dict]:
+        from studio.app.edits import prompt_direction as toward
+
+        return _as_sliders(toward(ctx.renderer, clip_spec, clip_config, prompt, RenderSettings(class_index=class_index),
+                                  should_cancel=ctx.cancelled))
+
+    return job

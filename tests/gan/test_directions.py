@@ -136,3 +136,27 @@ def test_recipe_edits_are_bounded():
         Edit("x", np.ones(4, np.float32), float("inf"))
     with pytest.raises(ValueError, match="finite vector"):
         Edit("x", np.full(4, np.nan, np.float32), 1.0)
+
+
+def test_cli_taste_and_clip_directions(tiny_model, tmp_path, capsys):
+    from studio.library.store import Library
+    from tests.clip_fixtures import make_tiny_clip
+
+    out = tmp_path / "taste"
+    assert main(["directions", "--network", str(tiny_model), "--method", "taste", "--out", str(out)]) in (1, 2)
+    assert "Library" in capsys.readouterr().err                     # nothing starred yet: a sentence
+    renderer = Renderer(load_network(tiny_model), device="cpu")
+    from PIL import Image
+    with Library() as library:
+        for seed in (1, 4, 7):
+            library.star(renderer.recipe(RenderSettings(), seed=seed), Image.new("RGB", (8, 8)), source="test")
+    assert main(["directions", "--network", str(tiny_model), "--method", "taste", "--out", str(out)]) == 0
+    data = json.loads((out / "directions.json").read_text())
+    assert [d["name"] for d in data["directions"]] == ["taste"] and data["details"]["kept"] == 3
+
+    weights, config, _ = make_tiny_clip(tmp_path / "clip")
+    clip_out = tmp_path / "clip-dir"
+    assert main(["directions", "--network", str(tiny_model), "--method", "clip", "--prompt", "orange rings",
+                 "--clip", str(weights), "--clip-config", str(config), "--out", str(clip_out)]) == 0
+    data = json.loads((clip_out / "directions.json").read_text())
+    assert data["directions"][0]["name"] == "clip-orange-rings" and data["method"] == "clip"

@@ -15,7 +15,7 @@ from tests.ui.test_explore import pixels
 def test_a_slider_edits_the_grid_and_the_starred_recipe(make_window, tiny_model, qtbot):
     window = make_window(tiny_model)
     explore = window.explore
-    wait_for(qtbot, lambda: explore.directions and explore.edit_sliders[0].isEnabled())
+    wait_for(qtbot, lambda: bool(explore.directions) and explore.edit_sliders[0].isEnabled())
     assert explore.edit_labels[0].text() == "sefa0"
     before = pixels(explore.grid.grid_model.items[4].image)
     explore.edit_sliders[0].setValue(25)                          # +2.5 sigma
@@ -69,3 +69,19 @@ def test_project_a_picture_from_explore_and_open_the_result(make_window, tiny_mo
     for w in QApplication.topLevelWidgets():
         if isinstance(w, ImageViewer):
             w.close()
+
+
+def test_your_taste_from_the_stars_becomes_a_slider(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    explore = window.explore
+    wait_for(qtbot, lambda: bool(explore.directions) and explore.edit_sliders[0].isEnabled())
+    explore.edit_method.setCurrentIndex(explore.edit_method.findData("taste"))
+    wait_for(qtbot, lambda: "two starred" in explore.edit_status.text())     # nothing starred yet: it says so
+    for row in (2, 5, 9):
+        explore.grid.select_row(row)
+        explore.star_selection()
+    explore.load_directions()
+    wait_for(qtbot, lambda: bool(explore.directions) and explore.directions[0]["name"] == "taste")
+    assert explore.edit_sliders[0].isEnabled() and not explore.edit_sliders[1].isEnabled()
+    explore.edit_sliders[0].setValue(10)
+    assert [e.name for e in explore.page_state.edits] == ["taste"]

@@ -284,8 +284,12 @@ class ExplorePanel(QWidget):
         self.edit_method = QComboBox()
         self.edit_method.addItem("SeFa (instant)", "sefa")
         self.edit_method.addItem("GANSpace (10,000 samples)", "ganspace")
+        self.edit_method.addItem("Your taste (Library ★)", "taste")
+        self.edit_method.addItem("Toward the Find prompt (CLIP)", "clip")
         self.edit_method.setToolTip("SeFa: the directions the style layers stretch most (no data). GANSpace: the "
-                                    "main axes of many sampled latents (computed once per model, then cached)")
+                                    "main axes of many sampled latents (computed once per model, then cached). Your "
+                                    "taste: from what this model makes toward the images of it you starred. CLIP: "
+                                    "toward the prompt typed under Find by prompt")
         self.edit_layers = QComboBox()
         for key, text in (("all", "All layers"), ("layout", "Layout (coarse)"), ("shapes", "Shapes (middle)"),
                           ("colour", "Colour (fine)")):
@@ -324,11 +328,22 @@ class ExplorePanel(QWidget):
         if self.session.model is None:
             return
         method, layers = self.edit_method.currentData(), self.edit_layers.currentData()
+        klass = self.page_state.class_index
+        if method == "taste":
+            job = jobs.taste_direction(str(self.session.library.path), klass, layers)
+        elif method == "clip":
+            prompt = self.find_prompt.text().strip()
+            if not prompt:
+                self._on_directions_failed("Type a prompt under Find by prompt: the direction leads toward it")
+                return
+            spec, config = self._clip_choice()
+            job = jobs.prompt_direction(prompt, spec, config, klass)
+        else:
+            job = jobs.find_directions(method, layers, EDIT_SLIDERS, klass)
         self.edit_status.setText("finding directions…")
         for slider in self.edit_sliders:
             slider.setEnabled(False)
-        self.client.submit(EDIT_KEY, jobs.find_directions(method, layers, EDIT_SLIDERS, self.page_state.class_index)).on(
-            finished=self._on_directions, failed=self._on_directions_failed)
+        self.client.submit(EDIT_KEY, job).on(finished=self._on_directions, failed=self._on_directions_failed)
 
     def _on_directions(self, found) -> None:
         self.directions = list(found or [])
