@@ -41,6 +41,21 @@ def cmd_generate(args: argparse.Namespace) -> int:
     return 0
 
 
+def _sweep_sources(args: argparse.Namespace, renderer, settings, seed: int):
+    from studio.app.edits import direction_by_name, parse_layers
+    from studio.app.mixing import Source
+    from studio.gan.directions import DirectionSet, parse_edit
+
+    name, amount, layers_text = parse_edit(args.sweep if "=" in args.sweep else f"{args.sweep}=3")
+    directions = None
+    if args.directions:
+        directions = DirectionSet.load(args.directions, fingerprint=renderer.network.fingerprint, w_dim=renderer.G.w_dim)
+    direction = direction_by_name(renderer, name, directions)
+    layers = parse_layers(layers_text, renderer) if layers_text else None
+    amount = abs(amount) or 3.0
+    return [Source(recipe=renderer.recipe(settings, seed=seed, edits=[direction.edit(a, layers)])) for a in (-amount, amount)]
+
+
 def _edits(args: argparse.Namespace, renderer):
     """--edit NAME=AMOUNT[@LAYERS] ... with names from --directions FILE or built in (sefaK, ganspaceK)."""
     if not getattr(args, "edit", None):
@@ -174,7 +189,9 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     from studio.imaging.video import video_kind
 
     seeds = parse_keyframe_seeds(args.seeds)
-    if len(seeds) < 2:
+    if args.sweep and len(seeds) != 1:
+        raise CliError(f"--sweep moves one picture along a direction: give one seed (--seeds 5), got {len(seeds)}")
+    if not args.sweep and len(seeds) < 2:
         raise CliError(f"an interpolation needs at least 2 seeds, got {len(seeds)}; e.g. --seeds 1,5,9")
     if not args.fps > 0:
         raise CliError(f"--fps must be a positive number, got {args.fps:g}")
@@ -199,10 +216,13 @@ def cmd_interpolate(args: argparse.Namespace) -> int:
     renderer = open_renderer(args)
     settings = render_settings(args, renderer)
     output_dir(str(out if kind == "frames" else out.parent))
+    sources, loop, space = [Source(seed=seed) for seed in seeds], args.loop, args.space
+    if args.sweep:   # an edit animation: the picture at -AMOUNT and +AMOUNT sigmas, back and forth in W
+        sources, loop, space = _sweep_sources(args, renderer, settings, seeds[0]), True, "w"
     with progress_bar(frames, "interpolate") as bar:
         try:
-            count = interpolation.write(renderer, [Source(seed=seed) for seed in seeds], frames, out,
-                                        space=args.space, loop=args.loop, settings=settings, easing=args.easing,
+            count = interpolation.write(renderer, sources, frames, out,
+                                        space=space, loop=loop, settings=settings, easing=args.easing,
                                         fps=args.fps, quality=args.quality, long_side=args.size, upscaler=upscaler,
                                         progress=lambda done, total: bar.update(done - bar.n))
         except OSError as exc:
@@ -346,6 +366,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--quality", type=float, default=8, metavar="Q", help="MP4 quality from 1 to 10 (default 8)")
     p.add_argument("--out", required=True, metavar="PATH",
                    help="output: video.mp4, anim.gif, or a folder for PNG frames (frame0000.png ...)")
+    p.add_argument("--sweep", default=None, metavar="NAME[=AMOUNT][@LAYERS]",
+                   help="an edit animation instead: one seed moved along a direction from -AMOUNT to +AMOUNT "
+                        "sigmas (default 3) and back, looped (NAME as in generate --edit)")
+    p.add_argument("--directions", default=None, metavar="FILE", help="a directions.json for --sweep")
     p.set_defaults(func=cmd_interpolate)
 
     p = sub.add_parser("info", help="describe a network file",

@@ -7,6 +7,7 @@ import json
 import numpy as np
 import pytest
 import torch
+from PIL import Image
 
 from studio.cli import main
 from studio.gan import directions as dirs
@@ -146,7 +147,6 @@ def test_cli_taste_and_clip_directions(tiny_model, tmp_path, capsys):
     assert main(["directions", "--network", str(tiny_model), "--method", "taste", "--out", str(out)]) in (1, 2)
     assert "Library" in capsys.readouterr().err                     # nothing starred yet: a sentence
     renderer = Renderer(load_network(tiny_model), device="cpu")
-    from PIL import Image
     with Library() as library:
         for seed in (1, 4, 7):
             library.star(renderer.recipe(RenderSettings(), seed=seed), Image.new("RGB", (8, 8)), source="test")
@@ -160,3 +160,18 @@ def test_cli_taste_and_clip_directions(tiny_model, tmp_path, capsys):
                  "--clip", str(weights), "--clip-config", str(config), "--out", str(clip_out)]) == 0
     data = json.loads((clip_out / "directions.json").read_text())
     assert data["directions"][0]["name"] == "clip-orange-rings" and data["method"] == "clip"
+
+
+def test_an_edit_animation_sweeps_one_picture_and_loops(tiny_model, tmp_path):
+    out = tmp_path / "frames"
+    assert main(["interpolate", "--network", str(tiny_model), "--seeds", "5", "--sweep", "sefa0=2",
+                 "--frames", "8", "--out", str(out)]) == 0
+    frames = [np.asarray(Image.open(p)).astype(int) for p in sorted(out.glob("*.png"))]
+    assert len(frames) == 8
+    renderer = Renderer(load_network(tiny_model), device="cpu")
+    direction = dirs.sefa(renderer.G, count=1)[0]
+    low = renderer.render_recipe(renderer.recipe(RenderSettings(), seed=5, edits=[direction.edit(-2)]))
+    assert np.abs(frames[0] - low).max() <= 1                    # starts at -2 sigma ...
+    assert np.abs(frames[4] - frames[0]).mean() > np.abs(frames[7] - frames[0]).mean()   # ... and comes back
+    assert main(["interpolate", "--network", str(tiny_model), "--seeds", "5,6", "--sweep", "sefa0",
+                 "--out", str(tmp_path / "x")]) in (1, 2)
