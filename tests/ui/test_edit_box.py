@@ -85,3 +85,19 @@ def test_your_taste_from_the_stars_becomes_a_slider(make_window, tiny_model, qtb
     assert explore.edit_sliders[0].isEnabled() and not explore.edit_sliders[1].isEnabled()
     explore.edit_sliders[0].setValue(10)
     assert [e.name for e in explore.page_state.edits] == ["taste"]
+
+
+def test_sweep_makes_an_edit_animation_strip(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    explore = window.explore
+    wait_for(qtbot, lambda: bool(explore.directions) and explore.edit_sliders[1].isEnabled())
+    explore.edit_sliders[1].setValue(5)
+    explore.grid.select_row(3)
+    explore.frames_spin.setValue(6)
+    explore.edit_sweep.click()
+    strip = explore.strip.grid_model
+    wait_for(qtbot, lambda: len(strip.items) == 6 and all(i.image is not None for i in strip.items))
+    request = explore._strip_request
+    assert request["loop"] and request["space"] == "w" and len(request["keyframes"]) == 2
+    first, middle = pixels(strip.items[0].image), pixels(strip.items[3].image)
+    assert np.abs(first.astype(int) - middle.astype(int)).mean() > 1      # at -3 sigma, then +3 sigma

@@ -313,14 +313,22 @@ class ExplorePanel(QWidget):
             self.edit_labels.append(label)
             self.edit_values.append(value)
         self.edit_reset = QPushButton("Reset edits")
+        self.edit_sweep = QPushButton("Sweep ▶")
+        self.edit_sweep.setToolTip("An edit animation: the selected picture moved along the last slider's direction "
+                                   "from -3 to +3 sigmas and back, in the strip below (export it as MP4 or GIF)")
         self.edit_status = QLabel()
         self.edit_status.setWordWrap(True)
-        f.addRow(self.edit_reset)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.edit_reset)
+        buttons.addWidget(self.edit_sweep)
+        f.addRow(buttons)
         f.addRow(self.edit_status)
         self.directions: list[dict] = []
         self.edit_method.currentIndexChanged.connect(lambda _i: self.load_directions())
         self.edit_layers.currentIndexChanged.connect(lambda _i: self.load_directions())
         self.edit_reset.clicked.connect(self.reset_edits)
+        self.edit_sweep.clicked.connect(lambda: self.sweep())   # not clicked(bool) as the amount
+        self._last_slider = 0
         return box
 
     def load_directions(self) -> None:
@@ -364,7 +372,25 @@ class ExplorePanel(QWidget):
         for slider in self.edit_sliders:
             slider.setEnabled(False)
 
+    def sweep(self, amount: float = 3.0) -> None:
+        """The edit animation of the last slider moved (the first by default) on the selected picture."""
+        from dataclasses import replace
+
+        from studio.gan.recipe import Edit
+
+        if not self.directions:
+            self.session.status.emit("No directions yet: choose how to find them above", 4000)
+            return
+        d = self.directions[min(self._last_slider, len(self.directions) - 1)]
+        seeds = self.selected_seeds() or self.page_seeds()[:1]
+        base = self.recipe_for(seeds[0])
+        others = [e for e in base.edits if e.name != d["name"]]
+        keys = [{"recipe": replace(base, edits=others + [Edit(d["name"], d["vector"], a, d["layers"])]).to_json()}
+                for a in (-amount, amount)]
+        self.make_strip(keys, loop=True, space="w")
+
     def _on_edit_slider(self, k: int) -> None:
+        self._last_slider = k
         self.edit_values[k].setText(f"{self.edit_sliders[k].value() / 10:+.1f}")
         self._apply_sliders()
 
@@ -712,7 +738,7 @@ class ExplorePanel(QWidget):
         """Make a strip through favourites (from the Library) instead of the grid selection."""
         self.make_strip([{"recipe": r.to_json()} for r in recipes])
 
-    def make_strip(self, keys: list[dict] | None = None) -> None:
+    def make_strip(self, keys: list[dict] | None = None, *, loop: bool | None = None, space: str | None = None) -> None:
         keys = keys if keys is not None else self.keyframes()
         if len(keys) < 2:
             self.session.status.emit("Select two or more images to interpolate between (ctrl-click)", 4000)
@@ -722,8 +748,8 @@ class ExplorePanel(QWidget):
             self.session.status.emit(f"Use at least {len(keys)} frames for {len(keys)} images", 4000)
             return
         # the strip remembers what made it: export renders exactly this, whatever is selected later
-        self._strip_request = dict(keyframes=keys, frames=frames, space=self.space_combo.currentData(),
-                                   loop=self.loop_check.isChecked(), settings=self.settings(),
+        self._strip_request = dict(keyframes=keys, frames=frames, space=space or self.space_combo.currentData(),
+                                   loop=self.loop_check.isChecked() if loop is None else loop, settings=self.settings(),
                                    easing=self.easing_combo.currentData())
         self.strip.grid_model.set_items(list(range(frames)), [f"{i + 1}" for i in range(frames)])
         self.strip_box.show()
