@@ -161,6 +161,48 @@ def preview_sheet(renderer, directions: Sequence[Direction], seed: int, settings
     return image_grid(images, cols=len(steps), captions=captions, background=(255, 255, 255))
 
 
+def saved_edits_path(fingerprint: str) -> Path:
+    return paths.data_dir() / "edits" / f"{fingerprint[:32]}.json"
+
+
+def saved_edits(fingerprint: str) -> dict[str, list[Edit]]:
+    """The named edit stacks saved for a model (damaged entries are skipped)."""
+    import json
+
+    path = saved_edits_path(fingerprint)
+    try:
+        data = json.loads(path.read_text(encoding="utf-8")) if path.stat().st_size < 16 * 2 ** 20 else {}
+    except (OSError, ValueError, RecursionError):
+        return {}
+    out = {}
+    for name, items in (data.get("edits") or {}).items() if isinstance(data, dict) else []:
+        try:
+            out[str(name)] = [Edit.from_dict(item) for item in items]
+        except (ValueError, TypeError):
+            continue
+    return out
+
+
+def save_edits(fingerprint: str, name: str, edits: Sequence[Edit]) -> Path:
+    """Keep a stack of edits under ``name`` for a model (replacing one of that name)."""
+    import json
+
+    from studio.core.atomic import atomic_write_text
+
+    name = name.strip()
+    if not name:
+        raise DirectionError("a saved edit needs a name")
+    if not edits:
+        raise DirectionError("there are no edits to save: move a slider first")
+    stacks = saved_edits(fingerprint)
+    stacks[name] = list(edits)
+    path = saved_edits_path(fingerprint)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    atomic_write_text(path, json.dumps({"model": fingerprint, "edits": {k: [e.to_dict() for e in v]
+                                                                         for k, v in stacks.items()}}) + "\n")
+    return path
+
+
 def describe(direction: Direction, renderer) -> dict[str, Any]:
     from studio.gan.mixing import describe_layers
 

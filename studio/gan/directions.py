@@ -111,6 +111,7 @@ class DirectionSet:
 
     def save(self, path: str | Path) -> Path:
         path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
         data = {FORMAT_KEY: FORMAT_VERSION, "model": self.fingerprint, "method": self.method, "details": self.details,
                 "directions": [d.to_dict() for d in self.directions]}
         atomic_write_text(path, json.dumps(data, indent=1) + "\n")

@@ -175,3 +175,18 @@ def test_an_edit_animation_sweeps_one_picture_and_loops(tiny_model, tmp_path):
     assert np.abs(frames[4] - frames[0]).mean() > np.abs(frames[7] - frames[0]).mean()   # ... and comes back
     assert main(["interpolate", "--network", str(tiny_model), "--seeds", "5,6", "--sweep", "sefa0",
                  "--out", str(tmp_path / "x")]) in (1, 2)
+
+
+def test_ganspace_is_cached_per_model(renderer, monkeypatch):
+    from studio.app.edits import find_directions, ganspace_cache_path
+
+    first = find_directions(renderer, "ganspace", samples=1000, count=3)
+    assert ganspace_cache_path(renderer.network.fingerprint, 1000, None, None).is_file()
+
+    def no_more(*args, **kwargs):
+        raise AssertionError("GANSpace ran again instead of reading its cache")
+
+    monkeypatch.setattr(dirs, "ganspace", no_more)
+    again = find_directions(renderer, "ganspace", samples=1000, count=2)
+    assert [d.name for d in again.directions] == ["ganspace0", "ganspace1"]
+    assert np.array_equal(again.directions[0].vector, first.directions[0].vector)

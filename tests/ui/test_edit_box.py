@@ -101,3 +101,18 @@ def test_sweep_makes_an_edit_animation_strip(make_window, tiny_model, qtbot):
     assert request["loop"] and request["space"] == "w" and len(request["keyframes"]) == 2
     first, middle = pixels(strip.items[0].image), pixels(strip.items[3].image)
     assert np.abs(first.astype(int) - middle.astype(int)).mean() > 1      # at -3 sigma, then +3 sigma
+
+
+def test_edits_are_saved_per_model_and_come_back(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    explore = window.explore
+    wait_for(qtbot, lambda: bool(explore.directions) and explore.edit_sliders[2].isEnabled())
+    explore.edit_sliders[2].setValue(-15)
+    explore.save_edits("darker")
+    explore.reset_edits()
+    assert explore.page_state.edits == ()
+    index = explore.saved_combo.findData("darker")
+    assert index > 0
+    explore.apply_saved("darker")
+    assert [(e.name, e.amount) for e in explore.page_state.edits] == [("sefa2", -1.5)]
+    assert explore.edit_sliders[2].value() == -15

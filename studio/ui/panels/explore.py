@@ -322,12 +322,22 @@ class ExplorePanel(QWidget):
         buttons.addWidget(self.edit_reset)
         buttons.addWidget(self.edit_sweep)
         f.addRow(buttons)
+        self.saved_combo = QComboBox()
+        self.saved_combo.setToolTip("Edits you saved for this model: choosing one applies it to the page")
+        self.save_edit_btn = QPushButton("Save…")
+        self.save_edit_btn.setToolTip("Keep the current edits under a name, for this model")
+        saved = QHBoxLayout()
+        saved.addWidget(self.saved_combo, 1)
+        saved.addWidget(self.save_edit_btn)
+        f.addRow("Saved", saved)
         f.addRow(self.edit_status)
         self.directions: list[dict] = []
         self.edit_method.currentIndexChanged.connect(lambda _i: self.load_directions())
         self.edit_layers.currentIndexChanged.connect(lambda _i: self.load_directions())
         self.edit_reset.clicked.connect(self.reset_edits)
         self.edit_sweep.clicked.connect(lambda: self.sweep())   # not clicked(bool) as the amount
+        self.save_edit_btn.clicked.connect(lambda: self.save_edits())
+        self.saved_combo.activated.connect(lambda _i: self.apply_saved(self.saved_combo.currentData()))
         self._last_slider = 0
         return box
 
@@ -371,6 +381,48 @@ class ExplorePanel(QWidget):
         self.edit_status.setText(message)
         for slider in self.edit_sliders:
             slider.setEnabled(False)
+
+    def _fill_saved(self) -> None:
+        from studio.app.edits import saved_edits
+
+        self.saved_combo.clear()
+        self.saved_combo.addItem("—", None)
+        if self.session.model is not None:
+            for name in sorted(saved_edits(self.session.model["fingerprint"])):
+                self.saved_combo.addItem(name, name)
+
+    def save_edits(self, name: str | None = None) -> None:
+        from PySide6.QtWidgets import QInputDialog
+
+        from studio.app.edits import save_edits
+
+        if name is None:
+            name, ok = QInputDialog.getText(self, "Save edits", "A name for these edits:")
+            if not ok:
+                return
+        try:
+            save_edits(self.session.model["fingerprint"], name, self.page_state.edits)
+        except (ValueError, OSError) as exc:
+            self.session.status.emit(f"Could not save the edits: {exc}", 5000)
+            return
+        self._fill_saved()
+        self.saved_combo.setCurrentIndex(self.saved_combo.findData(name.strip()))
+        self.session.status.emit(f"Saved the edits as '{name.strip()}' for {self.session.model['name']}", 4000)
+
+    def apply_saved(self, name: str | None) -> None:
+        """A saved stack replaces the page's edits (the sliders show the ones they hold)."""
+        from studio.app.edits import saved_edits
+
+        if not name or self.session.model is None:
+            return
+        edits = saved_edits(self.session.model["fingerprint"]).get(name, [])
+        for k, (slider, d) in enumerate(zip(self.edit_sliders, self.directions)):
+            match = next((e for e in edits if e.name == d["name"]), None)
+            slider.blockSignals(True)
+            slider.setValue(round(match.amount * 10) if match else 0)
+            slider.blockSignals(False)
+            self.edit_values[k].setText(f"{slider.value() / 10:+.1f}")
+        self.page_state.edits = tuple(edits)
 
     def sweep(self, amount: float = 3.0) -> None:
         """The edit animation of the last slider moved (the first by default) on the selected picture."""
@@ -459,6 +511,7 @@ class ExplorePanel(QWidget):
         self.directions = []
         with self._bound():
             self.page_state.edits = ()
+        self._fill_saved()
         self.load_directions()
         if not info.get("has_view"):
             with self._bound():
