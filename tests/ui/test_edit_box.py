@@ -116,3 +116,28 @@ def test_edits_are_saved_per_model_and_come_back(make_window, tiny_model, qtbot)
     explore.apply_saved("darker")
     assert [(e.name, e.amount) for e in explore.page_state.edits] == [("sefa2", -1.5)]
     assert explore.edit_sliders[2].value() == -15
+
+
+def test_an_explicit_latent_image_is_edited_by_the_sliders(make_window, tiny_model, qtbot):
+    """A projected or evolved image (an explicit w) opens large, follows the sliders, and stars with its edits."""
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.widgets.viewer import ImageViewer
+
+    window = make_window(tiny_model)
+    explore = window.explore
+    wait_for(qtbot, lambda: bool(explore.directions) and explore.edit_sliders[0].isEnabled())
+    renderer = Renderer(load_network(tiny_model), device="cpu")
+    w = renderer.ws_from_seeds([11], RenderSettings())[0].numpy()
+    explore.show_recipe(renderer.recipe(RenderSettings(), w=w))
+    wait_for(qtbot, lambda: explore._shown is not None and explore._viewer is not None)
+    plain = pixels(explore._shown[1])
+    explore.edit_sliders[0].setValue(20)
+    wait_for(qtbot, lambda: bool(explore._shown[0].edits) and explore._shown[0].edits[0].amount == 2.0)
+    assert np.abs(pixels(explore._shown[1]).astype(int) - plain.astype(int)).mean() > 1
+    explore._star_shown()
+    starred = window.session.library.query()[0].recipe
+    assert starred.w is not None and [(e.name, e.amount) for e in starred.edits] == [("sefa0", 2.0)]
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, ImageViewer):
+            widget.close()

@@ -11,6 +11,8 @@ a render of the newest state (coalesced: a dragged slider renders once it rests)
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from PySide6.QtCore import Qt, QTimer, Signal
 from PySide6.QtGui import QImage, QKeySequence, QShortcut
 from PySide6.QtWidgets import (
@@ -70,6 +72,8 @@ class ExplorePanel(QWidget):
         self.page_state = ExplorePage()
         self.page_state.connect(self._on_state)
         self._viewer: ImageViewer | None = None
+        self._recipe_shown: Recipe | None = None   # an explicit-latent image in the large view (editable)
+        self._shown: tuple | None = None
         self._strip_request: dict | None = None
 
         self.grid = ImageGrid(rows=3, cols=7)
@@ -534,6 +538,8 @@ class ExplorePanel(QWidget):
                 self.noise_combo.setCurrentIndex(self.noise_combo.findData(value))
             elif name == "class_index" and value is not None and self.class_combo.currentData() != value:
                 self.class_combo.setCurrentIndex(self.class_combo.findData(value))
+        if name == "edits" and getattr(self, "_recipe_shown", None) is not None and self._viewer is not None:
+            self._render_shown()                 # the open explicit-latent image follows the sliders too
         if name in ExplorePage.RENDER_FIELDS:
             self.schedule_render()
         else:
@@ -714,12 +720,34 @@ class ExplorePanel(QWidget):
         self.session.status.emit(message, 0)
         self.strip_status.setText(message)
 
+    def _render_shown(self) -> None:
+        """(Re-)render the explicit-latent image on show, with the page's edits on top."""
+        recipe = replace(self._recipe_shown, edits=list(self._recipe_shown.edits) + list(self.page_state.edits))
+        self.client.submit(RECIPE_KEY, jobs.render_recipe(recipe.to_json(), tag="recipe")).on(
+            image=self._show_recipe_image, failed=self._on_failed)
+
     def _show_recipe_image(self, _tag, image: QImage, extra) -> None:
         recipe = Recipe.from_json(extra)
+        edited = f" · {len(recipe.edits)} edit{'s' * (len(recipe.edits) != 1)}" if recipe.edits else ""
+        old, self._viewer = self._viewer, None
+        if old is not None:
+            old.close()
+        self._shown = (recipe, image)
         self._viewer = ImageViewer(lambda _r: (image, f"{recipe.model.name} · explicit latent · "
-                                                      f"psi {recipe.truncation_psi:g}"), 1, 0, parent=self)
-        self._viewer.finished.connect(lambda _r: setattr(self, "_viewer", None))
-        self._viewer.show()
+                                                      f"psi {recipe.truncation_psi:g}{edited}"), 1, 0,
+                                   star=lambda _r: self._star_shown(), parent=self)
+        viewer = self._viewer
+        viewer.finished.connect(lambda _r: self._viewer_closed(viewer))
+        viewer.show()
+
+    def _viewer_closed(self, viewer) -> None:
+        if self._viewer is viewer:
+            self._viewer, self._recipe_shown = None, None
+
+    def _star_shown(self) -> None:
+        recipe, image = self._shown
+        if self.session.star(recipe, image, source="explore") is not None:
+            self.session.status.emit("Starred: it is in the Library", 3000)
 
     # -- selection, large view, star ------------------------------------------------------------------
     def selected_seeds(self) -> list[int]:
@@ -748,6 +776,7 @@ class ExplorePanel(QWidget):
             res = self.session.model["resolution"] if self.session.model else 0
             return item.image, f"seed {item.tag} · psi {self.page_state.truncation_psi:g} · {res}×{res}"
 
+        self._recipe_shown = None
         self._viewer = ImageViewer(fetch, len(model.items), row, columns=self.page_state.cols,
                                    star=lambda r: self._star_rows([r]), parent=self)
         self._viewer.row_changed.connect(self.grid.select_row)
@@ -779,9 +808,10 @@ class ExplorePanel(QWidget):
             if row is not None:
                 self.open_large(row)
         else:
-            self.session.status.emit("This recipe has an explicit latent; it opens in the large view", 4000)
-            self.client.submit(RECIPE_KEY, jobs.render_recipe(recipe.to_json(), tag="recipe")).on(
-                image=self._show_recipe_image, failed=self._on_failed)
+            self.session.status.emit("This image has an explicit latent: it opens in the large view, where the Edit "
+                                     "box's sliders edit it and S stars it", 6000)
+            self._recipe_shown = replace(recipe, edits=[])       # the page's edits (now the recipe's) go on top
+            self._render_shown()
 
     # -- interpolation --------------------------------------------------------------------------------
     def keyframes(self) -> list[dict]:
