@@ -8,7 +8,11 @@
    target / W / W+ for the eye.
 
     python benchmarks/projection.py [--network default] [--count 20] [--steps 300] [--start-seeds 256]
-                                    [--paintings 5] [--threads 2] [--out projection-bench]
+                                    [--paintings 5] [--threads 2] [--out projection-bench] [--ablation N]
+
+``--ablation N`` instead compares the loss terms and the start search on N held-out pictures in
+W+: L1 alone, L1 + MS-SSIM (the default), + the discriminator's features, + the default CLIP,
+and 16 / 256 / 2048 random starts.
 """
 
 from __future__ import annotations
@@ -33,6 +37,7 @@ def main() -> None:
     p.add_argument("--paintings", type=int, default=5)
     p.add_argument("--threads", type=int, default=2)
     p.add_argument("--out", default="projection-bench")
+    p.add_argument("--ablation", type=int, default=0, metavar="N")
     args = p.parse_args()
 
     import numpy as np
@@ -52,6 +57,10 @@ def main() -> None:
     out.mkdir(parents=True, exist_ok=True)
     print(f"{renderer.network.name}: {G.img_resolution} px, {args.steps} steps, best of {args.start_seeds} starts, "
           f"{args.threads} threads")
+
+    if args.ablation:
+        ablation(renderer, args)
+        return
 
     def run(target, klass):
         row = {}
@@ -95,6 +104,39 @@ def main() -> None:
         Image.fromarray(np.concatenate(tiles, axis=0)).save(out / "paintings.png")
         print(f"wrote {out / 'paintings.png'} (rows: painting, W, W+)")
     (out / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
+
+
+def ablation(renderer, args) -> None:
+    import statistics
+
+    from studio.clip.model import load_clip
+    from studio.gan.project import project
+    from studio.gan.render_settings import RenderSettings
+
+    G = renderer.G
+    clip = load_clip("default")
+    variants = {
+        "L1 only": dict(ssim_weight=0.0),
+        "L1 + MS-SSIM (default)": {},
+        "+ D features": dict(use_discriminator=True) if renderer.network.D is not None else None,
+        "+ CLIP 0.5": dict(clip=clip, clip_weight=0.5),
+        "16 starts": dict(start_seeds=16),
+        "2048 starts": dict(start_seeds=2048),
+    }
+    results = {name: [] for name, v in variants.items() if v is not None}
+    for k in range(args.ablation):
+        klass = k % G.c_dim if G.c_dim else None
+        settings = RenderSettings(class_index=klass)
+        (_, target), = renderer.render_seeds([2_000_000 + k], settings)
+        for name in results:
+            options = dict(space="w+", steps=args.steps, start_seeds=args.start_seeds, class_index=klass)
+            options.update(variants[name])
+            r = project(renderer, target, **options)
+            results[name].append((r.psnr, r.ms_ssim, r.seconds))
+        print(f"picture {k} done")
+    for name, rows in results.items():
+        print(f"{name:24s}: PSNR {statistics.mean(r[0] for r in rows):6.2f} dB, MS-SSIM "
+              f"{statistics.mean(r[1] for r in rows):.4f}, {statistics.mean(r[2] for r in rows):5.1f} s")
 
 
 if __name__ == "__main__":

@@ -76,10 +76,17 @@ def cmd_project(args: argparse.Namespace) -> int:
     settings = render_settings(args, renderer)
     picture = projection.read_picture(args.image, renderer.G.img_resolution, args.fit)
     outdir = output_dir(args.out)
+    clip = None
+    if args.clip_weight > 0:
+        from studio.cli.common import clip_choice
+        from studio.clip.model import load_clip
+
+        spec, config = clip_choice(args)
+        clip = load_clip(spec, config=config)
     with progress_bar(args.start_seeds + args.steps, f"project ({args.space})") as bar:
         result = projection.run(renderer, picture, settings, space=args.space, steps=args.steps,
-                                start_seeds=args.start_seeds, use_discriminator=args.use_d,
-                                progress=lambda done, total: bar.update(done - bar.n))
+                                start_seeds=args.start_seeds, use_discriminator=args.use_d, clip=clip,
+                                clip_weight=args.clip_weight, progress=lambda done, total: bar.update(done - bar.n))
     summary = projection.write_results(renderer, picture, result, settings, outdir)
     print(f"projected {Path(args.image).name} into {renderer.network.name} in {args.space}: PSNR "
           f"{summary['psnr_db']:.2f} dB, MS-SSIM {summary['ms_ssim']:.4f}, {summary['seconds']:.1f} s -> "
@@ -307,6 +314,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--fit", choices=("crop", "pad", "stretch"), default="crop",
                    help="how a picture that is not square becomes the model's square (default crop)")
     p.add_argument("--use-d", action="store_true", help="add the network's discriminator features to the loss")
+    p.add_argument("--clip-weight", type=float, default=0.0, metavar="W",
+                   help="add your CLIP's view of the picture to the loss with this weight (default 0: off)")
+    add_clip_options(p, purpose="compares the pictures with --clip-weight")
     p.add_argument("--out", default="projection", help="output folder (default: projection)")
     p.set_defaults(func=cmd_project)
 

@@ -6,7 +6,12 @@ file itself brings:
 * L1 at several scales (full, 1/2, 1/4: the layout counts as much as the detail),
 * 1 - MS-SSIM (structure and contrast at every scale the image allows),
 * optionally the network's own discriminator: the distance between its features of the two
-  images (D learned what matters in this model's pictures).
+  images (D learned what matters in this model's pictures),
+* optionally the artist's CLIP: 1 - the cosine of the two images' CLIP features (what the
+  picture shows rather than where its pixels are).
+
+``benchmarks/projection.py --ablation`` measures the terms against each other; the defaults are
+what it chose (see the README).
 
 The search starts from the best of ``start_seeds`` random latents (scored by the same loss at a
 quarter of the size) and optimises one w shared by all layers ("w"); in "w+" it then frees every
@@ -111,11 +116,15 @@ class _Loss:
     """Multi-scale L1 + (1 - MS-SSIM) [+ discriminator feature distance] against one target."""
 
     def __init__(self, target: torch.Tensor, D: torch.nn.Module | None = None, c: torch.Tensor | None = None,
-                 d_weight: float = 0.1):
+                 d_weight: float = 0.1, ssim_weight: float = 1.0, clip=None, clip_weight: float = 0.0):
         self.target = target                               # [1, C, H, W] in [-1, 1]
         self.pyramid = [target, F.avg_pool2d(target, 2), F.avg_pool2d(target, 4)]
-        self.D, self.c, self.d_weight = D, c, d_weight
+        self.D, self.c, self.d_weight, self.ssim_weight = D, c, d_weight, ssim_weight
         self.target_features = self._features(target) if D is not None else None
+        self.clip, self.clip_weight = (clip, clip_weight) if clip is not None and clip_weight > 0 else (None, 0.0)
+        if self.clip is not None:
+            with torch.no_grad():
+                self.target_clip = F.normalize(clip.image_features(target), dim=-1)
 
     def _features(self, img: torch.Tensor) -> list[torch.Tensor]:
         feats, x, picture = [], None, img
@@ -130,9 +139,13 @@ class _Loss:
             return (F.avg_pool2d(img, 4) - t).abs().mean(dim=[1, 2, 3])
         loss = sum((F.avg_pool2d(img, 2 ** k) if k else img).sub(t).abs().mean(dim=[1, 2, 3])
                    for k, t in enumerate(self.pyramid))
-        a = ((img + 1) / 2).clamp(0, 1)
-        b = ((self.target + 1) / 2).expand_as(a)
-        loss = loss + (1 - ms_ssim(a, b))
+        if self.ssim_weight:
+            a = ((img + 1) / 2).clamp(0, 1)
+            b = ((self.target + 1) / 2).expand_as(a)
+            loss = loss + self.ssim_weight * (1 - ms_ssim(a, b))
+        if self.clip is not None:
+            feats = F.normalize(self.clip.image_features(img), dim=-1)
+            loss = loss + self.clip_weight * (1 - (feats * self.target_clip.to(feats.device)).sum(dim=1).to(loss.device))
         if self.D is not None:
             feats = self._features(img)
             loss = loss + self.d_weight * sum((f - t).square().mean(dim=[1, 2, 3]) / t.square().mean().clamp_min(1e-8)
@@ -146,7 +159,8 @@ class _Loss:
 
 def project(renderer, target: np.ndarray, *, space: str = "w+", steps: int = 300, start_seeds: int = 256,
             use_discriminator: bool = False, class_index: int | None = None, lr: float = 0.04,
-            pull: float = 0.01, seed: int = 0, progress: ProgressFn | None = None,
+            pull: float = 0.01, seed: int = 0, ssim_weight: float = 1.0, clip=None, clip_weight: float = 0.0,
+            progress: ProgressFn | None = None,
             should_cancel: CancelFn | None = None, on_preview: PreviewFn | None = None,
             preview_every: int = 25) -> Projection | None:
     """Project ``target`` (uint8 [H, W, 3] at the model's resolution) into ``renderer``'s model.
@@ -171,7 +185,7 @@ def project(renderer, target: np.ndarray, *, space: str = "w+", steps: int = 300
     device = renderer.device
     t = torch.from_numpy(target.astype(np.float32) / 127.5 - 1).permute(2, 0, 1).unsqueeze(0).to(device)
     c = renderer.labels(class_index, 1) if G.c_dim else None
-    loss_fn = _Loss(t, D, c)
+    loss_fn = _Loss(t, D, c, ssim_weight=ssim_weight, clip=clip, clip_weight=clip_weight)
     total = start_seeds + steps
     synth = dict(noise_mode="const")
 
