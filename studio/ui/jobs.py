@@ -404,7 +404,8 @@ def find_directions(method: str, layers_key: str, count: int, class_index: int |
     return job
 
 
-def project_picture(path: str, fit: str, space: str, steps: int, start_seeds: int, class_index: int | None) -> Job:
+def project_picture(path: str, fit: str, space: str, steps: int, start_seeds: int, class_index: int | None,
+                    clip_spec: str | None = None, clip_config: str | None = None, clip_weight: float = 0.5) -> Job:
     """Project a picture file into the open model: emits the fitted target (tag "target") and the
     current image now and then (tag "current"), progress; returns the recipe and figures."""
 
@@ -416,7 +417,16 @@ def project_picture(path: str, fit: str, space: str, steps: int, start_seeds: in
         picture = projection.read_picture(path, r.G.img_resolution, fit)
         ctx.emit_image("target", picture)
         settings = RenderSettings(class_index=class_index)
+        clip = None
+        if clip_spec and clip_weight > 0:
+            from studio.clip.model import load_clip
+
+            try:
+                clip = load_clip(clip_spec, config=clip_config)
+            except Exception as exc:  # noqa: BLE001 - the projection goes on without CLIP, saying why
+                ctx.emit(f"projecting without CLIP ({exc})")
         result = projection.run(r, picture, settings, space=space, steps=steps, start_seeds=start_seeds,
+                                clip=clip, clip_weight=clip_weight if clip is not None else 0.0,
                                 progress=ctx.emit_progress, should_cancel=ctx.cancelled,
                                 on_preview=lambda step, image: ctx.emit_image("current", image, step))
         if result is None:

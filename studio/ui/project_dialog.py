@@ -109,8 +109,10 @@ class ProjectDialog(QDialog):
         klass = (self.class_index or 0) if self.session.model.get("c_dim") else None
         self.client.submit(PROJECT_KEY, jobs.project_picture(
             self.path.text().strip(), self.fit.currentData(), self.space.currentData(), self.steps.value(), 256,
-            klass)).on(image=self._on_image, progress=self._on_progress, finished=self._on_finished,
-                       failed=self._on_failed, cancelled=self._on_cancelled)
+            klass, self.session.clip.spec, self.session.clip.config)).on(
+            image=self._on_image, progress=self._on_progress, finished=self._on_finished,
+            message=lambda text: self.status.setText(str(text)), failed=self._on_failed,
+            cancelled=self._on_cancelled)
 
     def _on_image(self, tag, image: QImage, extra) -> None:
         view = self.target_view if tag == "target" else self.result_view

@@ -54,6 +54,7 @@ def test_cli_projection_of_a_wide_picture_is_an_ordinary_recipe(tiny_model, rend
     Image.fromarray(np.concatenate([target, target[:, :32]], axis=1)).save(picture)     # 96 x 64
     out = tmp_path / "p"
     assert main(["project", str(picture), "--network", str(tiny_model), "--steps", "30", "--start-seeds", "8",
+                 "--clip-weight", "0",
                  "--fit", "pad", "--out", str(out)]) == 0
     summary = json.loads((out / "projection.json").read_text())
     assert summary["space"] == "w+" and summary["psnr_db"] > 10
