@@ -141,3 +141,15 @@ def test_an_explicit_latent_image_is_edited_by_the_sliders(make_window, tiny_mod
     for widget in QApplication.topLevelWidgets():
         if isinstance(widget, ImageViewer):
             widget.close()
+
+
+def test_directions_on_any_range_of_layers(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    explore = window.explore
+    wait_for(qtbot, lambda: bool(explore.directions) and explore.edit_sliders[0].isEnabled())
+    explore.edit_layers.blockSignals(True)
+    explore.edit_layers.setCurrentIndex(explore.edit_layers.findData("custom"))
+    explore.edit_layers.blockSignals(False)
+    explore._on_edit_layers("2-5,8")                 # what the artist types into the question
+    assert explore.edit_layers.currentData() == "2-5,8"
+    wait_for(qtbot, lambda: bool(explore.directions) and explore.directions[0]["layers"] == [2, 3, 4, 5, 8])

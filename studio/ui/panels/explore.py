@@ -296,8 +296,10 @@ class ExplorePanel(QWidget):
                                     "toward the prompt typed under Find by prompt")
         self.edit_layers = QComboBox()
         for key, text in (("all", "All layers"), ("layout", "Layout (coarse)"), ("shapes", "Shapes (middle)"),
-                          ("colour", "Colour (fine)")):
+                          ("colour", "Colour (fine)"), ("custom", "Any range…")):
             self.edit_layers.addItem(text, key)
+        self.edit_layers.setToolTip("The w layers the directions act on (the model's real indices); Any range… "
+                                    "asks for them, e.g. 0-3,8")
         f.addRow("Directions", self.edit_method)
         f.addRow("Acting on", self.edit_layers)
         self.edit_sliders, self.edit_labels, self.edit_values = [], [], []
@@ -337,13 +339,31 @@ class ExplorePanel(QWidget):
         f.addRow(self.edit_status)
         self.directions: list[dict] = []
         self.edit_method.currentIndexChanged.connect(lambda _i: self.load_directions())
-        self.edit_layers.currentIndexChanged.connect(lambda _i: self.load_directions())
+        self.edit_layers.currentIndexChanged.connect(lambda _i: self._on_edit_layers())
         self.edit_reset.clicked.connect(self.reset_edits)
         self.edit_sweep.clicked.connect(lambda: self.sweep())   # not clicked(bool) as the amount
         self.save_edit_btn.clicked.connect(lambda: self.save_edits())
         self.saved_combo.activated.connect(lambda _i: self.apply_saved(self.saved_combo.currentData()))
         self._last_slider = 0
         return box
+
+    def _on_edit_layers(self, text: str | None = None) -> None:
+        """'Any range…' asks which w layers (e.g. 0-3,8) and keeps the answer as a choice of its own."""
+        if self.edit_layers.currentData() == "custom":
+            if text is None:
+                from PySide6.QtWidgets import QInputDialog
+
+                count = self.session.model["num_ws"] if self.session.model else 0
+                text, ok = QInputDialog.getText(self, "Layers", f"w layers 0-{count - 1} the directions act on "
+                                                                f"(e.g. 0-3,8):")
+                if not ok or not text.strip():
+                    self.edit_layers.setCurrentIndex(0)
+                    return
+            self.edit_layers.blockSignals(True)
+            self.edit_layers.insertItem(self.edit_layers.count() - 1, f"Layers {text.strip()}", text.strip())
+            self.edit_layers.setCurrentIndex(self.edit_layers.count() - 2)
+            self.edit_layers.blockSignals(False)
+        self.load_directions()
 
     def load_directions(self) -> None:
         """Find the model's directions for the chosen method and layers (on the worker)."""
