@@ -84,22 +84,32 @@ def find_directions(renderer, method: str, *, layers: Sequence[int] | None = Non
 
 
 def taste_direction(renderer, library, settings: RenderSettings, *, min_stars: int = 1, seed: int = 0,
-                    layers: Sequence[int] | None = None) -> DirectionSet:
-    """The artist's taste: the direction from what this model makes unasked (random seeds with the
-    page's settings) to the images of this model starred in the Library (``min_stars`` or more)."""
+                    layers: Sequence[int] | None = None, evolution=None) -> DirectionSet:
+    """The artist's taste: the direction toward the images of this model starred in the Library
+    (``min_stars`` or more) and, given an ``evolution`` of it, the images bred from, away from what
+    the model makes unasked (random seeds with the page's settings) and the images passed over."""
     import torch
 
     fp = renderer.network.fingerprint
-    kept_recipes = [img.recipe for img in library.query(model=fp, min_stars=min_stars) if img.recipe is not None]
-    if len(kept_recipes) < 2:
+    kept_recipes = [] if library is None else [
+        img.recipe for img in library.query(model=fp, min_stars=min_stars) if img.recipe is not None]
+    chosen, let_go = evolution.choices() if evolution is not None else ([], [])
+    if len(kept_recipes) + len(chosen) < 2:
         raise DirectionError(f"your taste needs at least two starred images of {renderer.network.name} in the "
-                             f"Library (it has {len(kept_recipes)})")
+                             f"Library, or an evolution you chose parents in (it has {len(kept_recipes)} and "
+                             f"{len(chosen)})")
     with torch.inference_mode():
-        kept = np.stack([renderer.recipe_ws(r)[0].cpu().numpy() for r in kept_recipes])
-        count = max(32, 2 * len(kept_recipes))
+        parts = [renderer.recipe_ws(r)[0].cpu().numpy()[None] for r in kept_recipes]
+        if chosen:
+            parts.append(evolution.ws_of(chosen).cpu().numpy())
+        kept = np.concatenate(parts)
+        count = max(32, 2 * len(kept))
         passed = renderer.ws_from_seeds(list(range(seed, seed + count)), settings).cpu().numpy()
+        if let_go:
+            passed = np.concatenate([passed, evolution.ws_of(let_go).cpu().numpy()])
     direction = dirs.taste(kept, passed, layers=layers)
-    return DirectionSet(fp, [direction], "taste", {"kept": len(kept_recipes), "passed": count})
+    return DirectionSet(fp, [direction], "taste", {"kept": len(kept), "passed": len(passed),
+                                                   "from_library": len(kept_recipes), "from_evolution": len(chosen)})
 
 
 def prompt_direction(renderer, clip_spec: str, clip_config: str | None, prompt: str, settings: RenderSettings,

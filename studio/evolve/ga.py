@@ -617,6 +617,16 @@ class Evolution:
         return self.history
 
     # -- images and recipes ---------------------------------------------------------------------
+    def choices(self) -> tuple[list[Individual], list[Individual]]:
+        """(kept, passed over): the individuals each generation of the line was bred from, and the
+        others of the generations they were chosen in (what the artist, or CLIP, let go)."""
+        kept, passed = [], []
+        for before, after in zip(self.history, self.history[1:]):
+            chosen = set(after.parents_used)
+            for ind in before.individuals:
+                (kept if ind.id in chosen else passed).append(ind)
+        return kept, passed
+
     def ws_of(self, individuals: Sequence[Individual]) -> torch.Tensor:
         """The ws ``[N, num_ws, w_dim]`` the individuals are rendered from."""
         lat = np.stack([ind.latent for ind in individuals]).astype(np.float32)

@@ -455,8 +455,12 @@ def taste_direction(library_path: str, class_index: int | None, layers_key: str)
 
         r = ctx.renderer
         layers = parse_layers(None if layers_key == "all" else layers_key, r)
+        evo = ctx.state.extras.get("evolution")          # the Evolve tab's choices count too
+        if evo is not None and evo.renderer is not r:
+            evo = None
         with Library(library_path) as library:
-            return _as_sliders(taste(r, library, RenderSettings(class_index=class_index), layers=layers))
+            return _as_sliders(taste(r, library, RenderSettings(class_index=class_index), layers=layers,
+                                     evolution=evo))
 
     return job
 

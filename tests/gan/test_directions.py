@@ -190,3 +190,26 @@ def test_ganspace_is_cached_per_model(renderer, monkeypatch):
     again = find_directions(renderer, "ganspace", samples=1000, count=2)
     assert [d.name for d in again.directions] == ["ganspace0", "ganspace1"]
     assert np.array_equal(again.directions[0].vector, first.directions[0].vector)
+
+
+def test_taste_learns_from_an_evolutions_choices(renderer):
+    """The images an evolution was bred from count as kept, the rest of their generations as passed over."""
+    from studio.app.edits import taste_direction
+
+    settings = RenderSettings()
+    bright = dirs.sefa(renderer.G, count=1)[0].vector
+
+    class Line:                       # what an Evolution offers: its choices and their ws
+        def __init__(self):
+            base = renderer.ws_from_seeds(list(range(100, 112)), settings)
+            self.ws = {i: base[i] + (2.0 if i < 4 else -2.0) * torch.from_numpy(bright) for i in range(12)}
+
+        def choices(self):
+            return list(range(4)), list(range(4, 12))
+
+        def ws_of(self, ids):
+            return torch.stack([self.ws[i] for i in ids])
+
+    found = taste_direction(renderer, None, settings, evolution=Line())
+    assert found.details["from_evolution"] == 4 and found.details["from_library"] == 0
+    assert float(found.directions[0].vector @ bright) > 0.35      # random axes of 32-d w: about 0.18

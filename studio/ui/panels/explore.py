@@ -288,7 +288,7 @@ class ExplorePanel(QWidget):
         self.edit_method = QComboBox()
         self.edit_method.addItem("SeFa (instant)", "sefa")
         self.edit_method.addItem("GANSpace (10,000 samples)", "ganspace")
-        self.edit_method.addItem("Your taste (Library ★)", "taste")
+        self.edit_method.addItem("Your taste (Library ★, Evolve's choices)", "taste")
         self.edit_method.addItem("Toward the Find prompt (CLIP)", "clip")
         self.edit_method.setToolTip("SeFa: the directions the style layers stretch most (no data). GANSpace: the "
                                     "main axes of many sampled latents (computed once per model, then cached). Your "
