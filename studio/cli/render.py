@@ -69,6 +69,35 @@ def _edits(args: argparse.Namespace, renderer):
     return edits_from_specs(renderer, args.edit, directions)
 
 
+def cmd_blend(args: argparse.Namespace) -> int:
+    from studio.app import blending
+    from studio.gan.blend import parse_weights
+    from studio.gan.formats import load_network
+    from studio.gan.render_settings import RenderSettings
+    from studio.imaging.sheets import image_grid
+
+    points = parse_weights(args.weights)
+    a = load_network(network_file(args.a), device="cpu", with_discriminator=False)
+    b = load_network(network_file(args.b), device="cpu", with_discriminator=False)
+    G = blending.blended(a, b, points)
+    out = Path(args.out).expanduser()
+    if out.suffix.lower() != ".safetensors":
+        raise CliError(f"the blend is written as a studio network: give a .safetensors path, not {out.name}")
+    output_dir(str(out.parent))
+    fingerprint = blending.save(out, G, a, b, points)
+    settings = RenderSettings(class_index=0 if G.c_dim else None)
+    grid = image_grid(list(blending.preview(a, b, G, settings=settings)), cols=len(blending.PREVIEW_SEEDS))
+    preview = out.with_suffix(".png")
+    from studio.core.atomic import atomic_path
+
+    with atomic_path(preview) as tmp:
+        grid.save(tmp, format="PNG")
+    print(f"blended {a.name} and {b.name} (layer weights of {b.name}: "
+          f"{', '.join(f'{w:g}' for w in blending.provenance(a, b, points)['blend']['layer_weights'])}) -> {out} "
+          f"(fingerprint {fingerprint[:12]}); preview {preview.name}: rows {a.name}, the blend, {b.name}")
+    return 0
+
+
 def cmd_project(args: argparse.Namespace) -> int:
     from studio.app import projection
 
@@ -299,6 +328,17 @@ def add_parsers(sub) -> None:
     p.add_argument("--directions", default=None, metavar="FILE", help="a directions.json from `studio directions`")
     p.add_argument("--outdir", default="out", help="output folder (default: out)")
     p.set_defaults(func=cmd_generate)
+
+    p = sub.add_parser("blend", help="blend two models layer by layer", description=(
+        "Mix two networks of one architecture and size tensor by tensor, with a weight per w layer for the "
+        "second (given at a few layers, linear between them): e.g. --weights 0:0,4:0.5,8:1 keeps the first's coarse "
+        "layers (layout) and takes the second's fine ones (colour, texture). Writes a studio network whose "
+        "provenance names both parents and the weights, and a preview PNG beside it."))
+    p.add_argument("a", help="the first network (weight 0)")
+    p.add_argument("b", help="the second network (weight 1)")
+    p.add_argument("--weights", required=True, metavar="LAYER:W,...", help="the second network's weight at w layers")
+    p.add_argument("--out", required=True, help="the blend: OUT.safetensors (and OUT.png, a preview)")
+    p.set_defaults(func=cmd_blend)
 
     p = sub.add_parser("project", help="find the latent of a picture (projection)", description=(
         "Find the latent whose image is closest to a picture: the best of --start-seeds random latents, then "
