@@ -475,3 +475,42 @@ def prompt_direction(prompt: str, clip_spec: str, clip_config: str | None, class
                                   should_cancel=ctx.cancelled))
 
     return job
+
+
+def blend_preview(other: str, points: dict, seeds: Sequence[int], class_index: int | None) -> Job:
+    """The open model blended with ``other`` at ``points``: a row of images (tags 0..) per seed."""
+
+    def job(ctx: JobContext) -> int:
+        from studio.app import blending
+        from studio.gan.formats import LoadedNetwork, load_network
+        from studio.gan.render import Renderer
+
+        mine = ctx.renderer.network
+        cache = ctx.state.extras.setdefault("blend_partner", {})
+        if cache.get("path") != other:                     # the partner is read once per dialog
+            cache.update(path=other, net=load_network(other, device="cpu", with_discriminator=False))
+        G = blending.blended(mine, cache["net"], points)
+        renderer = Renderer(LoadedNetwork(G, None, "native", mine.path, "", {}, {}, {}), device="cpu")
+        done = 0
+        for seed, image in renderer.render_seeds(list(seeds), RenderSettings(class_index=class_index),
+                                                 should_cancel=ctx.cancelled):
+            ctx.emit_image(seed, image)
+            done += 1
+        return done
+
+    return job
+
+
+def blend_save(other: str, points: dict, path: str) -> Job:
+    """Write the blend of the open model and ``other`` as a studio network; returns the path."""
+
+    def job(ctx: JobContext) -> str:
+        from studio.app import blending
+        from studio.gan.formats import load_network
+
+        mine = ctx.renderer.network
+        partner = load_network(other, device="cpu", with_discriminator=False)
+        blending.save(path, blending.blended(mine, partner, points), mine, partner, points)
+        return path
+
+    return job

@@ -178,12 +178,25 @@ class MainWindow(QMainWindow):
         menu.addAction(default_action)
         menu.addMenu(self.recent_menu)
         menu.addAction(self.get_models_action)
+        blend_action = QAction("Blend models…", self)
+        blend_action.setToolTip("Mix the open model with another, layer by layer, into a new model")
+        blend_action.triggered.connect(self.blend_models)
+        menu.addAction(blend_action)
         menu.addSeparator()
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         menu.addAction(quit_action)
         return menu
+
+    def blend_models(self) -> None:
+        if self.session.model is None:
+            self.session.status.emit("Open a model first: the blend starts from it", 4000)
+            return
+        from studio.ui.blend_dialog import BlendDialog
+
+        self.blend_dialog = BlendDialog(self.session, self)
+        self.blend_dialog.show()
 
     def _add_export_tab(self) -> None:
         try:

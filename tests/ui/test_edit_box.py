@@ -153,3 +153,4 @@ def test_directions_on_any_range_of_layers(make_window, tiny_model, qtbot):
     explore._on_edit_layers("2-5,8")                 # what the artist types into the question
     assert explore.edit_layers.currentData() == "2-5,8"
     wait_for(qtbot, lambda: bool(explore.directions) and explore.directions[0]["layers"] == [2, 3, 4, 5, 8])
+
