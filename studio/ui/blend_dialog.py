@@ -79,7 +79,7 @@ class BlendDialog(QDialog):
         self.other.editingFinished.connect(self.schedule)
         self._timer = QTimer(self, singleShot=True, interval=250)
         self._timer.timeout.connect(self.render)
-        self.resize(820, 420)
+        self.resize(820, 360)
 
     def browse(self) -> None:
         path, _ = QFileDialog.getOpenFileName(self, "The other model", "", MODEL_FILTER)
