@@ -108,6 +108,9 @@ def render_settings(args: argparse.Namespace, renderer) -> RenderSettings:
     if (rotate or any(translate)) and not renderer.has_view:
         raise CliError("--translate and --rotate move a StyleGAN3 network's view; "
                        f"{renderer.network.name} is a {renderer.network.kind} network")
+    if getattr(args, "tile", False) and not renderer.can_tile:
+        raise CliError(f"--tile renders seamless textures with StyleGAN2 networks for now; {renderer.network.name} is "
+                       f"a {renderer.network.kind} network")
     return RenderSettings(
         truncation_psi=args.trunc,
         truncation_cutoff=args.trunc_cutoff,
@@ -115,6 +118,7 @@ def render_settings(args: argparse.Namespace, renderer) -> RenderSettings:
         noise_mode=args.noise_mode,
         translate=translate,
         rotate=rotate,
+        tile=bool(getattr(args, "tile", False)),
     )
 
 
@@ -158,6 +162,9 @@ def add_render_options(p: argparse.ArgumentParser, with_network: bool = True) ->
                    help="StyleGAN3: move the view by X,Y (the input's coordinates, as NVIDIA's gen_images.py)")
     p.add_argument("--rotate", type=finite_float, default=0.0, metavar="DEG",
                    help="StyleGAN3: turn the view by DEG degrees")
+    p.add_argument("--tile", action="store_true",
+                   help="render seamless tiles: every picture is one period of a texture that repeats without a seam "
+                        "(StyleGAN2 networks)")
     p.add_argument("--batch", type=int, default=None, metavar="N", help="images per batch (default: 4 on CPU, 8 on GPU)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
 

@@ -375,6 +375,7 @@ class Recipe:
     translate: tuple[float, float] = (0.0, 0.0)   # StyleGAN3's view (gen_images.py --translate / --rotate)
     rotate: float = 0.0
     edits: list[Edit] = field(default_factory=list)   # moves along latent directions, after the mix
+    tile: bool = False                                # one period of a seamless texture
     postprocess: dict[str, Any] = field(default_factory=dict)
     export: dict[str, Any] = field(default_factory=dict)
     created: str = field(default_factory=_now)
@@ -400,6 +401,8 @@ class Recipe:
         if len(self.edits) > 64:
             raise ValueError(f"recipe field 'edits' holds {len(self.edits)} edits; a recipe keeps at most 64")
         self.edits = list(self.edits)
+        if not isinstance(self.tile, bool):
+            raise ValueError(f"recipe field 'tile' must be true or false, got {self.tile!r}")
         if self.mix is not None and not isinstance(self.mix, StyleMix):
             raise ValueError("recipe field 'mix' must be a StyleMix or None")
         for name in ("postprocess", "export"):
@@ -449,6 +452,7 @@ class Recipe:
             "translate": list(self.translate),
             "rotate": self.rotate,
             "edits": [e.to_dict() for e in self.edits],
+            "tile": self.tile,
             "postprocess": self.postprocess,
             "export": self.export,
             "created": self.created,
@@ -488,6 +492,7 @@ class Recipe:
             translate=obj.get("translate", (0.0, 0.0)),
             rotate=obj.get("rotate", 0.0),
             edits=_edits_from(obj.get("edits", [])),
+            tile=obj.get("tile", False),
             postprocess=obj.get("postprocess", {}),
             export=obj.get("export", {}),
             created=obj.get("created", _now()),

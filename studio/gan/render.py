@@ -114,10 +114,20 @@ class Renderer:
                 base = settings.noise_seed if settings.noise_seed is not None else 0
                 noise_seeds = [base + i for i in range(ws.shape[0])]
             generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in noise_seeds]
-        with torch.inference_mode():
+        from studio.gan.networks import ops
+
+        if settings.tile and not self.can_tile:
+            raise ValueError(f"seamless tiles come from StyleGAN2 networks for now; {self.network.name} is a "
+                             f"{self.network.kind} network")
+        with torch.inference_mode(), ops.tiling(settings.tile):
             img = self.G.synthesis(ws, noise_mode=settings.noise_mode, noise_generator=generators,
                                    **self.view_kwargs(settings))
         return to_uint8(img)
+
+    @property
+    def can_tile(self) -> bool:
+        """Whether the network renders seamless tiles (StyleGAN2's layers wrap around)."""
+        return getattr(self.G.config, "kind", "") == "stylegan2"
 
     @property
     def has_view(self) -> bool:
@@ -214,12 +224,14 @@ class Renderer:
             translate=tuple(settings.translate) if self.has_view else (0.0, 0.0),
             rotate=settings.rotate if self.has_view else 0.0,
             edits=list(settings.edits) + list(edits),
+            tile=bool(settings.tile),
         )
 
     @staticmethod
     def settings_of(recipe: Recipe) -> RenderSettings:
         return RenderSettings(recipe.truncation_psi, recipe.truncation_cutoff, recipe.class_index,
-                              recipe.noise_mode, recipe.noise_seed, tuple(recipe.translate), recipe.rotate)
+                              recipe.noise_mode, recipe.noise_seed, tuple(recipe.translate), recipe.rotate,
+                              tile=recipe.tile)
 
     def check_recipe(self, recipe: Recipe) -> None:
         """Refuse a recipe made with another model than this one, naming the model it needs."""

@@ -21,6 +21,7 @@ class RenderSettings:
     translate: tuple[float, float] = (0.0, 0.0)  # StyleGAN3's view: moved (input coordinates) ...
     rotate: float = 0.0                          # ... and turned (degrees); other networks ignore it
     edits: tuple = ()                            # recipe Edits applied to every latent's w (Explore's Edit box)
+    tile: bool = False                           # render one period of a seamless texture (StyleGAN2)
 
     @property
     def moves_view(self) -> bool:

@@ -10,8 +10,10 @@ Conventions follow StyleGAN2-ADA so that weights trained there produce the same 
 
 from __future__ import annotations
 
+import contextlib
+import contextvars
 import math
-from typing import Sequence
+from typing import Iterator, Sequence
 
 import torch
 import torch.nn.functional as F
@@ -21,6 +23,30 @@ LRELU_SLOPE = 0.2
 
 # Gain each activation needs to preserve the signal's magnitude (``def_gain`` in the paper's code).
 ACTIVATION_GAINS = {"linear": 1.0, "lrelu": SQRT2}
+
+
+# Seamless tiles: while set, the layers that support it convolve and resample circularly, so the
+# image they make is one period of a texture (its right edge continues into its left).
+_TILING: contextvars.ContextVar[bool] = contextvars.ContextVar("studio_tiling", default=False)
+
+
+@contextlib.contextmanager
+def tiling(on: bool = True) -> Iterator[None]:
+    """Render periodic images inside this block (see :func:`is_tiling`)."""
+    token = _TILING.set(bool(on))
+    try:
+        yield
+    finally:
+        _TILING.reset(token)
+
+
+def is_tiling() -> bool:
+    return _TILING.get()
+
+
+def circular(x: torch.Tensor, pad: int) -> torch.Tensor:
+    """Wrap ``pad`` pixels of each edge around to the other side (a periodic extension)."""
+    return F.pad(x, [pad, pad, pad, pad], mode="circular")
 
 
 def assert_shape(tensor: torch.Tensor | None, shape: Sequence[int | None], what: str) -> None:

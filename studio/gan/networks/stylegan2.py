@@ -296,12 +296,20 @@ class SynthesisLayer(nn.Module):
     def _conv(self, x: torch.Tensor, weight: torch.Tensor, bias: torch.Tensor | None) -> torch.Tensor:
         """3x3 convolution, or for up=2 the transposed convolution followed by the FIR filter
         (as one depthwise convolution whose 1-pixel padding is the reference's)."""
+        tile = ops.is_tiling()
         if self.up == 1:
-            return F.conv2d(x, weight, bias, padding=1)
+            return F.conv2d(ops.circular(x, 1), weight, bias) if tile else F.conv2d(x, weight, bias, padding=1)
+        margin = 3 if tile else 0      # a periodic input's wrapped margin: the crop below is the circular result
+        if tile:
+            x = ops.circular(x, margin)
         y = F.conv_transpose2d(x, weight.transpose(0, 1), stride=2)
         c = y.shape[1]
         blur = (self.resample_filter.flip([0, 1]) * 4).to(y.dtype)[None, None].expand(c, 1, 4, 4)
-        return F.conv2d(y, blur, bias, padding=1, groups=c)
+        y = F.conv2d(y, blur, bias, padding=1, groups=c)
+        if tile:
+            size = (x.shape[2] - 2 * margin) * 2
+            y = y[:, :, 2 * margin:2 * margin + size, 2 * margin:2 * margin + size].contiguous()
+        return y
 
     def noise(self, n: int, mode: str, generator, like: torch.Tensor):
         """The noise image added after the convolution, or None.
@@ -455,6 +463,10 @@ class SynthesisBlock(nn.Module):
 
     def upsample_image(self, img: torch.Tensor) -> torch.Tensor:
         """Bring the running image of the skip architecture to this block's resolution."""
+        if ops.is_tiling():
+            size = img.shape[2] * 2
+            up = ops.upsample2d(ops.circular(img, 2), self.resample_filter)
+            return up[:, :, 4:4 + size, 4:4 + size]
         return ops.upsample2d(img, self.resample_filter)
 
 

@@ -1,0 +1,58 @@
+"""Seamless tiles: a StyleGAN2 network renders one period of a texture, and recipes keep it."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from studio.cli import main
+from studio.gan.formats import load_network
+from studio.gan.networks import ops
+from studio.gan.render import Renderer
+from studio.gan.render_settings import RenderSettings
+from studio.imaging.metadata import read_recipe
+
+
+def seam_ratio(image: np.ndarray) -> float:
+    """Mean |difference| across the wrap-around edges over the mean between neighbouring pixels."""
+    x = image.astype(np.float64)
+    inner = (np.abs(np.diff(x, axis=1)).mean() + np.abs(np.diff(x, axis=0)).mean()) / 2
+    wrap = (np.abs(x[:, 0] - x[:, -1]).mean() + np.abs(x[0] - x[-1]).mean()) / 2
+    return wrap / inner
+
+
+def test_a_tile_continues_across_its_edges():
+    renderer = Renderer(load_network("default"), device="cpu")
+    seeds = list(range(12))
+    tiled = [image for _, image in renderer.render_seeds(seeds, RenderSettings(class_index=2, tile=True))]
+    plain = [image for _, image in renderer.render_seeds(seeds, RenderSettings(class_index=2))]
+    assert np.mean([seam_ratio(t) for t in tiled]) < 1.15
+    assert np.mean([seam_ratio(p) for p in plain]) > 2 * np.mean([seam_ratio(t) for t in tiled])
+
+
+def test_the_wrapped_margin_is_wide_enough(tiny_model):
+    """A wider wrapped margin changes nothing: the circular convolution is exact."""
+    G = load_network(tiny_model).G
+    layer = G.synthesis.b16.conv0
+    x = torch.randn(1, layer.in_channels, 8, 8)
+    w = torch.randn(1, G.w_dim)
+    with torch.inference_mode(), ops.tiling():
+        y = layer(x, w, noise_mode="none")
+        # the same layer on the input repeated 3x3: its centre is the tile, wherever the zero padding was
+        big = layer._conv(x.repeat(1, 1, 3, 3), layer.weight, None)
+        small = layer._conv(x, layer.weight, None)
+    assert y.shape == (1, layer.out_channels, 16, 16)
+    assert (big[:, :, 16:32, 16:32] - small).abs().max() < 1e-4 * small.abs().max()
+
+
+def test_cli_tiles_are_recipes_and_other_networks_are_refused(tiny_model, sg3_model, tmp_path, capsys):
+    out = tmp_path / "t"
+    assert main(["generate", "--network", str(tiny_model), "--seeds", "4", "--tile", "--outdir", str(out)]) == 0
+    recipe = read_recipe(out / "seed0004.png")
+    assert recipe.tile
+    renderer = Renderer(load_network(tiny_model), device="cpu")
+    assert np.array_equal(renderer.render_recipe(recipe), np.asarray(Image.open(out / "seed0004.png")))
+    assert main(["generate", "--network", str(sg3_model), "--seeds", "4", "--tile", "--outdir", str(out)]) in (1, 2)
+    assert "StyleGAN2" in capsys.readouterr().err
