@@ -154,3 +154,29 @@ def test_directions_on_any_range_of_layers(make_window, tiny_model, qtbot):
     assert explore.edit_layers.currentData() == "2-5,8"
     wait_for(qtbot, lambda: bool(explore.directions) and explore.directions[0]["layers"] == [2, 3, 4, 5, 8])
 
+
+
+def test_seamless_tile_checkbox_renders_tiles_and_the_large_view_repeats_them(make_window, tiny_model, qtbot):
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.widgets.viewer import ImageViewer
+
+    window = make_window(tiny_model)
+    explore = window.explore
+    assert explore.tile_check.isVisibleTo(window)
+    explore.tile_check.setChecked(True)
+    qtbot.wait(400)
+    wait_for(qtbot, lambda: grid_done(window))
+    renderer = Renderer(load_network(tiny_model), device="cpu")
+    (_, expected), = renderer.render_seeds([6], RenderSettings(tile=True))
+    assert np.abs(pixels(explore.grid.grid_model.items[6].image).astype(int) - expected.astype(int)).max() <= 1
+    explore.grid.select_row(6)
+    explore.star_selection()
+    assert window.session.library.query()[0].recipe.tile
+    explore.open_large(6)
+    viewer = explore._viewer
+    image, title = viewer._fetch(6)
+    assert image.width() == 3 * 64 and "3 × 3" in title
+    for widget in QApplication.topLevelWidgets():
+        if isinstance(widget, ImageViewer):
+            widget.close()

@@ -59,6 +59,19 @@ EDIT_RANGE = 30             # slider steps each way: +-3.0 standard deviations i
 NOISE_MODES = [("const", "Stored (const)"), ("random", "Random, seeded"), ("none", "None")]
 
 
+def repeat_3x3(image: QImage) -> QImage:
+    """A tile drawn three times across and down: how a seamless texture looks repeated."""
+    from PySide6.QtGui import QPainter
+
+    out = QImage(image.width() * 3, image.height() * 3, image.format())
+    painter = QPainter(out)
+    for r in range(3):
+        for c in range(3):
+            painter.drawImage(c * image.width(), r * image.height(), image)
+    painter.end()
+    return out
+
+
 class ExplorePanel(QWidget):
     """Signals: ``selection_changed(list[Recipe])`` so other panels can take the selection."""
 
@@ -171,6 +184,10 @@ class ExplorePanel(QWidget):
         self.noise_combo.setToolTip("Per-pixel noise: the model's stored noise, fresh noise seeded by each "
                                     "image's seed, or none (smoother)")
         f.addRow("Noise", self.noise_combo)
+        self.tile_check = QCheckBox("Seamless tile")
+        self.tile_check.setToolTip("Every picture becomes one period of a texture that repeats without a seam "
+                                   "(fabric, wallpaper, game textures); the large view shows it 3 x 3")
+        f.addRow(self.tile_check)
         v.addWidget(cond)
 
         self.view_box = QGroupBox("View (StyleGAN3)")
@@ -268,6 +285,7 @@ class ExplorePanel(QWidget):
             lambda _i: setattr(state, "class_index", self.class_combo.currentData()))
         self.noise_combo.currentIndexChanged.connect(
             lambda _i: setattr(state, "noise_mode", self.noise_combo.currentData()))
+        self.tile_check.toggled.connect(lambda on: setattr(state, "tile", bool(on)))
         self.translate_x.valueChanged.connect(lambda value: setattr(state, "translate_x", value))
         self.translate_y.valueChanged.connect(lambda value: setattr(state, "translate_y", value))
         self.rotate_spin.valueChanged.connect(lambda value: setattr(state, "rotate", value))
@@ -532,6 +550,10 @@ class ExplorePanel(QWidget):
         self.class_combo.setVisible(conditional)
         self.class_label.setVisible(conditional)
         self.view_box.setVisible(bool(info.get("has_view")))
+        self.tile_check.setVisible(bool(info.get("can_tile")))
+        if not info.get("can_tile"):
+            with self._bound():
+                self.page_state.tile = False
         self.directions = []
         with self._bound():
             self.page_state.edits = ()
@@ -556,6 +578,8 @@ class ExplorePanel(QWidget):
                 self.psi.set_value(value)
             elif name == "noise_mode":
                 self.noise_combo.setCurrentIndex(self.noise_combo.findData(value))
+            elif name == "tile":
+                self.tile_check.setChecked(bool(value))
             elif name == "class_index" and value is not None and self.class_combo.currentData() != value:
                 self.class_combo.setCurrentIndex(self.class_combo.findData(value))
         if name == "edits" and getattr(self, "_recipe_shown", None) is not None and self._viewer is not None:
@@ -572,7 +596,8 @@ class ExplorePanel(QWidget):
         class Bound:
             def __enter__(self):
                 self.widgets = [panel.rows_spin, panel.cols_spin, panel.cutoff_spin, panel.noise_combo,
-                                panel.class_combo, panel.translate_x, panel.translate_y, panel.rotate_spin]
+                                panel.class_combo, panel.translate_x, panel.translate_y, panel.rotate_spin,
+                                panel.tile_check]
                 self.old = [w.blockSignals(True) for w in self.widgets]
 
             def __exit__(self, *exc):
@@ -794,7 +819,10 @@ class ExplorePanel(QWidget):
         def fetch(r: int):
             item = model.items[r]
             res = self.session.model["resolution"] if self.session.model else 0
-            return item.image, f"seed {item.tag} · psi {self.page_state.truncation_psi:g} · {res}×{res}"
+            title = f"seed {item.tag} · psi {self.page_state.truncation_psi:g} · {res}×{res}"
+            if self.page_state.tile and item.image is not None:
+                return repeat_3x3(item.image), title + " · seamless tile, shown 3 × 3"
+            return item.image, title
 
         self._recipe_shown = None
         self._viewer = ImageViewer(fetch, len(model.items), row, columns=self.page_state.cols,
