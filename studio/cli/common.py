@@ -119,7 +119,23 @@ def render_settings(args: argparse.Namespace, renderer) -> RenderSettings:
         translate=translate,
         rotate=rotate,
         tile=bool(getattr(args, "tile", False)),
+        canvas=_canvas(getattr(args, "canvas", None), renderer),
     )
+
+
+def _canvas(text: str | None, renderer):
+    if text is None:
+        return None
+    from studio.gan.render_settings import canvas_units
+
+    try:
+        units = canvas_units(text)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    if not renderer.can_tile:
+        raise CliError(f"--canvas widens StyleGAN2 networks for now; {renderer.network.name} is a "
+                       f"{renderer.network.kind} network")
+    return None if units == (4, 4) else units
 
 
 def output_dir(path: str) -> Path:
@@ -162,6 +178,9 @@ def add_render_options(p: argparse.ArgumentParser, with_network: bool = True) ->
                    help="StyleGAN3: move the view by X,Y (the input's coordinates, as NVIDIA's gen_images.py)")
     p.add_argument("--rotate", type=finite_float, default=0.0, metavar="DEG",
                    help="StyleGAN3: turn the view by DEG degrees")
+    p.add_argument("--canvas", default=None, metavar="RATIO",
+                   help="render natively at another aspect ratio, e.g. 16:9, 4:5 or 1.27: the network's input is "
+                        "widened, nothing is stretched or cropped (StyleGAN2 networks)")
     p.add_argument("--tile", action="store_true",
                    help="render seamless tiles: every picture is one period of a texture that repeats without a seam "
                         "(StyleGAN2 networks)")

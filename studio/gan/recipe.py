@@ -376,6 +376,7 @@ class Recipe:
     rotate: float = 0.0
     edits: list[Edit] = field(default_factory=list)   # moves along latent directions, after the mix
     tile: bool = False                                # one period of a seamless texture
+    canvas: list[int] | None = None                   # native canvas [width, height] in quarters of the side
     postprocess: dict[str, Any] = field(default_factory=dict)
     export: dict[str, Any] = field(default_factory=dict)
     created: str = field(default_factory=_now)
@@ -403,6 +404,12 @@ class Recipe:
         self.edits = list(self.edits)
         if not isinstance(self.tile, bool):
             raise ValueError(f"recipe field 'tile' must be true or false, got {self.tile!r}")
+        if self.canvas is not None:
+            if (not isinstance(self.canvas, (list, tuple)) or len(self.canvas) != 2
+                    or not all(_is_int(v) and 4 <= v <= 20 for v in self.canvas) or min(self.canvas) != 4):
+                raise ValueError(f"recipe field 'canvas' must be [width, height] quarters from 4 to 20 with one side 4, "
+                                 f"got {self.canvas!r}")
+            self.canvas = [int(v) for v in self.canvas]
         if self.mix is not None and not isinstance(self.mix, StyleMix):
             raise ValueError("recipe field 'mix' must be a StyleMix or None")
         for name in ("postprocess", "export"):
@@ -453,6 +460,7 @@ class Recipe:
             "rotate": self.rotate,
             "edits": [e.to_dict() for e in self.edits],
             "tile": self.tile,
+            "canvas": self.canvas,
             "postprocess": self.postprocess,
             "export": self.export,
             "created": self.created,
@@ -493,6 +501,7 @@ class Recipe:
             rotate=obj.get("rotate", 0.0),
             edits=_edits_from(obj.get("edits", [])),
             tile=obj.get("tile", False),
+            canvas=obj.get("canvas"),
             postprocess=obj.get("postprocess", {}),
             export=obj.get("export", {}),
             created=obj.get("created", _now()),

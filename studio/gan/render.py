@@ -119,7 +119,10 @@ class Renderer:
         if settings.tile and not self.can_tile:
             raise ValueError(f"seamless tiles come from StyleGAN2 networks for now; {self.network.name} is a "
                              f"{self.network.kind} network")
-        with torch.inference_mode(), ops.tiling(settings.tile):
+        if settings.canvas is not None and tuple(settings.canvas) != (4, 4) and not self.can_tile:
+            raise ValueError(f"native canvases come from StyleGAN2 networks for now; {self.network.name} is a "
+                             f"{self.network.kind} network")
+        with torch.inference_mode(), ops.tiling(settings.tile), ops.canvas(settings.canvas):
             img = self.G.synthesis(ws, noise_mode=settings.noise_mode, noise_generator=generators,
                                    **self.view_kwargs(settings))
         return to_uint8(img)
@@ -225,13 +228,14 @@ class Renderer:
             rotate=settings.rotate if self.has_view else 0.0,
             edits=list(settings.edits) + list(edits),
             tile=bool(settings.tile),
+            canvas=list(settings.canvas) if settings.canvas else None,
         )
 
     @staticmethod
     def settings_of(recipe: Recipe) -> RenderSettings:
         return RenderSettings(recipe.truncation_psi, recipe.truncation_cutoff, recipe.class_index,
                               recipe.noise_mode, recipe.noise_seed, tuple(recipe.translate), recipe.rotate,
-                              tile=recipe.tile)
+                              tile=recipe.tile, canvas=tuple(recipe.canvas) if recipe.canvas else None)
 
     def check_recipe(self, recipe: Recipe) -> None:
         """Refuse a recipe made with another model than this one, naming the model it needs."""

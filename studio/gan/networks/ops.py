@@ -44,6 +44,45 @@ def is_tiling() -> bool:
     return _TILING.get()
 
 
+# Native canvases: while set, a StyleGAN2's 4x4 constant is widened to (height, width) units of 4 px
+# at 4x4 (so the image is res * width / 4 by res * height / 4), by "repeat", "reflect" or "interpolate".
+_CANVAS: contextvars.ContextVar[tuple[int, int, str] | None] = contextvars.ContextVar("studio_canvas", default=None)
+CANVAS_MODES = ("reflect", "repeat", "interpolate")
+
+
+@contextlib.contextmanager
+def canvas(units: tuple[int, int] | None, mode: str = "reflect") -> Iterator[None]:
+    """Render at ``units`` = (width, height) quarters of the trained square's side (None: the square)."""
+    if mode not in CANVAS_MODES:
+        raise ValueError(f"canvas mode must be one of {', '.join(CANVAS_MODES)}, got {mode!r}")
+    token = _CANVAS.set(None if units is None or tuple(units) == (4, 4) else (int(units[0]), int(units[1]), mode))
+    try:
+        yield
+    finally:
+        _CANVAS.reset(token)
+
+
+def canvas_units() -> tuple[int, int, str] | None:
+    return _CANVAS.get()
+
+
+def widen(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
+    """A [N, C, h, w] map carried to [N, C, height, width]: mirrored, repeated or resampled beyond its edges."""
+    h, w = x.shape[-2:]
+    if (height, width) == (h, w):
+        return x
+    if mode == "interpolate":
+        return F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False)
+    out = x
+    while out.shape[-2] < height or out.shape[-1] < width:      # grow in steps the padding modes allow
+        dh = min(max(height - out.shape[-2], 0), out.shape[-2] - 1)
+        dw = min(max(width - out.shape[-1], 0), out.shape[-1] - 1)
+        pad = [dw // 2, dw - dw // 2, dh // 2, dh - dh // 2]
+        out = F.pad(out, pad, mode="reflect" if mode == "reflect" else "circular")
+    top, left = (out.shape[-2] - height) // 2, (out.shape[-1] - width) // 2
+    return out[..., top:top + height, left:left + width]
+
+
 def circular(x: torch.Tensor, pad: int) -> torch.Tensor:
     """Wrap ``pad`` pixels of each edge around to the other side (a periodic extension)."""
     return F.pad(x, [pad, pad, pad, pad], mode="circular")

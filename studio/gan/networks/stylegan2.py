@@ -319,10 +319,14 @@ class SynthesisLayer(nn.Module):
         """
         if not self.use_noise or mode == "none":
             return None
+        h, w = like.shape[-2:]
         if mode == "const":
-            return (self.noise_const * self.noise_strength).to(like.dtype)
+            noise = self.noise_const
+            if (h, w) != tuple(noise.shape):             # a wider canvas: the stored noise, repeated
+                noise = ops.widen(noise[None, None], h, w, "repeat")[0, 0]
+            return (noise * self.noise_strength).to(like.dtype)
         if mode == "random":
-            shape = [1, 1, self.resolution, self.resolution]
+            shape = [1, 1, h, w]
             if isinstance(generator, (list, tuple)):
                 noise = torch.cat([torch.randn(shape, generator=g) for g in generator])
             elif generator is not None:
@@ -436,13 +440,17 @@ class SynthesisBlock(nn.Module):
     def forward(self, x, img, ws, noise_mode="const", noise_generator=None, fused=None):
         ops.assert_shape(ws, [None, self.num_conv + self.num_torgb, self.w_dim],
                          f"the ws of the {self.resolution} px block")
+        wide = ops.canvas_units()
         if self.in_channels != 0:
             half = self.resolution // 2
-            ops.assert_shape(x, [None, self.in_channels, half, half], f"the input of the {self.resolution} px block")
+            h_in, w_in = (half * wide[1] // 4, half * wide[0] // 4) if wide else (half, half)
+            ops.assert_shape(x, [None, self.in_channels, h_in, w_in], f"the input of the {self.resolution} px block")
         w_iter = iter(ws.unbind(dim=1))
         kw = dict(noise_mode=noise_mode, noise_generator=noise_generator, fused=fused)
         if self.in_channels == 0:
             x = self.const.to(ws.dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+            if wide:                                 # a native wide or tall canvas: the constant, widened
+                x = ops.widen(x, wide[1], wide[0], wide[2]).contiguous()
             if not torch.is_grad_enabled() and x.device.type == "cpu":
                 x = x.contiguous(memory_format=torch.channels_last)  # oneDNN's fastest layout on CPUs
             x = self.conv1(x, next(w_iter), **kw)

@@ -1,0 +1,52 @@
+"""Native canvases: a square-trained StyleGAN2 renders wide and tall pictures without stretching."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from PIL import Image
+
+from studio.cli import main
+from studio.gan.formats import load_network
+from studio.gan.networks import ops
+from studio.gan.render import Renderer
+from studio.gan.render_settings import RenderSettings, canvas_units
+from studio.imaging.metadata import read_recipe
+
+
+def test_ratios_become_quarters_of_the_side():
+    assert canvas_units("16:9") == (7, 4) and canvas_units("9:16") == (4, 7)
+    assert canvas_units("1.27") == (5, 4) and canvas_units("4:5") == (4, 5) and canvas_units("1") == (4, 4)
+    for bad in ("0", "x", "10:1", "1:0"):
+        with pytest.raises(ValueError):
+            canvas_units(bad)
+
+
+@pytest.mark.parametrize("mode", ops.CANVAS_MODES)
+def test_wide_and_tall_canvases_have_their_shape_and_are_deterministic(tiny_model, mode):
+    renderer = Renderer(load_network(tiny_model), device="cpu")
+    ws = renderer.ws_from_seeds([3, 4], RenderSettings())
+    with torch.inference_mode():
+        for units, shape in (((6, 4), (64, 96)), ((4, 5), (80, 64))):
+            with ops.canvas(units, mode):
+                a = renderer.G.synthesis(ws, noise_mode="const")
+                b = renderer.G.synthesis(ws[:1], noise_mode="const")
+            assert tuple(a.shape[2:]) == shape and torch.isfinite(a).all()
+            assert (a[:1] - b).abs().max() < 1e-4            # one image or two: the same picture
+            plain = renderer.G.synthesis(ws, noise_mode="const")
+            assert (a.mean() - plain.mean()).abs() < 0.5 * plain.std()   # the same kind of picture
+
+
+def test_cli_canvas_is_recipe_and_other_networks_are_refused(tiny_model, sg3_model, tmp_path, capsys):
+    out = tmp_path / "w"
+    assert main(["generate", "--network", str(tiny_model), "--seeds", "2", "--canvas", "16:9", "--outdir", str(out)]) == 0
+    image = np.asarray(Image.open(out / "seed0002.png"))
+    assert image.shape == (64, 112, 3)
+    recipe = read_recipe(out / "seed0002.png")
+    assert recipe.canvas == [7, 4]
+    renderer = Renderer(load_network(tiny_model), device="cpu")
+    assert np.array_equal(renderer.render_recipe(recipe), image)
+    assert main(["generate", "--network", str(sg3_model), "--seeds", "2", "--canvas", "16:9",
+                 "--outdir", str(out)]) in (1, 2)
+    assert "StyleGAN2" in capsys.readouterr().err
