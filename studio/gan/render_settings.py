@@ -24,6 +24,10 @@ class RenderSettings:
     tile: bool = False                           # render one period of a seamless texture (StyleGAN2)
     canvas: tuple | None = None                  # native canvas (width, height) in quarters of the square's side
 
+    @property
+    def moves_view(self) -> bool:
+        return self.rotate != 0 or any(t != 0 for t in self.translate)
+
 
 def canvas_units(ratio_text: str) -> tuple[int, int]:
     """'16:9', '1.27', '9:16' -> (width, height) quarters of the trained side: the long side grows, the
@@ -42,7 +46,3 @@ def canvas_units(ratio_text: str) -> tuple[int, int]:
     if ratio >= 1:
         return max(4, round(4 * ratio)), 4
     return 4, max(4, round(4 / ratio))
-
-    @property
-    def moves_view(self) -> bool:
-        return self.rotate != 0 or any(t != 0 for t in self.translate)
