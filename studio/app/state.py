@@ -90,10 +90,11 @@ class ExplorePage(Evented):
     rotate: float = 0.0
     edits: tuple = ()            # moves along latent directions (recipe Edits), applied to every seed
     tile: bool = False           # seamless tiles (StyleGAN2)
+    canvas: tuple | None = None  # a native wide or tall canvas: (width, height) quarters (StyleGAN2)
 
     #: Fields whose change re-renders the same seeds (the rest change which seeds are shown).
     RENDER_FIELDS = ("truncation_psi", "truncation_cutoff", "class_index", "noise_mode", "translate_x", "translate_y",
-                     "rotate", "edits", "tile")
+                     "rotate", "edits", "tile", "canvas")
     VIEW_FIELDS = ("translate_x", "translate_y", "rotate")
 
     def _check(self, name: str, value: Any) -> Any:
@@ -155,7 +156,8 @@ class ExplorePage(Evented):
     # -- how they render --------------------------------------------------------------------------
     def settings(self, noise_seed: int | None = None) -> RenderSettings:
         return RenderSettings(self.truncation_psi, self.truncation_cutoff, self.class_index, self.noise_mode,
-                              noise_seed, (self.translate_x, self.translate_y), self.rotate, self.edits, self.tile)
+                              noise_seed, (self.translate_x, self.translate_y), self.rotate, self.edits, self.tile,
+                              self.canvas)
 
     def recipe_for(self, seed: int, model: ModelRef) -> Recipe:
         """The recipe of the image of ``seed`` as the page renders it."""
@@ -163,7 +165,7 @@ class ExplorePage(Evented):
                       truncation_cutoff=self.truncation_cutoff, noise_mode=self.noise_mode,
                       noise_seed=seed if self.noise_mode == "random" else None,
                       translate=(self.translate_x, self.translate_y), rotate=self.rotate, edits=list(self.edits),
-                      tile=self.tile)
+                      tile=self.tile, canvas=list(self.canvas) if self.canvas else None)
 
     def reset_view(self) -> None:
         """Back to the network's own view (no translation, no rotation)."""
@@ -173,7 +175,8 @@ class ExplorePage(Evented):
         """Take a recipe's settings (a dropped PNG, a favourite) and show its seed's page."""
         self.update(truncation_psi=recipe.truncation_psi, truncation_cutoff=recipe.truncation_cutoff,
                     noise_mode=recipe.noise_mode, translate_x=recipe.translate[0], translate_y=recipe.translate[1],
-                    rotate=recipe.rotate, edits=tuple(recipe.edits), tile=recipe.tile)
+                    rotate=recipe.rotate, edits=tuple(recipe.edits), tile=recipe.tile,
+                    canvas=tuple(recipe.canvas) if recipe.canvas else None)
         if recipe.class_index is not None:
             self.class_index = recipe.class_index
         if recipe.seed is not None:

@@ -180,3 +180,15 @@ def test_seamless_tile_checkbox_renders_tiles_and_the_large_view_repeats_them(ma
     for widget in QApplication.topLevelWidgets():
         if isinstance(widget, ImageViewer):
             widget.close()
+
+
+def test_a_native_canvas_renders_the_page_wide(make_window, tiny_model, qtbot):
+    window = make_window(tiny_model)
+    explore = window.explore
+    explore.canvas_combo.setCurrentIndex(explore.canvas_combo.findData("16:9"))
+    assert explore.page_state.canvas == (7, 4)
+    qtbot.wait(400)
+    wait_for(qtbot, lambda: grid_done(window) and explore.grid.grid_model.items[0].image.width() == 112)
+    explore.grid.select_row(1)
+    explore.star_selection()
+    assert window.session.library.query()[0].recipe.canvas == [7, 4]

@@ -184,6 +184,15 @@ class ExplorePanel(QWidget):
         self.noise_combo.setToolTip("Per-pixel noise: the model's stored noise, fresh noise seeded by each "
                                     "image's seed, or none (smoother)")
         f.addRow("Noise", self.noise_combo)
+        self.canvas_combo = QComboBox()
+        for text, ratio in (("Square (as trained)", None), ("5:4 landscape", "5:4"), ("3:2 landscape", "3:2"),
+                            ("16:9 landscape", "16:9"), ("2:1 panorama", "2:1"), ("4:5 portrait", "4:5"),
+                            ("2:3 portrait", "2:3"), ("9:16 portrait", "9:16")):
+            self.canvas_combo.addItem(text, ratio)
+        self.canvas_combo.setToolTip("Render natively at another shape: the network's input is widened, nothing is "
+                                     "stretched or cropped (StyleGAN2 models)")
+        self.canvas_label = QLabel("Canvas")
+        f.addRow(self.canvas_label, self.canvas_combo)
         self.tile_check = QCheckBox("Seamless tile")
         self.tile_check.setToolTip("Every picture becomes one period of a texture that repeats without a seam "
                                    "(fabric, wallpaper, game textures); the large view shows it 3 x 3")
@@ -286,6 +295,7 @@ class ExplorePanel(QWidget):
         self.noise_combo.currentIndexChanged.connect(
             lambda _i: setattr(state, "noise_mode", self.noise_combo.currentData()))
         self.tile_check.toggled.connect(lambda on: setattr(state, "tile", bool(on)))
+        self.canvas_combo.currentIndexChanged.connect(lambda _i: setattr(state, "canvas", self._canvas_units()))
         self.translate_x.valueChanged.connect(lambda value: setattr(state, "translate_x", value))
         self.translate_y.valueChanged.connect(lambda value: setattr(state, "translate_y", value))
         self.rotate_spin.valueChanged.connect(lambda value: setattr(state, "rotate", value))
@@ -507,6 +517,12 @@ class ExplorePanel(QWidget):
             label.setText("0.0")
         self.page_state.edits = ()
 
+    def _canvas_units(self):
+        from studio.gan.render_settings import canvas_units
+
+        ratio = self.canvas_combo.currentData()
+        return None if ratio is None else canvas_units(ratio)
+
     def project_picture(self) -> None:
         from studio.ui.project_dialog import ProjectDialog
 
@@ -551,9 +567,13 @@ class ExplorePanel(QWidget):
         self.class_label.setVisible(conditional)
         self.view_box.setVisible(bool(info.get("has_view")))
         self.tile_check.setVisible(bool(info.get("can_tile")))
+        self.canvas_combo.setVisible(bool(info.get("can_tile")))
+        self.canvas_label.setVisible(bool(info.get("can_tile")))
         if not info.get("can_tile"):
             with self._bound():
                 self.page_state.tile = False
+                self.page_state.canvas = None
+                self.canvas_combo.setCurrentIndex(0)
         self.directions = []
         with self._bound():
             self.page_state.edits = ()
@@ -597,7 +617,7 @@ class ExplorePanel(QWidget):
             def __enter__(self):
                 self.widgets = [panel.rows_spin, panel.cols_spin, panel.cutoff_spin, panel.noise_combo,
                                 panel.class_combo, panel.translate_x, panel.translate_y, panel.rotate_spin,
-                                panel.tile_check]
+                                panel.tile_check, panel.canvas_combo]
                 self.old = [w.blockSignals(True) for w in self.widgets]
 
             def __exit__(self, *exc):
