@@ -57,8 +57,19 @@ def _export_post_settings(args: argparse.Namespace, seed: int | None) -> tuple[l
         upscaler = "onnx:" + str(Path(upscaler).expanduser().resolve())
     colour = dict(levels=levels, auto_levels=args.auto_levels, saturation=args.saturation, gamma=args.gamma)
     final = dict(long_side=args.long_side, upscaler=upscaler, sharpen=args.sharpen, bit_depth=args.bits)
-    shape = dict(aspect=aspect, orientation=orientation, mode=args.mode, pad_color=args.pad_color)
+    # native: the network renders the shape itself (see cmd_export); what its quarter steps leave over is cropped
+    mode = "crop" if args.mode == "native" else args.mode
+    shape = dict(aspect=aspect, orientation=orientation, mode=mode, pad_color=args.pad_color)
     passes, note = plan_passes(colour=colour, shape=shape, final=final, size=size)
+    args.native_canvas = None
+    if args.mode == "native":
+        target = aspect if aspect is not None else (max(size) / min(size) if size else None)
+        if target is None:
+            raise CliError("--mode native renders at another shape: give it with --aspect, --print or --size")
+        from studio.gan.render_settings import canvas_units
+
+        ratio = target if orientation == "landscape" else 1 / target
+        args.native_canvas = canvas_units(f"{ratio:.6f}")
     return passes, "; ".join(filter(None, [shape_note, note]))
 
 
@@ -158,6 +169,13 @@ def cmd_export(args: argparse.Namespace) -> int:
                     ns = argparse.Namespace(**{**vars(args), "trunc": 1.0 if args.trunc is None else args.trunc,
                                                "trunc_cutoff": None, "noise_mode": args.noise_mode})
                     recipe = renderer.recipe(render_settings(ns, renderer), seed=args.seed)
+                if args.native_canvas is not None:
+                    if not renderer.can_tile:
+                        raise CliError(f"--mode native renders StyleGAN2 networks at other shapes for now; "
+                                       f"{network.name} is a {network.kind} network: use crop or pad")
+                    from dataclasses import replace
+
+                    recipe = replace(recipe, canvas=list(args.native_canvas) if args.native_canvas != (4, 4) else None)
                 report = render_and_export(renderer, recipe, posts, export, out, progress=progress)
             else:
                 pixels = read_image(source)
@@ -211,8 +229,9 @@ def add_parsers(sub) -> None:
     p.add_argument("--orientation", choices=("landscape", "portrait"), default=None,
                    help="orientation of --aspect (default: what --aspect says, 4:5 is portrait; else the "
                         "shape of --print / --size; else landscape; 'painting' picks one)")
-    p.add_argument("--mode", choices=("stretch", "crop", "pad"), default="stretch",
-                   help="how the image reaches the new shape (default stretch)")
+    p.add_argument("--mode", choices=("stretch", "crop", "pad", "native"), default="stretch",
+                   help="how the image reaches the new shape (default stretch); native: a StyleGAN2 network renders "
+                        "the shape itself, its input widened, nothing stretched (a sliver may be cropped)")
     p.add_argument("--pad-color", default="#ffffff", metavar="#RRGGBB", help="colour for --mode pad (default white)")
     size = p.add_mutually_exclusive_group()
     size.add_argument("--size", metavar="WxH", help="final size in pixels, e.g. 4000x5000")

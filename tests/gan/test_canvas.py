@@ -50,3 +50,20 @@ def test_cli_canvas_is_recipe_and_other_networks_are_refused(tiny_model, sg3_mod
     assert main(["generate", "--network", str(sg3_model), "--seeds", "2", "--canvas", "16:9",
                  "--outdir", str(out)]) in (1, 2)
     assert "StyleGAN2" in capsys.readouterr().err
+
+
+def test_export_native_renders_the_print_shape_and_tiles_stay_seamless_when_wide(tiny_model, tmp_path):
+    from tests.gan.test_tiles import seam_ratio
+
+    gen = tmp_path / "g"
+    assert main(["generate", "--network", str(tiny_model), "--seeds", "5", "--tile", "--outdir", str(gen)]) == 0
+    out = tmp_path / "wide.png"
+    assert main(["export", str(gen / "seed0005.png"), "--network", str(tiny_model), "--aspect", "16:9",
+                 "--mode", "native", "--out", str(out)]) == 0
+    recipe = read_recipe(out)
+    assert recipe.canvas == [7, 4] and recipe.tile
+    image = np.asarray(Image.open(out))
+    assert abs(image.shape[1] / image.shape[0] - 16 / 9) < 0.02           # the print's shape, not stretched
+    renderer = Renderer(load_network(tiny_model), device="cpu")
+    wide = renderer.render_recipe(recipe)
+    assert wide.shape == (64, 112, 3) and seam_ratio(wide) < 1.5           # wide and still seamless

@@ -307,8 +307,8 @@ class SynthesisLayer(nn.Module):
         blur = (self.resample_filter.flip([0, 1]) * 4).to(y.dtype)[None, None].expand(c, 1, 4, 4)
         y = F.conv2d(y, blur, bias, padding=1, groups=c)
         if tile:
-            size = (x.shape[2] - 2 * margin) * 2
-            y = y[:, :, 2 * margin:2 * margin + size, 2 * margin:2 * margin + size].contiguous()
+            h, w = (x.shape[2] - 2 * margin) * 2, (x.shape[3] - 2 * margin) * 2
+            y = y[:, :, 2 * margin:2 * margin + h, 2 * margin:2 * margin + w].contiguous()
         return y
 
     def noise(self, n: int, mode: str, generator, like: torch.Tensor):
@@ -472,9 +472,9 @@ class SynthesisBlock(nn.Module):
     def upsample_image(self, img: torch.Tensor) -> torch.Tensor:
         """Bring the running image of the skip architecture to this block's resolution."""
         if ops.is_tiling():
-            size = img.shape[2] * 2
+            h, w = img.shape[2] * 2, img.shape[3] * 2
             up = ops.upsample2d(ops.circular(img, 2), self.resample_filter)
-            return up[:, :, 4:4 + size, 4:4 + size]
+            return up[:, :, 4:4 + h, 4:4 + w]
         return ops.upsample2d(img, self.resample_filter)
 
 
