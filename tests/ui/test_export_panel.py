@@ -113,3 +113,23 @@ def test_the_upscaler_choice_asks_for_the_model_and_falls_back_to_lanczos(qtbot,
     assert choice.value() == "lanczos" and choice.currentIndex() == 0
     choice.setCurrentIndex(1)
     assert choice.value() == f"onnx:{tmp_path / 'x4.onnx'}" and "x4.onnx" in choice.currentText()
+
+
+def test_native_mode_has_the_model_draw_the_print_shape(make_window, tiny_model, qtbot, tmp_path):
+    window = make_window(tiny_model)
+    explore = window.explore
+    explore.grid.select_row(3)
+    panel = window.export_panel
+    window.tabs.setCurrentWidget(panel)
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("explore"))
+    panel.use_selection()
+    panel.aspect_combo.setCurrentIndex(panel.aspect_combo.findData(1.27))
+    panel.mode_combo.setCurrentIndex(panel.mode_combo.findData("native"))
+    panel.folder_edit.setText(str(tmp_path / "prints"))
+    panel.export()
+    wait_for(qtbot, lambda: panel.export_btn.isEnabled() and "Wrote" in panel.summary.text())
+    (path,) = (tmp_path / "prints").glob("*.png")
+    recipe = read_recipe(path)
+    assert recipe.canvas == [5, 4]                              # 1.27:1 drawn by the model as 80 x 64
+    width, height = read_image(path).shape[1::-1]
+    assert abs(width / height - 1.27) < 0.02

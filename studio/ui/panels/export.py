@@ -150,6 +150,7 @@ class ExportPanel(QWidget):
         self.mode_combo.addItem("Stretch (undo a squeezed training set)", "stretch")
         self.mode_combo.addItem("Centre crop", "crop")
         self.mode_combo.addItem("Pad with a colour", "pad")
+        self.mode_combo.addItem("Native: the model draws the shape (StyleGAN2)", "native")
         self.pad_btn = QPushButton("Pad colour…")
         af.addRow("Ratio", self.aspect_combo)
         af.addRow("Custom", self.custom_ratio)
@@ -289,11 +290,26 @@ class ExportPanel(QWidget):
         colour = dict(levels=(self.levels_low.value(), self.levels_high.value()) if self.levels_check.isChecked()
                       else None, auto_levels=self.auto_levels.isChecked(), saturation=self.saturation.value(),
                       gamma=self.gamma.value())
+        mode = self.mode_combo.currentData()
         shape = dict(aspect=self._aspect(), orientation="portrait" if self.portrait.isChecked() else "landscape",
-                     mode=self.mode_combo.currentData(), pad_color=self.pad_color)
+                     mode="crop" if mode == "native" else mode, pad_color=self.pad_color)   # native: see _rendered
         final = dict(long_side=long_side, upscaler=upscaler, sharpen=0.0 if preview else self.sharpen.value(),
                      bit_depth=8 if preview else self.bits.currentData())
         return plan_passes(colour=colour, shape=shape, final=final, size=size)
+
+    def _rendered(self, recipe):
+        """The recipe as it is rendered: in native mode, at the print's shape (its canvas widened; what the
+        quarter steps leave over is cropped by the shape pass)."""
+        aspect = self._aspect()
+        if self.mode_combo.currentData() != "native" or not aspect:
+            return recipe
+        from dataclasses import replace
+
+        from studio.gan.render_settings import canvas_units
+
+        ratio = float(aspect) if self.landscape.isChecked() else 1 / float(aspect)
+        units = canvas_units(f"{ratio:.6f}")
+        return replace(recipe, canvas=None if units == (4, 4) else list(units))
 
     def export_settings(self):
         from studio.imaging.export import ExportSettings
@@ -399,7 +415,8 @@ class ExportPanel(QWidget):
         except ValueError as exc:
             self.summary.setText(str(exc))
             return
-        self.client.submit(PREVIEW_KEY, jobs.export_preview(self.recipes[0].to_json(), [p.to_dict() for p in passes],
+        self.client.submit(PREVIEW_KEY, jobs.export_preview(self._rendered(self.recipes[0]).to_json(),
+                                                             [p.to_dict() for p in passes],
                                                              size_text)).on(
             image=self._on_preview_image, failed=self.summary.setText)
 
@@ -430,7 +447,7 @@ class ExportPanel(QWidget):
             return
         self.export_btn.setEnabled(False)
         self.cancel_btn.setEnabled(True)
-        self.client.submit(EXPORT_KEY, jobs.export_batch([r.to_json() for r in self.recipes],
+        self.client.submit(EXPORT_KEY, jobs.export_batch([self._rendered(r).to_json() for r in self.recipes],
                                                          [p.to_dict() for p in passes], export.to_dict(), folder,
                                                          self.name_edit.text())).on(
             progress=lambda done, total: self.summary.setText(f"Exporting {done} of {total} …"),
