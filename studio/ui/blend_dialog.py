@@ -20,6 +20,7 @@ from studio.gan.mixing import PRESET_SCALES, layer_resolution
 from studio.ui import jobs
 from studio.ui.session import StudioSession
 from studio.ui.widgets.image_grid import ImageGrid
+from studio.ui.widgets.layout import path_row
 
 PREVIEW_KEY = "blend.preview"
 SAVE_KEY = "blend.save"
@@ -38,13 +39,8 @@ class BlendDialog(QDialog):
         form = QFormLayout()
         self.other = QLineEdit()
         self.other.setPlaceholderText("a network of the same architecture and size")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self.browse)
-        row = QHBoxLayout()
-        row.addWidget(self.other, 1)
-        row.addWidget(browse)
         name = session.model["name"] if session.model else "the open model"
-        form.addRow(f"Blend {name} with", row)
+        form.addRow(f"Blend {name} with", path_row(self.other, self.browse))
         self.sliders: dict[str, QSlider] = {}
         self.values: dict[str, QLabel] = {}
         for key, text in GROUPS:

@@ -22,6 +22,7 @@ from PySide6.QtWidgets import (
 from studio.gan.recipe import Recipe
 from studio.ui import jobs
 from studio.ui.session import StudioSession
+from studio.ui.widgets.layout import path_row
 
 PROJECT_KEY = "project.run"
 VIEW_SIDE = 256
@@ -42,12 +43,7 @@ class ProjectDialog(QDialog):
         form = QFormLayout()
         self.path = QLineEdit()
         self.path.setPlaceholderText("a picture: PNG, JPEG, TIFF, WebP…")
-        browse = QPushButton("Browse…")
-        browse.clicked.connect(self.browse)
-        row = QHBoxLayout()
-        row.addWidget(self.path, 1)
-        row.addWidget(browse)
-        form.addRow("Picture", row)
+        form.addRow("Picture", path_row(self.path, self.browse))
         self.fit = QComboBox()
         for key, text in (("crop", "Crop to the model's square"), ("pad", "Pad to the model's square"),
                           ("stretch", "Stretch to the model's square")):

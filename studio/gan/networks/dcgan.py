@@ -35,7 +35,7 @@ from torch import nn
 
 from studio.gan.latents import truncate
 from studio.gan.networks import ops
-from studio.gan.networks.stylegan2 import StoredConfig
+from studio.gan.networks.stylegan2 import MappedGenerator, StoredConfig
 
 KIND = "dcgan"
 INIT_STD = 0.02  # the tutorial's weights_init: N(0, 0.02) convs, N(1, 0.02) batch-norm scales
@@ -111,7 +111,7 @@ class DcganSynthesis(nn.Module):
         return self.main(x)
 
 
-class DcganGenerator(nn.Module):
+class DcganGenerator(MappedGenerator):
     """The DCGAN generator with the studio's generator interface (see the module docstring)."""
 
     def __init__(self, config):
@@ -130,14 +130,6 @@ class DcganGenerator(nn.Module):
         self.mapping = DcganMapping(config.z_dim)
         self.synthesis = DcganSynthesis(config.z_dim, config.img_resolution, config.img_channels, channels)
         _init_weights(self)
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.mapping.w_avg
-
-    def forward(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, noise_mode="const", **kwargs):
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, **kwargs)
 
 
 @dataclass

@@ -622,7 +622,20 @@ class GeneratorConfig(StoredConfig):
 
 
 
-class Generator(nn.Module):
+class MappedGenerator(nn.Module):
+    """What every generator shares: ``mapping`` (z, c -> ws) then ``synthesis`` (ws -> image), and
+    the tracked average w that truncation pulls toward."""
+
+    @property
+    def w_avg(self) -> torch.Tensor:
+        return self.mapping.w_avg
+
+    def forward(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, noise_mode="const", **kwargs):
+        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
+        return self.synthesis(ws, noise_mode=noise_mode, **kwargs)
+
+
+class Generator(MappedGenerator):
     """z, c -> image. ``mapping`` and ``synthesis`` can be called separately to work in W."""
 
     synthesis_class = SynthesisNetwork
@@ -643,14 +656,6 @@ class Generator(nn.Module):
             num_layers=config.mapping_layers, embed_features=config.embed_features,
             layer_features=config.layer_features, lr_multiplier=config.mapping_lr_multiplier,
         )
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.mapping.w_avg
-
-    def forward(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, noise_mode="const", **kwargs):
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------

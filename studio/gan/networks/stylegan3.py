@@ -44,6 +44,7 @@ from studio.gan.networks.stylegan2 import (
     MAX_CLASSES,
     MAX_RESOLUTION,
     FullyConnectedLayer,
+    MappedGenerator,
     MappingNetwork,
     _whole,
 )
@@ -611,7 +612,7 @@ class SynthesisNetwork(nn.Module):
         return x.to(torch.float32)
 
 
-class Stylegan3Generator(nn.Module):
+class Stylegan3Generator(MappedGenerator):
     """z, c -> image. ``mapping`` and ``synthesis`` can be called separately to work in W."""
 
     def __init__(self, config: Stylegan3Config):
@@ -625,14 +626,6 @@ class Stylegan3Generator(nn.Module):
             config.z_dim, config.c_dim, config.w_dim, self.num_ws, num_layers=config.mapping_layers,
             lr_multiplier=config.mapping_lr_multiplier, w_avg_beta=config.w_avg_beta,
         )
-
-    @property
-    def w_avg(self) -> torch.Tensor:
-        return self.mapping.w_avg
-
-    def forward(self, z, c=None, truncation_psi=1.0, truncation_cutoff=None, noise_mode="const", **kwargs):
-        ws = self.mapping(z, c, truncation_psi=truncation_psi, truncation_cutoff=truncation_cutoff)
-        return self.synthesis(ws, noise_mode=noise_mode, **kwargs)
 
 
 # --------------------------------------------------------------------------------------------

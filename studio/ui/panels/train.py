@@ -40,7 +40,7 @@ from studio.app import runs
 from studio.training.default_model import TRAINING_DEFAULTS
 from studio.ui.session import StudioSession
 from studio.ui.widgets.class_combo import fill_class_combo
-from studio.ui.widgets.layout import sidebar
+from studio.ui.widgets.layout import path_row, sidebar
 
 KILL_AFTER_MS = 60_000
 
@@ -158,12 +158,7 @@ class TrainPanel(QWidget):
         df = QFormLayout(data)
         self.data_edit = QLineEdit()
         self.data_edit.setPlaceholderText("a prepared dataset folder (studio prepare / procedural)")
-        browse = QPushButton("…")
-        browse.clicked.connect(self._choose_data)
-        row = QHBoxLayout()
-        row.addWidget(self.data_edit, 1)
-        row.addWidget(browse)
-        df.addRow("Folder", row)
+        df.addRow("Folder", path_row(self.data_edit, self._choose_data, "…"))
         self.prepare_btn = QPushButton("Prepare a folder of pictures…")
         self.prepare_btn.clicked.connect(self.prepare_dataset)
         df.addRow(self.prepare_btn)

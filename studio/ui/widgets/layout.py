@@ -3,7 +3,17 @@
 from __future__ import annotations
 
 from PySide6.QtCore import QEvent, QObject, Qt
-from PySide6.QtWidgets import QAbstractSlider, QAbstractSpinBox, QComboBox, QScrollArea, QStyle, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSlider,
+    QAbstractSpinBox,
+    QComboBox,
+    QHBoxLayout,
+    QLineEdit,
+    QPushButton,
+    QScrollArea,
+    QStyle,
+    QWidget,
+)
 
 #: Controls that change their value under the mouse wheel.
 WHEEL_CONTROLS = (QComboBox, QAbstractSpinBox, QAbstractSlider)
@@ -18,6 +28,16 @@ class _WheelOnlyWhenFocused(QObject):
             event.ignore()           # the scroll area behind scrolls instead
             return True
         return False
+
+
+def path_row(edit: QLineEdit, on_browse, button_text: str = "Browse…") -> QHBoxLayout:
+    """A path field with its button beside it (the button calls ``on_browse``)."""
+    browse = QPushButton(button_text)
+    browse.clicked.connect(lambda: on_browse())
+    row = QHBoxLayout()
+    row.addWidget(edit, 1)
+    row.addWidget(browse)
+    return row
 
 
 def sidebar(content: QWidget, min_width: int = 300) -> QScrollArea:
