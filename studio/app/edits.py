@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Any, Sequence
+from typing import Sequence
 
 import numpy as np
 
@@ -211,13 +211,6 @@ def save_edits(fingerprint: str, name: str, edits: Sequence[Edit]) -> Path:
     atomic_write_text(path, json.dumps({"model": fingerprint, "edits": {k: [e.to_dict() for e in v]
                                                                          for k, v in stacks.items()}}) + "\n")
     return path
-
-
-def describe(direction: Direction, renderer) -> dict[str, Any]:
-    from studio.gan.mixing import describe_layers
-
-    return {"name": direction.name, "method": direction.method, "sigma": direction.sigma,
-            "layers": "all" if direction.layers is None else describe_layers(direction.layers)}
 
 
 __all__ = ["find_directions", "direction_by_name", "edits_from_specs", "preview_sheet", "parse_layers",

@@ -38,7 +38,6 @@ from studio.gan.recipe import MAX_EDIT_AMOUNT, Edit, _array_from_dict, _array_to
 
 FORMAT_KEY = "studio_directions"
 FORMAT_VERSION = 1
-METHODS = ("sefa", "ganspace", "taste", "clip")
 SPREAD_SAMPLES = 2000          # latents that measure each direction's sigma
 MAX_DIRECTIONS = 512
 
@@ -324,4 +323,4 @@ def parse_edit(text: str) -> tuple[str, float, str | None]:
 
 
 __all__ = ["Direction", "DirectionSet", "DirectionError", "sefa", "ganspace", "taste", "style_affines",
-           "apply_edits", "parse_edit", "w_spread", "METHODS", "MAX_EDIT_AMOUNT"]
+           "apply_edits", "parse_edit", "w_spread", "MAX_EDIT_AMOUNT"]
