@@ -71,7 +71,7 @@ def _edits(args: argparse.Namespace, renderer):
 
 def cmd_blend(args: argparse.Namespace) -> int:
     from studio.app import blending
-    from studio.gan.blend import parse_weights
+    from studio.gan.blend import layer_weights, parse_weights
     from studio.gan.formats import load_network
     from studio.gan.render_settings import RenderSettings
     from studio.imaging.sheets import image_grid
@@ -93,7 +93,7 @@ def cmd_blend(args: argparse.Namespace) -> int:
     with atomic_path(preview) as tmp:
         grid.save(tmp, format="PNG")
     print(f"blended {a.name} and {b.name} (layer weights of {b.name}: "
-          f"{', '.join(f'{w:g}' for w in blending.provenance(a, b, points)['blend']['layer_weights'])}) -> {out} "
+          f"{', '.join(f'{w:g}' for w in layer_weights(points, G.num_ws))}) -> {out} "
           f"(fingerprint {fingerprint[:12]}); preview {preview.name}: rows {a.name}, the blend, {b.name}")
     return 0
 

@@ -12,6 +12,20 @@ from tests.ui.conftest import grid_done, wait_for
 from tests.ui.test_explore import pixels
 
 
+def open_viewers() -> list:
+    """The large views on screen."""
+    from PySide6.QtWidgets import QApplication
+
+    from studio.ui.widgets.viewer import ImageViewer
+
+    return [w for w in QApplication.topLevelWidgets() if isinstance(w, ImageViewer) and w.isVisible()]
+
+
+def close_viewers() -> None:
+    for viewer in open_viewers():
+        viewer.close()
+
+
 def test_a_slider_edits_the_grid_and_the_starred_recipe(make_window, tiny_model, qtbot):
     window = make_window(tiny_model)
     explore = window.explore
@@ -61,14 +75,8 @@ def test_project_a_picture_from_explore_and_open_the_result(make_window, tiny_mo
     assert window.session.library.query()[0].source == "project"
     dialog.open_btn.click()                                       # opens in the large view like any w recipe
     assert not dialog.isVisible()
-    from PySide6.QtWidgets import QApplication
-
-    from studio.ui.widgets.viewer import ImageViewer
-
-    wait_for(qtbot, lambda: any(isinstance(w, ImageViewer) and w.isVisible() for w in QApplication.topLevelWidgets()))
-    for w in QApplication.topLevelWidgets():
-        if isinstance(w, ImageViewer):
-            w.close()
+    wait_for(qtbot, lambda: bool(open_viewers()))
+    close_viewers()
 
 
 def test_your_taste_from_the_stars_becomes_a_slider(make_window, tiny_model, qtbot):
@@ -120,10 +128,6 @@ def test_edits_are_saved_per_model_and_come_back(make_window, tiny_model, qtbot)
 
 def test_an_explicit_latent_image_is_edited_by_the_sliders(make_window, tiny_model, qtbot):
     """A projected or evolved image (an explicit w) opens large, follows the sliders, and stars with its edits."""
-    from PySide6.QtWidgets import QApplication
-
-    from studio.ui.widgets.viewer import ImageViewer
-
     window = make_window(tiny_model)
     explore = window.explore
     wait_for(qtbot, lambda: bool(explore.directions) and explore.edit_sliders[0].isEnabled())
@@ -138,9 +142,7 @@ def test_an_explicit_latent_image_is_edited_by_the_sliders(make_window, tiny_mod
     explore._star_shown()
     starred = window.session.library.query()[0].recipe
     assert starred.w is not None and [(e.name, e.amount) for e in starred.edits] == [("sefa0", 2.0)]
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, ImageViewer):
-            widget.close()
+    close_viewers()
 
 
 def test_directions_on_any_range_of_layers(make_window, tiny_model, qtbot):
@@ -157,10 +159,6 @@ def test_directions_on_any_range_of_layers(make_window, tiny_model, qtbot):
 
 
 def test_seamless_tile_checkbox_renders_tiles_and_the_large_view_repeats_them(make_window, tiny_model, qtbot):
-    from PySide6.QtWidgets import QApplication
-
-    from studio.ui.widgets.viewer import ImageViewer
-
     window = make_window(tiny_model)
     explore = window.explore
     assert explore.tile_check.isVisibleTo(window)
@@ -177,9 +175,7 @@ def test_seamless_tile_checkbox_renders_tiles_and_the_large_view_repeats_them(ma
     viewer = explore._viewer
     image, title = viewer._fetch(6)
     assert image.width() == 3 * 64 and "3 × 3" in title
-    for widget in QApplication.topLevelWidgets():
-        if isinstance(widget, ImageViewer):
-            widget.close()
+    close_viewers()
 
 
 def test_a_native_canvas_renders_the_page_wide(make_window, tiny_model, qtbot):
