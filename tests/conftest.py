@@ -58,8 +58,15 @@ def tiny_model(golden, tmp_path_factory):
     return write_tiny_model(tmp_path_factory.mktemp("models") / "tiny.pt", golden("rosinality_sg2_64"))
 
 
+@pytest.fixture(scope="session")
+def tiny_swagan_model(golden, tmp_path_factory):
+    """A 64 px SWAGAN (rosinality layout), as a .pt file."""
+    return write_tiny_model(tmp_path_factory.mktemp("models") / "tiny-swagan.pt", golden("rosinality_swagan_64"))
+
+
 def write_tiny_model(path: Path, case: GoldenCase | None = None) -> Path:
-    """The golden 64 px StyleGAN2 (rosinality layout) saved as a ``.pt`` at ``path`` (for scripts too)."""
+    """A golden 64 px rosinality network (StyleGAN2 unless ``case`` says) saved as a ``.pt`` at ``path``
+    (for scripts too)."""
     import torch
 
     case = case or GoldenCase("rosinality_sg2_64")

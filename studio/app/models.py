@@ -174,7 +174,7 @@ def model_info(renderer: Any) -> dict[str, Any]:
     return {
         "name": net.name, "path": str(net.path), "format": net.format, "fingerprint": net.fingerprint,
         "kind": net.kind, "variant": getattr(G.config, "variant", net.kind), "has_view": renderer.has_view,
-        "can_tile": renderer.can_tile,
+        "can_tile": renderer.can_tile, "can_widen": renderer.can_widen, "blend_resolutions": renderer.blend_resolutions,
         "resolution": G.img_resolution, "channels": G.img_channels, "num_ws": G.num_ws,
         "z_dim": G.z_dim, "w_dim": G.w_dim, "c_dim": G.c_dim, "has_discriminator": net.D is not None,
         "params": sum(p.numel() for p in G.parameters()), "device": str(renderer.device),

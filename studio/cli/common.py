@@ -108,10 +108,7 @@ def render_settings(args: argparse.Namespace, renderer) -> RenderSettings:
     if (rotate or any(translate)) and not renderer.has_view:
         raise CliError("--translate and --rotate move a StyleGAN3 network's view; "
                        f"{renderer.network.name} is a {renderer.network.kind} network")
-    if getattr(args, "tile", False) and not renderer.can_tile:
-        raise CliError(f"--tile renders seamless textures with StyleGAN2 networks for now; {renderer.network.name} is "
-                       f"a {renderer.network.kind} network")
-    return RenderSettings(
+    settings = RenderSettings(
         truncation_psi=args.trunc,
         truncation_cutoff=args.trunc_cutoff,
         class_index=k,
@@ -119,11 +116,16 @@ def render_settings(args: argparse.Namespace, renderer) -> RenderSettings:
         translate=translate,
         rotate=rotate,
         tile=bool(getattr(args, "tile", False)),
-        canvas=_canvas(getattr(args, "canvas", None), renderer),
+        canvas=_canvas(getattr(args, "canvas", None)),
     )
+    try:
+        renderer.check_canvas(settings)
+    except ValueError as exc:
+        raise CliError(str(exc)) from None
+    return settings
 
 
-def _canvas(text: str | None, renderer):
+def _canvas(text: str | None):
     if text is None:
         return None
     from studio.gan.render_settings import canvas_units
@@ -132,9 +134,6 @@ def _canvas(text: str | None, renderer):
         units = canvas_units(text)
     except ValueError as exc:
         raise CliError(str(exc)) from None
-    if not renderer.can_tile:
-        raise CliError(f"--canvas widens StyleGAN2 networks for now; {renderer.network.name} is a "
-                       f"{renderer.network.kind} network")
     return None if units == (4, 4) else units
 
 
@@ -180,10 +179,10 @@ def add_render_options(p: argparse.ArgumentParser, with_network: bool = True) ->
                    help="StyleGAN3: turn the view by DEG degrees")
     p.add_argument("--canvas", default=None, metavar="RATIO",
                    help="render natively at another aspect ratio, e.g. 16:9, 4:5 or 1.27: the network's input is "
-                        "widened, nothing is stretched or cropped (StyleGAN2 networks)")
+                        "widened, nothing is stretched or cropped (StyleGAN2, SWAGAN and StyleGAN3 networks)")
     p.add_argument("--tile", action="store_true",
                    help="render seamless tiles: every picture is one period of a texture that repeats without a seam "
-                        "(StyleGAN2 networks)")
+                        "(StyleGAN2 and SWAGAN networks)")
     p.add_argument("--batch", type=int, default=None, metavar="N", help="images per batch (default: 4 on CPU, 8 on GPU)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
 

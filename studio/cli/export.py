@@ -170,9 +170,9 @@ def cmd_export(args: argparse.Namespace) -> int:
                                                "trunc_cutoff": None, "noise_mode": args.noise_mode})
                     recipe = renderer.recipe(render_settings(ns, renderer), seed=args.seed)
                 if args.native_canvas is not None:
-                    if not renderer.can_tile:
-                        raise CliError(f"--mode native renders StyleGAN2 networks at other shapes for now; "
-                                       f"{network.name} is a {network.kind} network: use crop or pad")
+                    if not renderer.can_widen:
+                        raise CliError(f"--mode native renders StyleGAN2, SWAGAN and StyleGAN3 networks at other "
+                                       f"shapes; {network.name} is a {network.kind} network: use crop or pad")
                     from dataclasses import replace
 
                     recipe = replace(recipe, canvas=list(args.native_canvas) if args.native_canvas != (4, 4) else None)

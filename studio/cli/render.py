@@ -1,4 +1,4 @@
-"""Rendering commands: generate, mix, interpolate, info, convert."""
+"""Rendering commands: generate, panorama, blend, project, directions, mix, interpolate, info, convert."""
 
 from __future__ import annotations
 
@@ -96,6 +96,38 @@ def cmd_blend(args: argparse.Namespace) -> int:
           f"{', '.join(f'{w:g}' for w in layer_weights(points, G.num_ws))}) -> {out} "
           f"(fingerprint {fingerprint[:12]}); preview {preview.name}: rows {a.name}, the blend, {b.name}")
     return 0
+
+
+def cmd_panorama(args: argparse.Namespace) -> int:
+    from studio.app import panorama
+    from studio.gan.latents import parse_seeds
+    from studio.gan.recipe import Latent
+
+    seeds = parse_seeds(args.seeds)
+    renderer = open_renderer(args)
+    labels = panorama.region_map(args.layout, len(seeds))
+    if args.canvas is None:
+        canvas = panorama.suggested_canvas(labels)
+        args.canvas = f"{canvas[0]}:{canvas[1]}" if canvas else None
+    settings = render_settings(args, renderer)
+    blend = args.blend if args.blend is not None else _middle(renderer.blend_resolutions)
+    recipe = panorama.panorama_recipe(renderer, settings, [Latent(seed=s) for s in seeds], labels, blend=blend,
+                                      feather=args.feather)
+    out = Path(args.out).expanduser()
+    output_dir(str(out.parent))
+    with progress_bar(1, "panorama") as bar:
+        image = renderer.render_recipe(recipe)
+        bar.update(1)
+    save_png(out, image, recipe)
+    print(f"wrote {out} ({image.shape[1]}x{image.shape[0]}): seeds {', '.join(map(str, seeds))} on "
+          f"{len(labels)}x{len(labels[0])} cells, meeting at {blend} px")
+    return 0
+
+
+def _middle(resolutions: list[int]) -> int:
+    """The default meeting block: a quarter of the way up (16 px on a 256 px network): each region
+    keeps its own layout, the seams share the shapes and colours."""
+    return resolutions[min(len(resolutions) - 1, max(1, len(resolutions) // 3))] if resolutions else 16
 
 
 def cmd_project(args: argparse.Namespace) -> int:
@@ -339,6 +371,24 @@ def add_parsers(sub) -> None:
     p.add_argument("--weights", required=True, metavar="LAYER:W,...", help="the second network's weight at w layers")
     p.add_argument("--out", required=True, help="the blend: OUT.safetensors (and OUT.png, a preview)")
     p.set_defaults(func=cmd_blend)
+
+    p = sub.add_parser("panorama", help="many seeds on one canvas, blended in feature space", description=(
+        "Render one picture shared by several seeds: the canvas is split into regions (side by side, stacked, a "
+        "grid, or a mask image painted with one flat colour per region, numbered in reading order) and each "
+        "region takes its seed's look. The regions render apart up to the --blend block and meet there, so the "
+        "seams are drawn by the network, not cross-faded. The PNG carries its recipe."))
+    add_render_options(p)
+    p.add_argument("--seeds", required=True, help="two or more seeds, one per region: e.g. 3,17,42")
+    p.add_argument("--layout", default="columns", metavar="NAME|MASK",
+                   help="columns (default), rows, grid, gridRxC (e.g. grid2x3) or a mask image")
+    p.add_argument("--blend", type=int, default=None, metavar="PX",
+                   help="the block (4, 8, 16 ... px) where the regions meet: low = one shared composition, "
+                        "high = each region keeps its own (default: a quarter of the way up)")
+    p.add_argument("--feather", type=float, default=0.1, metavar="F",
+                   help="how far the regions' styles cross-fade, as a fraction of the canvas' short side (0-0.5, "
+                        "default 0.1)")
+    p.add_argument("--out", default="panorama.png", help="the picture (default: panorama.png)")
+    p.set_defaults(func=cmd_panorama)
 
     p = sub.add_parser("project", help="find the latent of a picture (projection)", description=(
         "Find the latent whose image is closest to a picture: the best of --start-seeds random latents, then "

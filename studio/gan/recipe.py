@@ -348,6 +348,78 @@ class Edit:
                    amount=obj.get("amount", 0.0), layers=obj.get("layers"))
 
 
+MAX_REGIONS = 9               # the recipe's own latent and up to 8 more, painted with the digits 0-8
+MAX_LABEL_CELLS = 64          # a region map is at most 64 x 64 cells, stretched over the canvas
+MAX_FEATHER = 0.5
+
+
+@dataclass(eq=False)
+class Regions:
+    """Many latents on one canvas (a panorama, a triptych).
+
+    ``labels`` paints the canvas with rows of digits, stretched over it: 0 is the recipe's own latent,
+    n is ``latents[n - 1]``. The regions render apart up to the ``blend`` px block of the network, then
+    meet there in feature space; ``feather`` is how far their styles cross-fade, as a fraction of the
+    canvas' short side.
+    """
+
+    labels: list[str]
+    latents: list[Latent]
+    blend: int = 16
+    feather: float = 0.1
+
+    def __post_init__(self) -> None:
+        rows = self.labels
+        if (not isinstance(rows, (list, tuple)) or not 1 <= len(rows) <= MAX_LABEL_CELLS
+                or not all(isinstance(r, str) and 1 <= len(r) <= MAX_LABEL_CELLS for r in rows)
+                or len({len(r) for r in rows}) != 1):
+            raise ValueError(f"recipe field 'regions.labels' must be 1 to {MAX_LABEL_CELLS} rows of digits of "
+                             "one length (at most 64)")
+        if not isinstance(self.latents, (list, tuple)) or not all(isinstance(v, Latent) for v in self.latents) \
+                or not 1 <= len(self.latents) < MAX_REGIONS or any(v.is_empty for v in self.latents):
+            raise ValueError(f"recipe field 'regions.latents' must hold 1 to {MAX_REGIONS - 1} latents (seed, z or w)")
+        used = set("".join(rows))
+        allowed = {str(i) for i in range(len(self.latents) + 1)}
+        if not used <= allowed:
+            raise ValueError(f"recipe field 'regions.labels' may use the digits 0-{len(self.latents)}, "
+                             f"got {''.join(sorted(used - allowed))}")
+        self.labels, self.latents = list(rows), list(self.latents)
+        if not _is_int(self.blend) or not 4 <= self.blend <= 4096 or self.blend & (self.blend - 1):
+            raise ValueError(f"recipe field 'regions.blend' must be a block resolution (4, 8, 16 ... px), "
+                             f"got {self.blend!r}")
+        self.blend = int(self.blend)
+        self.feather = _check_finite("regions.feather", self.feather, MAX_FEATHER)
+        if self.feather < 0:
+            raise ValueError(f"recipe field 'regions.feather' must be from 0 to {MAX_FEATHER}, got {self.feather!r}")
+
+    @property
+    def count(self) -> int:
+        """How many latents share the canvas (the recipe's own included)."""
+        return len(self.latents) + 1
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, Regions):
+            return NotImplemented
+        return (self.labels, self.latents, self.blend, self.feather) == \
+            (other.labels, other.latents, other.blend, other.feather)
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"labels": list(self.labels), "latents": [v.to_dict() for v in self.latents], "blend": self.blend,
+                "feather": self.feather}
+
+    @classmethod
+    def from_dict(cls, value: Any) -> Regions:
+        obj = _expect_object("regions", value)
+        latents = obj.get("latents")
+        if not isinstance(latents, list) or len(latents) >= MAX_REGIONS:
+            raise ValueError(f"recipe field 'regions.latents' must be a list of at most {MAX_REGIONS - 1} latents")
+        return cls(labels=obj.get("labels"),
+                   latents=[Latent.from_dict(_expect_object("regions.latents", v), "regions.latents.") for v in latents],
+                   blend=obj.get("blend", 16), feather=obj.get("feather", 0.1))
+
+
 # ---------------------------------------------------------------------------------------------
 # The recipe
 # ---------------------------------------------------------------------------------------------
@@ -377,6 +449,7 @@ class Recipe:
     edits: list[Edit] = field(default_factory=list)   # moves along latent directions, after the mix
     tile: bool = False                                # one period of a seamless texture
     canvas: list[int] | None = None                   # native canvas [width, height] in quarters of the side
+    regions: Regions | None = None                    # more latents sharing the canvas with this one
     postprocess: dict[str, Any] = field(default_factory=dict)
     export: dict[str, Any] = field(default_factory=dict)
     created: str = field(default_factory=_now)
@@ -410,6 +483,11 @@ class Recipe:
                 raise ValueError(f"recipe field 'canvas' must be [width, height] quarters from 4 to 20 with one side 4, "
                                  f"got {self.canvas!r}")
             self.canvas = [int(v) for v in self.canvas]
+        if self.regions is not None:
+            if not isinstance(self.regions, Regions):
+                raise ValueError("recipe field 'regions' must be Regions or None")
+            if latent.is_empty:
+                raise ValueError("a recipe with regions needs its own latent (seed, z or w) for region 0")
         if self.mix is not None and not isinstance(self.mix, StyleMix):
             raise ValueError("recipe field 'mix' must be a StyleMix or None")
         for name in ("postprocess", "export"):
@@ -461,6 +539,7 @@ class Recipe:
             "edits": [e.to_dict() for e in self.edits],
             "tile": self.tile,
             "canvas": self.canvas,
+            "regions": None if self.regions is None else self.regions.to_dict(),
             "postprocess": self.postprocess,
             "export": self.export,
             "created": self.created,
@@ -502,6 +581,7 @@ class Recipe:
             edits=_edits_from(obj.get("edits", [])),
             tile=obj.get("tile", False),
             canvas=obj.get("canvas"),
+            regions=None if obj.get("regions") is None else Regions.from_dict(obj["regions"]),
             postprocess=obj.get("postprocess", {}),
             export=obj.get("export", {}),
             created=obj.get("created", _now()),

@@ -17,7 +17,7 @@ import torch
 from studio.core.device import pick_device
 from studio.gan import latents
 from studio.gan.formats import LoadedNetwork
-from studio.gan.recipe import Edit, Latent, ModelRef, Recipe, StyleMix
+from studio.gan.recipe import Edit, Latent, ModelRef, Recipe, Regions, StyleMix
 from studio.gan.render_settings import RenderSettings
 
 ProgressFn = Callable[[int, int], None]   # (done, total)
@@ -116,21 +116,66 @@ class Renderer:
             generators = [torch.Generator(device="cpu").manual_seed(int(s)) for s in noise_seeds]
         from studio.gan.networks import ops
 
-        if settings.tile and not self.can_tile:
-            raise ValueError(f"seamless tiles come from StyleGAN2 networks for now; {self.network.name} is a "
-                             f"{self.network.kind} network")
-        if settings.canvas is not None and tuple(settings.canvas) != (4, 4) and not self.can_tile:
-            raise ValueError(f"native canvases come from StyleGAN2 networks for now; {self.network.name} is a "
-                             f"{self.network.kind} network")
+        self.check_canvas(settings)
         with torch.inference_mode(), ops.tiling(settings.tile), ops.canvas(settings.canvas):
             img = self.G.synthesis(ws, noise_mode=settings.noise_mode, noise_generator=generators,
                                    **self.view_kwargs(settings))
         return to_uint8(img)
 
+    def check_canvas(self, settings: RenderSettings, regions: Regions | None = None) -> None:
+        """Refuse, in one sentence, a tile, canvas or region map this network cannot draw."""
+        kind = getattr(self.G.config, "kind", "")
+        if settings.tile and not self.can_tile:
+            why = (" (its Fourier input's frequencies are not whole cycles per tile)" if kind == "stylegan3" else "")
+            raise ValueError(f"seamless tiles come from StyleGAN2 and SWAGAN networks; {self.network.name} is a "
+                             f"{self.network.kind} network{why}")
+        if settings.canvas is not None and tuple(settings.canvas) != (4, 4) and not self.can_widen:
+            raise ValueError(f"native canvases come from StyleGAN2, SWAGAN and StyleGAN3 networks; "
+                             f"{self.network.name} is a {self.network.kind} network")
+        if regions is not None and not self.can_tile:
+            raise ValueError(f"many latents on one canvas need a StyleGAN2 or SWAGAN network; {self.network.name} "
+                             f"is a {self.network.kind} network")
+
     @property
     def can_tile(self) -> bool:
-        """Whether the network renders seamless tiles (StyleGAN2's layers wrap around)."""
-        return getattr(self.G.config, "kind", "") == "stylegan2"
+        """Whether the network renders seamless tiles and region maps (StyleGAN2's and SWAGAN's layers
+        wrap around, and their styles can vary across the canvas)."""
+        return getattr(self.G.config, "kind", "") in ("stylegan2", "swagan")
+
+    @property
+    def can_widen(self) -> bool:
+        """Whether the network draws native wide and tall canvases (a widened constant or Fourier grid)."""
+        return getattr(self.G.config, "kind", "") in ("stylegan2", "swagan", "stylegan3")
+
+    @property
+    def blend_resolutions(self) -> list[int]:
+        """Where the regions of a shared canvas can meet: the blocks' resolutions, in output px."""
+        if not self.can_tile:
+            return []
+        scale = 2 if getattr(self.G.config, "kind", "") == "swagan" else 1     # SWAGAN's blocks run at half size
+        return [scale * r for r in self.G.synthesis.block_resolutions]
+
+    def canvas_size(self, settings: RenderSettings) -> tuple[int, int]:
+        """(width, height) in pixels of the images ``settings`` make."""
+        res = self.G.img_resolution
+        units = settings.canvas or (4, 4)
+        return res * units[0] // 4, res * units[1] // 4
+
+    def synthesize_regions(self, ws: torch.Tensor, regions: Regions, settings: RenderSettings,
+                           noise_seed: int | None = None) -> np.ndarray:
+        """One canvas shared by the K latents ``ws`` [K, num_ws, w_dim] as ``regions`` lays them out:
+        uint8 [H, W, C]."""
+        from studio.gan.networks import ops
+        from studio.gan.regions import MaskPyramid, soft_masks
+
+        self.check_canvas(settings, regions)
+        width, height = self.canvas_size(settings)
+        masks = MaskPyramid(soft_masks(regions.labels, ws.shape[0], height, width, regions.feather,
+                                       wrap=settings.tile).to(self.device))
+        with torch.inference_mode(), ops.tiling(settings.tile), ops.canvas(settings.canvas):
+            img = self.G.synthesis.forward_regions(ws.to(self.device), masks, regions.blend, settings.noise_mode,
+                                                   noise_seed)
+        return to_uint8(img)[0]
 
     @property
     def has_view(self) -> bool:
@@ -255,9 +300,17 @@ class Renderer:
             ws = apply_edits(ws, recipe.edits)
         return ws
 
+    def regions_ws(self, recipe: Recipe) -> torch.Tensor:
+        """[K, num_ws, w_dim]: the recipe's own ws and each region latent's, with the same truncation,
+        class, style mix and edits."""
+        others = [replace(recipe, seed=v.seed, z=v.z, w=v.w, regions=None) for v in recipe.regions.latents]
+        return torch.cat([self.recipe_ws(r) for r in [recipe] + others])
+
     def render_recipe(self, recipe: Recipe) -> np.ndarray:
         """Re-create the image a recipe describes: uint8 [H, W, C]."""
         settings = self.settings_of(recipe)
+        if recipe.regions is not None:
+            return self.synthesize_regions(self.regions_ws(recipe), recipe.regions, settings, recipe.noise_seed)
         ws = self.recipe_ws(recipe)
         noise = [recipe.noise_seed] if recipe.noise_mode == "random" and recipe.noise_seed is not None else None
         return self._synthesize_batch(ws, replace(settings), noise)[0]

@@ -47,9 +47,31 @@ def test_cli_canvas_is_recipe_and_other_networks_are_refused(tiny_model, sg3_mod
     assert recipe.canvas == [7, 4]
     renderer = Renderer(load_network(tiny_model), device="cpu")
     assert np.array_equal(renderer.render_recipe(recipe), image)
-    assert main(["generate", "--network", str(sg3_model), "--seeds", "2", "--canvas", "16:9",
-                 "--outdir", str(out)]) in (1, 2)
-    assert "StyleGAN2" in capsys.readouterr().err
+    dcgan = tmp_path / "dcgan.safetensors"
+    _write_dcgan(dcgan)
+    assert main(["generate", "--network", str(dcgan), "--seeds", "2", "--canvas", "16:9", "--outdir", str(out)]) in (1, 2)
+    assert "native canvases come from StyleGAN2, SWAGAN and StyleGAN3" in capsys.readouterr().err
+
+
+def _write_dcgan(path):
+    from studio.gan.formats.native import save_native
+    from tests.gan.test_dcgan import tiny_networks
+
+    save_native(path, *tiny_networks())
+
+
+def test_stylegan3_draws_a_wider_view_of_the_same_picture(sg3_model, tmp_path):
+    """StyleGAN3's input grid, sampled wider: the square picture sits in the middle of the wide one."""
+    renderer = Renderer(load_network(sg3_model), device="cpu")
+    square = renderer.render_recipe(renderer.recipe(RenderSettings(), seed=4)).astype(int)
+    wide = renderer.render_recipe(renderer.recipe(RenderSettings(canvas=(7, 4)), seed=4)).astype(int)
+    tall = renderer.render_recipe(renderer.recipe(RenderSettings(canvas=(4, 6)), seed=4)).astype(int)
+    assert wide.shape == (64, 112, 3) and tall.shape == (96, 64, 3)
+    assert np.abs(wide[:, 24:88] - square).mean() < 0.1 and np.abs(tall[16:80] - square).mean() < 0.1
+    assert np.abs(wide[:, :64] - square).mean() > 1                      # and it is more than the square
+    out = tmp_path / "w"
+    assert main(["generate", "--network", str(sg3_model), "--seeds", "4", "--canvas", "7:4", "--outdir", str(out)]) == 0
+    assert np.array_equal(renderer.render_recipe(read_recipe(out / "seed0004.png")), wide)
 
 
 def test_export_native_renders_the_print_shape_and_tiles_stay_seamless_when_wide(tiny_model, tmp_path):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import numpy as np
+import pytest
 import torch
 from PIL import Image
 
@@ -55,3 +56,28 @@ def test_cli_tiles_are_recipes_and_other_networks_are_refused(tiny_model, sg3_mo
     assert np.array_equal(renderer.render_recipe(recipe), np.asarray(Image.open(out / "seed0004.png")))
     assert main(["generate", "--network", str(sg3_model), "--seeds", "4", "--tile", "--outdir", str(out)]) in (1, 2)
     assert "StyleGAN2" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["tiny_model", "tiny_swagan_model"])
+def test_a_tile_is_one_period_exactly(model, request):
+    """Twice as wide with the constant repeated, a tiled render is the tile twice: its right column
+    runs on into its left one (StyleGAN2 and SWAGAN, whose wavelet steps stay inside 2x2 blocks)."""
+    renderer = Renderer(load_network(request.getfixturevalue(model)), device="cpu")
+    ws = renderer.ws_from_seeds([6], RenderSettings())
+    with torch.inference_mode(), ops.tiling():
+        tile = renderer.G.synthesis(ws, noise_mode="const")
+        with ops.canvas((8, 4), "repeat"):
+            double = renderer.G.synthesis(ws, noise_mode="const")
+    with torch.inference_mode(), ops.canvas((8, 4), "repeat"):
+        plain_double = renderer.G.synthesis(ws, noise_mode="const")
+    assert double.shape[-1] == 2 * tile.shape[-1]
+    half = tile.shape[-1]
+    # the widened constant is centred: the copies start half a tile in
+    assert (double - torch.cat([tile, tile], dim=-1).roll(-half // 2, dims=-1)).abs().max() < 1e-4
+    assert (plain_double[..., :half] - plain_double[..., half:]).abs().max() > 1e-2   # untiled, the copies differ
+
+
+def test_stylegan3_tiles_are_refused_with_the_reason(sg3_model):
+    renderer = Renderer(load_network(sg3_model), device="cpu")
+    with pytest.raises(ValueError, match="whole cycles"):
+        renderer.render_recipe(renderer.recipe(RenderSettings(tile=True), seed=1))

@@ -73,12 +73,16 @@ def widen(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
         return x
     if mode == "interpolate":
         return F.interpolate(x, size=(height, width), mode="bicubic", align_corners=False)
+    if mode == "repeat":                    # periodic: the map tiled, the original centred
+        rows = (torch.arange(height, device=x.device) - (height - h) // 2) % h
+        cols = (torch.arange(width, device=x.device) - (width - w) // 2) % w
+        return x[..., rows[:, None], cols[None, :]]
     out = x
     while out.shape[-2] < height or out.shape[-1] < width:      # grow in steps the padding modes allow
         dh = min(max(height - out.shape[-2], 0), out.shape[-2] - 1)
         dw = min(max(width - out.shape[-1], 0), out.shape[-1] - 1)
         pad = [dw // 2, dw - dw // 2, dh // 2, dh - dh // 2]
-        out = F.pad(out, pad, mode="reflect" if mode == "reflect" else "circular")
+        out = F.pad(out, pad, mode="reflect")
     top, left = (out.shape[-2] - height) // 2, (out.shape[-1] - width) // 2
     return out[..., top:top + height, left:left + width]
 
@@ -163,6 +167,14 @@ def upsample2d(x: torch.Tensor, f: torch.Tensor, up: int = 2, gain: float = 1.0)
     fw = f.shape[-1]
     p0, p1 = (fw + up - 1) // 2, (fw - up) // 2
     return upfirdn2d(x, f, up=up, padding=(p0, p1, p0, p1), gain=gain * up * up)
+
+
+def upsample2d_any(x: torch.Tensor, f: torch.Tensor) -> torch.Tensor:
+    """``upsample2d`` by 2, wrapping around the edges while :func:`is_tiling` (a periodic image stays one)."""
+    if not is_tiling():
+        return upsample2d(x, f)
+    h, w = x.shape[2] * 2, x.shape[3] * 2
+    return upsample2d(circular(x, 2), f)[:, :, 4:4 + h, 4:4 + w]
 
 
 def downsample2d(x: torch.Tensor, f: torch.Tensor, down: int = 2) -> torch.Tensor:

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, Callable
 
 import numpy as np
 import torch
@@ -19,6 +19,9 @@ from torch import nn
 
 from studio.gan.latents import truncate
 from studio.gan.networks import ops
+
+#: (height, width) -> [K, 1, height, width]: how much of each of K latents every pixel takes (sums to 1)
+MaskFn = Callable[[int, int], torch.Tensor]
 
 NOISE_MODES = ("const", "random", "none")
 PER_IMAGE_RESOLUTION = 64  # inference renders blocks from this resolution up one image at a time
@@ -311,6 +314,30 @@ class SynthesisLayer(nn.Module):
             y = y[:, :, 2 * margin:2 * margin + h, 2 * margin:2 * margin + w].contiguous()
         return y
 
+    def forward_regions(self, x: torch.Tensor, ws: torch.Tensor, masks: MaskFn, noise_mode: str = "const",
+                        gain: float = 1.0, noise_generator=None) -> torch.Tensor:
+        """One image [1, C, h, w] whose every pixel takes its style from the K ``ws`` [K, w_dim] in the
+        proportions ``masks(h, w)`` [K, 1, h, w] gives: modulation before the convolution and
+        demodulation after it are both blended per pixel, so inside a region that holds one w alone the
+        result is exactly that w's."""
+        if not self._fast_path_ok():
+            raise ValueError("many latents on one canvas need the standard StyleGAN2 layers (3x3, [1,3,3,1], lrelu)")
+        g = self.act_gain * gain
+        styles = self.affine(ws).to(x.dtype)                                               # [K, in]
+        weight = self.weight.to(x.dtype)
+        d = (styles.square() @ self._weight_sq(weight).t() + 1e-8).rsqrt() * g              # [K, out]
+        mask_in = masks(*x.shape[-2:]).to(x.dtype)
+        y = self._conv(x * torch.einsum("kc,kxhw->xchw", styles, mask_in), weight, None)
+        mask_out = masks(*y.shape[-2:]).to(x.dtype)
+        y = y * torch.einsum("kc,kxhw->xchw", d, mask_out) + (self.bias.to(x.dtype) * g).reshape(1, -1, 1, 1)
+        noise = self.noise(1, noise_mode, noise_generator, y)
+        if noise is not None:
+            y.add_(noise * g)
+        F.leaky_relu_(y, ops.LRELU_SLOPE)
+        if self.conv_clamp is not None:
+            y.clamp_(-self.conv_clamp * gain, self.conv_clamp * gain)
+        return y
+
     def noise(self, n: int, mode: str, generator, like: torch.Tensor):
         """The noise image added after the convolution, or None.
 
@@ -363,6 +390,14 @@ class ToRGBLayer(nn.Module):
             return y.clamp_(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else y
         y, _ = ops.modulated_conv2d(x, self.weight, styles, demodulate=False, fused=fused)
         return ops.bias_act(y, self.bias, clamp=self.conv_clamp)
+
+
+    def forward_regions(self, x: torch.Tensor, ws: torch.Tensor, masks: MaskFn) -> torch.Tensor:
+        """Per-pixel blended styles (see :meth:`SynthesisLayer.forward_regions`)."""
+        styles = (self.affine(ws) * self.weight_gain).to(x.dtype)                          # [K, in]
+        mixed = torch.einsum("kc,kxhw->xchw", styles, masks(*x.shape[-2:]).to(x.dtype))
+        y = F.conv2d(x * mixed, self.weight.to(x.dtype), self.bias.to(x.dtype))
+        return y.clamp_(-self.conv_clamp, self.conv_clamp) if self.conv_clamp is not None else y
 
 
 class Conv2dLayer(nn.Module):
@@ -469,13 +504,30 @@ class SynthesisBlock(nn.Module):
             img = img + y if img is not None else y
         return x, img
 
+    def forward_regions(self, x, img, ws, masks: MaskFn, noise_mode="const", noise_generator=None):
+        """``forward`` for one canvas whose pixels blend the styles of K latents: ``ws`` [K, n, w_dim],
+        ``masks(h, w)`` -> [K, 1, h, w] (see :meth:`SynthesisLayer.forward_regions`)."""
+        w_iter = iter(ws.unbind(dim=1))
+        kw = dict(masks=masks, noise_mode=noise_mode, noise_generator=noise_generator)
+        if self.in_channels == 0:
+            raise ValueError("the first block draws the constant: blend after it")
+        if self.architecture == "resnet":
+            y = self.skip(x, gain=math.sqrt(0.5))
+            x = self.conv0.forward_regions(x, next(w_iter), **kw)
+            x = y + self.conv1.forward_regions(x, next(w_iter), gain=math.sqrt(0.5), **kw)
+        else:
+            x = self.conv0.forward_regions(x, next(w_iter), **kw)
+            x = self.conv1.forward_regions(x, next(w_iter), **kw)
+        if img is not None:
+            img = self.upsample_image(img)
+        if self.is_last or self.architecture == "skip":
+            y = self.torgb.forward_regions(x, next(w_iter), masks).to(torch.float32)
+            img = img + y if img is not None else y
+        return x, img
+
     def upsample_image(self, img: torch.Tensor) -> torch.Tensor:
         """Bring the running image of the skip architecture to this block's resolution."""
-        if ops.is_tiling():
-            h, w = img.shape[2] * 2, img.shape[3] * 2
-            up = ops.upsample2d(ops.circular(img, 2), self.resample_filter)
-            return up[:, :, 4:4 + h, 4:4 + w]
-        return ops.upsample2d(img, self.resample_filter)
+        return ops.upsample2d_any(img, self.resample_filter)
 
 
 class SynthesisNetwork(nn.Module):
@@ -572,6 +624,36 @@ class SynthesisNetwork(nn.Module):
                 xi, imgi = block(xi, imgi, cur_ws[i:i + 1], noise_generator=gen, **kw)
             images.append(imgi)
         return torch.cat(images)
+
+
+    def forward_regions(self, ws: torch.Tensor, masks: MaskFn, blend: int, noise_mode: str = "const",
+                        noise_seed: int | None = None) -> torch.Tensor:
+        """One canvas [1, C, H, W] from K latents ``ws`` [K, num_ws, w_dim] laid out by ``masks``.
+
+        The blocks up to the ``blend`` px one render each latent's whole canvas; their features and
+        running images are then mixed by the masks, and the later blocks blend the K styles pixel by
+        pixel. A low ``blend`` shares the composition across the seams; a high one keeps each region's
+        own. Random noise is the same for every region (``noise_seed``), so seams do not show it.
+        """
+        ops.assert_shape(ws, [None, self.num_ws, self.w_dim], "ws")
+        if blend not in self.block_resolutions:
+            raise ValueError(f"blend at one of {self.block_resolutions} px, got {blend}")
+        ws, k = ws.to(torch.float32), ws.shape[0]
+        gens = None
+        if noise_mode == "random":
+            seed = 0 if noise_seed is None else int(noise_seed)
+            gens = [torch.Generator(device="cpu").manual_seed(seed) for _ in range(k)]
+        x = img = None
+        for block, cur_ws in zip(self.blocks(), self.block_ws(ws)):
+            if block.resolution <= blend:
+                x, img = block(x, img, cur_ws, noise_mode=noise_mode, noise_generator=gens)
+                if block.resolution == blend:                 # the regions meet: features mixed by the masks
+                    x = (x * masks(*x.shape[-2:]).to(x.dtype)).sum(0, keepdim=True)
+                    img = (img * masks(*img.shape[-2:])).sum(0, keepdim=True) if img is not None else None
+            else:
+                x, img = block.forward_regions(x, img, cur_ws, masks, noise_mode=noise_mode,
+                                               noise_generator=gens[0] if gens else None)
+        return img
 
 
 class StoredConfig:

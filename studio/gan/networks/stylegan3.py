@@ -409,6 +409,22 @@ def _filtered_lrelu_chunk(x, fu, fd, b, up, down, padding, gain, slope, clamp):
 # Layers
 
 
+def canvas_shape(size: int, sampling_rate: float) -> tuple[int, int]:
+    """(height, width) of a feature map of ``size`` (square, margins included) on the current native
+    canvas (:func:`ops.canvas`): the sample grid grows by whole quarters of the unit square at the map's
+    own sampling rate, the margins stay, so every layer's padding is the square's."""
+    wide = ops.canvas_units()
+    if not wide:
+        return size, size
+    grown = []
+    for units in (wide[1], wide[0]):
+        extra = sampling_rate * (units - 4) / 4
+        if extra != int(extra):
+            raise ValueError(f"a {units}/4 canvas does not land on this network's {sampling_rate:g}-sample grid")
+        grown.append(size + int(extra))
+    return grown[0], grown[1]
+
+
 class SynthesisInput(nn.Module):
     """Fourier features: ``channels`` sinusoids sampled on a ``size`` x ``size`` grid, mixed linearly."""
 
@@ -448,10 +464,12 @@ class SynthesisInput(nn.Module):
         phases = self.phases.to(w.dtype).unsqueeze(0) + (freqs @ transforms[:, :2, 2:]).squeeze(2)
         freqs = freqs @ transforms[:, :2, :2]                        # [N, C, 2]
         amplitudes = (1 - (freqs.norm(dim=2) - self.bandwidth) / (self.sampling_rate / 2 - self.bandwidth)).clamp(0, 1)
-        coords = (torch.arange(self.size, device=w.device, dtype=w.dtype) + 0.5 - self.size / 2) / self.sampling_rate
+        height, width = canvas_shape(self.size, self.sampling_rate)
+        xs, ys = ((torch.arange(size, device=w.device, dtype=w.dtype) + 0.5 - size / 2) / self.sampling_rate
+                  for size in (width, height))
         # [N, H, W, C] = x * fx + y * fy + phase
-        x = (coords.reshape(1, 1, -1, 1) * freqs[:, None, None, :, 0]
-             + coords.reshape(1, -1, 1, 1) * freqs[:, None, None, :, 1]
+        x = (xs.reshape(1, 1, -1, 1) * freqs[:, None, None, :, 0]
+             + ys.reshape(1, -1, 1, 1) * freqs[:, None, None, :, 1]
              + phases[:, None, None, :])
         x = torch.sin(x * (2 * math.pi)) * amplitudes[:, None, None, :]
         x = x @ (self.weight.to(w.dtype) / math.sqrt(self.channels)).t()
@@ -484,21 +502,22 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("down_filter", down)
 
     def forward(self, x: torch.Tensor, w: torch.Tensor, update_emas: bool = False) -> torch.Tensor:
-        ops.assert_shape(x, [None, self.in_channels, self.in_size, self.in_size], f"the input of {self.extra_name()}")
+        ops.assert_shape(x, [None, self.in_channels, *canvas_shape(self.in_size, self.in_sampling_rate)],
+                         f"the input of {self.extra_name()}")
         if update_emas:
             with torch.no_grad():
                 magnitude = x.detach().to(torch.float32).square().mean()
                 self.magnitude_ema.copy_(magnitude.lerp(self.magnitude_ema, self.magnitude_ema_beta))
         styles = self.affine(w)
         k = self.conv_kernel
-        conv_elements = self.out_channels * (self.in_size + k - 1) ** 2
+        conv_elements = self.out_channels * (x.shape[2] + k - 1) * (x.shape[3] + k - 1)
         if x.shape[0] != 1 or torch.is_grad_enabled() or conv_elements <= CONV_CHUNK_ELEMENTS:
             return self._activate(self._modulated_conv(x, styles), self.bias)
         # One large image: the convolution's output is made a slice of channels at a time and
         # filtered straight away, so that it never exists whole beside the layer's input and output.
         weight = self._image_weight(x, styles)
-        step = max(16, CONV_CHUNK_ELEMENTS // (self.in_size + k - 1) ** 2)
-        out = x.new_empty(1, self.out_channels, self.out_size, self.out_size)
+        step = max(16, CONV_CHUNK_ELEMENTS // ((x.shape[2] + k - 1) * (x.shape[3] + k - 1)))
+        out = x.new_empty(1, self.out_channels, *canvas_shape(self.out_size, self.out_sampling_rate))
         flat = x.reshape(self.in_channels, -1) if k == 1 else None
         for i in range(0, self.out_channels, step):
             if flat is not None:   # a 1x1 convolution is a product of matrices, with no copy of the input

@@ -51,7 +51,7 @@ def haar_idwt(x: torch.Tensor) -> torch.Tensor:
 
 class SwaganSynthesisBlock(SynthesisBlock):
     def upsample_image(self, img: torch.Tensor) -> torch.Tensor:
-        return haar_dwt(ops.upsample2d(haar_idwt(img), self.resample_filter))
+        return haar_dwt(ops.upsample2d_any(haar_idwt(img), self.resample_filter))
 
 
 class SwaganSynthesisNetwork(SynthesisNetwork):
@@ -70,6 +70,12 @@ class SwaganSynthesisNetwork(SynthesisNetwork):
     def forward(self, ws, noise_mode="const", noise_generator=None, fused=None, max_resolution=None):
         half = max_resolution // 2 if max_resolution is not None else None
         return haar_idwt(super().forward(ws, noise_mode, noise_generator, fused, max_resolution=half))
+
+    def forward_regions(self, ws, masks, blend, noise_mode="const", noise_seed=None):
+        """Regions as StyleGAN2's, in the wavelet domain at half the size (``blend`` in output px)."""
+        if blend // 2 not in self.block_resolutions:
+            raise ValueError(f"blend at one of {self.preview_resolutions()} px, got {blend}")
+        return haar_idwt(super().forward_regions(ws, masks, blend // 2, noise_mode, noise_seed))
 
 
 class SwaganGenerator(Generator):

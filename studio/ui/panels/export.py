@@ -150,7 +150,7 @@ class ExportPanel(QWidget):
         self.mode_combo.addItem("Stretch (undo a squeezed training set)", "stretch")
         self.mode_combo.addItem("Centre crop", "crop")
         self.mode_combo.addItem("Pad with a colour", "pad")
-        self.mode_combo.addItem("Native: the model draws the shape (StyleGAN2)", "native")
+        self.mode_combo.addItem("Native: the model draws the shape (StyleGAN2, SWAGAN, StyleGAN3)", "native")
         self.pad_btn = QPushButton("Pad colour…")
         af.addRow("Ratio", self.aspect_combo)
         af.addRow("Custom", self.custom_ratio)
