@@ -10,7 +10,7 @@ from typing import Sequence
 
 from studio.core.errors import StudioError
 from studio.gan.recipe import Latent, Recipe, Regions
-from studio.gan.regions import labels_from_image, layout_labels
+from studio.gan.region_maps import labels_from_image, layout_labels, suggested_canvas, used_regions
 from studio.gan.render_settings import RenderSettings
 
 DEFAULT_FEATHER = 0.1
@@ -50,22 +50,6 @@ def read_mask(path: Path) -> list[str]:
         raise StudioError(f"{path.name}: {exc}") from None
 
 
-def suggested_canvas(labels: Sequence[str]) -> tuple[int, int] | None:
-    """The native canvas (width, height quarters) whose shape matches the map's cells, one side 4 and
-    the other at most 5 times it; None for a square map."""
-    rows, cols = len(labels), len(labels[0])
-    if rows == cols:
-        return None
-    if cols > rows:
-        return min(20, round(4 * cols / rows)), 4
-    return 4, min(20, round(4 * rows / cols))
-
-
-def used_regions(labels: Sequence[str]) -> int:
-    """How many latents a map paints (its highest digit + 1)."""
-    return max(int(ch) for row in labels for ch in row) + 1
-
-
 def panorama_recipe(renderer, settings: RenderSettings, latents: Sequence[Latent], labels: Sequence[str], *,
                     blend: int, feather: float = DEFAULT_FEATHER) -> Recipe:
     """The recipe of one canvas shared by ``latents`` (the first is the recipe's own) as ``labels``
@@ -88,4 +72,4 @@ def panorama_recipe(renderer, settings: RenderSettings, latents: Sequence[Latent
     return replace(recipe, regions=regions)
 
 
-__all__ = ["region_map", "read_mask", "suggested_canvas", "used_regions", "panorama_recipe", "DEFAULT_FEATHER"]
+__all__ = ["region_map", "read_mask", "suggested_canvas", "panorama_recipe", "DEFAULT_FEATHER"]

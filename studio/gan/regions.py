@@ -1,4 +1,5 @@
-"""Many latents on one canvas: region maps, their soft masks, and the layouts an artist starts from.
+"""Many latents on one canvas: the soft masks of a region map (the maps themselves, and the layouts
+an artist starts from, are :mod:`studio.gan.region_maps`).
 
 A region map is rows of digits (``Regions.labels`` in a recipe) stretched over the canvas. The
 renderer needs, at every feature map's size, how much of each latent every pixel takes; those
@@ -8,62 +9,8 @@ averaged down to each size, so that they sum to 1 everywhere and the seams move 
 
 from __future__ import annotations
 
-import re
-
-import numpy as np
 import torch
 import torch.nn.functional as F
-
-from studio.gan.recipe import MAX_LABEL_CELLS, MAX_REGIONS
-
-#: the layouts the window and ``studio panorama --layout`` offer by name
-LAYOUTS = ("columns", "rows", "grid")
-_GRID = re.compile(r"^grid(\d+)x(\d+)$")
-
-
-def layout_labels(layout: str, count: int) -> list[str]:
-    """A region map for ``count`` latents: 'columns' (side by side), 'rows' (stacked), 'grid'
-    (as square as they go) or 'gridRxC' (R rows of C; the latents repeat if there are fewer)."""
-    if not 1 <= count <= MAX_REGIONS:
-        raise ValueError(f"a canvas holds 1 to {MAX_REGIONS} latents, got {count}")
-    name = layout.strip().lower()
-    if name == "columns":
-        return ["".join(str(i) for i in range(count))]
-    if name == "rows":
-        return [str(i) for i in range(count)]
-    match = _GRID.match(name)
-    if name == "grid" or match:
-        if match:
-            rows, cols = int(match.group(1)), int(match.group(2))
-        else:
-            cols = int(np.ceil(np.sqrt(count)))
-            rows = int(np.ceil(count / cols))
-        if not (1 <= rows <= MAX_LABEL_CELLS and 1 <= cols <= MAX_LABEL_CELLS):
-            raise ValueError(f"a grid layout has 1 to {MAX_LABEL_CELLS} rows and columns, got {layout!r}")
-        return ["".join(str((r * cols + c) % count) for c in range(cols)) for r in range(rows)]
-    raise ValueError(f"a layout is columns, rows, grid or gridRxC (such as grid2x3), or a mask image; got {layout!r}")
-
-
-def labels_from_image(pixels: np.ndarray, cells: int = 32) -> list[str]:
-    """A painted mask (uint8 [H, W] or [H, W, C]) as a region map of at most ``cells`` cells a side:
-    each distinct colour is a region, numbered from the top-left in reading order."""
-    if pixels.ndim == 3:
-        pixels = pixels[..., :3]
-        keys = (pixels[..., 0].astype(np.int64) << 16) | (pixels[..., 1].astype(np.int64) << 8) | pixels[..., 2]
-    else:
-        keys = pixels.astype(np.int64)
-    h, w = keys.shape
-    rows = max(1, min(cells, round(cells * h / max(h, w))))
-    cols = max(1, min(cells, round(cells * w / max(h, w))))
-    ys = ((np.arange(rows) + 0.5) * h / rows).astype(int)
-    xs = ((np.arange(cols) + 0.5) * w / cols).astype(int)
-    sampled = keys[np.ix_(ys, xs)]
-    order: dict[int, int] = {}
-    for key in sampled.flat:
-        order.setdefault(int(key), len(order))
-    if len(order) > MAX_REGIONS:
-        raise ValueError(f"the mask has {len(order)} colours; paint it with at most {MAX_REGIONS}, one per region")
-    return ["".join(str(order[int(k)]) for k in row) for row in sampled]
 
 
 def soft_masks(labels: list[str], count: int, height: int, width: int, feather: float,

@@ -90,6 +90,21 @@ def render_recipe(recipe_json: str, tag: Any = None) -> Job:
     return job
 
 
+def save_recipe_png(recipe_json: str, path: str) -> Job:
+    """Render a recipe and write it as a PNG that carries the recipe; returns the path."""
+
+    def job(ctx: JobContext) -> str:
+        from studio.gan.recipe import Recipe
+        from studio.imaging.metadata import save_png
+
+        recipe = Recipe.from_json(recipe_json)
+        ctx.renderer.check_recipe(recipe)
+        save_png(path, ctx.renderer.render_recipe(recipe), recipe)
+        return path
+
+    return job
+
+
 def render_mix_matrix(forms: Sequence[dict], styles: Sequence[dict], layers: Sequence[int],
                       settings: RenderSettings, skip: Sequence[tuple] = ()) -> Job:
     """The forms x styles matrix: streams the sources (tags ('form', i), ('style', j)) and every

@@ -14,7 +14,8 @@ from studio.cli import main
 from studio.core.errors import StudioError
 from studio.gan.formats import load_network
 from studio.gan.recipe import Latent, Recipe, Regions
-from studio.gan.regions import labels_from_image, layout_labels, soft_masks
+from studio.gan.region_maps import labels_from_image, layout_labels
+from studio.gan.regions import soft_masks
 from studio.gan.render import Renderer
 from studio.gan.render_settings import RenderSettings
 from studio.imaging.metadata import read_recipe

@@ -89,7 +89,7 @@ class ExplorePanel(QWidget):
         self._shown: tuple | None = None
         self._strip_request: dict | None = None
 
-        self.grid = ImageGrid(rows=3, cols=7)
+        self.grid = ImageGrid(rows=3, cols=7, drag_seeds=True)
         self.grid.opened.connect(self.open_large)
         self.grid.selection_changed.connect(self._on_selection)
 
@@ -190,9 +190,14 @@ class ExplorePanel(QWidget):
                             ("2:3 portrait", "2:3"), ("9:16 portrait", "9:16")):
             self.canvas_combo.addItem(text, ratio)
         self.canvas_combo.setToolTip("Render natively at another shape: the network's input is widened, nothing is "
-                                     "stretched or cropped (StyleGAN2 models)")
+                                     "stretched or cropped (StyleGAN2, SWAGAN and StyleGAN3 models)")
         self.canvas_label = QLabel("Canvas")
         f.addRow(self.canvas_label, self.canvas_combo)
+        self.panorama_btn = QPushButton("Panorama: several seeds on one canvas…")
+        self.panorama_btn.setToolTip("Lay regions over a wide canvas and drag seeds from the grid onto them; the "
+                                     "network blends them where they meet (StyleGAN2 and SWAGAN models)")
+        self.panorama_btn.clicked.connect(self.open_panorama)
+        f.addRow(self.panorama_btn)
         self.tile_check = QCheckBox("Seamless tile")
         self.tile_check.setToolTip("Every picture becomes one period of a texture that repeats without a seam "
                                    "(fabric, wallpaper, game textures); the large view shows it 3 x 3")
@@ -517,6 +522,28 @@ class ExplorePanel(QWidget):
             label.setText("0.0")
         self.page_state.edits = ()
 
+    def _canvas_index(self, units) -> int:
+        """The Canvas choice nearest a recipe's canvas (the square for none)."""
+        from studio.gan.render_settings import canvas_units
+
+        if not units:
+            return 0
+        want = units[0] / units[1]
+        ratios = [canvas_units(self.canvas_combo.itemData(i)) if self.canvas_combo.itemData(i) else (4, 4)
+                  for i in range(self.canvas_combo.count())]
+        return min(range(len(ratios)), key=lambda i: abs(ratios[i][0] / ratios[i][1] - want))
+
+    def open_panorama(self) -> None:
+        from studio.ui.panorama_dialog import PanoramaDialog
+
+        if self.session.model is None:
+            return
+        dialog = getattr(self, "_panorama", None)
+        if dialog is None or not dialog.isVisible():
+            self._panorama = PanoramaDialog(self.session, self.recipe_for, self.selected_seeds(), parent=self)
+        self._panorama.show()
+        self._panorama.raise_()
+
     def _canvas_units(self):
         from studio.gan.render_settings import canvas_units
 
@@ -567,11 +594,13 @@ class ExplorePanel(QWidget):
         self.class_label.setVisible(conditional)
         self.view_box.setVisible(bool(info.get("has_view")))
         self.tile_check.setVisible(bool(info.get("can_tile")))
-        self.canvas_combo.setVisible(bool(info.get("can_tile")))
-        self.canvas_label.setVisible(bool(info.get("can_tile")))
-        if not info.get("can_tile"):
-            with self._bound():
+        self.panorama_btn.setVisible(bool(info.get("can_tile")))
+        self.canvas_combo.setVisible(bool(info.get("can_widen")))
+        self.canvas_label.setVisible(bool(info.get("can_widen")))
+        with self._bound():
+            if not info.get("can_tile"):
                 self.page_state.tile = False
+            if not info.get("can_widen"):
                 self.page_state.canvas = None
                 self.canvas_combo.setCurrentIndex(0)
         self.directions = []
@@ -600,6 +629,8 @@ class ExplorePanel(QWidget):
                 self.noise_combo.setCurrentIndex(self.noise_combo.findData(value))
             elif name == "tile":
                 self.tile_check.setChecked(bool(value))
+            elif name == "canvas":
+                self.canvas_combo.setCurrentIndex(self._canvas_index(value))
             elif name == "class_index" and value is not None and self.class_combo.currentData() != value:
                 self.class_combo.setCurrentIndex(self.class_combo.findData(value))
         if name == "edits" and getattr(self, "_recipe_shown", None) is not None and self._viewer is not None:
@@ -798,7 +829,8 @@ class ExplorePanel(QWidget):
         if old is not None:
             old.close()
         self._shown = (recipe, image)
-        self._viewer = ImageViewer(lambda _r: (image, f"{recipe.model.name} · explicit latent · "
+        what = f"panorama of {recipe.regions.count} seeds" if recipe.regions is not None else "explicit latent"
+        self._viewer = ImageViewer(lambda _r: (image, f"{recipe.model.name} · {what} · "
                                                       f"psi {recipe.truncation_psi:g}{edited}"), 1, 0,
                                    star=lambda _r: self._star_shown(), parent=self)
         viewer = self._viewer
@@ -870,13 +902,14 @@ class ExplorePanel(QWidget):
     def show_recipe(self, recipe: Recipe) -> None:
         """Bring an image back from its recipe (a dropped PNG, the Library): its settings and seed."""
         self.page_state.restore(recipe)
-        if recipe.seed is not None:
+        if recipe.seed is not None and recipe.regions is None:
             self.go_to_seed(recipe.seed)
             row = self.grid.grid_model.row_of(recipe.seed)
             if row is not None:
                 self.open_large(row)
         else:
-            self.session.status.emit("This image has an explicit latent: it opens in the large view, where the Edit "
+            what = "several seeds on one canvas" if recipe.regions is not None else "an explicit latent"
+            self.session.status.emit(f"This image has {what}: it opens in the large view, where the Edit "
                                      "box's sliders edit it and S stars it", 6000)
             self._recipe_shown = replace(recipe, edits=[])       # the page's edits (now the recipe's) go on top
             self._render_shown()

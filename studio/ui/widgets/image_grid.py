@@ -10,7 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any, Collection, Sequence
 
-from PySide6.QtCore import QAbstractListModel, QModelIndex, QRect, QSize, Qt, Signal
+from PySide6.QtCore import QAbstractListModel, QByteArray, QMimeData, QModelIndex, QRect, QSize, Qt, Signal
 from PySide6.QtGui import QColor, QFont, QImage, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QAbstractItemView, QListView, QStyle, QStyledItemDelegate, QStyleOptionViewItem
 
@@ -28,6 +28,8 @@ def qimage_to_array(image: QImage):
 
 TagRole = Qt.ItemDataRole.UserRole + 1
 ImageRole = Qt.ItemDataRole.UserRole + 2
+#: what a grid of seeds puts on the clipboard of a drag: the seeds, comma-separated ASCII
+SEED_MIME = "application/x-studio-seeds"
 
 
 @dataclass
@@ -63,6 +65,25 @@ class ImageGridModel(QAbstractListModel):
         if role == ImageRole:
             return item.image
         return None
+
+    def flags(self, index: QModelIndex) -> Qt.ItemFlag:
+        base = super().flags(index)
+        if index.isValid() and isinstance(self.items[index.row()].tag, int):
+            base |= Qt.ItemFlag.ItemIsDragEnabled               # a seed can be dragged (onto a canvas region)
+        return base
+
+    def mimeTypes(self) -> list[str]:  # noqa: N802
+        return [SEED_MIME]
+
+    def mimeData(self, indexes) -> QMimeData:  # noqa: N802
+        seeds = [self.items[i.row()].tag for i in indexes if isinstance(self.items[i.row()].tag, int)]
+        data = QMimeData()
+        data.setData(SEED_MIME, QByteArray(",".join(str(s) for s in seeds).encode("ascii")))
+        data.setText(", ".join(f"seed {s}" for s in seeds))
+        return data
+
+    def supportedDragActions(self) -> Qt.DropAction:  # noqa: N802
+        return Qt.DropAction.CopyAction
 
     # -- content -------------------------------------------------------------------------------
     def set_items(self, tags: Sequence[Any], labels: Sequence[str], keep_images: bool = False,
@@ -195,7 +216,7 @@ class ImageGrid(QListView):
     opened = Signal(int)
     selection_changed = Signal(list)
 
-    def __init__(self, *, rows: int = 3, cols: int = 7, fit: bool = True, parent=None):
+    def __init__(self, *, rows: int = 3, cols: int = 7, fit: bool = True, drag_seeds: bool = False, parent=None):
         super().__init__(parent)
         self.grid_model = ImageGridModel(self)
         self.setModel(self.grid_model)
@@ -209,6 +230,10 @@ class ImageGrid(QListView):
         self.setWrapping(True)
         self.setVerticalScrollMode(QAbstractItemView.ScrollMode.ScrollPerPixel)
         self._rows, self._cols, self._fit = rows, cols, fit
+        if drag_seeds:                     # seeds leave the grid by drag (onto a panorama's regions)
+            self.setDragEnabled(True)
+            self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
+            self.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.native_size = 0               # the pictures' own size in pixels (0: unknown)
         self._fixed_cell = 160
         self.doubleClicked.connect(lambda index: self.opened.emit(index.row()))
