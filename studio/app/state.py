@@ -195,6 +195,8 @@ class MixSources(Evented):
     layers: list = field(default_factory=lambda: list(DEFAULT_LAYERS))
     truncation_psi: float = 1.0
     class_index: int | None = None     # the class seeds render with, on a conditional model
+    tile: bool = False                 # every image one period of a seamless texture
+    canvas: tuple | None = None        # a native wide or tall canvas: (width, height) quarters
 
     def _check(self, name: str, value: Any) -> Any:
         if name in ("forms", "styles"):
@@ -228,7 +230,8 @@ class MixSources(Evented):
         self.layers = preset_layers(name, num_ws, scales)
 
     def settings(self) -> RenderSettings:
-        return RenderSettings(truncation_psi=self.truncation_psi, class_index=self.class_index)
+        return RenderSettings(truncation_psi=self.truncation_psi, class_index=self.class_index, tile=self.tile,
+                              canvas=self.canvas)
 
 
 @dataclass(eq=False)

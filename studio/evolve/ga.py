@@ -66,6 +66,7 @@ import torch
 from studio.core.errors import StudioError
 from studio.evolve.fitness import FitnessFn, FitnessResult
 from studio.gan import latents
+from studio.gan.networks import ops
 from studio.gan.recipe import Latent, Recipe
 from studio.gan.render import Renderer, to_uint8
 from studio.gan.render_settings import RenderSettings
@@ -363,6 +364,7 @@ class Evolution:
             raise ValueError(f"this model is conditional: choose a class 0-{G.c_dim - 1}")
         elif not 0 <= settings.class_index < G.c_dim:
             raise ValueError(f"class {settings.class_index} is outside 0-{G.c_dim - 1} for this model")
+        renderer.check_canvas(settings)
         self.settings = settings
         self.noise_seed = settings.noise_seed if settings.noise_seed is not None else 0
         self.history: list[Generation] = []
@@ -673,7 +675,7 @@ class Evolution:
             model=self.renderer.model_ref, w=w, class_index=s.class_index, truncation_psi=1.0,
             truncation_cutoff=None, noise_mode=s.noise_mode,
             noise_seed=self.noise_seed if s.noise_mode == "random" else None,
-            translate=tuple(s.translate), rotate=s.rotate,
+            translate=tuple(s.translate), rotate=s.rotate, tile=s.tile, canvas=list(s.canvas) if s.canvas else None,
         )
 
     # -- the log --------------------------------------------------------------------------------
@@ -692,7 +694,8 @@ class Evolution:
             "settings": {"class_index": s.class_index, "truncation_psi": s.truncation_psi,
                          "truncation_cutoff": s.truncation_cutoff, "noise_mode": s.noise_mode,
                          "noise_seed": self.noise_seed if s.noise_mode == "random" else None,
-                         "translate": list(s.translate), "rotate": s.rotate},
+                         "translate": list(s.translate), "rotate": s.rotate, "tile": s.tile,
+                         "canvas": list(s.canvas) if s.canvas else None},
             "score_resolution": self.score_resolution,
             "fitness": dict(fitness_info) if isinstance(fitness_info, Mapping) else None,
             "active_line": [g.uid for g in self.history],
@@ -806,7 +809,7 @@ class Evolution:
             kwargs["noise_generator"] = [torch.Generator(device="cpu").manual_seed(self.noise_seed)
                                          for _ in range(ws.shape[0])]
         kwargs.update(self.renderer.view_kwargs(s))
-        with torch.inference_mode():
+        with torch.inference_mode(), ops.tiling(s.tile), ops.canvas(s.canvas):
             img = self.G.synthesis(ws.to(self.renderer.device), noise_mode=s.noise_mode, **kwargs)
             return img.float().clamp(-1, 1)
 

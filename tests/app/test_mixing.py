@@ -48,3 +48,12 @@ def test_interpolation_passes_through_its_keyframes(renderer, tmp_path):
     count = interpolation.write(renderer, [Source(seed=1), Source(seed=2)], 4, tmp_path / "loop.gif", space="w",
                                 loop=True, settings=settings, fps=10)
     assert count == 4 and (tmp_path / "loop.gif").stat().st_size > 0
+
+
+def test_a_wide_seamless_matrix_keeps_its_canvas_in_every_recipe(renderer):
+    settings = RenderSettings(canvas=(7, 4), tile=True)
+    items = list(mix_matrix(renderer, [Source(seed=3)], [Source(seed=8)], [0, 1, 2, 3], settings))
+    for item in items:
+        assert item.image.shape == (64, 112, 3)
+        assert item.recipe.canvas == [7, 4] and item.recipe.tile
+        assert np.array_equal(renderer.render_recipe(item.recipe), item.image)

@@ -375,3 +375,16 @@ def test_encode_images_rejects_wrong_shapes(scorer):
         scorer.encode_images(torch.zeros(2, 64, 64, 3))
     with pytest.raises(ValueError, match=r"\[N, H, W, 3\]"):
         scorer.encode_images(np.zeros((2, 3, 64, 64), np.uint8))
+
+
+def test_a_wide_picture_is_scored_whole_in_square_crops(scorer):
+    """CLIP sees only a centre square; a 3:1 panorama is three crops side by side, averaged."""
+    rng = np.random.default_rng(0)
+    wide = rng.integers(0, 256, (1, 64, 192, 3), dtype=np.uint8)
+    crops = [scorer.encode_images(wide[:, :, i * 64:(i + 1) * 64]) for i in range(3)]
+    mean = torch.nn.functional.normalize(sum(crops), dim=-1)
+    assert torch.allclose(scorer.encode_images(wide), mean, atol=1e-5)
+    centre_only = scorer.encode_images(wide[:, :, 64:128])
+    assert not torch.allclose(scorer.encode_images(wide), centre_only, atol=1e-3)
+    square = wide[:, :, :70]                                  # nearly square: the model's own preprocessing
+    assert scorer._square_crops(torch.from_numpy(square))[0].shape == square.shape

@@ -506,3 +506,17 @@ def test_clip_fitness_drives_an_evolution_and_is_logged(tiny):
         first["parts"]["clip"] - first["parts"]["negative"])
     assert log["config"]["population"] == 12 and log["best"]["score"] == evo.current.best.score
     assert log["generations"][1]["parents"] == log["generations"][0]["suggested"]
+
+
+def test_a_wide_canvas_is_evolved_and_scored_whole(golden_renderer):
+    """Every individual is drawn at the canvas' shape, the fitness sees all of it, the recipes keep it."""
+    fitness = Counting()
+    evo = Evolution(golden_renderer, fitness, small(generations=1), settings=RenderSettings(canvas=(8, 4)))
+    evo.start()
+    assert set(fitness.sizes) == {(evo.score_resolution, 2 * evo.score_resolution)}
+    best = evo.history[-1].individuals[0]
+    recipe = evo.recipe_for(best)
+    assert recipe.canvas == [8, 4]
+    full = evo.render_full([best])[0]
+    assert full.shape == (64, 128, 3)
+    assert np.abs(golden_renderer.render_recipe(recipe).astype(int) - full.astype(int)).max() <= 1

@@ -209,3 +209,14 @@ def test_prompt_hints_follow_the_clips_vocabulary(make_window, labelled, qtbot):
     assert panel.vocab_hint.isHidden() and panel.suggest_btn.isHidden()
     window.tabs.setCurrentWidget(window.stack)                   # back in Explore, the hint follows
     assert window.explore.find_hint.isHidden() and window.explore.find_hint.unseen == []
+
+
+def test_the_canvas_and_tile_choices_follow_the_model(make_window, tiny_model, sg3_model, qtbot):
+    window = make_window(tiny_model)
+    panel = window.evolve
+    assert panel.canvas_combo.isVisibleTo(window) and panel.tile_check.isVisibleTo(window)
+    panel.tile_check.setChecked(True)
+    window.session.open_model(str(sg3_model))
+    wait_for(qtbot, lambda: window.session.model is not None and window.session.model["kind"] == "stylegan3")
+    assert panel.canvas_combo.isVisibleTo(window) and not panel.tile_check.isVisibleTo(window)
+    assert not panel.tile_check.isChecked()

@@ -116,3 +116,18 @@ def test_a_conditional_model_renders_its_matrix_in_the_chosen_class(make_window,
     wait_for(qtbot, lambda: matrix_done(panel) and Recipe.from_json(panel.recipes[("cell", 0, 0)]).class_index == 1)
     after = pixels(panel.grid.grid_model.items[panel.grid.grid_model.row_of(("cell", 0, 0))].image)
     assert np.abs(after.astype(int) - before.astype(int)).max() > 8   # another class, another picture
+
+
+def test_a_wide_seamless_matrix_from_the_panel(make_window, tiny_model, qtbot):
+    window, panel = open_mix(make_window, tiny_model, qtbot)
+    panel.canvas_combo.setCurrentIndex(panel.canvas_combo.findData("16:9"))
+    panel.tile_check.setChecked(True)
+    model = panel.grid.grid_model
+    wait_for(qtbot, lambda: matrix_done(panel) and all(i.image.width() == 112 for i in model.items
+                                                       if i.tag != ("corner",)))
+    cell = model.row_of(("cell", 1, 0))
+    recipe = panel.recipes[model.items[cell].tag]
+    recipe = Recipe.from_json(recipe) if isinstance(recipe, str) else recipe
+    assert recipe.canvas == [7, 4] and recipe.tile
+    again = Renderer(load_network(tiny_model), device="cpu").render_recipe(recipe)
+    assert np.array_equal(pixels(model.items[cell].image), again)

@@ -15,6 +15,7 @@ import time
 from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
@@ -38,6 +39,7 @@ from studio.gan.recipe import Recipe
 from studio.gan.render_settings import RenderSettings
 from studio.ui import jobs
 from studio.ui.session import StudioSession
+from studio.ui.widgets.canvas_combo import CanvasCombo
 from studio.ui.widgets.class_combo import fill_class_combo
 from studio.ui.widgets.image_grid import ImageGrid
 from studio.ui.widgets.layout import sidebar as make_sidebar
@@ -163,6 +165,15 @@ class EvolvePanel(QWidget):
         af.addRow("Realness weight", self.realness)
         af.addRow("Truncation", self.truncation)
         af.addRow(self.class_label, self.class_combo)
+        self.canvas_combo = CanvasCombo()
+        self.canvas_combo.setToolTip(self.canvas_combo.toolTip() + "; CLIP scores the whole canvas, in square "
+                                     "crops side by side")
+        self.canvas_label = QLabel("Canvas")
+        af.addRow(self.canvas_label, self.canvas_combo)
+        self.tile_check = QCheckBox("Seamless tile")
+        self.tile_check.setToolTip("Evolve textures: every individual is one period of a pattern that repeats "
+                                   "without a seam")
+        af.addRow(self.tile_check)
         v.addWidget(params)
 
         run = QGroupBox("Run")
@@ -241,6 +252,13 @@ class EvolvePanel(QWidget):
         self.class_combo.setVisible(info["c_dim"] > 0)
         self.class_label.setVisible(info["c_dim"] > 0)
         self.realness.setEnabled(bool(info.get("has_discriminator")))
+        for widget, shown in ((self.canvas_combo, info.get("can_widen")), (self.canvas_label, info.get("can_widen")),
+                              (self.tile_check, info.get("can_tile"))):
+            widget.setVisible(bool(shown))
+        if not info.get("can_widen"):
+            self.canvas_combo.setCurrentIndex(0)
+        if not info.get("can_tile"):
+            self.tile_check.setChecked(False)
         self._set_running(False)
 
     @property
@@ -323,7 +341,8 @@ class EvolvePanel(QWidget):
         self._set_running(True)
         clip_config = self.clip_config.text().strip() or None
         self.session.remember_clip(self.clip_edit.text().strip() or "default", clip_config)
-        settings = RenderSettings(truncation_psi=self.truncation.value(), class_index=self.class_combo.currentData())
+        settings = RenderSettings(truncation_psi=self.truncation.value(), class_index=self.class_combo.currentData(),
+                                  tile=self.tile_check.isChecked(), canvas=self.canvas_combo.units())
         self._submit(jobs.evolve_start(self.config(), self.prompt.text().strip(), self.negative.text().strip() or None,
                                        self.clip_edit.text().strip(), clip_config, settings))
 

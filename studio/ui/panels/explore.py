@@ -40,6 +40,7 @@ from studio.gan.seeds import MAX_SEED
 from studio.ui import jobs
 from studio.ui.qt_compat import QLargeIntSpinBox
 from studio.ui.session import StudioSession
+from studio.ui.widgets.canvas_combo import CanvasCombo
 from studio.ui.widgets.class_combo import fill_class_combo
 from studio.ui.widgets.image_grid import ImageGrid
 from studio.ui.widgets.layout import sidebar as make_sidebar
@@ -184,13 +185,7 @@ class ExplorePanel(QWidget):
         self.noise_combo.setToolTip("Per-pixel noise: the model's stored noise, fresh noise seeded by each "
                                     "image's seed, or none (smoother)")
         f.addRow("Noise", self.noise_combo)
-        self.canvas_combo = QComboBox()
-        for text, ratio in (("Square (as trained)", None), ("5:4 landscape", "5:4"), ("3:2 landscape", "3:2"),
-                            ("16:9 landscape", "16:9"), ("2:1 panorama", "2:1"), ("4:5 portrait", "4:5"),
-                            ("2:3 portrait", "2:3"), ("9:16 portrait", "9:16")):
-            self.canvas_combo.addItem(text, ratio)
-        self.canvas_combo.setToolTip("Render natively at another shape: the network's input is widened, nothing is "
-                                     "stretched or cropped (StyleGAN2, SWAGAN and StyleGAN3 models)")
+        self.canvas_combo = CanvasCombo()
         self.canvas_label = QLabel("Canvas")
         f.addRow(self.canvas_label, self.canvas_combo)
         self.panorama_btn = QPushButton("Panorama: several seeds on one canvas…")
@@ -300,7 +295,7 @@ class ExplorePanel(QWidget):
         self.noise_combo.currentIndexChanged.connect(
             lambda _i: setattr(state, "noise_mode", self.noise_combo.currentData()))
         self.tile_check.toggled.connect(lambda on: setattr(state, "tile", bool(on)))
-        self.canvas_combo.currentIndexChanged.connect(lambda _i: setattr(state, "canvas", self._canvas_units()))
+        self.canvas_combo.currentIndexChanged.connect(lambda _i: setattr(state, "canvas", self.canvas_combo.units()))
         self.translate_x.valueChanged.connect(lambda value: setattr(state, "translate_x", value))
         self.translate_y.valueChanged.connect(lambda value: setattr(state, "translate_y", value))
         self.rotate_spin.valueChanged.connect(lambda value: setattr(state, "rotate", value))
@@ -522,17 +517,6 @@ class ExplorePanel(QWidget):
             label.setText("0.0")
         self.page_state.edits = ()
 
-    def _canvas_index(self, units) -> int:
-        """The Canvas choice nearest a recipe's canvas (the square for none)."""
-        from studio.gan.render_settings import canvas_units
-
-        if not units:
-            return 0
-        want = units[0] / units[1]
-        ratios = [canvas_units(self.canvas_combo.itemData(i)) if self.canvas_combo.itemData(i) else (4, 4)
-                  for i in range(self.canvas_combo.count())]
-        return min(range(len(ratios)), key=lambda i: abs(ratios[i][0] / ratios[i][1] - want))
-
     def open_panorama(self) -> None:
         from studio.ui.panorama_dialog import PanoramaDialog
 
@@ -543,12 +527,6 @@ class ExplorePanel(QWidget):
             self._panorama = PanoramaDialog(self.session, self.recipe_for, self.selected_seeds(), parent=self)
         self._panorama.show()
         self._panorama.raise_()
-
-    def _canvas_units(self):
-        from studio.gan.render_settings import canvas_units
-
-        ratio = self.canvas_combo.currentData()
-        return None if ratio is None else canvas_units(ratio)
 
     def project_picture(self) -> None:
         from studio.ui.project_dialog import ProjectDialog
@@ -630,7 +608,7 @@ class ExplorePanel(QWidget):
             elif name == "tile":
                 self.tile_check.setChecked(bool(value))
             elif name == "canvas":
-                self.canvas_combo.setCurrentIndex(self._canvas_index(value))
+                self.canvas_combo.set_units(value)
             elif name == "class_index" and value is not None and self.class_combo.currentData() != value:
                 self.class_combo.setCurrentIndex(self.class_combo.findData(value))
         if name == "edits" and getattr(self, "_recipe_shown", None) is not None and self._viewer is not None:

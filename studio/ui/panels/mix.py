@@ -14,6 +14,7 @@ import random
 from PySide6.QtCore import Qt
 from PySide6.QtGui import QColor, QImage, QPainter
 from PySide6.QtWidgets import (
+    QCheckBox,
     QComboBox,
     QFileDialog,
     QFormLayout,
@@ -34,6 +35,7 @@ from studio.gan.render_settings import RenderSettings
 from studio.ui import jobs
 from studio.ui.qt_compat import QLabeledRangeSlider, QLargeIntSpinBox
 from studio.ui.session import StudioSession
+from studio.ui.widgets.canvas_combo import CanvasCombo
 from studio.ui.widgets.class_combo import fill_class_combo
 from studio.ui.widgets.image_grid import ImageGrid
 from studio.ui.widgets.layout import sidebar as make_sidebar
@@ -149,6 +151,12 @@ class MixPanel(QWidget):
         self.class_combo.setToolTip("The class seeds render with; images brought in keep their own")
         self.class_label = QLabel("Class")
         tf.addRow(self.class_label, self.class_combo)
+        self.canvas_combo = CanvasCombo()
+        self.canvas_label = QLabel("Canvas")
+        tf.addRow(self.canvas_label, self.canvas_combo)
+        self.tile_check = QCheckBox("Seamless tile")
+        self.tile_check.setToolTip("Every image becomes one period of a texture that repeats without a seam")
+        tf.addRow(self.tile_check)
         v.addWidget(trunc)
 
         cell = QGroupBox("Selected cell")
@@ -185,6 +193,9 @@ class MixPanel(QWidget):
         self.form_from_library.clicked.connect(lambda: self.take_selection("form", "library"))
         self.style_from_library.clicked.connect(lambda: self.take_selection("style", "library"))
         self.psi.value_changed.connect(lambda value: setattr(self.sources, "truncation_psi", value))
+        self.canvas_combo.currentIndexChanged.connect(
+            lambda _i: setattr(self.sources, "canvas", self.canvas_combo.units()))
+        self.tile_check.toggled.connect(lambda on: setattr(self.sources, "tile", bool(on)))
         self.class_combo.currentIndexChanged.connect(
             lambda _i: setattr(self.sources, "class_index", self.class_combo.currentData()))
         self.as_form.clicked.connect(lambda: self.promote("form"))
@@ -216,8 +227,15 @@ class MixPanel(QWidget):
         conditional = info["c_dim"] > 0
         self.class_combo.setVisible(conditional)
         self.class_label.setVisible(conditional)
+        for widget, shown in ((self.canvas_combo, info.get("can_widen")), (self.canvas_label, info.get("can_widen")),
+                              (self.tile_check, info.get("can_tile"))):
+            widget.setVisible(bool(shown))
         self._quiet = True
         try:
+            if not info.get("can_widen"):
+                self.canvas_combo.setCurrentIndex(0)
+            if not info.get("can_tile"):
+                self.tile_check.setChecked(False)
             self.sources.class_index = self.class_combo.currentData() if conditional else None
             self._reseed("form")
             self._reseed("style")
