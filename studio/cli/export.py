@@ -101,7 +101,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         fmt = implied
     export = ExportSettings(format=fmt or "png", quality=args.quality,
                             dpi=args.dpi if args.dpi is not None else (300.0 if args.print_size else None),
-                            overwrite=args.force)
+                            overwrite=args.force, repeat=args.repeat)
     if out is not None and not out.suffix:
         out = out.with_name(out.name + export.suffix)
     if args.bits == 16 and export.format in ("jpeg", "webp"):
@@ -199,6 +199,8 @@ def cmd_export(args: argparse.Namespace) -> int:
                  f"at {report.dpi:g} dpi")
     line += f", {export.format.upper()} {report.bits}-bit, upscaler {report.upscaler}"
     print(line)
+    if report.repeat_path is not None:
+        print(f"wrote {report.repeat_path}: the tile repeated {export.repeat} x {export.repeat}")
     return 0
 
 
@@ -251,6 +253,8 @@ def add_parsers(sub) -> None:
                    help="file format (default: from --out, else png)")
     p.add_argument("--bits", type=int, choices=(8, 16), default=8, help="bits per channel (16: PNG and TIFF only)")
     p.add_argument("--quality", type=int, default=95, metavar="Q", help="JPEG / WebP quality 1-100 (default 95)")
+    p.add_argument("--repeat", type=int, default=1, metavar="N",
+                   help="a seamless tile: also write it repeated N x N (2-4) beside the print, as NAME-repeatNxN")
     p.add_argument("--out", metavar="FILE", help="output file (default: INPUT's name + '-print' in this folder)")
     p.add_argument("--force", action="store_true", help="replace FILE if it exists")
     p.set_defaults(func=cmd_export)

@@ -112,6 +112,16 @@ def _normal_format(value: Any) -> str:
     return name
 
 
+MAX_REPEAT = 4
+MAX_REPEAT_PIXELS = 400_000_000
+
+
+def repeat_path(path: str | os.PathLike[str], repeat: int) -> Path:
+    """Where the repeat of a tile exported to ``path`` goes: ``name-repeat3x3.png`` beside it."""
+    target = Path(path)
+    return target.with_name(f"{target.stem}-repeat{repeat}x{repeat}{target.suffix}")
+
+
 @dataclass(frozen=True)
 class ExportSettings:
     """How an image is written.
@@ -129,6 +139,7 @@ class ExportSettings:
     icc: bool = True
     embed_recipe: bool = True
     overwrite: bool = False
+    repeat: int = 1                    # a seamless tile: also write it repeated repeat x repeat (2-4)
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "format", _normal_format(self.format))
@@ -146,6 +157,10 @@ class ExportSettings:
         for name in ("icc", "embed_recipe", "overwrite"):
             if not isinstance(getattr(self, name), bool):
                 raise ValueError(f"export setting '{name}' must be true or false, got {getattr(self, name)!r}")
+        repeat = self.repeat
+        if isinstance(repeat, bool) or not isinstance(repeat, (int, np.integer)) or not 1 <= repeat <= MAX_REPEAT:
+            raise ValueError(f"export repeat must be a whole number from 1 to {MAX_REPEAT}, got {repeat!r}")
+        object.__setattr__(self, "repeat", int(repeat))
 
     @property
     def suffix(self) -> str:
@@ -406,16 +421,19 @@ def _to_uint8(image: np.ndarray) -> np.ndarray:
     return image
 
 
-def _run_steps(image: np.ndarray, post: PostSteps,
-               progress: PostProgressFn | None = None) -> tuple[np.ndarray, str, list[str]]:
+def _run_steps(image: np.ndarray, post: PostSteps, progress: PostProgressFn | None = None,
+               periodic: bool = False) -> tuple[np.ndarray, str, list[str]]:
     """Apply each pass in order: (image, the resamplers used joined by ', ', notes).
 
     Passes that change nothing are skipped. A 16-bit image is reduced to 8 bits first
-    (post-processing works on 8-bit sources), with a note.
+    (post-processing works on 8-bit sources), with a note. A ``periodic`` image (a seamless
+    tile) stays seamless: see :func:`_run_periodic`.
     """
     steps = [step for step in _steps(post) if not step.is_identity]
     if not steps:
         return image, "none", []
+    if periodic and all(step.aspect is None or step.mode == "stretch" for step in steps):
+        return _run_periodic(image, steps, progress)
     from studio.imaging.postprocess import apply
 
     notes: list[str] = []
@@ -434,6 +452,29 @@ def _run_steps(image: np.ndarray, post: PostSteps,
         if result.upscaler != "none" and result.upscaler not in upscalers:
             upscalers.append(result.upscaler)
     return image, ", ".join(upscalers) or "none", notes
+
+
+def _run_periodic(image: np.ndarray, steps: list, progress: PostProgressFn | None):
+    """Post-process a seamless tile so that it stays one: the passes work on the tile wrapped around
+    by a quarter of itself on every side (resampling and sharpening see its continuation, not an
+    edge), at sizes grown by the same share, and the middle is kept. Exact when the final size is
+    even; an odd one can be a fraction of a pixel off its period."""
+    from dataclasses import replace as copy_with
+
+    from studio.imaging.postprocess import output_size
+
+    h, w = image.shape[:2]
+    my, mx = max(1, h // 4), max(1, w // 4)
+    padded = np.pad(image, ((my, my), (mx, mx), (0, 0)), mode="wrap")
+    size = (w, h)
+    grown = []
+    for step in steps:
+        size = output_size(size[0], size[1], step)
+        grown.append(copy_with(step, aspect=None, long_side=None,
+                               size=(round(size[0] * (w + 2 * mx) / w), round(size[1] * (h + 2 * my) / h))))
+    result, upscaler, notes = _run_steps(padded, grown, progress)
+    top, left = round(my * size[1] / h), round(mx * size[0] / w)
+    return result[top:top + size[1], left:left + size[0]], upscaler, notes
 
 
 def export_batch(
@@ -493,6 +534,7 @@ class ExportReport:
     notes: list[str] = field(default_factory=list)
     dpi: float | None = None
     bits: int = 8
+    repeat_path: Path | None = None       # a tile's repeat, when one was written beside it
 
     @property
     def print_size_inches(self) -> tuple[float, float] | None:
@@ -534,14 +576,27 @@ def postprocess_and_export(
     report = None
     if progress is not None:
         report = lambda fraction, stage: progress(0.9 * fraction, stage)  # noqa: E731
-    result, upscaler, notes = _run_steps(image, post, report)
+    tile = recipe is not None and recipe.tile
+    result, upscaler, notes = _run_steps(image, post, report, periodic=tile)
     if progress is not None:
         progress(0.9, "write")
-    written = export_image(target, result, _with_settings(recipe, post, export), export)
+    embedded = _with_settings(recipe, post, export)
+    written = export_image(target, result, embedded, export)
+    repeated = None
+    if export.repeat > 1:
+        pixels = result.shape[0] * result.shape[1] * export.repeat ** 2
+        if tile and pixels > MAX_REPEAT_PIXELS:
+            notes.append(f"the {export.repeat} x {export.repeat} repeat would be {pixels / 1e6:,.0f} megapixels; "
+                         f"it was not written (at most {MAX_REPEAT_PIXELS / 1e6:,.0f})")
+        elif tile:
+            repeated = export_image(repeat_path(written, export.repeat),
+                                    np.tile(result, (export.repeat, export.repeat, 1)), embedded, export)
+        else:
+            notes.append("the picture is not a seamless tile, so no repeat was written")
     if progress is not None:
         progress(1.0, "done")
     height, width = result.shape[:2]
-    return ExportReport(written, (width, height), upscaler, notes, export.dpi, result.dtype.itemsize * 8)
+    return ExportReport(written, (width, height), upscaler, notes, export.dpi, result.dtype.itemsize * 8, repeated)
 
 
 def render_and_export(

@@ -205,7 +205,8 @@ def export_batch(recipe_jsons: Sequence[str], passes: Sequence[dict], export: di
                                 settings=ExportSettings.from_dict(export), name_pattern=name_pattern,
                                 progress=ctx.emit_progress, should_cancel=ctx.cancelled)
         return [{"path": str(report.path), "width": report.size[0], "height": report.size[1],
-                 "upscaler": report.upscaler, "notes": report.notes} for report in reports]
+                 "upscaler": report.upscaler, "notes": report.notes,
+                 "repeat_path": str(report.repeat_path) if report.repeat_path else None} for report in reports]
 
     return job
 

@@ -81,3 +81,24 @@ def test_stylegan3_tiles_are_refused_with_the_reason(sg3_model):
     renderer = Renderer(load_network(sg3_model), device="cpu")
     with pytest.raises(ValueError, match="whole cycles"):
         renderer.render_recipe(renderer.recipe(RenderSettings(tile=True), seed=1))
+
+
+def test_a_tile_exported_at_print_size_stays_seamless_and_its_repeat_is_written(tiny_model, tmp_path, capsys):
+    gen = tmp_path / "g"
+    assert main(["generate", "--network", str(tiny_model), "--seeds", "4,5", "--tile", "--outdir", str(gen)]) == 0
+    out = tmp_path / "print.png"
+    assert main(["export", str(gen / "seed0004.png"), "--network", str(tiny_model), "--long-side", "200",
+                 "--sharpen", "1", "--repeat", "3", "--out", str(out)]) == 0
+    assert "repeated 3 x 3" in capsys.readouterr().out
+    tile = np.asarray(Image.open(out))
+    assert tile.shape == (200, 200, 3)
+    assert seam_ratio(tile) < 1.2                         # resampled and sharpened around, not up to an edge
+    repeat = np.asarray(Image.open(tmp_path / "print-repeat3x3.png"))
+    assert np.array_equal(repeat, np.tile(tile, (3, 3, 1)))
+    assert read_recipe(tmp_path / "print-repeat3x3.png").tile
+    plain = tmp_path / "plain"
+    assert main(["generate", "--network", str(tiny_model), "--seeds", "4", "--outdir", str(plain)]) == 0
+    assert main(["export", str(plain / "seed0004.png"), "--network", str(tiny_model), "--repeat", "2",
+                 "--out", str(tmp_path / "p.png")]) == 0
+    assert "not a seamless tile" in capsys.readouterr().err
+    assert not (tmp_path / "p-repeat2x2.png").exists()

@@ -214,9 +214,9 @@ def test_prompt_hints_follow_the_clips_vocabulary(make_window, labelled, qtbot):
 def test_the_canvas_and_tile_choices_follow_the_model(make_window, tiny_model, sg3_model, qtbot):
     window = make_window(tiny_model)
     panel = window.evolve
-    assert panel.canvas_combo.isVisibleTo(window) and panel.tile_check.isVisibleTo(window)
+    assert not panel.canvas_combo.isHidden() and not panel.tile_check.isHidden()
     panel.tile_check.setChecked(True)
     window.session.open_model(str(sg3_model))
     wait_for(qtbot, lambda: window.session.model is not None and window.session.model["kind"] == "stylegan3")
-    assert panel.canvas_combo.isVisibleTo(window) and not panel.tile_check.isVisibleTo(window)
+    assert not panel.canvas_combo.isHidden() and panel.tile_check.isHidden()
     assert not panel.tile_check.isChecked()

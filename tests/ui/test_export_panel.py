@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import numpy as np
 from PySide6.QtCore import Qt
 
 from studio.imaging.codecs import read_image
 from studio.imaging.metadata import read_recipe
-from tests.ui.conftest import wait_for
+from tests.ui.conftest import grid_done, wait_for
 
 
 def test_export_selection_as_tiff_prints(make_window, tiny_model, qtbot, tmp_path):
@@ -133,3 +134,23 @@ def test_native_mode_has_the_model_draw_the_print_shape(make_window, tiny_model,
     assert recipe.canvas == [5, 4]                              # 1.27:1 drawn by the model as 80 x 64
     width, height = read_image(path).shape[1::-1]
     assert abs(width / height - 1.27) < 0.02
+
+
+def test_a_tile_is_exported_with_its_repeat(make_window, tiny_model, qtbot, tmp_path):
+    window = make_window(tiny_model)
+    explore = window.explore
+    explore.tile_check.setChecked(True)
+    wait_for(qtbot, lambda: grid_done(window) and window.explore.page_state.tile)
+    explore.grid.select_row(2)
+    panel = window.export_panel
+    window.tabs.setCurrentWidget(panel)
+    panel.source_combo.setCurrentIndex(panel.source_combo.findData("explore"))
+    panel.use_selection()
+    assert panel.repeat.isVisibleTo(panel) and panel.repeat.currentData() == 3
+    panel.folder_edit.setText(str(tmp_path / "prints"))
+    panel.export()
+    wait_for(qtbot, lambda: panel.export_btn.isEnabled() and "Wrote" in panel.summary.text())
+    assert "1 repeat of tiles" in panel.summary.text()
+    (repeat,) = (tmp_path / "prints").glob("*-repeat3x3.png")
+    (tile,) = [p for p in (tmp_path / "prints").glob("*.png") if p != repeat]
+    assert np.array_equal(read_image(repeat), np.tile(read_image(tile), (3, 3, 1)))

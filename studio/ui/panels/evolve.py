@@ -343,6 +343,7 @@ class EvolvePanel(QWidget):
         self.session.remember_clip(self.clip_edit.text().strip() or "default", clip_config)
         settings = RenderSettings(truncation_psi=self.truncation.value(), class_index=self.class_combo.currentData(),
                                   tile=self.tile_check.isChecked(), canvas=self.canvas_combo.units())
+        self.grid.set_aspect(settings.canvas[0] / settings.canvas[1] if settings.canvas else 1.0)
         self._submit(jobs.evolve_start(self.config(), self.prompt.text().strip(), self.negative.text().strip() or None,
                                        self.clip_edit.text().strip(), clip_config, settings))
 

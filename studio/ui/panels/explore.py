@@ -611,6 +611,8 @@ class ExplorePanel(QWidget):
                 self.canvas_combo.set_units(value)
             elif name == "class_index" and value is not None and self.class_combo.currentData() != value:
                 self.class_combo.setCurrentIndex(self.class_combo.findData(value))
+        if name == "canvas":
+            self.grid.set_aspect(value[0] / value[1] if value else 1.0)
         if name == "edits" and getattr(self, "_recipe_shown", None) is not None and self._viewer is not None:
             self._render_shown()                 # the open explicit-latent image follows the sliders too
         if name in ExplorePage.RENDER_FIELDS:

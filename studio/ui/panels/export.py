@@ -206,11 +206,20 @@ class ExportPanel(QWidget):
         folder_row.addWidget(self.folder_edit, 1)
         folder_row.addWidget(self.folder_btn)
         self.overwrite = QCheckBox("Replace existing files")
+        self.repeat = QComboBox()
+        self.repeat.addItem("Only the tile", 1)
+        for n in (2, 3, 4):
+            self.repeat.addItem(f"The tile and it repeated {n} × {n}", n)
+        self.repeat.setCurrentIndex(2)
+        self.repeat.setToolTip("Seamless tiles: also write the tile repeated, beside it (NAME-repeat3x3), to see "
+                               "or print the pattern; pictures that are not tiles are written alone")
+        self.repeat_label = QLabel("Tiles")
         ff.addRow("Format", self.format_combo)
         ff.addRow("Bit depth", self.bits)
         ff.addRow("Quality", self.quality)
         ff.addRow("Folder", folder_row)
         ff.addRow("Name", self.name_edit)
+        ff.addRow(self.repeat_label, self.repeat)
         ff.addRow(self.overwrite)
         v.addWidget(fmt)
 
@@ -315,7 +324,8 @@ class ExportPanel(QWidget):
         from studio.imaging.export import ExportSettings
 
         return ExportSettings(format=self.format_combo.currentData(), quality=self.quality.value(),
-                              dpi=float(self.dpi.value()), overwrite=self.overwrite.isChecked())
+                              dpi=float(self.dpi.value()), overwrite=self.overwrite.isChecked(),
+                              repeat=self.repeat.currentData() if self._has_tiles() else 1)
 
     def _changed(self, *_args) -> None:
         if self.aspect_combo.currentData() == "painting" and not hasattr(self, "_painting_ratio"):
@@ -399,12 +409,17 @@ class ExportPanel(QWidget):
         if source is not None and self.source_combo.findData(source) >= 0:
             self.source_combo.setCurrentIndex(self.source_combo.findData(source))
         self.recipes = list(recipes)
+        for widget in (self.repeat, self.repeat_label):
+            widget.setVisible(self._has_tiles())
         if not self.recipes:
             self.source_label.setText("nothing selected there")
             return
         names = ", ".join(_latent_name(r) for r in self.recipes[:6]) + (" …" if len(self.recipes) > 6 else "")
         self.source_label.setText(f"{len(self.recipes)} image{'s' * (len(self.recipes) > 1)}: {names}")
         self.update_preview()
+
+    def _has_tiles(self) -> bool:
+        return any(getattr(r, "tile", False) for r in self.recipes)
 
     def update_preview(self) -> None:
         if not self.recipes or self.session.model is None:
@@ -457,7 +472,9 @@ class ExportPanel(QWidget):
         self._done()
         if reports:
             last = reports[-1]
-            self.summary.setText(f"Wrote {len(reports)} file{'s' * (len(reports) > 1)} to "
+            repeats = sum(1 for report in reports if report.get("repeat_path"))
+            also = f" and {repeats} repeat{'s' * (repeats > 1)} of tiles" if repeats else ""
+            self.summary.setText(f"Wrote {len(reports)} file{'s' * (len(reports) > 1)}{also} to "
                                  f"{Path(last['path']).parent} — {last['width']:,} × {last['height']:,} px, "
                                  f"upscaled with {last['upscaler']}")
             self.session.status.emit(f"Exported {len(reports)} file(s)", 5000)

@@ -266,6 +266,8 @@ class MixPanel(QWidget):
             self.range_slider.setValue((value[0], value[-1]))
             self.range_slider.blockSignals(False)
             self.layers_label.setText(f"Styles give w layers {describe_layers(value)}; forms keep the rest.")
+        if name == "canvas":
+            self.grid.set_aspect(value[0] / value[1] if value else 1.0)
         if not self._quiet:
             self.render()
 

@@ -167,8 +167,9 @@ class ImageCellDelegate(QStyledItemDelegate):
     def paint(self, painter: QPainter, option: QStyleOptionViewItem, index: QModelIndex) -> None:
         model: ImageGridModel = index.model()
         item = model.items[index.row()]
-        side = min(option.rect.width(), option.rect.height())     # a square tile, centred in its cell
-        rect = QRect(0, 0, side, side)
+        aspect = self.grid.aspect                                  # a tile of the pictures' shape, centred
+        width = min(option.rect.width(), round(option.rect.height() * aspect))
+        rect = QRect(0, 0, width, round(width / aspect))
         rect.moveCenter(option.rect.center())
         rect = rect.adjusted(3, 3, -3, -3)
         painter.save()
@@ -235,6 +236,7 @@ class ImageGrid(QListView):
             self.setDragDropMode(QAbstractItemView.DragDropMode.DragOnly)
             self.setDefaultDropAction(Qt.DropAction.CopyAction)
         self.native_size = 0               # the pictures' own size in pixels (0: unknown)
+        self.aspect = 1.0                  # the pictures' width / height: wide canvases get wide tiles
         self._fixed_cell = 160
         self.doubleClicked.connect(lambda index: self.opened.emit(index.row()))
         self.selectionModel().selectionChanged.connect(lambda *_: self.selection_changed.emit(self.selected_rows()))
@@ -256,15 +258,24 @@ class ImageGrid(QListView):
         # leave room for a vertical scroll bar so a full row never wraps
         width = vp.width() - self.style().pixelMetric(QStyle.PixelMetric.PM_ScrollBarExtent) - 2
         column = max(48, width // max(1, self._cols))
-        side = max(48, min(column, (vp.height() - 2) // max(1, self._rows)))
-        if side < self.native_size <= column:
-            side = self.native_size        # never below the pictures' own size while a row has room: scroll
-        # cells as wide as a column, so a row holds exactly ``cols`` tiles (square tiles, centred)
-        return QSize(column, side)
+        row = max(48, (vp.height() - 2) // max(1, self._rows))
+        tile = min(column, round(row * self.aspect))                # the tile's width
+        native = round(self.native_size * max(1.0, self.aspect))
+        if tile < native <= column:
+            tile = native                  # never below the pictures' own size while a row has room: scroll
+        # cells as wide as a column, so a row holds exactly ``cols`` tiles (of the pictures' shape, centred)
+        return QSize(column, max(48, round(tile / self.aspect)))
+
+    def set_aspect(self, aspect: float) -> None:
+        """The pictures' shape (width / height) changed: tiles follow it."""
+        if aspect != self.aspect:
+            self.aspect = aspect
+            self._relayout()
 
     def _relayout(self) -> None:
         size = self.cell_size()
-        self.grid_model.set_thumb_size(min(size.width(), size.height()) - 6)
+        tile_w = min(size.width(), round(size.height() * self.aspect))
+        self.grid_model.set_thumb_size(max(tile_w, round(tile_w / self.aspect)) - 6)
         self.setGridSize(size)
         self.doItemsLayout()
 
