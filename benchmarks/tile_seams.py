@@ -2,6 +2,11 @@
 mean difference between neighbouring pixels inside it, over many seeds (tiled and not).
 
     python benchmarks/tile_seams.py [--network default] [--seeds 50] [--class K]
+    python benchmarks/tile_seams.py --random-nvidia 256     # NVIDIA's ADA 'paper256' layout, random weights
+
+No trained 256 px NVIDIA network can be downloaded here; --random-nvidia builds one of that layout
+(skip generator, 8 mapping layers, channel base 16384, conv clamp 256) with random weights, which
+checks every layer's wrap-around at that size but not how a trained network's pictures look.
 """
 
 from __future__ import annotations
@@ -23,17 +28,37 @@ def seam(image):
     return wrap, inner
 
 
+def random_nvidia(resolution: int):
+    import torch
+
+    from studio.gan.formats import LoadedNetwork
+    from studio.gan.networks import GeneratorConfig, make_generator
+
+    torch.manual_seed(0)
+    G = make_generator(GeneratorConfig(z_dim=512, w_dim=512, img_resolution=resolution, mapping_layers=8,
+                                       channel_base=16384, channel_max=512, conv_clamp=256))
+    with torch.no_grad():                       # noise as trained networks have it (stored, visible)
+        for block in G.synthesis.blocks():
+            for name in ("conv0", "conv1"):
+                if hasattr(block, name):
+                    getattr(block, name).noise_strength.fill_(0.1)
+    return LoadedNetwork(G.eval(), None, "native", Path(f"random-paper{resolution}"), "0" * 64)
+
+
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--network", default="default")
     p.add_argument("--seeds", type=int, default=50)
     p.add_argument("--class", dest="class_index", type=int, default=None)
+    p.add_argument("--random-nvidia", type=int, default=None, metavar="RES",
+                   help="measure a randomly initialised network of NVIDIA's paper256 layout at RES px instead")
     args = p.parse_args()
     from studio.gan.formats import load_network
     from studio.gan.render import Renderer
     from studio.gan.render_settings import RenderSettings
 
-    renderer = Renderer(load_network(args.network), device="cpu")
+    network = random_nvidia(args.random_nvidia) if args.random_nvidia else load_network(args.network)
+    renderer = Renderer(network, device="cpu")
     G = renderer.G
     for tile in (False, True):
         rows = []

@@ -10,6 +10,10 @@ Qt-free and tested without Qt; each module is one job an artist does, built from
 * ``export``        - print previews and batches re-rendered from their recipes.
 * ``prepare``       - previewing and preparing a training set.
 * ``runs``          - training runs: new, list, read, resume, stop, launch.
+* ``edits``         - latent directions found, saved and turned into recipe edits.
+* ``projection``    - finding the latent of a picture.
+* ``blending``      - blending two models layer by layer, previewed and saved with their provenance.
+* ``panorama``      - several latents on one canvas: region maps from layouts or painted masks.
 * ``state``         - the window's state objects (page of seeds, mix sources, evolution choices,
   the CLIP chosen), which announce their changes and import neither torch nor Qt.
 

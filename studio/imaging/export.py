@@ -474,6 +474,8 @@ def _run_periodic(image: np.ndarray, steps: list, progress: PostProgressFn | Non
                                size=(round(size[0] * (w + 2 * mx) / w), round(size[1] * (h + 2 * my) / h))))
     result, upscaler, notes = _run_steps(padded, grown, progress)
     top, left = round(my * size[1] / h), round(mx * size[0] / w)
+    notes.append(f"a seamless tile: processed wrapped around itself (a quarter of its side on each edge), then "
+                 f"cropped to {size[0]}x{size[1]}")
     return result[top:top + size[1], left:left + size[0]], upscaler, notes
 
 
