@@ -638,21 +638,26 @@ class SynthesisNetwork(nn.Module):
         ops.assert_shape(ws, [None, self.num_ws, self.w_dim], "ws")
         if blend not in self.block_resolutions:
             raise ValueError(f"blend at one of {self.block_resolutions} px, got {blend}")
-        ws, k = ws.to(torch.float32), ws.shape[0]
-        gens = None
-        if noise_mode == "random":
-            seed = 0 if noise_seed is None else int(noise_seed)
-            gens = [torch.Generator(device="cpu").manual_seed(seed) for _ in range(k)]
-        x = img = None
-        for block, cur_ws in zip(self.blocks(), self.block_ws(ws)):
-            if block.resolution <= blend:
-                x, img = block(x, img, cur_ws, noise_mode=noise_mode, noise_generator=gens)
-                if block.resolution == blend:                 # the regions meet: features mixed by the masks
-                    x = (x * masks(*x.shape[-2:]).to(x.dtype)).sum(0, keepdim=True)
-                    img = (img * masks(*img.shape[-2:])).sum(0, keepdim=True) if img is not None else None
-            else:
-                x, img = block.forward_regions(x, img, cur_ws, masks, noise_mode=noise_mode,
-                                               noise_generator=gens[0] if gens else None)
+        ws = ws.to(torch.float32)
+        stages = list(zip(self.blocks(), self.block_ws(ws)))
+        early = [stage for stage in stages if stage[0].resolution <= blend]
+        x = img = gen = None
+        for k in range(ws.shape[0]):      # one region at a time: memory for two canvases, not K
+            gens = None
+            if noise_mode == "random":
+                gens = [torch.Generator(device="cpu").manual_seed(0 if noise_seed is None else int(noise_seed))]
+                gen = gen or gens[0]     # the later blocks draw on from where the first region left off
+            xk = imgk = None
+            for block, cur_ws in early:
+                xk, imgk = block(xk, imgk, cur_ws[k:k + 1], noise_mode=noise_mode, noise_generator=gens)
+            # the regions meet: features (and the running image) mixed by the masks
+            part = xk * masks(*xk.shape[-2:])[k:k + 1].to(xk.dtype)
+            x = part if x is None else x.add_(part)
+            if imgk is not None:
+                part = imgk * masks(*imgk.shape[-2:])[k:k + 1]
+                img = part if img is None else img.add_(part)
+        for block, cur_ws in stages[len(early):]:
+            x, img = block.forward_regions(x, img, cur_ws, masks, noise_mode=noise_mode, noise_generator=gen)
         return img
 
 
