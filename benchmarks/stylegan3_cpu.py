@@ -28,11 +28,13 @@ import statistics
 import subprocess
 import sys
 import time
-import types
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(ROOT / "benchmarks"))
+
+from reference import reference_module  # noqa: E402
 
 SPEED_CONFIG = dict(z_dim=512, w_dim=512, img_resolution=256, channel_base=32768, channel_max=512)
 MEMORY_CONFIGS = {
@@ -46,20 +48,6 @@ STORED = {"reference": {1: 10.6, 8: 15.2}, "measured_on": "2-core AVX2 VM, 2026-
 MEMORY_LIMIT_GB = 2.0
 
 
-def reference_module(path: str):
-    """NVIDIA's networks_stylegan3 from a checkout (pkg_resources stood in for: only parse_version is used)."""
-    from packaging.version import Version
-
-    if "pkg_resources" not in sys.modules:
-        stand_in = types.ModuleType("pkg_resources")
-        stand_in.parse_version = Version
-        sys.modules["pkg_resources"] = stand_in
-    sys.path.insert(0, str(Path(path).resolve()))
-    from training import networks_stylegan3  # type: ignore[import-not-found]
-
-    return networks_stylegan3
-
-
 def build_pair(config: dict, reference: str | None):
     """(studio G, reference G or None) with the same weights."""
     import torch
@@ -70,7 +58,7 @@ def build_pair(config: dict, reference: str | None):
     ours = Stylegan3Generator(Stylegan3Config(**config)).eval().requires_grad_(False)
     ref = None
     if reference:
-        nv = reference_module(reference)
+        nv = reference_module(reference, "networks_stylegan3")
         kwargs = {k: v for k, v in config.items() if k not in ("z_dim", "w_dim", "img_resolution")}
         ref = nv.Generator(z_dim=config["z_dim"], c_dim=0, w_dim=config["w_dim"], img_resolution=config["img_resolution"],
                            img_channels=3, mapping_kwargs=dict(num_layers=2), **kwargs).eval().requires_grad_(False)

@@ -178,6 +178,7 @@ def model_info(renderer: Any) -> dict[str, Any]:
         "resolution": G.img_resolution, "channels": G.img_channels, "num_ws": G.num_ws,
         "z_dim": G.z_dim, "w_dim": G.w_dim, "c_dim": G.c_dim, "has_discriminator": net.D is not None,
         "params": sum(p.numel() for p in G.parameters()), "device": str(renderer.device),
+        "backend": getattr(renderer, "backend", "PyTorch"),
         "class_names": net.class_names, "class_keywords": net.class_keywords,
         "layer_scales": layer_scales(G),
     }

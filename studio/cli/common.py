@@ -61,7 +61,7 @@ def open_renderer(args: argparse.Namespace):
 
     device = pick_device(args.device)
     network = load_network(network_file(args.network), device=device, with_discriminator=False)
-    return Renderer(network, device=device, batch_size=args.batch)
+    return Renderer(network, device=device, batch_size=args.batch, backend=getattr(args, "backend", "torch"))
 
 
 def class_index(value: str | int | None, network) -> int | None:
@@ -185,6 +185,11 @@ def add_render_options(p: argparse.ArgumentParser, with_network: bool = True) ->
                         "(StyleGAN2 and SWAGAN networks)")
     p.add_argument("--batch", type=int, default=None, metavar="N", help="images per batch (default: 4 on CPU, 8 on GPU)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    p.add_argument("--backend", choices=("torch", "onnx", "auto"), default="torch",
+                   help="what renders: PyTorch (default), ONNX Runtime (its CUDA provider with onnxruntime-gpu; the "
+                        "network's graph is exported once into the models cache), or auto (what measured faster on "
+                        "this kind of machine); pictures ONNX cannot draw (random noise, tiles, canvases, a "
+                        "StyleGAN3 view) render with PyTorch")
 
 
 def finite_float(text: str) -> float:

@@ -322,11 +322,13 @@ def cmd_convert(args: argparse.Namespace) -> int:
     from studio.gan.formats.native import save_native
 
     out = Path(args.output).expanduser()
-    if out.suffix != ".safetensors":
-        raise CliError("the output must end in .safetensors (the studio's own format)")
+    if out.suffix not in (".safetensors", ".onnx"):
+        raise CliError("the output must end in .safetensors (the studio's own format) or .onnx")
     if out.exists() and not args.force:
         raise CliError(f"{out} exists; add --force to replace it")
     source = network_file(args.input)
+    if out.suffix == ".onnx":
+        return _convert_onnx(source, out)
     network = load_network(source, with_discriminator=not args.no_discriminator)
     provenance = {
         "source_file": Path(source).name,
@@ -343,6 +345,27 @@ def cmd_convert(args: argparse.Namespace) -> int:
     kept = " with its discriminator" if network.D is not None else ""
     print(f"converted {FORMAT_LABELS[network.format]} -> {out} ({size:.1f} MiB{kept})")
     print(f"fingerprint {fp}")
+    return 0
+
+
+def _convert_onnx(source: str, out: Path) -> int:
+    from studio.gan.formats import load_network
+    from studio.gan.formats.onnx_export import export_onnx
+
+    network = load_network(source, with_discriminator=False)
+    output_dir(str(out.parent))
+    with progress_bar(1, "export ONNX") as bar:
+        try:
+            synthesis, mapping = export_onnx(network.G, out, fingerprint=network.fingerprint, name=network.name)
+        except OSError as exc:
+            raise CliError(f"cannot write {out}: {exc.strerror or exc}") from None
+        bar.update(1)
+    G = network.G
+    print(f"exported {network.name} -> {synthesis} (synthesis: ws [N, {G.num_ws}, {G.w_dim}] -> images "
+          f"[N, {G.img_channels}, {G.img_resolution}, {G.img_resolution}]"
+          f"{', stored noise' if network.kind != 'stylegan3' else ''}; "
+          f"{synthesis.stat().st_size / 2 ** 20:.1f} MiB) and {mapping.name} (z [N, {G.z_dim}]"
+          f"{f', c [N, {G.c_dim}]' if G.c_dim else ''}, psi per w layer [{G.num_ws}] -> ws)")
     return 0
 
 
@@ -479,11 +502,13 @@ def add_parsers(sub) -> None:
     p.add_argument("--json", action="store_true", help="print JSON")
     p.set_defaults(func=cmd_info)
 
-    p = sub.add_parser("convert", help="convert a network to the studio's .safetensors", description=(
-        "Convert any supported network file to the studio's own format (safe to share, fast to load). "
-        "The converted file renders identical images and keeps the same fingerprint."))
+    p = sub.add_parser("convert", help="convert a network to the studio's .safetensors or to ONNX", description=(
+        "Convert any supported network file to the studio's own format (safe to share, fast to load): the "
+        "converted file renders identical images and keeps the same fingerprint. Or, for OUTPUT.onnx, export the "
+        "synthesis network (ws -> images, with a dynamic batch and the stored noise) and beside it "
+        "OUTPUT.mapping.onnx (z, class and a psi per w layer -> ws), for ONNX Runtime."))
     p.add_argument("input", help="NVIDIA .pkl, rosinality .pt or studio .safetensors (a file or an http(s) URL)")
-    p.add_argument("output", help="OUTPUT.safetensors")
+    p.add_argument("output", help="OUTPUT.safetensors or OUTPUT.onnx")
     p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")
     p.add_argument("--no-discriminator", action="store_true", help="leave the discriminator out")
     p.add_argument("--force", action="store_true", help="replace OUTPUT if it exists")

@@ -30,6 +30,7 @@ class Settings:
     last_model: str | None = None
     clip: str = "default"            # which CLIP scores images: default, NAME:TAG or a checkpoint
     clip_config: str | None = None   # a checkpoint's architecture (config JSON or model name)
+    backend: str = "torch"           # what renders: torch, onnx (ONNX Runtime) or auto
 
     def add_recent(self, source: str) -> None:
         self.recent_models = [source] + [m for m in self.recent_models if m != source]

@@ -34,11 +34,29 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 class Renderer:
     """Renders images from one network. Not thread-safe: one caller (thread) at a time."""
 
-    def __init__(self, network: LoadedNetwork, device: str | torch.device = "auto", batch_size: int | None = None):
+    def __init__(self, network: LoadedNetwork, device: str | torch.device = "auto", batch_size: int | None = None,
+                 backend: str = "torch"):
         self.network = network
         self.device = pick_device(device)
         self.G = network.G.to(self.device).eval().requires_grad_(False)
         self.batch_size = batch_size or (8 if self.device.type != "cpu" else 4)
+        self.onnx = None
+        self.backend = self._open_backend(backend)
+
+    def _open_backend(self, backend: str) -> str:
+        """Set up ``backend`` (torch, onnx, auto: what measured faster on this kind of machine); returns
+        what renders, in words."""
+        from studio.gan import onnx_backend
+
+        if backend not in onnx_backend.BACKENDS:
+            raise ValueError(f"the backend is one of {', '.join(onnx_backend.BACKENDS)}, not {backend!r}")
+        if backend == "auto":
+            choice = onnx_backend.AUTO_CHOICE.get(self.device.type, "torch")
+            backend = choice if choice == "torch" or onnx_backend.onnxruntime_available() else "torch"
+        if backend == "torch":
+            return f"PyTorch ({self.device.type})"
+        self.onnx = onnx_backend.OnnxSynthesis(onnx_backend.cached_graph(self.network), self.device)
+        return f"ONNX Runtime ({self.onnx.provider})"
 
     # -- model facts --------------------------------------------------------------------------
     @property
@@ -117,6 +135,8 @@ class Renderer:
         from studio.gan.networks import ops
 
         self.check_canvas(settings)
+        if self.onnx is not None and self.onnx.handles(settings):
+            return to_uint8(self.onnx(ws))
         with torch.inference_mode(), ops.tiling(settings.tile), ops.canvas(settings.canvas):
             img = self.G.synthesis(ws, noise_mode=settings.noise_mode, noise_generator=generators,
                                    **self.view_kwargs(settings))

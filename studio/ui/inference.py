@@ -49,6 +49,7 @@ class WorkerState:
 
     renderer: Any = None            # studio.gan.render.Renderer of the open model
     device: str = "cpu"
+    backend: str = "torch"          # what renders (the Settings' choice): torch, onnx or auto
     extras: dict[str, Any] = field(default_factory=dict)
 
 

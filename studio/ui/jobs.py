@@ -22,7 +22,6 @@ def load_model(source: str) -> Job:
     def job(ctx: JobContext) -> dict:
         from studio.app.models import model_info, open_source
         from studio.gan.formats import load_network
-        from studio.gan.render import Renderer
 
         def progress(done: int, total: int | None) -> None:
             # in KiB: a signal's int is 32 bits, and a network file can be larger than 2 GiB
@@ -31,7 +30,7 @@ def load_model(source: str) -> Job:
         warnings: list[str] = []
         path = open_source(source, progress=progress, should_cancel=ctx.cancelled, warn=warnings.append)
         network = load_network(path, device=ctx.state.device)
-        ctx.state.renderer = Renderer(network, device=ctx.state.device)
+        ctx.state.renderer = _renderer(ctx, network, warnings)
         return model_info(ctx.state.renderer) | {"warnings": warnings}
 
     return job
@@ -45,7 +44,6 @@ def load_model_for_recipe(recipe_json: str, library_path: str | None, given: str
         from studio.app.models import find_model, model_info
         from studio.core.errors import StudioError
         from studio.gan.recipe import Recipe
-        from studio.gan.render import Renderer
 
         recipe = Recipe.from_json(recipe_json)
         search = find_model(recipe, given=given, library=library_path, device=ctx.state.device)
@@ -53,8 +51,39 @@ def load_model_for_recipe(recipe_json: str, library_path: str | None, given: str
             why = f" ({search.notes[0]})" if search.notes else ""
             raise StudioError(f"This image needs the model '{recipe.model.name or 'unnamed'}' (fingerprint "
                               f"{recipe.model.fingerprint[:12]}…), which the studio cannot find{why}; open it first.")
-        ctx.state.renderer = Renderer(search.network, device=ctx.state.device)
-        return model_info(ctx.state.renderer)
+        warnings: list[str] = []
+        ctx.state.renderer = _renderer(ctx, search.network, warnings)
+        return model_info(ctx.state.renderer) | {"warnings": warnings}
+
+    return job
+
+
+def _renderer(ctx: JobContext, network, warnings: list[str]):
+    """The worker's renderer of ``network`` with the chosen backend; PyTorch, with a note, where that
+    backend cannot render this network."""
+    from studio.core.errors import StudioError
+    from studio.gan.render import Renderer
+
+    try:
+        return Renderer(network, device=ctx.state.device, backend=ctx.state.backend)
+    except StudioError as exc:
+        warnings.append(f"{exc}; rendering with PyTorch")
+        return Renderer(network, device=ctx.state.device)
+
+
+def set_backend(backend: str) -> Job:
+    """Choose what renders; the open model (if any) is set up again with it. Returns its model info
+    (or None without a model)."""
+
+    def job(ctx: JobContext) -> dict | None:
+        from studio.app.models import model_info
+
+        ctx.state.backend = backend
+        if ctx.state.renderer is None:
+            return None
+        warnings: list[str] = []
+        ctx.state.renderer = _renderer(ctx, ctx.state.renderer.network, warnings)
+        return model_info(ctx.state.renderer) | {"warnings": warnings}
 
     return job
 

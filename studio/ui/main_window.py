@@ -5,7 +5,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from PySide6.QtCore import QSettings, Qt, QTimer
-from PySide6.QtGui import QAction, QKeySequence
+from PySide6.QtGui import QAction, QActionGroup, QKeySequence
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -182,11 +182,32 @@ class MainWindow(QMainWindow):
         blend_action.setToolTip("Mix the open model with another, layer by layer, into a new model")
         blend_action.triggered.connect(self.blend_models)
         menu.addAction(blend_action)
+        menu.addMenu(self._backend_menu())
         menu.addSeparator()
         quit_action = QAction("Quit", self)
         quit_action.setShortcut(QKeySequence.StandardKey.Quit)
         quit_action.triggered.connect(self.close)
         menu.addAction(quit_action)
+        return menu
+
+    def _backend_menu(self) -> QMenu:
+        """Settings: what renders (PyTorch, ONNX Runtime, or whichever measured faster here)."""
+        menu = QMenu("Rendering backend", self)
+        group = QActionGroup(self)
+        self.backend_actions = {}
+        for key, text, tip in (
+                ("torch", "PyTorch", "The studio's own networks (every feature)"),
+                ("onnx", "ONNX Runtime", "The network's ONNX graph, on a GPU with onnxruntime-gpu; random noise, tiles, "
+                                         "canvases and StyleGAN3 still render with PyTorch"),
+                ("auto", "Automatic", "Whichever measured faster on this kind of machine (benchmarks/backends.py)")):
+            action = QAction(text, self, checkable=True)
+            action.setToolTip(tip)
+            action.setChecked(self.session.settings.backend == key)
+            action.triggered.connect(lambda _=False, k=key: self.session.set_backend(k))
+            group.addAction(action)
+            menu.addAction(action)
+            self.backend_actions[key] = action
+        menu.setToolTipsVisible(True)
         return menu
 
     def blend_models(self) -> None:
@@ -300,7 +321,8 @@ class MainWindow(QMainWindow):
         self.model_label.setText(
             f"  <b>{info['name']}</b>{family} · {info['resolution']}×{info['resolution']} · {info['num_ws']} w layers"
             f"{conditional} · {info['params'] / 1e6:.1f} M params")
-        self.model_label.setToolTip(f"{info['path']}\nfingerprint {info['fingerprint']}")
+        self.model_label.setToolTip(f"{info['path']}\nfingerprint {info['fingerprint']}\n"
+                                    f"rendered by {info.get('backend', 'PyTorch')}")
         self.setWindowTitle(f"{info['name']} — GAN Art Studio")
         self.stack.setCurrentWidget(self.explore)
         self._refresh_recent()

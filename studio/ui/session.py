@@ -39,6 +39,9 @@ def qimage_to_png(image: QImage, max_side: int | None = None) -> bytes:
     return bytes(data.data())
 
 
+BACKEND_NAMES = {"torch": "PyTorch", "onnx": "ONNX Runtime", "auto": "the faster backend for this machine"}
+
+
 class StudioSession(QObject):
     model_changed = Signal(dict)
     model_failed = Signal(str)
@@ -52,6 +55,7 @@ class StudioSession(QObject):
         self.settings = settings or load_settings()
         self.clip = ClipChoice(self.settings.clip, self.settings.clip_config)   # the CLIP every prompt uses
         self.client = client or InferenceClient(device=self.settings.device, parent=self)
+        self.client.worker.state.backend = self.settings.backend     # before the worker starts
         self.model: dict | None = None
         self.selections: dict[str, list] = {}   # panel name -> recipes of its current selection
         self._library = library
@@ -116,6 +120,25 @@ class StudioSession(QObject):
         else:
             self.status.emit(f"Opened {result['name']}", 4000)
         self.model_changed.emit(result)
+
+    def set_backend(self, backend: str):
+        """Render with ``backend`` (torch, onnx, auto) from now on, and remember it; the open model is set
+        up again with it (and its panels re-render)."""
+        self.settings.backend = backend
+        self._save_settings()
+        self.status.emit("Switching the rendering backend …", 0)
+
+        def done(result: dict | None) -> None:
+            if result is None:
+                self.status.emit(f"Models will render with {BACKEND_NAMES.get(backend, backend)}", 4000)
+                return
+            self.model = result
+            notes = "; ".join(result.get("warnings") or [])
+            self.status.emit(f"Rendering with {result['backend']}" + (f" ({notes})" if notes else ""), 0 if notes else 5000)
+            self.model_changed.emit(result)
+
+        return self.client.submit(MODEL_KEY, jobs.set_backend(backend)).on(
+            finished=done, failed=lambda message: self.status.emit(message, 0))
 
     def _on_model_failed(self, message: str) -> None:
         self.model_failed.emit(message)

@@ -61,3 +61,16 @@ def test_the_studio_opens_the_last_model_or_else_the_default(tmp_path, monkeypat
     assert startup_model(str(last)) == str(last)
     assert startup_model(str(tmp_path / "moved-away.pkl")) == "default"
     assert startup_model("https://example.com/net.pkl") == "default"   # no surprise download at start-up
+
+
+def test_the_rendering_backend_is_chosen_in_the_window_and_remembered(make_window, tiny_model, qtbot):
+    from studio.core.settings import load_settings
+    from tests.ui.conftest import grid_done, wait_for
+
+    window = make_window(tiny_model)
+    window.backend_actions["onnx"].trigger()
+    wait_for(qtbot, lambda: window.session.model.get("backend", "").startswith("ONNX Runtime") and grid_done(window))
+    assert load_settings().backend == "onnx"
+    assert "ONNX Runtime" in window.model_label.toolTip()
+    window.backend_actions["torch"].trigger()
+    wait_for(qtbot, lambda: window.session.model["backend"].startswith("PyTorch") and grid_done(window))

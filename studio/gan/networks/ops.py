@@ -150,6 +150,7 @@ def upfirdn2d(
     if min(px0, px1, py0, py1) < 0:
         x = x[:, :, max(-py0, 0): x.shape[2] - max(-py1, 0), max(-px0, 0): x.shape[3] - max(-px1, 0)]
 
+    c = int(x.shape[1])              # a constant even when traced (ONNX needs the kernels' shapes)
     f = f.to(device=x.device, dtype=x.dtype) * gain
     f = f.flip(list(range(f.ndim)))  # convolution, not correlation
     factors = _separable_factors(f) if f.shape[0] > 2 else None

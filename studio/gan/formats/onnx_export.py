@@ -1,0 +1,111 @@
+"""A generator as ONNX: the synthesis network (ws -> images) and the mapping network (z, class,
+per-layer truncation -> ws), each a graph with a dynamic batch.
+
+The synthesis graph is traced from the networks' unfused modulated convolution (the input
+scaled by the styles, one shared weight, the output scaled by the demodulation), so no batch
+size is baked in; the stored noise is a constant of the graph (``noise_mode="const"``).
+StyleGAN2, SWAGAN and DCGAN export; StyleGAN3 is refused for now (the tracer does not carry its
+filtered layers' sizes into a graph ONNX Runtime accepts). The
+mapping graph takes ``psi`` per w layer (``[num_ws]``), which is how truncation with a cutoff is
+said without a branch: ``psi[i] = psi`` below the cutoff and 1 above it.
+
+ONNX Runtime runs both (:mod:`studio.gan.onnx_backend`); the round trip is tested against the
+studio's own images.
+"""
+
+from __future__ import annotations
+
+import json
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+
+from studio.core.errors import StudioError
+
+OPSET = 17
+EXPORT_BATCH = 2        # traced with two images, so that every batch-dependent shape stays symbolic
+
+
+class _Synthesis(nn.Module):
+    def __init__(self, G):
+        super().__init__()
+        self.G = G
+
+    def forward(self, ws: torch.Tensor) -> torch.Tensor:
+        return self.G.synthesis(ws, noise_mode="const", fused=False)
+
+
+class _Mapping(nn.Module):
+    def __init__(self, G):
+        super().__init__()
+        self.G = G
+
+    def forward(self, z: torch.Tensor, c: torch.Tensor, psi: torch.Tensor) -> torch.Tensor:
+        mapping = self.G.mapping
+        ws = mapping(z, c if self.G.c_dim else None, truncation_psi=1.0)
+        avg = mapping.w_avg.reshape(1, 1, -1)
+        return avg + (ws - avg) * psi.reshape(1, -1, 1)
+
+
+def onnx_paths(path: str | Path) -> tuple[Path, Path]:
+    """(synthesis, mapping) files of an export to ``path`` (``NAME.onnx`` and ``NAME.mapping.onnx``)."""
+    out = Path(path)
+    return out, out.with_name(out.stem + ".mapping.onnx")
+
+
+def export_onnx(G, path: str | Path, *, fingerprint: str = "", name: str = "") -> tuple[Path, Path]:
+    """Write the synthesis and mapping graphs of ``G``; returns their paths. Each file's metadata
+    records the network's fingerprint, name and shapes."""
+    synthesis_path, mapping_path = onnx_paths(path)
+    synthesis_path.parent.mkdir(parents=True, exist_ok=True)
+    if getattr(G.config, "kind", "stylegan2") == "stylegan3":
+        raise StudioError("StyleGAN3 networks are not exported to ONNX yet: PyTorch's tracer does not carry their "
+                          "filtered layers' shapes into a graph ONNX Runtime accepts; they render with PyTorch")
+    G = G.eval().requires_grad_(False).to("cpu", torch.float32)
+    ws = G.mapping(torch.randn(EXPORT_BATCH, G.z_dim), _labels(G, EXPORT_BATCH))
+    meta = {"studio_fingerprint": fingerprint, "studio_name": name,
+            "studio_shapes": json.dumps({"z_dim": G.z_dim, "w_dim": G.w_dim, "c_dim": G.c_dim, "num_ws": G.num_ws,
+                                         "img_resolution": G.img_resolution, "img_channels": G.img_channels})}
+    with warnings.catch_warnings(), torch.no_grad():
+        warnings.simplefilter("ignore")                  # the tracer's notes on Python-side shape checks
+        _export(_Synthesis(G), (ws,), synthesis_path, ["ws"], ["images"],
+                {"ws": {0: "batch"}, "images": {0: "batch"}})
+        z = torch.randn(EXPORT_BATCH, G.z_dim)
+        _export(_Mapping(G), (z, _labels(G, EXPORT_BATCH, zeros=True), torch.ones(G.num_ws)), mapping_path,
+                ["z", "c", "psi"], ["ws"], {"z": {0: "batch"}, "c": {0: "batch"}, "ws": {0: "batch"}})
+    for file in (synthesis_path, mapping_path):
+        _stamp(file, meta)
+    return synthesis_path, mapping_path
+
+
+def _labels(G, n: int, zeros: bool = False) -> torch.Tensor:
+    """One-hot class labels (class 0), or a [n, 1] placeholder for an unconditional network."""
+    if not G.c_dim:
+        return torch.zeros(n, 1)
+    c = torch.zeros(n, G.c_dim)
+    if not zeros:
+        c[:, 0] = 1
+    return c
+
+
+def _export(module, args, path: Path, inputs, outputs, dynamic) -> None:
+    # no constant folding: it would store the transposed up-sampling kernels a second time (166 MB
+    # instead of 92 for paper256); ONNX Runtime folds what it needs when the session starts
+    tmp = path.with_name(path.name + ".partial")
+    torch.onnx.export(module, args, str(tmp), input_names=inputs, output_names=outputs, dynamic_axes=dynamic,
+                      opset_version=OPSET, dynamo=False, do_constant_folding=False)
+    tmp.replace(path)
+
+
+def _stamp(path: Path, meta: dict) -> None:
+    import onnx
+
+    model = onnx.load(str(path))
+    for key, value in meta.items():
+        entry = model.metadata_props.add()
+        entry.key, entry.value = key, value
+    tmp = path.with_name(path.name + ".partial")
+    onnx.save(model, str(tmp))
+    tmp.replace(path)
