@@ -17,7 +17,8 @@ encoding, the rest of scoring (prompt encoding, arithmetic), breeding, and every
 apart and not counted. The reference estimate in FORMATS.md for the same run at the reference
 speeds is ~72 s + ~16 s.
 
-    python benchmarks/evolve_cpu.py [--default] [--batch 4] [--score-res 256] [--threads N] [--json]
+    python benchmarks/evolve_cpu.py [--reference PATH] [--preview 128] [--default] [--batch 4] [--score-res 256]
+                                    [--threads N] [--json]
 """
 
 from __future__ import annotations
@@ -31,25 +32,27 @@ import time
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 TARGET_S = 60.0
 REFERENCE_S = 72.0 + 16.0   # FORMATS.md: the same run at the reference generator and CLIP speeds
 PROMPT = "an abstract painting with orange triangles"
 
 
-def build_generator():
+def build_generator(reference: str | None = None):
+    """(the studio's paper256 network, NVIDIA's with the same weights or None)."""
     import torch
 
+    from reference import stylegan2_pair
     from studio.gan.formats import LoadedNetwork
-    from studio.gan.networks import GeneratorConfig, make_generator
 
-    torch.manual_seed(0)
-    cfg = GeneratorConfig(z_dim=512, w_dim=512, mapping_layers=8, conv_clamp=256, img_resolution=256,
-                          channel_base=16384, channel_max=512)
-    G = make_generator(cfg).eval().requires_grad_(False)
+    G, ref = stylegan2_pair(dict(z_dim=512, w_dim=512, mapping_layers=8, conv_clamp=256, img_resolution=256,
+                                 channel_base=16384, channel_max=512), reference)
     with torch.no_grad():   # a plausible w_avg, as a trained network has
         G.mapping.w_avg.copy_(G.mapping(torch.randn(256, 512), None)[:, 0].mean(0))
-    return LoadedNetwork(G, None, "native", Path("paper256-random.safetensors"), "bench-paper256")
+        if ref is not None:
+            ref.mapping.w_avg.copy_(G.mapping.w_avg)
+    return LoadedNetwork(G, None, "native", Path("paper256-random.safetensors"), "bench-paper256"), ref
 
 
 def build_clip():
@@ -71,7 +74,8 @@ def build_clip():
                       resize_mode=cfg.get("resize_mode", "shortest"), interpolation=cfg.get("interpolation", "bicubic"))
 
 
-def run(batch: int, score_resolution: int | None = 256, default_models: bool = False) -> dict:
+def run(batch: int, score_resolution: int | None = 256, default_models: bool = False, reference: str | None = None,
+        preview: int | None = None) -> dict:
     import torch
 
     from studio.clip.model import load_clip
@@ -87,7 +91,8 @@ def run(batch: int, score_resolution: int | None = 256, default_models: bool = F
         renderer = Renderer(load_network("default", with_discriminator=False), device="cpu", batch_size=batch)
         scorer = load_clip("default")
     else:
-        renderer = Renderer(build_generator(), device="cpu", batch_size=batch)
+        network, ref = build_generator(reference)
+        renderer = Renderer(network, device="cpu", batch_size=batch)
         scorer = build_clip()
     settings = _settings(0 if renderer.G.c_dim else None)
     with torch.inference_mode():   # warm-up: one image through each network
@@ -108,7 +113,8 @@ def run(batch: int, score_resolution: int | None = 256, default_models: bool = F
     fitness = ClipFitness(scorer, PROMPT)
     if score_resolution is not None and score_resolution < scorer.input_size:
         fitness.input_size = None   # what-if only: the studio never scores below CLIP's input size
-    evolution = Evolution(renderer, fitness, EvolveConfig(score_resolution=score_resolution), settings=settings)
+    config = EvolveConfig(score_resolution=score_resolution, preview_resolution=preview)
+    evolution = Evolution(renderer, fitness, config, settings=settings)
     start = time.perf_counter()
     history = evolution.run()
     total = time.perf_counter() - start
@@ -122,7 +128,11 @@ def run(batch: int, score_resolution: int | None = 256, default_models: bool = F
     }
     phases["other"] = total - sum(phases.values())
     images = evolution.planned_images()
+    side_by_side = None
+    if not default_models and ref is not None:
+        side_by_side = _reference_synthesis(renderer.G, ref, images, batch)
     return {
+        "reference": side_by_side, "preview_resolution": evolution.preview_resolution,
         "total_s": total, "phases_s": phases, "images": images, "setup_s": setup,
         "score_resolution": evolution.score_resolution, "batch": batch, "threads": torch.get_num_threads(),
         "cpus": os.cpu_count(), "best_scores": [g.best.score for g in history],
@@ -131,6 +141,25 @@ def run(batch: int, score_resolution: int | None = 256, default_models: bool = F
         "models": (f"default generator ({renderer.G.img_resolution} px, class 0) + {scorer.name}" if default_models
                    else "paper256 generator + ViT-B-32 CLIP, random weights"),
     }
+
+
+def _reference_synthesis(G, ref, images: int, batch: int) -> dict:
+    """NVIDIA's generator rendering as many images as the run did, at full size and the same batch,
+    timed turn about with the studio's on the same latents (float32 both)."""
+    import torch
+
+    seconds = {"studio": 0.0, "reference": 0.0}
+    z = torch.randn(images, 512, generator=torch.Generator().manual_seed(7))
+    with torch.inference_mode():
+        ref(z[:1], None, noise_mode="const", force_fp32=True)
+        for start in range(0, images, batch):
+            chunk = z[start:start + batch]
+            for side, fn in (("studio", lambda: G(chunk, None, noise_mode="const")),
+                             ("reference", lambda: ref(chunk, None, noise_mode="const", force_fp32=True))):
+                t = time.perf_counter()
+                fn()
+                seconds[side] += time.perf_counter() - t
+    return seconds
 
 
 def _settings(class_index: int | None = None):
@@ -149,12 +178,17 @@ def main() -> int:
     parser.add_argument("--threads", type=int, default=None, help="torch threads (default: torch's choice)")
     parser.add_argument("--default", action="store_true", help="the bundled default generator and CLIP")
     parser.add_argument("--json", action="store_true", help="print the figures as JSON")
+    parser.add_argument("--reference", default=None, metavar="PATH",
+                        help="a checkout of NVlabs/stylegan3: measure NVIDIA's generator on the run's images side by "
+                             "side (the reference run = the same CLIP work + NVIDIA's rendering of every image in full)")
+    parser.add_argument("--preview", type=int, default=None, metavar="PX",
+                        help="score the initial population from this early exit, its best 16 again in full")
     args = parser.parse_args()
     if args.threads:
         import torch
 
         torch.set_num_threads(args.threads)
-    result = run(args.batch, args.score_res or None, args.default)
+    result = run(args.batch, args.score_res or None, args.default, args.reference, args.preview)
     if args.json:
         print(json.dumps(result, indent=2))
         return 0
@@ -166,9 +200,21 @@ def main() -> int:
     for name, seconds in result["phases_s"].items():
         print(f"{name:<14} {seconds:>8.2f} {seconds / result['total_s']:>6.1%}  {seconds / result['images'] * 1000:7.1f} ms")
     met = "met" if result["total_s"] < TARGET_S else "MISSED"
-    reference = "" if args.default else \
-        f"  (reference estimate ~{REFERENCE_S:.0f} s, {REFERENCE_S / result['total_s']:.2f}x)"
+    side = result["reference"]
+    if side is not None:
+        phases = result["phases_s"]
+        theirs = side["reference"] + phases["clip_encode"] + phases["scoring_other"] + phases["mapping"]
+        reference = (f"  (reference run ~{theirs:.1f} s: NVIDIA renders the {result['images']} images in "
+                     f"{side['reference']:.1f} s, measured side by side (the studio: {side['studio']:.1f} s), plus "
+                     f"the same CLIP work; {theirs / result['total_s']:.2f}x)")
+    elif args.default:
+        reference = ""
+    else:
+        reference = f"  (NO --reference: stored estimate ~{REFERENCE_S:.0f} s, {REFERENCE_S / result['total_s']:.2f}x)"
     print(f"{'total':<14} {result['total_s']:>8.2f}          target < {TARGET_S:.0f} s: {met}{reference}")
+    if result["preview_resolution"]:
+        print(f"the initial population was scored from the {result['preview_resolution']} px early exit, its best 16 "
+              f"again in full")
     print(f"model building and warm-up (not counted): {result['setup_s']:.1f} s; peak RSS {result['peak_rss_mib']:.0f} MiB")
     return 0
 

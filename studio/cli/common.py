@@ -61,7 +61,8 @@ def open_renderer(args: argparse.Namespace):
 
     device = pick_device(args.device)
     network = load_network(network_file(args.network), device=device, with_discriminator=False)
-    return Renderer(network, device=device, batch_size=args.batch, backend=getattr(args, "backend", "torch"))
+    return Renderer(network, device=device, batch_size=args.batch, backend=getattr(args, "backend", "torch"),
+                    precision=getattr(args, "precision", "auto"))
 
 
 def class_index(value: str | int | None, network) -> int | None:
@@ -185,6 +186,9 @@ def add_render_options(p: argparse.ArgumentParser, with_network: bool = True) ->
                         "(StyleGAN2 and SWAGAN networks)")
     p.add_argument("--batch", type=int, default=None, metavar="N", help="images per batch (default: 4 on CPU, 8 on GPU)")
     p.add_argument("--device", default="auto", help="auto (default), cpu, cuda or mps")
+    p.add_argument("--precision", choices=("auto", "fp32", "fp16"), default="auto",
+                   help="auto (default): float16 in the four highest-resolution blocks on a GPU, as NVIDIA's networks "
+                        "compute, float32 on a CPU; fp32 / fp16 to choose")
     p.add_argument("--backend", choices=("torch", "onnx", "auto"), default="torch",
                    help="what renders: PyTorch (default), ONNX Runtime (its CUDA provider with onnxruntime-gpu; the "
                         "network's graph is exported once into the models cache), or auto (what measured faster on "

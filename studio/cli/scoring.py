@@ -103,6 +103,7 @@ def cmd_evolve(args: argparse.Namespace) -> int:
         population=args.population, parents=args.parents, recombination=args.recombination,
         mutation=args.mutation, generations=args.generations, space=args.space, seed=args.seed,
         negative_weight=args.negative_weight, realness_weight=args.realness, score_resolution=args.score_res or None,
+        preview_resolution=args.preview or None, rescore=args.rescore,
     )
     device = pick_device(args.device)
     spec = ClipSpec.parse(*clip_choice(args))
@@ -193,5 +194,11 @@ def add_parsers(sub) -> None:
     p.add_argument("--score-res", type=int, default=256, metavar="PX",
                    help="render at least this size for scoring, stopping early when the model allows "
                         "(default 256; 0 = full resolution)")
+    p.add_argument("--preview", type=int, default=0, metavar="PX",
+                   help="score the initial population from this smaller early exit (e.g. 128), then its best "
+                        "--rescore again at the score resolution (default 0: off; benchmarks/evolve_preview.py "
+                        "measures how well the two rankings agree)")
+    p.add_argument("--rescore", type=int, default=16, metavar="N",
+                   help="with --preview: how many of the best are scored again (default 16)")
     p.add_argument("--outdir", required=True, help="output folder")
     p.set_defaults(func=cmd_evolve)

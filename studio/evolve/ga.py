@@ -136,6 +136,8 @@ class EvolveConfig:
     negative_weight: float = 1.0        # weight of the negative prompt (read by the fitness)
     realness_weight: float = 0.0        # weight of the discriminator's realness (the fitness)
     score_resolution: int | None = 256  # render for scoring up to this early exit; None = full
+    preview_resolution: int | None = None  # the initial population first scored at this early exit ...
+    rescore: int = 16                   # ... and its best this many scored again at score_resolution
 
     def __post_init__(self) -> None:
         def whole(name: str, low: int, high: int | None = None) -> None:
@@ -170,6 +172,9 @@ class EvolveConfig:
             raise ValueError(f"latent space must be 'w' or 'z', got {self.space!r}")
         if self.score_resolution is not None:
             whole("score_resolution", 1)
+        if self.preview_resolution is not None:
+            whole("preview_resolution", 1)
+        whole("rescore", 1, MAX_POPULATION)
 
     @property
     def generation_size(self) -> int:
@@ -312,6 +317,13 @@ class Generation:
         return self.individuals[:k]
 
 
+def _offset(progress: ProgressFn | None, before: int, total: int) -> ProgressFn | None:
+    """``progress`` of one pass of several: (done in this pass, its size) -> (done so far, the total)."""
+    if progress is None:
+        return None
+    return lambda done, _count: progress(before + done, total)
+
+
 def _rank(individuals: Iterable[Individual]) -> list[Individual]:
     """Best score first; ties (and equal scores) by id, so the order is reproducible."""
     return sorted(individuals, key=lambda ind: (-(ind.score if ind.score is not None else -math.inf), ind.id))
@@ -400,6 +412,17 @@ class Evolution:
         return (self.G.z_dim,) if self.space == "z" else (self.G.num_ws, self.G.w_dim)
 
     @property
+    def preview_resolution(self) -> int | None:
+        """The early exit the initial population is first scored at, or None (it is scored in full):
+        the smallest at or above ``config.preview_resolution`` and below the score resolution."""
+        want = self.config.preview_resolution
+        if want is None:
+            return None
+        previews = getattr(self.G.synthesis, "preview_resolutions", None)
+        options = [r for r in (previews() if previews else []) if want <= r < self.score_resolution]
+        return min(options) if options else None
+
+    @property
     def score_resolution(self) -> int:
         """The resolution the population is rendered at for scoring (see the module docs)."""
         full = int(self.G.img_resolution)
@@ -465,9 +488,25 @@ class Evolution:
         first = self._next_id
         pop = [Individual(first + k, np.ascontiguousarray(lat[k]), generation=0, seed=int(seeds[k]), origin="random")
                for k in range(cfg.population)]
-        self._evaluate(pop, progress, should_cancel, on_individual)
+        preview = self.preview_resolution
+        if preview is None:
+            self._evaluate(pop, progress, should_cancel, on_individual)
+            ranked = _rank(pop)
+        else:
+            # the population from the early exit, then its best again at the score resolution: they
+            # lead the ranking by their new scores, the rest follow by their preview scores
+            best_count = min(cfg.rescore, len(pop))
+            total = len(pop) + best_count
+            self._evaluate(pop, _offset(progress, 0, total), should_cancel, None, resolution=preview)
+            best = _rank(pop)[:best_count]
+            self._evaluate(best, _offset(progress, len(pop), total), should_cancel, None)
+            again = {ind.id for ind in best}
+            ranked = _rank(best) + [ind for ind in _rank(pop) if ind.id not in again]
+            if on_individual is not None:
+                for ind in pop:
+                    on_individual(ind)
         self._next_id += len(pop)
-        gen = Generation(0, _rank(pop), [], list(self.locked), uid=len(self.all_generations), bred_from=None)
+        gen = Generation(0, ranked, [], list(self.locked), uid=len(self.all_generations), bred_from=None)
         self._commit(gen, pop, [gen])
         return gen
 
@@ -813,10 +852,11 @@ class Evolution:
             img = self.G.synthesis(ws.to(self.renderer.device), noise_mode=s.noise_mode, **kwargs)
             return img.float().clamp(-1, 1)
 
-    def _evaluate(self, individuals: Sequence[Individual], progress, should_cancel, on_individual) -> None:
-        """Render (at the score resolution, ``batch_size`` at a time) and score ``individuals``
-        (``score_batch`` at a time: CLIP is more efficient on larger batches)."""
-        resolution = self.score_resolution
+    def _evaluate(self, individuals: Sequence[Individual], progress, should_cancel, on_individual,
+                  resolution: int | None = None) -> None:
+        """Render (at ``resolution``, default the score resolution, ``batch_size`` at a time) and score
+        ``individuals`` (``score_batch`` at a time: CLIP is more efficient on larger batches)."""
+        resolution = resolution or self.score_resolution
         total = len(individuals)
         waiting: list[torch.Tensor] = []
         done = 0

@@ -520,3 +520,22 @@ def test_a_wide_canvas_is_evolved_and_scored_whole(golden_renderer):
     full = evo.render_full([best])[0]
     assert full.shape == (64, 128, 3)
     assert np.abs(golden_renderer.render_recipe(recipe).astype(int) - full.astype(int)).max() <= 1
+
+
+def test_a_previewed_start_scores_its_best_again_in_full(golden_renderer):
+    """The initial population from an early exit, its best re-scored at the score resolution: they
+    lead the ranking with their full scores, the rest follow by their preview scores."""
+    fitness = Counting()
+    config = small(population=24, generations=0, score_resolution=None, preview_resolution=16, rescore=8)
+    evo = Evolution(golden_renderer, fitness, config)
+    assert evo.preview_resolution == 16 and evo.score_resolution == 64
+    gen = evo.start()
+    assert fitness.images == 24 + 8 and (16, 16) in fitness.sizes and (64, 64) in fitness.sizes
+    plain = Evolution(golden_renderer, Counting(), small(population=24, generations=0, score_resolution=None))
+    full = {ind.seed: ind.score for ind in plain.start().individuals}
+    leaders = gen.individuals[:8]
+    assert all(abs(ind.score - full[ind.seed]) < 1e-5 for ind in leaders)     # scored again in full
+    assert [ind.score for ind in leaders] == sorted((ind.score for ind in leaders), reverse=True)
+    assert gen.individuals[0].image.shape[0] == 64 and gen.individuals[-1].image.shape[0] == 16
+    assert Evolution(golden_renderer, Counting(), small(preview_resolution=64, score_resolution=None)) \
+        .preview_resolution is None                                   # no early exit below the score resolution

@@ -96,3 +96,21 @@ def test_latents_of_every_shape_the_model_takes_render(renderer):
         again = renderer.render_recipe(Recipe(model=renderer.model_ref, w=np.zeros(shape, np.float32)))
         assert np.array_equal(one, again)
     assert renderer.render_recipe(Recipe(model=renderer.model_ref, z=np.zeros([1, G.z_dim], np.float32))).ndim == 3
+
+
+def test_half_precision_for_the_high_resolutions_stays_within_a_few_levels(tiny_model):
+    """NVIDIA's GPU setting (float16 in the four highest-resolution blocks), checked on the CPU."""
+    import numpy as np
+
+    from studio.gan.formats import load_network
+    from studio.gan.render import Renderer
+    from studio.gan.render_settings import RenderSettings
+
+    full = Renderer(load_network(tiny_model), device="cpu")
+    half = Renderer(load_network(tiny_model), device="cpu", precision="fp16")
+    assert full.half_from is None and half.half_from == 8        # 4, [8, 16, 32, 64]: the top four blocks
+    a = dict(full.render_seeds([1, 2], RenderSettings()))
+    b = dict(half.render_seeds([1, 2], RenderSettings()))
+    for seed in (1, 2):
+        diff = np.abs(a[seed].astype(int) - b[seed].astype(int))
+        assert diff.max() <= 4 and diff.mean() < 0.5

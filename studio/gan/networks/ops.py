@@ -66,6 +66,28 @@ def canvas_units() -> tuple[int, int, str] | None:
     return _CANVAS.get()
 
 
+# Half precision for the high resolutions (GPUs): while set, the synthesis blocks of this resolution
+# and above compute in float16, as NVIDIA's networks do with num_fp16_res (their conv_clamp keeps
+# the activations in float16's range); the running image stays float32.
+_HALF_FROM: contextvars.ContextVar[int | None] = contextvars.ContextVar("studio_half_from", default=None)
+
+
+@contextlib.contextmanager
+def half_from(resolution: int | None) -> Iterator[None]:
+    """Compute the blocks of ``resolution`` px and above in float16 inside this block (None: none)."""
+    token = _HALF_FROM.set(resolution)
+    try:
+        yield
+    finally:
+        _HALF_FROM.reset(token)
+
+
+def block_dtype(resolution: int, default: torch.dtype) -> torch.dtype:
+    """The dtype a synthesis block of ``resolution`` px computes in (see :func:`half_from`)."""
+    start = _HALF_FROM.get()
+    return torch.float16 if start is not None and resolution >= start else default
+
+
 def widen(x: torch.Tensor, height: int, width: int, mode: str) -> torch.Tensor:
     """A [N, C, h, w] map carried to [N, C, height, width]: mirrored, repeated or resampled beyond its edges."""
     h, w = x.shape[-2:]

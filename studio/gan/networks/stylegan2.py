@@ -482,8 +482,11 @@ class SynthesisBlock(nn.Module):
             ops.assert_shape(x, [None, self.in_channels, h_in, w_in], f"the input of the {self.resolution} px block")
         w_iter = iter(ws.unbind(dim=1))
         kw = dict(noise_mode=noise_mode, noise_generator=noise_generator, fused=fused)
+        dtype = ops.block_dtype(self.resolution, ws.dtype)
+        if x is not None and x.dtype != dtype:
+            x = x.to(dtype)
         if self.in_channels == 0:
-            x = self.const.to(ws.dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
+            x = self.const.to(dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
             if wide:                                 # a native wide or tall canvas: the constant, widened
                 x = ops.widen(x, wide[1], wide[0], wide[2]).contiguous()
             if not torch.is_grad_enabled() and x.device.type == "cpu":
