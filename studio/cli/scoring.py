@@ -45,9 +45,13 @@ def cmd_rank(args: argparse.Namespace) -> int:
     outdir = output_dir(args.outdir)
     score_res = args.score_res or None
     with progress_bar(len(seeds), "rank") as bar:
+        def advance(done: int, total: int) -> None:
+            bar.total = total                       # a previewed ranking adds its re-scored shortlist
+            bar.update(done - bar.n)
+
         top = rank_seeds(renderer, scorer, prompt, seeds, top_k=args.top, negative=negative,
                          negative_weight=args.negative_weight, settings=settings, score_resolution=score_res,
-                         progress=lambda done, total: bar.update(done - bar.n))
+                         preview_resolution=args.preview or None, rescore=args.rescore, progress=advance)
     images = dict(renderer.render_seeds([seed for seed, _ in top], settings))   # the winners at full size
     entries = []
     for rank, (seed, score) in enumerate(top, 1):
@@ -164,6 +168,10 @@ def add_parsers(sub) -> None:
     p.add_argument("--score-res", type=int, default=256, metavar="PX",
                    help="render at least this size for scoring, stopping early when the model allows "
                         "(default 256; 0 = full resolution)")
+    p.add_argument("--preview", type=int, default=0, metavar="PX",
+                   help="score every seed from this smaller early exit (e.g. 128), then the best --rescore again "
+                        "at the scoring size (default 0: off)")
+    p.add_argument("--rescore", type=int, default=16, metavar="N", help="with --preview: how many are scored again")
     p.add_argument("--outdir", default="out", help="output folder (default: out)")
     p.set_defaults(func=cmd_rank)
 

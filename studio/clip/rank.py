@@ -63,7 +63,11 @@ def _render(renderer: Renderer, seeds: Sequence[int], settings: RenderSettings, 
         generators = [torch.Generator(device="cpu").manual_seed(int(n)) for n in noise]
     extra = {"max_resolution": resolution} if resolution is not None else {}
     extra.update(renderer.view_kwargs(settings))
-    with torch.inference_mode():
+    from studio.gan.networks import ops
+
+    renderer.check_canvas(settings)
+    with torch.inference_mode(), ops.tiling(settings.tile), ops.canvas(settings.canvas), \
+            ops.half_from(renderer.half_from):
         return renderer.G.synthesis(ws, noise_mode=settings.noise_mode, noise_generator=generators, **extra)
 
 
@@ -79,6 +83,8 @@ def rank_seeds(
     settings: RenderSettings = RenderSettings(),
     batch_size: int | None = None,
     score_resolution: int | None = 256,
+    preview_resolution: int | None = None,
+    rescore: int = 16,
     progress: ProgressFn | None = None,
     should_cancel: CancelFn | None = None,
     on_update: UpdateFn | None = None,
@@ -97,6 +103,9 @@ def rank_seeds(
         batch_size: images rendered and scored per batch (default: the renderer's).
         score_resolution: the least resolution to render for scoring (see the module
             docstring); None renders at full resolution.
+        preview_resolution: score every seed from this smaller early exit first, then the best
+            ``max(rescore, top_k)`` again at the scoring resolution (their scores are returned);
+            None (the default) scores every seed at the scoring resolution.
         progress: called with (done, total) after each batch.
         should_cancel: checked before each batch; when it returns True the ranking stops and
             the best seeds found so far are returned.
@@ -112,6 +121,35 @@ def rank_seeds(
     seeds = list(dict.fromkeys(int(s) for s in seeds))
     step = max(1, int(batch_size or renderer.batch_size))
     resolution = scoring_resolution(renderer, scorer, score_resolution)
+    preview = _preview(renderer, preview_resolution, resolution)
+    if preview is not None:
+        keep = max(rescore, top_k)
+        total = len(seeds) + min(keep, len(seeds))
+        shortlist = _rank(renderer, scorer, prompt, seeds, keep, negative, negative_weight, settings, step, preview,
+                          lambda done, _n: progress(done, total) if progress else None, should_cancel,
+                          (lambda top: on_update(top[:top_k])) if on_update else None)
+        best = _rank(renderer, scorer, prompt, [seed for seed, _ in shortlist], top_k, negative, negative_weight,
+                     settings, step, resolution,
+                     lambda done, _n: progress(len(seeds) + done, total) if progress else None, None, None)
+        if on_update is not None:
+            on_update(list(best))
+        return best
+    return _rank(renderer, scorer, prompt, seeds, top_k, negative, negative_weight, settings, step, resolution,
+                 progress, should_cancel, on_update)
+
+
+def _preview(renderer: Renderer, want: int | None, scoring: int | None) -> int | None:
+    """The early exit at or above ``want`` below the scoring resolution, or None."""
+    if want is None:
+        return None
+    full = scoring or int(renderer.G.img_resolution)
+    previews = getattr(renderer.G.synthesis, "preview_resolutions", None)
+    usable = sorted(r for r in (previews() if previews else []) if want <= r < full)
+    return usable[0] if usable else None
+
+
+def _rank(renderer, scorer, prompt, seeds, top_k, negative, negative_weight, settings, step, resolution,
+          progress, should_cancel, on_update) -> list[tuple[int, float]]:
     top: list[tuple[int, float]] = []
     for start in range(0, len(seeds), step):
         if should_cancel is not None and should_cancel():

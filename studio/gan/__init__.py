@@ -8,7 +8,8 @@
 * ``render_settings`` - :class:`RenderSettings` (truncation, class, noise, view, edits, tile, canvas),
   plain data without torch.
 * ``render``    - :class:`Renderer`: a loaded network on a device, from seeds, latents and
-  recipes to uint8 images, batch by batch, cancellable.
+  recipes to uint8 images, batch by batch, cancellable; PyTorch or (``onnx_backend``) ONNX
+  Runtime renders, float16 in the high resolutions on a GPU.
 * ``recipe``    - :class:`Recipe`: everything that re-creates one image, as versioned JSON.
 * ``interpolate`` - paths through latent space between keyframes.
 * ``mixing``    - which w layers the style-mix presets mean for a network.

@@ -202,3 +202,18 @@ def test_cli_errors_are_one_line(files, tmp_path, capsys, change, words):
     assert main(args) == 2
     err = capsys.readouterr().err.strip()
     assert err.startswith("error: ") and words in err and "\n" not in err
+
+
+def test_a_previewed_ranking_scores_its_shortlist_again_in_full(renderer, scorer, monkeypatch):
+    settings = RenderSettings(truncation_psi=0.8)
+    full = dict(_brute_force(renderer, scorer, SEEDS, settings, None, len(SEEDS)))
+    sizes = []
+    score = scorer.score
+    monkeypatch.setattr(scorer, "score",
+                        lambda images, *a, **k: sizes.append(images.shape[-1]) or score(images, *a, **k))
+    progress = []
+    top = rank_seeds(renderer, scorer, PROMPT, SEEDS, top_k=3, settings=settings, score_resolution=None,
+                     preview_resolution=32, rescore=4, progress=lambda d, t: progress.append((d, t)))
+    assert sizes == [32, 32, 32, 64]                        # 12 seeds from the preview, then 4 in full
+    assert len(top) == 3 and all(abs(v - full[s]) < 1e-5 for s, v in top)     # the returned scores are full ones
+    assert progress[-1] == (16, 16)

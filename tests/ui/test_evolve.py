@@ -220,3 +220,11 @@ def test_the_canvas_and_tile_choices_follow_the_model(make_window, tiny_model, s
     wait_for(qtbot, lambda: window.session.model is not None and window.session.model["kind"] == "stylegan3")
     assert not panel.canvas_combo.isHidden() and panel.tile_check.isHidden()
     assert not panel.tile_check.isChecked()
+
+
+def test_the_previewed_start_is_offered_at_half_size(make_window, tiny_model):
+    window = make_window(tiny_model)
+    panel = window.evolve
+    assert panel.config()["preview_resolution"] is None
+    panel.preview_check.setChecked(True)
+    assert panel.config()["preview_resolution"] == 32                   # a 64 px model: its 32 px early exit

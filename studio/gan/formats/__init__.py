@@ -2,7 +2,8 @@
 
 Supported inputs: NVIDIA StyleGAN2-ADA / StyleGAN3-repo ``.pkl`` (through a restricted
 unpickler), rosinality ``.pt`` checkpoints (``torch.load(weights_only=True)``) and the
-studio's own ``.safetensors``. Nothing inside a file is ever executed.
+studio's own ``.safetensors``. Nothing inside a file is ever executed. Out: the studio's own
+format (``native``) and ONNX graphs for ONNX Runtime (``onnx_export``).
 
 The name ``default`` stands for the bundled default generator (:data:`DEFAULT_NETWORK_PATH`)
 wherever a network path is accepted.
