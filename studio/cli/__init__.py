@@ -39,6 +39,10 @@ def build_parser() -> argparse.ArgumentParser:
         description="GAN Art Studio. Without a command, opens the studio window (optionally on MODEL).",
     )
     parser.add_argument("--version", action="version", version=f"%(prog)s {_version()}")
+    parser.add_argument("--self-test", action="store_true",
+                        help="check this installation: open the bundled model, render, export a 16-bit PNG, write "
+                             "the library, open and close the window offscreen (--no-window leaves that out); "
+                             "one line per check, exit status 0 or 1")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
     for module in (render, export, scoring, data, train, clip_train):
         module.add_parsers(sub)
@@ -58,6 +62,8 @@ def _version() -> str:
 
 def main(argv: Sequence[str] | None = None) -> int:
     argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["--self-test"]:
+        return self_test(window="--no-window" not in argv)
     parser = build_parser()
     commands = set(_subcommands(parser))
     if not argv or (argv[0] not in commands and not argv[0].startswith("-")):
@@ -69,6 +75,23 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.print_help()
         return 0
     return run_command(args.func, args)
+
+
+def self_test(window: bool = True) -> int:
+    """``studio --self-test [--no-window]``: one line per check of this installation; 0 or 1."""
+    from studio.app.selftest import run
+
+    extra = []
+    if window:
+        def window_check() -> str:
+            try:
+                from studio.ui.selftest import window_check as check
+            except ImportError as exc:
+                raise RuntimeError(f"the window cannot start: {exc}") from None
+            return check()
+
+        extra.append(("window", window_check))
+    return run(extra, print_line=lambda line: print(line, flush=True))
 
 
 def _escape_unprintable_output() -> None:

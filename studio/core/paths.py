@@ -99,6 +99,11 @@ def bundled_models_dir() -> Path:
     return project_root() / "models"
 
 
+def icon_path() -> Path:
+    """The studio's icon (SVG), for the window, the desktop entry and the bundles."""
+    return project_root() / "resources" / "icons" / "gan-art-studio.svg"
+
+
 def default_network_path() -> Path:
     """The bundled default generator (``--network default``)."""
     return bundled_models_dir() / "default-abstract.safetensors"

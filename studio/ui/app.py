@@ -24,6 +24,8 @@ def run_app(model: str | None = None, argv: list[str] | None = None) -> int:
     app = QApplication.instance() or QApplication(argv or [sys.argv[0]])
     app.setApplicationName("GAN Art Studio")
     app.setOrganizationName("gan-art-studio")
+    app.setDesktopFileName("gan-art-studio")      # the .desktop entry the bundles install (its icon, its name)
+    set_icon(app)
     install_crash_handler()
     session = StudioSession()
     window = MainWindow(session)
@@ -38,6 +40,15 @@ def run_app(model: str | None = None, argv: list[str] | None = None) -> int:
     if start:
         window.open_path(start)
     return app.exec()
+
+
+def set_icon(app) -> None:
+    from PySide6.QtGui import QIcon
+
+    from studio.core import paths
+
+    if paths.icon_path().is_file():
+        app.setWindowIcon(QIcon(str(paths.icon_path())))
 
 
 def startup_model(last: str | None) -> str | None:

@@ -162,6 +162,10 @@ class MainWindow(QMainWindow):
         self.model_label.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         bar.addWidget(self.model_label)
         self.menuBar().addMenu(self._file_menu(open_action))
+        help_menu = self.menuBar().addMenu("&Help")
+        about = QAction("About GAN Art Studio", self)
+        about.triggered.connect(self.show_about)
+        help_menu.addAction(about)
 
     def _file_menu(self, open_action: QAction) -> QMenu:
         menu = QMenu("&File", self)
@@ -189,6 +193,28 @@ class MainWindow(QMainWindow):
         quit_action.triggered.connect(self.close)
         menu.addAction(quit_action)
         return menu
+
+    def about_text(self) -> str:
+        """The version, what renders where, and where the user's things live."""
+        import platform
+
+        from studio import __version__
+
+        engine = getattr(self, "_engine", None) or {}
+        device = (f"{engine['device'].upper()}, torch {engine['torch']}, {engine['threads']} threads" if engine
+                  else "starting…")
+        model = self.session.model or {}
+        rows = [("Version", __version__), ("Device", device),
+                ("Rendering", model.get("backend", self.session.settings.backend)),
+                ("Python", f"{platform.python_version()} on {platform.system()} {platform.machine()}"),
+                ("Settings", str(paths.config_dir())), ("Library and runs", str(paths.data_dir())),
+                ("Downloads and caches", str(paths.cache_dir())), ("Bundled models", str(paths.bundled_models_dir()))]
+        body = "".join(f"<tr><td><b>{k}</b></td><td>{v}</td></tr>" for k, v in rows)
+        return (f"<h3>GAN Art Studio</h3><p>A desktop art studio for style-based GANs.</p>"
+                f"<table cellspacing='6'>{body}</table>")
+
+    def show_about(self) -> None:
+        QMessageBox.about(self, "About GAN Art Studio", self.about_text())
 
     def _backend_menu(self) -> QMenu:
         """Settings: what renders (PyTorch, ONNX Runtime, or whichever measured faster here)."""
@@ -336,6 +362,7 @@ class MainWindow(QMainWindow):
         self.statusBar().showMessage(text, timeout_ms)
 
     def _on_ready(self, info: dict) -> None:
+        self._engine = info
         self.device_label.setText(f"{info['device'].upper()} · torch {info['torch']} · {info['threads']} threads")
 
     def _on_busy(self, busy: bool) -> None:

@@ -74,3 +74,15 @@ def test_the_rendering_backend_is_chosen_in_the_window_and_remembered(make_windo
     assert "ONNX Runtime" in window.model_label.toolTip()
     window.backend_actions["torch"].trigger()
     wait_for(qtbot, lambda: window.session.model["backend"].startswith("PyTorch") and grid_done(window))
+
+
+def test_about_names_the_version_device_and_where_the_users_things_live(make_window, tiny_model, qtbot):
+    from studio import __version__
+    from studio.core import paths
+    from tests.ui.conftest import wait_for
+
+    window = make_window(tiny_model)
+    wait_for(qtbot, lambda: getattr(window, "_engine", None) is not None)
+    text = window.about_text()
+    assert __version__ in text and "CPU" in text and str(paths.data_dir()) in text and "PyTorch" in text
+    assert not window.windowIcon().isNull() or paths.icon_path().is_file()
