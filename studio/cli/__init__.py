@@ -85,7 +85,7 @@ def self_test(window: bool = True) -> int:
     if window:
         def window_check() -> str:
             try:
-                from studio.ui.selftest import window_check as check
+                from studio.ui.app import window_check as check
             except ImportError as exc:
                 raise RuntimeError(f"the window cannot start: {exc}") from None
             return check()

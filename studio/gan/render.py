@@ -15,6 +15,7 @@ import numpy as np
 import torch
 
 from studio.core.device import pick_device
+from studio.core.errors import StudioError
 from studio.gan import latents
 from studio.gan.formats import LoadedNetwork
 from studio.gan.recipe import Edit, Latent, ModelRef, Recipe, Regions, StyleMix
@@ -69,7 +70,13 @@ class Renderer:
             backend = choice if choice == "torch" or onnx_backend.onnxruntime_available() else "torch"
         if backend == "torch":
             return f"PyTorch ({self.device.type})"
-        self.onnx = onnx_backend.OnnxSynthesis(onnx_backend.cached_graph(self.network), self.device)
+        try:
+            graph = onnx_backend.cached_graph(self.network)
+        except StudioError:
+            raise
+        except Exception as exc:  # noqa: BLE001 - the exporter's own failures, said in one sentence
+            raise StudioError(f"{self.network.name} could not be exported to ONNX ({exc})") from None
+        self.onnx = onnx_backend.OnnxSynthesis(graph, self.device)
         return f"ONNX Runtime ({self.onnx.provider})"
 
     # -- model facts --------------------------------------------------------------------------

@@ -100,7 +100,12 @@ def _export(module, args, path: Path, inputs, outputs, dynamic) -> None:
 
 
 def _stamp(path: Path, meta: dict) -> None:
-    import onnx
+    """Record ``meta`` in the file's metadata (skipped where the onnx package is not installed, as in
+    the desktop bundle: the graph works without it)."""
+    try:
+        import onnx
+    except ImportError:
+        return
 
     model = onnx.load(str(path))
     for key, value in meta.items():
