@@ -29,16 +29,21 @@ THIRD_PARTY = ["torch", "torchvision", "numpy", "PIL", "safetensors", "platformd
                "open_clip", "PySide6", "shiboken6", "superqt", "pyqtgraph", "imageio", "imageio_ffmpeg",
                "onnxruntime", "huggingface_hub", "urllib3"]
 
+#: imported by the studio where present, and left out of the bundle on purpose (it works without)
+OPTIONAL = ["onnx"]
+
 #: never in the bundle: test and build tools, GPU libraries, what the studio does not use
 EXCLUDES = ["pytest", "_pytest", "pytestqt", "hypothesis", "importlinter", "grimp", "onnx", "onnxscript",
             "tkinter", "IPython", "matplotlib", "notebook", "jupyter", "scipy", "pandas", "sympy",
-            "torch.utils.tensorboard", "tensorboard", "triton", "nvidia", "torch.testing._internal",
+            "torch.utils.tensorboard", "tensorboard", "triton", "nvidia", "hf_xet", "timm",
             "PySide6.QtWebEngineCore", "PySide6.QtWebEngineWidgets", "PySide6.Qt3DCore", "PySide6.QtQuick",
             "PySide6.QtQml", "PySide6.QtMultimedia", "PySide6.QtPdf", "PySide6.QtCharts"]
 
 #: file name patterns dropped from the collected binaries and data (headers, static libraries,
-#: CUDA, test data, the Qt pieces the studio never loads)
+#: CUDA, PyTorch's C++ test programs and test libraries, the Qt pieces the studio never loads)
 DROP = ["*/include/*", "*.a", "*.lib", "*/cmake/*", "*libcuda*", "*libcudnn*", "*libcublas*", "*libnccl*",
-        "*libnvrtc*", "*/testing/_internal/*", "*/tests/*", "*/Qt/translations/*", "*/Qt/qml/*",
+        "*libnvrtc*", "*/tests/*", "*/torch/test/*", "*/torch/bin/*Test", "*/torch/bin/test_*",
+        "*/torch/bin/protoc*", "*/torch/bin/*.ptl", "*libtorchbind_test*", "*libaoti_custom_ops*",
+        "*libbackend_with_compiler*", "*/Qt/translations/*", "*/Qt/qml/*",
         "*libQt6WebEngine*", "*libQt6Quick*", "*libQt6Qml*", "*libQt6Pdf*", "*libQt6Designer*", "*libQt6Charts*",
         "*libQt63D*", "*libQt6Multimedia*", "*libQt6VirtualKeyboard*"]

@@ -22,6 +22,6 @@ ln -sf "$PREFIX/app/gan-art-studio" "$BIN/gan-art-studio"
 cp "$HERE/gan-art-studio.svg" "$DATA/icons/hicolor/scalable/apps/gan-art-studio.svg"
 sed "s|@EXEC@|$PREFIX/app/gan-art-studio|" "$HERE/gan-art-studio.desktop" > "$DATA/applications/gan-art-studio.desktop"
 command -v update-desktop-database >/dev/null 2>&1 && update-desktop-database "$DATA/applications" || true
-command -v gtk-update-icon-cache >/dev/null 2>&1 && gtk-update-icon-cache -q "$DATA/icons/hicolor" || true
+command -v gtk-update-icon-cache >/dev/null 2>&1 && gtk-update-icon-cache -q "$DATA/icons/hicolor" 2>/dev/null || true
 echo "GAN Art Studio is installed: find it in your applications menu, or run gan-art-studio"
 echo "(remove it with $PREFIX/uninstall.sh; your pictures and library stay)"
