@@ -89,8 +89,9 @@ class ExplorePage(Evented):
     translate_y: float = 0.0
     rotate: float = 0.0
     edits: tuple = ()            # moves along latent directions (recipe Edits), applied to every seed
-    tile: bool = False           # seamless tiles (StyleGAN2)
-    canvas: tuple | None = None  # a native wide or tall canvas: (width, height) quarters (StyleGAN2)
+    tile: bool = False           # seamless tiles (StyleGAN2, SWAGAN)
+    canvas: tuple | None = None  # a native wide or tall canvas: (width, height) quarters (StyleGAN2/3, SWAGAN)
+    all_classes: bool = False    # a conditional model's every class, a row each (the page's first columns)
 
     #: Fields whose change re-renders the same seeds (the rest change which seeds are shown).
     RENDER_FIELDS = ("truncation_psi", "truncation_cutoff", "class_index", "noise_mode", "translate_x", "translate_y",
@@ -159,9 +160,11 @@ class ExplorePage(Evented):
                               noise_seed, (self.translate_x, self.translate_y), self.rotate, self.edits, self.tile,
                               self.canvas)
 
-    def recipe_for(self, seed: int, model: ModelRef) -> Recipe:
-        """The recipe of the image of ``seed`` as the page renders it."""
-        return Recipe(model=model, seed=seed, class_index=self.class_index, truncation_psi=self.truncation_psi,
+    def recipe_for(self, seed: int, model: ModelRef, class_index: int | None = None) -> Recipe:
+        """The recipe of the image of ``seed`` as the page renders it (in ``class_index``'s row when
+        every class is shown)."""
+        klass = self.class_index if class_index is None else class_index
+        return Recipe(model=model, seed=seed, class_index=klass, truncation_psi=self.truncation_psi,
                       truncation_cutoff=self.truncation_cutoff, noise_mode=self.noise_mode,
                       noise_seed=seed if self.noise_mode == "random" else None,
                       translate=(self.translate_x, self.translate_y), rotate=self.rotate, edits=list(self.edits),

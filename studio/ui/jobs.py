@@ -104,6 +104,27 @@ def render_seeds(seeds: Sequence[int], settings: RenderSettings) -> Job:
     return job
 
 
+def render_class_rows(seeds: Sequence[int], classes: Sequence[int], settings: RenderSettings) -> Job:
+    """The same seeds in every class, a row each: tags (class, seed), class by class."""
+    seeds, classes = list(seeds), list(classes)
+
+    def job(ctx: JobContext) -> int:
+        from dataclasses import replace
+
+        done, total = 0, len(seeds) * len(classes)
+        for k in classes:
+            for seed, image in ctx.renderer.render_seeds(seeds, replace(settings, class_index=k),
+                                                         should_cancel=ctx.cancelled):
+                ctx.emit_image((k, seed), image)
+                done += 1
+                ctx.emit_progress(done, total)
+            if ctx.cancelled():
+                break
+        return done
+
+    return job
+
+
 def render_recipe(recipe_json: str, tag: Any = None) -> Job:
     """Re-create one image from its recipe (tag defaults to the recipe's seed)."""
 

@@ -229,3 +229,30 @@ def test_tiles_never_shrink_below_the_pictures_own_size_while_a_row_has_room(qtb
     grid.native_size = 200                                  # wider than a column: fit as before
     assert grid.cell_size().height() < 128
     grid.close()
+
+
+def test_every_class_a_row_each_renders_stars_and_selects_in_its_rows_class(make_window, tiny_conditional_model, qtbot):
+    from studio.gan.formats import load_network
+    from studio.gan.render import Renderer
+    from studio.gan.render_settings import RenderSettings
+    from tests.ui.conftest import grid_done
+
+    window = make_window(tiny_conditional_model)
+    explore = window.explore
+    explore.class_combo.setCurrentIndex(explore.class_combo.findData("all"))
+    model = explore.grid.grid_model
+    wait_for(qtbot, lambda: grid_done(window) and isinstance(model.items[0].tag, tuple))
+    c_dim = window.session.model["c_dim"]
+    assert len(model.items) == c_dim * explore.page_state.cols
+    assert [item.tag for item in model.items[:2]] == [(0, 0), (0, 1)] and model.items[-1].tag[0] == c_dim - 1
+    row = model.row_of((2, 3))
+    expected = dict(Renderer(load_network(tiny_conditional_model), device="cpu")
+                    .render_seeds([3], RenderSettings(class_index=2)))[3]
+    assert np.abs(pixels(model.items[row].image).astype(int) - expected.astype(int)).max() <= 1
+    explore.grid.select_row(row)
+    explore.star_selection()
+    assert window.session.library.query()[0].recipe.class_index == 2
+    assert window.session.selections["explore"][0].class_index == 2
+    explore.class_combo.setCurrentIndex(explore.class_combo.findData(1))
+    wait_for(qtbot, lambda: grid_done(window) and isinstance(model.items[0].tag, int))
+    assert explore.page_state.class_index == 1 and not explore.page_state.all_classes

@@ -58,6 +58,7 @@ EDIT_KEY = "explore.directions"
 EDIT_SLIDERS = 5            # directions with a slider in the Edit box
 EDIT_RANGE = 30             # slider steps each way: +-3.0 standard deviations in tenths
 NOISE_MODES = [("const", "Stored (const)"), ("random", "Random, seeded"), ("none", "None")]
+ALL_CLASSES = "all"         # the Class choice that shows every class, a row each
 
 
 def repeat_3x3(image: QImage) -> QImage:
@@ -290,8 +291,7 @@ class ExplorePanel(QWidget):
         self.random_btn.clicked.connect(self.random_page)
         self.psi.value_changed.connect(lambda value: setattr(state, "truncation_psi", value))
         self.cutoff_spin.valueChanged.connect(lambda value: setattr(state, "truncation_cutoff", value or None))
-        self.class_combo.currentIndexChanged.connect(
-            lambda _i: setattr(state, "class_index", self.class_combo.currentData()))
+        self.class_combo.currentIndexChanged.connect(lambda _i: self._on_class_choice())
         self.noise_combo.currentIndexChanged.connect(
             lambda _i: setattr(state, "noise_mode", self.noise_combo.currentData()))
         self.tile_check.toggled.connect(lambda on: setattr(state, "tile", bool(on)))
@@ -566,6 +566,12 @@ class ExplorePanel(QWidget):
         self.grid.native_size = int(info["resolution"])
         self.cutoff_spin.setMaximum(info["num_ws"])
         fill_class_combo(self.class_combo, info)
+        if info["c_dim"] > 1:
+            self.class_combo.blockSignals(True)
+            self.class_combo.addItem("All (a row each)", ALL_CLASSES)
+            self.class_combo.blockSignals(False)
+        with self._bound():
+            self.page_state.all_classes = False
         self.page_state.class_index = self.class_combo.currentData() if self.class_combo.count() else None
         conditional = info["c_dim"] > 0
         self.class_combo.setVisible(conditional)
@@ -609,8 +615,12 @@ class ExplorePanel(QWidget):
                 self.tile_check.setChecked(bool(value))
             elif name == "canvas":
                 self.canvas_combo.set_units(value)
-            elif name == "class_index" and value is not None and self.class_combo.currentData() != value:
+            elif name == "class_index" and value is not None and not self.page_state.all_classes \
+                    and self.class_combo.currentData() != value:
                 self.class_combo.setCurrentIndex(self.class_combo.findData(value))
+            elif name == "all_classes":
+                self.class_combo.setCurrentIndex(self.class_combo.findData(
+                    ALL_CLASSES if value else self.page_state.class_index))
         if name == "canvas":
             self.grid.set_aspect(value[0] / value[1] if value else 1.0)
         if name == "edits" and getattr(self, "_recipe_shown", None) is not None and self._viewer is not None:
@@ -646,8 +656,19 @@ class ExplorePanel(QWidget):
     def page_seeds(self) -> list[int]:
         return self.page_state.seeds()
 
-    def recipe_for(self, seed: int) -> Recipe:
-        return self.page_state.recipe_for(seed, self.session.model_ref())
+    def recipe_for(self, tag) -> Recipe:
+        """The recipe of a cell: its seed as the page renders it (a (class, seed) cell in its row's class)."""
+        if isinstance(tag, tuple):
+            klass, seed = tag
+            return self.page_state.recipe_for(seed, self.session.model_ref(), class_index=klass)
+        return self.page_state.recipe_for(tag, self.session.model_ref())
+
+    def _on_class_choice(self) -> None:
+        choice = self.class_combo.currentData()
+        if choice == ALL_CLASSES:
+            self.page_state.all_classes = True
+        else:
+            self.page_state.update(class_index=choice, all_classes=False)
 
     # -- navigation ----------------------------------------------------------------------------------
     def next_page(self) -> None:
@@ -690,12 +711,30 @@ class ExplorePanel(QWidget):
         seeds = self.page_seeds()
         self.page_label.setText(f"seeds {seeds[0]:,}–{seeds[-1]:,}")
         self.page_label.setToolTip(f"page {self.page_state.page + 1:,} of {self.page_state.last_page + 1:,}")
+        if self.page_state.all_classes and self.session.model.get("c_dim", 0) > 1:
+            self._render_class_rows(seeds[:self.page_state.cols], keep)
+            return
         self.grid.set_shape(self.page_state.rows, self.page_state.cols)
         if not keep or [i.tag for i in self.grid.grid_model.items] != seeds:
             self.grid.grid_model.set_items(seeds, [f"seed {s}" for s in seeds], keep_images=keep)
         else:
             self.grid.grid_model.mark_stale()
         self.client.submit(GRID_KEY, jobs.render_seeds(seeds, self.settings())).on(
+            image=self._on_grid_image, failed=self._on_failed)
+
+    def _render_class_rows(self, seeds: list[int], keep: bool) -> None:
+        """Every class of a conditional model, a row each, for the page's first columns of seeds."""
+        classes = list(range(self.session.model["c_dim"]))
+        names = self.session.model.get("class_names") or []
+        tags = [(k, s) for k in classes for s in seeds]
+        self.page_label.setText(f"seeds {seeds[0]:,}–{seeds[-1]:,} in every class")
+        labels = [f"{names[k] if k < len(names) else f'class {k}'} · seed {s}" for k, s in tags]
+        self.grid.set_shape(len(classes), len(seeds))
+        if not keep or [i.tag for i in self.grid.grid_model.items] != tags:
+            self.grid.grid_model.set_items(tags, labels, keep_images=keep)
+        else:
+            self.grid.grid_model.mark_stale()
+        self.client.submit(GRID_KEY, jobs.render_class_rows(seeds, classes, self.settings())).on(
             image=self._on_grid_image, failed=self._on_failed)
 
     # -- find by prompt ---------------------------------------------------------------------------------
@@ -746,8 +785,8 @@ class ExplorePanel(QWidget):
             return
         names = list(model.get("class_names") or [])
         k = vocabulary.suggest_class(prompt, names, dict(model.get("class_keywords") or {}))
-        if k is not None and k != self.page_state.class_index:
-            self.page_state.class_index = k
+        if k is not None and (k != self.page_state.class_index or self.page_state.all_classes):
+            self.page_state.update(class_index=k, all_classes=False)
             family = names[k] if k < len(names) else f"class {k}"
             self.session.status.emit(f"Searching the {family} family, which the prompt names", 4000)
 
@@ -828,7 +867,7 @@ class ExplorePanel(QWidget):
 
     # -- selection, large view, star ------------------------------------------------------------------
     def selected_seeds(self) -> list[int]:
-        return [self.grid.grid_model.items[r].tag for r in self.grid.selected_rows()]
+        return [_seed_of(self.grid.grid_model.items[r].tag) for r in self.grid.selected_rows()]
 
     def _first_selected(self) -> int:
         rows = self.grid.selected_rows()
@@ -841,7 +880,7 @@ class ExplorePanel(QWidget):
         else:
             shown = ", ".join(str(s) for s in seeds[:8]) + (" …" if len(seeds) > 8 else "")
             self.selection_label.setText(f"{len(seeds)} selected: seed {shown}")
-        self.selection_changed.emit([self.recipe_for(s) for s in seeds])
+        self.selection_changed.emit([self.recipe_for(self.grid.grid_model.items[r].tag) for r in rows])
 
     def open_large(self, row: int) -> None:
         model = self.grid.grid_model
@@ -851,7 +890,7 @@ class ExplorePanel(QWidget):
         def fetch(r: int):
             item = model.items[r]
             res = self.session.model["resolution"] if self.session.model else 0
-            title = f"seed {item.tag} · psi {self.page_state.truncation_psi:g} · {res}×{res}"
+            title = f"seed {_seed_of(item.tag)} · psi {self.page_state.truncation_psi:g} · {res}×{res}"
             if self.page_state.tile and item.image is not None:
                 return repeat_3x3(item.image), title + " · seamless tile, shown 3 × 3"
             return item.image, title
@@ -874,7 +913,7 @@ class ExplorePanel(QWidget):
         for r in rows:
             item = self.grid.grid_model.items[r]
             if item.image is None or item.stale:
-                self.session.status.emit(f"seed {item.tag} is still rendering", 3000)
+                self.session.status.emit(f"seed {_seed_of(item.tag)} is still rendering", 3000)
                 continue
             if self.session.star(self.recipe_for(item.tag), item.image, source="explore") is not None:
                 self.grid.grid_model.set_badge(r, "★")
@@ -896,7 +935,8 @@ class ExplorePanel(QWidget):
 
     # -- interpolation --------------------------------------------------------------------------------
     def keyframes(self) -> list[dict]:
-        return [{"seed": s} for s in self.selected_seeds()]
+        tags = [self.grid.grid_model.items[r].tag for r in self.grid.selected_rows()]
+        return [{"recipe": self.recipe_for(t).to_json()} if isinstance(t, tuple) else {"seed": t} for t in tags]
 
     def interpolate_recipes(self, recipes: list) -> None:
         """Make a strip through favourites (from the Library) instead of the grid selection."""
@@ -983,3 +1023,8 @@ class ExplorePanel(QWidget):
     def _on_strip_exported(self, path: str) -> None:
         self.strip_status.setText(f"saved {path}")
         self.session.status.emit(f"Saved {path}", 5000)
+
+
+def _seed_of(tag) -> int:
+    """A cell's seed: its tag, or the seed of a (class, seed) cell when every class is shown."""
+    return tag[1] if isinstance(tag, tuple) else tag
