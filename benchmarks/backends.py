@@ -1,7 +1,7 @@
 """Which way of rendering is fastest on this machine: PyTorch (the studio's inference path), ONNX
 Runtime (the exported graph), ``torch.compile`` of the synthesis network (``--compile``; minutes to
 compile), and per 3x3 layer shape NNPACK's Winograd convolution against PyTorch's (oneDNN's)
-direct one. ``studio.gan.onnx_backend.AUTO_CHOICE`` (what ``--backend auto`` picks) follows what
+direct one. ``studio.gan.onnx_backend.auto_choice`` (what ``--backend auto`` picks) follows what
 this prints for each kind of machine.
 
 Random-weight paper256 (256 px, channel base 16384), float32, const noise, the same ws for every
@@ -86,7 +86,7 @@ def main() -> int:
     if onnxruntime_available():
         folder = Path(tempfile.mkdtemp(prefix="studio-backends-"))
         synthesis, _ = export_onnx(G, folder / "paper256.onnx")
-        ort = OnnxSynthesis(synthesis, torch.device("cpu"))
+        ort = OnnxSynthesis(synthesis)
         ways[f"ONNX Runtime ({ort.provider})"] = ort
     if args.compile:
         compiled = torch.compile(G.synthesis, dynamic=False)

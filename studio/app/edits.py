@@ -92,7 +92,8 @@ def taste_direction(renderer, library, settings: RenderSettings, *, min_stars: i
 
     fp = renderer.network.fingerprint
     kept_recipes = [] if library is None else [
-        img.recipe for img in library.query(model=fp, min_stars=min_stars) if img.recipe is not None]
+        img.recipe for img in library.query(model=fp, min_stars=min_stars)
+        if img.recipe is not None and img.recipe.regions is None]       # a panorama has no one w to learn from
     chosen, let_go = evolution.choices() if evolution is not None else ([], [])
     if len(kept_recipes) + len(chosen) < 2:
         raise DirectionError(f"your taste needs at least two starred images of {renderer.network.name} in the "

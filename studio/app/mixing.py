@@ -50,6 +50,9 @@ def source_ws(renderer: Renderer, source: Source, settings: RenderSettings) -> t
     if source.seed is not None:
         return renderer.ws_from_seeds([source.seed], settings), Latent(seed=source.seed)
     renderer.check_recipe(source.recipe)
+    if source.recipe.regions is not None:
+        raise ValueError("a panorama (several seeds on one canvas) cannot be a form or a style: pick one of its "
+                         "seeds instead")
     ws = renderer.recipe_ws(source.recipe)
     return ws, Latent(w=ws[0].cpu().numpy())
 

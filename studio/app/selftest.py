@@ -4,7 +4,7 @@ the desktop bundle alike.
 Each check does what a first session does, in a temporary folder that is removed afterwards:
 open the bundled model through the safe loader, render a small grid, export a 16-bit PNG and read
 its recipe back, write and read the library; the window's check (opened and closed offscreen) is
-the front end's (:func:`studio.ui.selftest.window_check`).
+the front end's (:func:`studio.ui.app.window_check`).
 """
 
 from __future__ import annotations

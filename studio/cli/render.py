@@ -110,7 +110,7 @@ def cmd_panorama(args: argparse.Namespace) -> int:
         canvas = panorama.suggested_canvas(labels)
         args.canvas = f"{canvas[0]}:{canvas[1]}" if canvas else None
     settings = render_settings(args, renderer)
-    blend = args.blend if args.blend is not None else _middle(renderer.blend_resolutions)
+    blend = args.blend if args.blend is not None else panorama.default_blend(renderer.blend_resolutions)
     recipe = panorama.panorama_recipe(renderer, settings, [Latent(seed=s) for s in seeds], labels, blend=blend,
                                       feather=args.feather)
     out = Path(args.out).expanduser()
@@ -122,12 +122,6 @@ def cmd_panorama(args: argparse.Namespace) -> int:
     print(f"wrote {out} ({image.shape[1]}x{image.shape[0]}): seeds {', '.join(map(str, seeds))} on "
           f"{len(labels)}x{len(labels[0])} cells, meeting at {blend} px")
     return 0
-
-
-def _middle(resolutions: list[int]) -> int:
-    """The default meeting block: a quarter of the way up (16 px on a 256 px network): each region
-    keeps its own layout, the seams share the shapes and colours."""
-    return resolutions[min(len(resolutions) - 1, max(1, len(resolutions) // 3))] if resolutions else 16
 
 
 def cmd_project(args: argparse.Namespace) -> int:

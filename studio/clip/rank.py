@@ -130,7 +130,8 @@ def rank_seeds(
                           (lambda top: on_update(top[:top_k])) if on_update else None)
         best = _rank(renderer, scorer, prompt, [seed for seed, _ in shortlist], top_k, negative, negative_weight,
                      settings, step, resolution,
-                     lambda done, _n: progress(len(seeds) + done, total) if progress else None, None, None)
+                     lambda done, _n: progress(len(seeds) + done, total) if progress else None, should_cancel, None)
+        best = best or shortlist[:top_k]          # cancelled before any re-scoring: the preview's best
         if on_update is not None:
             on_update(list(best))
         return best

@@ -105,8 +105,8 @@ class ClipScorer:
 
     def image_features(self, images: torch.Tensor) -> torch.Tensor:
         """Image features ``[N, D]`` of float images in about [-1, 1], *not* normalised and with
-        gradients (no inference mode): what a training loss needs. Preprocessed exactly as
-        :meth:`encode_images` does; runs on the model's device."""
+        gradients (no inference mode): what a training loss needs. Preprocessed as :meth:`encode_images`
+        does, except that a wide picture is not split into square crops; runs on the model's device."""
         return self.model.encode_image(self._preprocess(images)).float()
 
     @staticmethod

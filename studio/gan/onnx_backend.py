@@ -19,9 +19,24 @@ from studio.core.errors import StudioError
 from studio.gan.render_settings import RenderSettings
 
 BACKENDS = ("torch", "onnx", "auto")
-#: what ``auto`` picks on each kind of machine, from ``benchmarks/backends.py``: on a CPU PyTorch's
-#: oneDNN path was as fast at batch 1 and faster at batch 8; a GPU was not measured yet
-AUTO_CHOICE = {"cpu": "torch", "cuda": "onnx"}
+
+
+def auto_choice(device: torch.device) -> str:
+    """What ``auto`` renders with: ONNX Runtime where it has a GPU (its CUDA provider) and PyTorch
+    has none (a CPU-only bundle with onnxruntime-gpu beside it); PyTorch everywhere else. On a CPU
+    ``benchmarks/backends.py`` measured PyTorch's path faster (0.91x for ONNX Runtime at batch 1,
+    0.71x at batch 8); on a GPU the two have not been compared yet, so PyTorch's CUDA stays."""
+    if device.type == "cpu" and "CUDAExecutionProvider" in available_providers():
+        return "onnx"
+    return "torch"
+
+
+def available_providers() -> list[str]:
+    if not onnxruntime_available():
+        return []
+    import onnxruntime as ort
+
+    return list(ort.get_available_providers())
 
 
 def onnxruntime_available() -> bool:
@@ -32,12 +47,10 @@ def onnxruntime_available() -> bool:
     return True
 
 
-def providers_for(device: torch.device) -> list[str]:
-    import onnxruntime as ort
-
-    available = ort.get_available_providers()
-    wanted = (["CUDAExecutionProvider"] if device.type == "cuda" else []) + ["CPUExecutionProvider"]
-    return [p for p in wanted if p in available]
+def providers_for() -> list[str]:
+    """The CUDA provider whenever onnxruntime-gpu finds a GPU (whatever PyTorch runs on), else the CPU."""
+    available = available_providers()
+    return [p for p in ("CUDAExecutionProvider", "CPUExecutionProvider") if p in available]
 
 
 def cached_graph(network) -> Path:
@@ -48,14 +61,14 @@ def cached_graph(network) -> Path:
     folder = models_cache_dir() / "onnx" / network.fingerprint[:32]
     path = folder / "synthesis.onnx"
     if not path.is_file():
-        export_onnx(network.G, path, fingerprint=network.fingerprint, name=network.name)
+        export_onnx(network.G, path, fingerprint=network.fingerprint, name=network.name, mapping=False)
     return path
 
 
 class OnnxSynthesis:
     """A synthesis graph in an ONNX Runtime session: ws [N, num_ws, w_dim] -> float images [N, C, H, W]."""
 
-    def __init__(self, path: str | Path, device: torch.device, threads: int | None = None):
+    def __init__(self, path: str | Path, threads: int | None = None):
         if not onnxruntime_available():
             raise StudioError("the ONNX backend needs onnxruntime (pip install onnxruntime, or onnxruntime-gpu)")
         import onnxruntime as ort
@@ -66,7 +79,7 @@ class OnnxSynthesis:
         # no spinning between runs: idle ONNX Runtime threads would take the cores from PyTorch (CLIP,
         # the mapping, the window) -- measured: PyTorch's renders 1.5x slower beside a spinning session
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
-        self.session = ort.InferenceSession(str(path), options, providers=providers_for(device))
+        self.session = ort.InferenceSession(str(path), options, providers=providers_for())
         self.provider = self.session.get_providers()[0]
 
 

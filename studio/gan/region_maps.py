@@ -45,6 +45,8 @@ def layout_labels(layout: str, count: int) -> list[str]:
 def labels_from_image(pixels: np.ndarray, cells: int = 32) -> list[str]:
     """A painted mask (uint8 [H, W] or [H, W, C]) as a region map of at most ``cells`` cells a side:
     each distinct colour is a region, numbered from the top-left in reading order."""
+    if pixels.ndim == 3 and pixels.shape[2] < 3:        # grey (and grey with alpha): the grey is the colour
+        pixels = pixels[..., 0]
     if pixels.ndim == 3:
         pixels = pixels[..., :3]
         keys = (pixels[..., 0].astype(np.int64) << 16) | (pixels[..., 1].astype(np.int64) << 8) | pixels[..., 2]

@@ -52,7 +52,9 @@ class Renderer:
         highest resolutions of a StyleGAN2 or SWAGAN network), none on a CPU unless asked."""
         if precision not in ("auto", "fp32", "fp16"):
             raise ValueError(f"precision is auto, fp32 or fp16, not {precision!r}")
-        wanted = precision == "fp16" or (precision == "auto" and self.device.type == "cuda")
+        # auto: only networks trained with a clamp (as NVIDIA's fp16 layers are), which keeps float16 in range
+        clamped = getattr(self.G.config, "conv_clamp", None) is not None
+        wanted = precision == "fp16" or (precision == "auto" and self.device.type == "cuda" and clamped)
         if not wanted or getattr(self.G.config, "kind", "") not in ("stylegan2", "swagan"):
             return None
         resolutions = self.G.synthesis.block_resolutions
@@ -66,8 +68,7 @@ class Renderer:
         if backend not in onnx_backend.BACKENDS:
             raise ValueError(f"the backend is one of {', '.join(onnx_backend.BACKENDS)}, not {backend!r}")
         if backend == "auto":
-            choice = onnx_backend.AUTO_CHOICE.get(self.device.type, "torch")
-            backend = choice if choice == "torch" or onnx_backend.onnxruntime_available() else "torch"
+            backend = onnx_backend.auto_choice(self.device)
         if backend == "torch":
             return f"PyTorch ({self.device.type})"
         try:
@@ -76,7 +77,7 @@ class Renderer:
             raise
         except Exception as exc:  # noqa: BLE001 - the exporter's own failures, said in one sentence
             raise StudioError(f"{self.network.name} could not be exported to ONNX ({exc})") from None
-        self.onnx = onnx_backend.OnnxSynthesis(graph, self.device)
+        self.onnx = onnx_backend.OnnxSynthesis(graph)
         return f"ONNX Runtime ({self.onnx.provider})"
 
     # -- model facts --------------------------------------------------------------------------

@@ -432,7 +432,7 @@ def _run_steps(image: np.ndarray, post: PostSteps, progress: PostProgressFn | No
     steps = [step for step in _steps(post) if not step.is_identity]
     if not steps:
         return image, "none", []
-    if periodic and all(step.aspect is None or step.mode == "stretch" for step in steps):
+    if periodic:
         return _run_periodic(image, steps, progress)
     from studio.imaging.postprocess import apply
 
@@ -452,6 +452,20 @@ def _run_steps(image: np.ndarray, post: PostSteps, progress: PostProgressFn | No
         if result.upscaler != "none" and result.upscaler not in upscalers:
             upscalers.append(result.upscaler)
     return image, ", ".join(upscalers) or "none", notes
+
+
+def keeps_period(image: np.ndarray, post: PostSteps) -> bool:
+    """Whether the passes keep a seamless tile seamless: each scales or stretches the whole picture; a
+    pass that crops or pads it to another shape cuts the period."""
+    from studio.imaging.postprocess import output_size
+
+    w, h = image.shape[1], image.shape[0]
+    for step in _steps(post):
+        out = output_size(w, h, step)
+        if step.mode != "stretch" and out[0] * h != out[1] * w:
+            return False
+        w, h = out
+    return True
 
 
 def _run_periodic(image: np.ndarray, steps: list, progress: PostProgressFn | None):
@@ -579,7 +593,10 @@ def postprocess_and_export(
     if progress is not None:
         report = lambda fraction, stage: progress(0.9 * fraction, stage)  # noqa: E731
     tile = recipe is not None and recipe.tile
-    result, upscaler, notes = _run_steps(image, post, report, periodic=tile)
+    periodic = tile and keeps_period(image, post)
+    if export.repeat > 1 and periodic and not export.overwrite and repeat_path(target, export.repeat).exists():
+        raise ExportError(f"{repeat_path(target, export.repeat)} exists; allow replacing files, or choose another name")
+    result, upscaler, notes = _run_steps(image, post, report, periodic=periodic)
     if progress is not None:
         progress(0.9, "write")
     embedded = _with_settings(recipe, post, export)
@@ -587,7 +604,9 @@ def postprocess_and_export(
     repeated = None
     if export.repeat > 1:
         pixels = result.shape[0] * result.shape[1] * export.repeat ** 2
-        if tile and pixels > MAX_REPEAT_PIXELS:
+        if tile and not periodic:
+            notes.append("the print crops or pads the tile, so it no longer repeats: no repeat was written")
+        elif tile and pixels > MAX_REPEAT_PIXELS:
             notes.append(f"the {export.repeat} x {export.repeat} repeat would be {pixels / 1e6:,.0f} megapixels; "
                          f"it was not written (at most {MAX_REPEAT_PIXELS / 1e6:,.0f})")
         elif tile:

@@ -61,12 +61,13 @@ def load_model_for_recipe(recipe_json: str, library_path: str | None, given: str
 def _renderer(ctx: JobContext, network, warnings: list[str]):
     """The worker's renderer of ``network`` with the chosen backend; PyTorch, with a note, where that
     backend cannot render this network."""
-    from studio.core.errors import StudioError
     from studio.gan.render import Renderer
 
     try:
         return Renderer(network, device=ctx.state.device, backend=ctx.state.backend)
-    except StudioError as exc:
+    except Exception as exc:  # noqa: BLE001 - whatever the backend's trouble, the model still opens
+        if ctx.state.backend == "torch":
+            raise
         warnings.append(f"{exc}; rendering with PyTorch")
         return Renderer(network, device=ctx.state.device)
 

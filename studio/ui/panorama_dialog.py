@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
     QVBoxLayout,
 )
 
+from studio.app.panorama import default_blend
 from studio.gan.recipe import Latent, Recipe, Regions
 from studio.gan.region_maps import layout_labels, suggested_canvas
 from studio.gan.render_settings import canvas_units
@@ -72,7 +73,7 @@ class PanoramaDialog(QDialog):
             self.blend_combo.addItem(f"{res} px", res)
         resolutions = model.get("blend_resolutions", [])
         if resolutions:
-            self.blend_combo.setCurrentIndex(min(len(resolutions) - 1, max(1, len(resolutions) // 3)))
+            self.blend_combo.setCurrentIndex(self.blend_combo.findData(default_blend(resolutions)))
         self.blend_combo.setToolTip("Where the regions meet in the network: early (4-8 px) = one shared composition, "
                                     "later = each region keeps its own layout and only the seams are shared")
         form.addRow("Meet at", self.blend_combo)
@@ -116,7 +117,7 @@ class PanoramaDialog(QDialog):
         self._timer = QTimer(self, singleShot=True, interval=250)
         self._timer.timeout.connect(self.render)
         self.layout_combo.currentIndexChanged.connect(lambda _i: self.relayout())
-        self.count_spin.valueChanged.connect(lambda _n: self.relayout())
+        self.count_spin.valueChanged.connect(lambda _n: self.relayout(keep_map=True))
         self.canvas_combo.currentIndexChanged.connect(lambda _i: self.relayout(keep_map=True))
         self.blend_combo.currentIndexChanged.connect(lambda _i: self.schedule())
         self.feather.valueChanged.connect(self._on_feather)
@@ -156,7 +157,7 @@ class PanoramaDialog(QDialog):
                 rows = PAINT_CELLS if units[1] > units[0] else max(1, round(PAINT_CELLS * units[1] / units[0]))
                 base = layout_labels("columns", count)[0]
                 self.canvas.labels = ["".join(base[c * count // cols] for c in range(cols)) for _ in range(rows)]
-            else:                                  # a painted digit beyond the new count goes back to region 1
+            else:                                  # kept; a painted digit beyond the new count goes back to region 1
                 self.canvas.labels = ["".join(ch if int(ch) < count else "0" for ch in row)
                                       for row in self.canvas.labels]
         else:
@@ -208,8 +209,9 @@ class PanoramaDialog(QDialog):
         if recipe is None:
             self.status.setText("Give the canvas two or more regions")
             return
-        self.recipe = recipe
         self.status.setText("rendering…")
+        self.star_btn.setEnabled(False)             # what is shown is about to change: star it when it has
+        self.save_btn.setEnabled(False)
         self.client.submit(RENDER_KEY, jobs.render_recipe(recipe.to_json(), tag="panorama")).on(
             image=self._rendered, failed=self._failed)
 
@@ -226,6 +228,9 @@ class PanoramaDialog(QDialog):
     def _failed(self, message: str) -> None:
         self.status.setText(message)
         self.session.status.emit(message, 0)
+        self.recipe = self.image = None                 # nothing to star or save until a render succeeds
+        self.canvas.image = None
+        self.canvas.update()
 
     def star(self) -> None:
         if self.recipe is not None and self.image is not None:

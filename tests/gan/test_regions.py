@@ -131,3 +131,17 @@ def test_bad_region_fields_are_refused_by_name(regions, message):
     data = {"studio_recipe": 1, "model": {"fingerprint": "f" * 64, "name": "m"}, "seed": 1, "regions": regions}
     with pytest.raises(ValueError, match=message):
         Recipe.from_dict(data)
+
+
+def test_a_grey_mask_is_read_and_a_panorama_is_no_style_mix_source(tiny_model, tmp_path):
+    from studio.app.mixing import Source, mix_matrix
+
+    mask = tmp_path / "grey.png"
+    pixels = np.zeros((20, 40), np.uint8)
+    pixels[:, 25:] = 200
+    Image.fromarray(pixels, mode="L").save(mask)
+    assert panorama.region_map(str(mask), 2)[0].startswith("0") and panorama.region_map(str(mask), 2)[0].endswith("1")
+    renderer = Renderer(load_network(tiny_model), device="cpu")
+    pano = _with_regions(renderer.recipe(RenderSettings(), seed=3), ["01"], [9])
+    with pytest.raises(ValueError, match="panorama"):
+        list(mix_matrix(renderer, [Source(recipe=pano)], [Source(seed=1)], [0], RenderSettings()))

@@ -102,3 +102,13 @@ def test_a_tile_exported_at_print_size_stays_seamless_and_its_repeat_is_written(
                  "--out", str(tmp_path / "p.png")]) == 0
     assert "not a seamless tile" in capsys.readouterr().err
     assert not (tmp_path / "p-repeat2x2.png").exists()
+
+
+def test_a_tile_cropped_to_another_shape_gets_no_repeat(tiny_model, tmp_path, capsys):
+    gen = tmp_path / "g"
+    assert main(["generate", "--network", str(tiny_model), "--seeds", "4", "--tile", "--outdir", str(gen)]) == 0
+    out = tmp_path / "print.png"
+    assert main(["export", str(gen / "seed0004.png"), "--network", str(tiny_model), "--aspect", "4:5", "--mode", "crop",
+                 "--repeat", "3", "--out", str(out)]) == 0
+    assert "no longer repeats" in capsys.readouterr().err
+    assert out.exists() and not (tmp_path / "print-repeat3x3.png").exists()

@@ -15,6 +15,7 @@ studio's own images.
 
 from __future__ import annotations
 
+import copy
 import json
 import warnings
 from pathlib import Path
@@ -55,15 +56,17 @@ def onnx_paths(path: str | Path) -> tuple[Path, Path]:
     return out, out.with_name(out.stem + ".mapping.onnx")
 
 
-def export_onnx(G, path: str | Path, *, fingerprint: str = "", name: str = "") -> tuple[Path, Path]:
-    """Write the synthesis and mapping graphs of ``G``; returns their paths. Each file's metadata
-    records the network's fingerprint, name and shapes."""
+def export_onnx(G, path: str | Path, *, fingerprint: str = "", name: str = "",
+                mapping: bool = True) -> tuple[Path, Path | None]:
+    """Write the synthesis graph of ``G`` (and with ``mapping`` its mapping graph); returns their paths.
+    Each file's metadata records the network's fingerprint, name and shapes. ``G`` itself is left as
+    it was (a copy is traced on the CPU)."""
     synthesis_path, mapping_path = onnx_paths(path)
     synthesis_path.parent.mkdir(parents=True, exist_ok=True)
     if getattr(G.config, "kind", "stylegan2") == "stylegan3":
         raise StudioError("StyleGAN3 networks are not exported to ONNX yet: PyTorch's tracer does not carry their "
                           "filtered layers' shapes into a graph ONNX Runtime accepts; they render with PyTorch")
-    G = G.eval().requires_grad_(False).to("cpu", torch.float32)
+    G = copy.deepcopy(G).eval().requires_grad_(False).to("cpu", torch.float32)
     ws = G.mapping(torch.randn(EXPORT_BATCH, G.z_dim), _labels(G, EXPORT_BATCH))
     meta = {"studio_fingerprint": fingerprint, "studio_name": name,
             "studio_shapes": json.dumps({"z_dim": G.z_dim, "w_dim": G.w_dim, "c_dim": G.c_dim, "num_ws": G.num_ws,
@@ -72,12 +75,14 @@ def export_onnx(G, path: str | Path, *, fingerprint: str = "", name: str = "") -
         warnings.simplefilter("ignore")                  # the tracer's notes on Python-side shape checks
         _export(_Synthesis(G), (ws,), synthesis_path, ["ws"], ["images"],
                 {"ws": {0: "batch"}, "images": {0: "batch"}})
-        z = torch.randn(EXPORT_BATCH, G.z_dim)
-        _export(_Mapping(G), (z, _labels(G, EXPORT_BATCH, zeros=True), torch.ones(G.num_ws)), mapping_path,
-                ["z", "c", "psi"], ["ws"], {"z": {0: "batch"}, "c": {0: "batch"}, "ws": {0: "batch"}})
-    for file in (synthesis_path, mapping_path):
+        if mapping:
+            z = torch.randn(EXPORT_BATCH, G.z_dim)
+            _export(_Mapping(G), (z, _labels(G, EXPORT_BATCH, zeros=True), torch.ones(G.num_ws)), mapping_path,
+                    ["z", "c", "psi"], ["ws"], {"z": {0: "batch"}, "c": {0: "batch"}, "ws": {0: "batch"}})
+    written = [synthesis_path] + ([mapping_path] if mapping else [])
+    for file in written:
         _stamp(file, meta)
-    return synthesis_path, mapping_path
+    return synthesis_path, mapping_path if mapping else None
 
 
 def _labels(G, n: int, zeros: bool = False) -> torch.Tensor:

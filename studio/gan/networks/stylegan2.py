@@ -266,19 +266,20 @@ class SynthesisLayer(nn.Module):
         """
         n, _, h, wd = x.shape
         g = self.act_gain * gain
-        styles = self.affine(w).to(x.dtype)
-        weight = self.weight.to(x.dtype)
+        # styles and demodulation in float32 whatever x is (a float16 block's sums of squares overflow)
+        styles = self.affine(w).float()
+        weight = self.weight.float()
         d = (styles.square() @ self._weight_sq(weight).t() + 1e-8).rsqrt() * g   # [n, out]
-        bias = self.bias.to(x.dtype) * g
+        bias = (self.bias.float() * g).to(x.dtype)
         # CPUs: per-image weights once activations outweigh weights; GPUs: one shared-weight batch
         per_sample = n == 1 or (x.device.type == "cpu" and h * wd >= 9 * self.out_channels)
         if per_sample:
-            ys = [self._conv(x[i:i + 1], weight * (d[i].reshape(-1, 1, 1, 1) * styles[i].reshape(1, -1, 1, 1)), bias)
-                  for i in range(n)]
+            ys = [self._conv(x[i:i + 1], (weight * (d[i].reshape(-1, 1, 1, 1) * styles[i].reshape(1, -1, 1, 1)))
+                             .to(x.dtype), bias) for i in range(n)]
             y = ys[0] if n == 1 else torch.cat(ys)
         else:
-            y = self._conv(x * styles.reshape(n, -1, 1, 1), weight, None)
-            y = torch.addcmul(bias.reshape(1, -1, 1, 1), y, d.reshape(n, -1, 1, 1))
+            y = self._conv(x * styles.to(x.dtype).reshape(n, -1, 1, 1), weight.to(x.dtype), None)
+            y = torch.addcmul(bias.reshape(1, -1, 1, 1), y, d.to(x.dtype).reshape(n, -1, 1, 1))
         noise = self.noise(n, noise_mode, generator, y)
         if noise is not None:
             y.add_(noise * g)

@@ -176,7 +176,8 @@ class EvolvePanel(QWidget):
         af.addRow(self.tile_check)
         self.preview_check = QCheckBox("Score the first population from a preview")
         self.preview_check.setToolTip("Render the initial population at half size (128 px for larger models) for "
-                                      "CLIP, then score its best 16 again in full: about twice as fast a start, "
+                                      "CLIP, then score its best 16 again at the usual scoring size: about twice "
+                                      "as fast a start, "
                                       "but the half-size picture can rank differently (on the default model it "
                                       "does: benchmarks/evolve_preview.py), so it is off unless you choose it")
         af.addRow(self.preview_check)

@@ -524,9 +524,17 @@ class ExplorePanel(QWidget):
             return
         dialog = getattr(self, "_panorama", None)
         if dialog is None or not dialog.isVisible():
+            if dialog is not None:
+                dialog.deleteLater()                # a closed one is not kept: the next opens on the new selection
             self._panorama = PanoramaDialog(self.session, self.recipe_for, self.selected_seeds(), parent=self)
         self._panorama.show()
         self._panorama.raise_()
+
+    def _close_panorama(self) -> None:
+        """Another model: its regions, blocks and seeds mean nothing there."""
+        dialog = getattr(self, "_panorama", None)
+        if dialog is not None:
+            dialog.close()
 
     def project_picture(self) -> None:
         from studio.ui.project_dialog import ProjectDialog
@@ -563,6 +571,7 @@ class ExplorePanel(QWidget):
     # -- model ---------------------------------------------------------------------------------------
     def _on_model(self, info: dict) -> None:
         self.setEnabled(True)
+        self._close_panorama()
         self.grid.native_size = int(info["resolution"])
         self.cutoff_spin.setMaximum(info["num_ws"])
         fill_class_combo(self.class_combo, info)
