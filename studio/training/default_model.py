@@ -290,7 +290,9 @@ def _sample_grid(G, classes: list[str], psi: float):
 
 def _fd_clip(G, scorer, count: int, batch: int, progress: Progress | None) -> dict[str, float]:
     """FD-CLIP of ``count`` generated images (families in equal shares) against as many held-out
-    paintings, and of the training paintings against the same held-out ones (the floor)."""
+    paintings, and of the training paintings against the same held-out ones (the floor); the
+    families the CLIP recognises; variety within a family (mean pairwise CLIP-feature distance,
+    generated / paintings) and edges (mean gradient magnitude, generated / paintings)."""
     import numpy as np
     import torch
 
@@ -299,9 +301,14 @@ def _fd_clip(G, scorer, count: int, batch: int, progress: Progress | None) -> di
     from studio.gan.render import to_uint8
     from studio.training.metrics import compute_features, fd_clip
 
-    def painted(seeds):
+    edges: dict[str, list[float]] = {"painted": [], "generated": []}
+
+    def painted(seeds, tally: str | None = None):
         for start in range(0, len(seeds), batch):
-            yield np.stack([np.asarray(paint(s, RESOLUTION).image.convert("RGB")) for s in seeds[start:start + batch]])
+            images = np.stack([np.asarray(paint(s, RESOLUTION).image.convert("RGB")) for s in seeds[start:start + batch]])
+            if tally:
+                edges[tally] += edge_strength(images)
+            yield images
             if progress:
                 progress("paint", min(start + batch, len(seeds)), len(seeds))
 
@@ -311,18 +318,52 @@ def _fd_clip(G, scorer, count: int, batch: int, progress: Progress | None) -> di
             z = torch.from_numpy(zs_from_seeds(seeds, G.z_dim))
             c = torch.from_numpy(np.stack([one_hot(s % G.c_dim, G.c_dim) for s in seeds]))
             with torch.inference_mode():
-                yield to_uint8(G(z, c, noise_mode="const"))
+                images = to_uint8(G(z, c, noise_mode="const"))
+            edges["generated"] += edge_strength(images)
+            yield images
             if progress:
                 progress("generate", min(start + batch, count), count)
 
     held_out_seeds = list(range(HELDOUT_SEED_START, HELDOUT_SEED_START + count))
-    held_out = compute_features(scorer, painted(held_out_seeds))
+    held_out = compute_features(scorer, painted(held_out_seeds, "painted"))
     training = compute_features(scorer, painted(list(range(count))))
     fakes = compute_features(scorer, generated())
     families = [s % G.c_dim for s in held_out_seeds]       # both sets: seed s shows family s mod 6
+    variety = {name: family_variety(feats, families) for name, feats in (("generated", fakes), ("painted", held_out))}
     return {"fd_clip": fd_clip(held_out, fakes), "fd_clip_training_vs_held_out": fd_clip(held_out, training),
             "family_generated": _family_recognition(scorer, fakes, families),
-            "family_held_out": _family_recognition(scorer, held_out, families)}
+            "family_held_out": _family_recognition(scorer, held_out, families),
+            "variety_generated": variety["generated"], "variety_painted": variety["painted"],
+            "variety_ratio": variety["generated"] / max(variety["painted"], 1e-12),
+            "edges_generated": float(np.mean(edges["generated"])), "edges_painted": float(np.mean(edges["painted"])),
+            "edges_ratio": float(np.mean(edges["generated"]) / max(np.mean(edges["painted"]), 1e-12))}
+
+
+def family_variety(features, families: list[int]) -> float:
+    """Mean pairwise distance between the (L2-normalised) CLIP features of the images of one family,
+    averaged over the families: how different a family's pictures are from each other."""
+    import numpy as np
+
+    features, families = np.asarray(features, dtype=np.float64), np.asarray(families)
+    spreads = []
+    for family in np.unique(families):
+        f = features[families == family]
+        if len(f) < 2:
+            continue
+        sq = (f * f).sum(1)
+        dist = np.sqrt(np.maximum(sq[:, None] + sq[None, :] - 2 * f @ f.T, 0))
+        spreads.append(dist[np.triu_indices(len(f), 1)].mean())
+    return float(np.mean(spreads)) if spreads else 0.0
+
+
+def edge_strength(images) -> list[float]:
+    """Each image's mean gradient magnitude (grey levels per pixel) of uint8 ``[N, H, W, 3]``: how crisp
+    its edges are, a painting's hard edge against a soft or grainy blur."""
+    import numpy as np
+
+    grey = np.asarray(images, dtype=np.float32).mean(axis=-1)
+    gx, gy = np.diff(grey, axis=2)[:, :-1, :], np.diff(grey, axis=1)[:, :, :-1]
+    return list(np.sqrt(gx * gx + gy * gy).mean(axis=(1, 2)).astype(float))
 
 
 def _family_recognition(scorer, features, families: list[int]) -> float:
@@ -386,6 +427,12 @@ def _card(info: dict[str, Any]) -> str:
         f"Families recognised: the default CLIP names the family asked for of "
         f"{100 * fd['family_generated']:.0f} % of the generated images, and of "
         f"{100 * fd['family_held_out']:.0f} % of the held-out paintings (zero-shot, as in its own card).",
+        "",
+        f"Variety within a family (mean pairwise distance of the CLIP features of one family's images): "
+        f"{fd['variety_generated']:.3f} generated, {fd['variety_painted']:.3f} paintings, ratio "
+        f"{fd['variety_ratio']:.2f} (1 = as varied as the paintings). Edges (mean gradient magnitude, grey "
+        f"levels per pixel): {fd['edges_generated']:.2f} generated, {fd['edges_painted']:.2f} paintings, ratio "
+        f"{fd['edges_ratio']:.2f} (below 1: softer than the paintings).",
         "",
         "Held-out paintings use seeds from 2,000,000, never seen in training."
         + (" The CLIP discriminator trained the generator on this same CLIP's features, so both "

@@ -170,6 +170,8 @@ def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_de
     fd = info["fd"]                                     # how often the CLIP names the family asked for
     assert f"{100 * fd['family_generated']:.0f} % of the generated images" in card
     assert 0 <= fd["family_generated"] <= 1 and 0 <= fd["family_held_out"] <= 1
+    assert fd["variety_painted"] > 0 and fd["edges_painted"] > 0 and f"ratio {fd['edges_ratio']:.2f}" in card
+
     # nothing is written when a part fails (here: no CLIP to measure with)
     monkeypatch.setattr(clip, "DEFAULT_CLIP_DIR", tmp_path / "no-clip")
     with pytest.raises(Exception, match="default CLIP"):
@@ -213,3 +215,19 @@ def test_family_recognition_counts_the_images_whose_family_the_clip_names():
     features = torch.nn.functional.one_hot(torch.tensor([0, 1, 2, 3, 4, 5, 0, 0]), 6).float().numpy()
     asked = [0, 1, 2, 3, 4, 5, 1, 2]                      # the last two show geometric, not grid / colour field
     assert default_model._family_recognition(AxisClip(), features, asked) == pytest.approx(6 / 8)
+
+
+def test_variety_and_edges_tell_alike_from_different_and_soft_from_crisp():
+    import numpy as np
+
+    rng = np.random.default_rng(0)
+    same = np.tile(rng.normal(size=(1, 8)), (4, 1))
+    different = rng.normal(size=(4, 8))
+    families = [0, 0, 1, 1]
+    assert default_model.family_variety(same, families) == pytest.approx(0, abs=1e-6)
+    assert default_model.family_variety(different, families) > 0.5
+    crisp = (np.indices((16, 16)).sum(0) // 2 % 2 * 255).astype(np.uint8)             # 2 px checks
+    crisp = np.repeat(crisp[None, :, :, None], 3, axis=3)
+    soft = crisp.astype(np.float32)
+    soft = (soft + np.roll(soft, 1, 1) + np.roll(soft, 1, 2) + np.roll(soft, (1, 1), (1, 2))) / 4   # blurred
+    assert default_model.edge_strength(crisp)[0] > 1.5 * default_model.edge_strength(soft.astype(np.uint8))[0]
