@@ -21,6 +21,10 @@ fail() { echo "SMOKE FAIL: $*" >&2; exit 1; }
 echo "== tarball: $(basename "$TARBALL")"
 tar -C "$WORK" -xzf "$TARBALL"
 APPDIR=$(ls -d "$WORK"/gan-art-studio-*/gan-art-studio)
+unwanted=$(find "$APPDIR" \( -name 'libcuda*' -o -name 'libcudnn*' -o -name 'libcublas*' -o -name 'golden' \
+    -o -path '*/torch/test' -o -name 'pytest' -o -name '_pytest' \) | head -5)
+[ -z "$unwanted" ] || fail "the bundle holds what it should not: $unwanted"
+echo "bundle: $(du -sm "$APPDIR" | cut -f1) MB unpacked, no CUDA libraries, tests or test data"
 $BARE sh -c 'command -v python3 || command -v python' >/dev/null 2>&1 && \
     echo "(note: this machine has a python on /usr/bin; the bundle does not use it)"
 $BARE "$APPDIR/gan-art-studio" --self-test --no-window || fail "self-test (no window) in a bare environment"
