@@ -24,8 +24,9 @@ def test_blend_models_dialog_previews_saves_and_opens(make_window, tiny_model, t
     dialog.other.setText(str(other))
     dialog.sliders["fine"].setValue(100)
     dialog.render()
-    items = dialog.grid.grid_model.items
-    wait_for(qtbot, lambda: dialog.save_btn.isEnabled() and all(i.image is not None for i in items))
+    # the slider's own (coalesced) render may lay the grid out again meanwhile: look at the grid as it is
+    wait_for(qtbot, lambda: dialog.save_btn.isEnabled()
+             and all(i.image is not None and not i.stale for i in dialog.grid.grid_model.items))
     assert set(dialog.points().values()) == {0.0, 1.0} and len(dialog.points()) == net.G.num_ws
     dialog.save_as(str(tmp_path / "mine"))
     wait_for(qtbot, lambda: dialog.saved is not None)
