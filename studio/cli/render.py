@@ -88,10 +88,7 @@ def cmd_blend(args: argparse.Namespace) -> int:
     settings = RenderSettings(class_index=0 if G.c_dim else None)
     grid = image_grid(list(blending.preview(a, b, G, settings=settings)), cols=len(blending.PREVIEW_SEEDS))
     preview = out.with_suffix(".png")
-    from studio.core.atomic import atomic_path
-
-    with atomic_path(preview) as tmp:
-        grid.save(tmp, format="PNG")
+    save_png(preview, grid, None)
     print(f"blended {a.name} and {b.name} (layer weights of {b.name}: "
           f"{', '.join(f'{w:g}' for w in layer_weights(points, G.num_ws))}) -> {out} "
           f"(fingerprint {fingerprint[:12]}); preview {preview.name}: rows {a.name}, the blend, {b.name}")
@@ -189,10 +186,7 @@ def cmd_directions(args: argparse.Namespace) -> int:
     with progress_bar(len(shown) * 7, "preview") as bar:
         sheet = preview_sheet(renderer, shown, args.seed, settings,
                               progress=lambda done, total: bar.update(done - bar.n))
-    from studio.core.atomic import atomic_path
-
-    with atomic_path(outdir / "preview.png") as tmp:
-        sheet.save(tmp, format="PNG")
+    save_png(outdir / "preview.png", sheet, None)
     print(f"wrote {len(found.directions)} {args.method} directions to {path} and preview.png "
           f"(rows: the first {len(shown)}, from -3 to +3 sigma on seed {args.seed}); apply one with "
           f"`studio generate --directions {path} --edit {found.directions[0].name}=2`")

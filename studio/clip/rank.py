@@ -22,7 +22,7 @@ from typing import Callable, Sequence
 import torch
 
 from studio.clip.scorer import ClipScorer
-from studio.gan.render import Renderer
+from studio.gan.render import Renderer, early_exit
 from studio.gan.render_settings import RenderSettings
 
 __all__ = ["rank_seeds", "scoring_resolution"]
@@ -40,14 +40,8 @@ def scoring_resolution(renderer: Renderer, scorer: ClipScorer, score_resolution:
     """
     if score_resolution is None:
         return None
-    synthesis = renderer.G.synthesis
-    full = int(getattr(synthesis, "img_resolution", renderer.G.img_resolution))
-    previews = getattr(synthesis, "preview_resolutions", None)
-    if previews is None:
-        return None
-    target = max(int(score_resolution), int(scorer.input_size))
-    usable = sorted(r for r in previews() if target <= r < full)
-    return usable[0] if usable else None
+    full = int(getattr(renderer.G.synthesis, "img_resolution", renderer.G.img_resolution))
+    return early_exit(renderer.G, max(int(score_resolution), int(scorer.input_size)), full)
 
 
 def _render(renderer: Renderer, seeds: Sequence[int], settings: RenderSettings, resolution: int | None) -> torch.Tensor:
@@ -143,10 +137,7 @@ def _preview(renderer: Renderer, want: int | None, scoring: int | None) -> int |
     """The early exit at or above ``want`` below the scoring resolution, or None."""
     if want is None:
         return None
-    full = scoring or int(renderer.G.img_resolution)
-    previews = getattr(renderer.G.synthesis, "preview_resolutions", None)
-    usable = sorted(r for r in (previews() if previews else []) if want <= r < full)
-    return usable[0] if usable else None
+    return early_exit(renderer.G, want, scoring or int(renderer.G.img_resolution))
 
 
 def _rank(renderer, scorer, prompt, seeds, top_k, negative, negative_weight, settings, step, resolution,

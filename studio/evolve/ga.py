@@ -68,7 +68,7 @@ from studio.evolve.fitness import FitnessFn, FitnessResult
 from studio.gan import latents
 from studio.gan.networks import ops
 from studio.gan.recipe import Latent, Recipe
-from studio.gan.render import Renderer, to_uint8
+from studio.gan.render import Renderer, early_exit, to_uint8
 from studio.gan.render_settings import RenderSettings
 
 __all__ = [
@@ -416,11 +416,7 @@ class Evolution:
         """The early exit the initial population is first scored at, or None (it is scored in full):
         the smallest at or above ``config.preview_resolution`` and below the score resolution."""
         want = self.config.preview_resolution
-        if want is None:
-            return None
-        previews = getattr(self.G.synthesis, "preview_resolutions", None)
-        options = [r for r in (previews() if previews else []) if want <= r < self.score_resolution]
-        return min(options) if options else None
+        return None if want is None else early_exit(self.G, want, self.score_resolution)
 
     @property
     def score_resolution(self) -> int:

@@ -32,6 +32,14 @@ def to_uint8(images: torch.Tensor) -> np.ndarray:
 
 
 
+def early_exit(G, at_least: int, below: int) -> int | None:
+    """The smallest resolution at which ``G``'s synthesis can stop early (its running image) that is
+    at least ``at_least`` and below ``below`` px, or None."""
+    previews = getattr(G.synthesis, "preview_resolutions", None)
+    usable = [r for r in (previews() if previews else []) if at_least <= r < below]
+    return min(usable) if usable else None
+
+
 class Renderer:
     """Renders images from one network. Not thread-safe: one caller (thread) at a time."""
 

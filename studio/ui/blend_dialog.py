@@ -3,7 +3,7 @@ save the blend as a new studio network (its provenance names both parents and th
 
 from __future__ import annotations
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtWidgets import (
     QDialog,
     QFileDialog,
@@ -20,7 +20,7 @@ from studio.gan.mixing import PRESET_SCALES, layer_resolution
 from studio.ui import jobs
 from studio.ui.session import StudioSession
 from studio.ui.widgets.image_grid import ImageGrid
-from studio.ui.widgets.layout import path_row
+from studio.ui.widgets.layout import path_row, slider_row
 
 PREVIEW_KEY = "blend.preview"
 SAVE_KEY = "blend.save"
@@ -44,14 +44,8 @@ class BlendDialog(QDialog):
         self.sliders: dict[str, QSlider] = {}
         self.values: dict[str, QLabel] = {}
         for key, text in GROUPS:
-            slider = QSlider(Qt.Orientation.Horizontal)
-            slider.setRange(0, 100)
-            slider.setToolTip("0 = the open model's layers, 100 = the other model's")
-            value = QLabel("0 %")
-            value.setMinimumWidth(40)
-            line = QHBoxLayout()
-            line.addWidget(slider, 1)
-            line.addWidget(value)
+            slider, value, line = slider_row(0, 100, "0 %",
+                                             tooltip="0 = the open model's layers, 100 = the other model's")
             form.addRow(f"{text} from the other", line)
             slider.valueChanged.connect(lambda n, k=key: self._on_slider(k, n))
             self.sliders[key], self.values[key] = slider, value

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from PySide6.QtCore import Qt, QTimer
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QImage
 from PySide6.QtWidgets import (
     QCheckBox,
@@ -20,7 +20,6 @@ from PySide6.QtWidgets import (
     QHBoxLayout,
     QLabel,
     QPushButton,
-    QSlider,
     QSpinBox,
     QVBoxLayout,
 )
@@ -30,6 +29,7 @@ from studio.gan.recipe import Latent, Recipe, Regions
 from studio.gan.region_maps import layout_labels, suggested_canvas
 from studio.gan.render_settings import canvas_units
 from studio.ui import jobs
+from studio.ui.widgets.layout import slider_row
 from studio.ui.widgets.region_canvas import RegionCanvas
 
 RENDER_KEY = "panorama.render"
@@ -77,15 +77,9 @@ class PanoramaDialog(QDialog):
         self.blend_combo.setToolTip("Where the regions meet in the network: early (4-8 px) = one shared composition, "
                                     "later = each region keeps its own layout and only the seams are shared")
         form.addRow("Meet at", self.blend_combo)
-        feather = QHBoxLayout()
-        self.feather = QSlider(Qt.Orientation.Horizontal)
-        self.feather.setRange(0, 50)
+        self.feather, self.feather_value, feather = slider_row(
+            0, 50, "10 %", tooltip="How far the regions' styles cross-fade, as a share of the canvas' short side")
         self.feather.setValue(10)
-        self.feather_value = QLabel("10 %")
-        self.feather_value.setMinimumWidth(40)
-        self.feather.setToolTip("How far the regions' styles cross-fade, as a share of the canvas' short side")
-        feather.addWidget(self.feather, 1)
-        feather.addWidget(self.feather_value)
         form.addRow("Soft seams", feather)
         paint = QHBoxLayout()
         self.brush_spin = QSpinBox(minimum=1, maximum=self.count_spin.value())

@@ -26,7 +26,6 @@ from PySide6.QtWidgets import (
     QLabel,
     QLineEdit,
     QPushButton,
-    QSlider,
     QSpinBox,
     QVBoxLayout,
     QWidget,
@@ -44,6 +43,7 @@ from studio.ui.widgets.canvas_combo import CanvasCombo
 from studio.ui.widgets.class_combo import fill_class_combo
 from studio.ui.widgets.image_grid import ImageGrid
 from studio.ui.widgets.layout import sidebar as make_sidebar
+from studio.ui.widgets.layout import slider_row
 from studio.ui.widgets.prompt_hint import PromptHint
 from studio.ui.widgets.truncation import TruncationControl
 from studio.ui.widgets.upscaler import UpscalerChoice
@@ -332,14 +332,9 @@ class ExplorePanel(QWidget):
         f.addRow("Acting on", self.edit_layers)
         self.edit_sliders, self.edit_labels, self.edit_values = [], [], []
         for k in range(EDIT_SLIDERS):
-            slider = QSlider(Qt.Orientation.Horizontal)
-            slider.setRange(-EDIT_RANGE, EDIT_RANGE)
-            slider.setToolTip("Move every picture along this direction (standard deviations of the model's w)")
-            value = QLabel("0.0")
-            value.setMinimumWidth(32)
-            row = QHBoxLayout()
-            row.addWidget(slider, 1)
-            row.addWidget(value)
+            slider, value, row = slider_row(
+                -EDIT_RANGE, EDIT_RANGE, "0.0", 32,
+                "Move every picture along this direction (standard deviations of the model's w)")
             label = QLabel(f"#{k}")
             f.addRow(label, row)
             slider.valueChanged.connect(lambda _v, k=k: self._on_edit_slider(k))

@@ -8,9 +8,11 @@ from PySide6.QtWidgets import (
     QAbstractSpinBox,
     QComboBox,
     QHBoxLayout,
+    QLabel,
     QLineEdit,
     QPushButton,
     QScrollArea,
+    QSlider,
     QStyle,
     QWidget,
 )
@@ -38,6 +40,21 @@ def path_row(edit: QLineEdit, on_browse, button_text: str = "Browse…") -> QHBo
     row.addWidget(edit, 1)
     row.addWidget(browse)
     return row
+
+
+def slider_row(low: int, high: int, value_text: str, value_width: int = 40,
+               tooltip: str = "") -> tuple[QSlider, QLabel, QHBoxLayout]:
+    """A horizontal slider from ``low`` to ``high`` with a label showing its value beside it."""
+    slider = QSlider(Qt.Orientation.Horizontal)
+    slider.setRange(low, high)
+    if tooltip:
+        slider.setToolTip(tooltip)
+    value = QLabel(value_text)
+    value.setMinimumWidth(value_width)
+    row = QHBoxLayout()
+    row.addWidget(slider, 1)
+    row.addWidget(value)
+    return slider, value, row
 
 
 def sidebar(content: QWidget, min_width: int = 300) -> QScrollArea:
