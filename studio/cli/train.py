@@ -12,6 +12,7 @@ from studio.cli.common import CliError, add_clip_options, progress_bar
 
 def cmd_train(args: argparse.Namespace) -> int:
     from studio.app.runs import resolve_options
+    from studio.data.dataset import FRESH_PAINTINGS
     from studio.training.default_model import training_overrides
 
     overrides = {k: getattr(args, k) for k in (
@@ -20,6 +21,12 @@ def cmd_train(args: argparse.Namespace) -> int:
         "seed", "device", "workers", "metrics", "metric_images", "clip", "clip_config")}
     overrides["mirror"] = True if args.mirror else None
     overrides["cond"] = True if args.cond else None
+    if args.fresh_paintings:
+        if args.data:
+            print("error: --fresh-paintings trains on the default model's painter; it cannot be used with --data",
+                  file=sys.stderr)
+            return 2
+        overrides["data"] = FRESH_PAINTINGS
     painting = {"bar": None}
 
     def paint_progress(stage: str, done: int, total: int) -> None:
@@ -184,6 +191,9 @@ def add_parsers(sub) -> None:
         "models/training/ or the published weights (whose optimiser state starts afresh)."))
     p.add_argument("--data", default=None, metavar="DIR",
                    help="prepared dataset folder (or zip); default: the default model's procedural paintings")
+    p.add_argument("--fresh-paintings", action="store_true",
+                   help="train the default model on paintings painted afresh for every image (about 7 ms each) "
+                        "instead of its 20,000 cached ones, so the discriminator can never memorise them")
     p.add_argument("--outdir", default="training-runs", metavar="RUNS", help="folder of runs (default: training-runs)")
     p.add_argument("--resume", default=None, metavar="PATH|latest",
                    help="'latest' (newest run in --outdir) or a network file to continue / fine-tune from")
@@ -248,6 +258,9 @@ def add_parsers(sub) -> None:
         "resources/default-abstract-samples.png and the model card models/default-abstract.md with FD-CLIP "
         "against held-out paintings (scored by the default CLIP)."))
     p.add_argument("snapshot", metavar="SNAPSHOT", help="a training snapshot, or 'latest' (the newest in --outdir)")
+    p.add_argument("--fresh-paintings", action="store_true",
+                   help="train the default model on paintings painted afresh for every image (about 7 ms each) "
+                        "instead of its 20,000 cached ones, so the discriminator can never memorise them")
     p.add_argument("--outdir", default="training-runs", metavar="RUNS", help="folder of runs for 'latest'")
     p.add_argument("--fd-images", type=int, default=1000, metavar="N",
                    help="images per set for FD-CLIP (default 1000)")

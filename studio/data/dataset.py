@@ -28,7 +28,7 @@ from PIL import Image
 from studio.core.errors import StudioError
 from studio.gan.networks.stylegan2 import MAX_CLASSES
 
-__all__ = ["ImageFolderDataset", "IMAGE_SUFFIXES"]
+__all__ = ["ImageFolderDataset", "PaintingStream", "FRESH_PAINTINGS", "open_dataset", "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -301,6 +301,13 @@ class ImageFolderDataset(torch.utils.data.Dataset):
             arr = arr[:, :, ::-1]
         return torch.from_numpy(np.ascontiguousarray(arr)), self.get_label(index)
 
+    def class_indices(self) -> np.ndarray:
+        """Every item's class number (its one-hot label's index), in item order."""
+        if not self._use_labels:
+            return np.zeros(len(self), dtype=np.int64)
+        classes = self._labels[self._raw_idx].argmax(axis=1)
+        return np.tile(classes, 2) if self._xflip else classes
+
     def __getstate__(self) -> dict[str, Any]:
         state = dict(self.__dict__)
         state["_zip"] = None   # each DataLoader worker opens its own handle
@@ -320,6 +327,85 @@ class ImageFolderDataset(torch.utils.data.Dataset):
     def __repr__(self) -> str:
         return (f"ImageFolderDataset({str(self.path)!r}, {len(self)} items, {self._resolution}px"
                 f"{f', {self.label_dim} labels' if self.has_labels else ''}{', xflip' if self._xflip else ''})")
+
+
+#: The ``data`` of a run that trains on freshly painted procedural paintings (``--fresh-paintings``).
+FRESH_PAINTINGS = "paintings:fresh"
+
+
+class PaintingStream(torch.utils.data.Dataset):
+    """The procedural painter as a training set that never repeats: item i is painted when read.
+
+    Item ``i`` is the painting of seed ``start_seed + i``, whose family is that seed mod 6 (so
+    labels follow the item numbers without painting anything). With millions of items and about
+    7 ms a painting, a discriminator sees each painting once, and cannot memorise the set, where a
+    finite set of 20,000 paintings is seen dozens of times over a long run.
+
+    Args:
+        resolution: the paintings' side in pixels.
+        start_seed: the first seed; keep clear of the held-out seeds the model card measures on.
+        size: how many seeds the stream spans.
+        use_labels: return one-hot family labels (else an empty tensor).
+    """
+
+    def __init__(self, resolution: int, *, start_seed: int = 10_000_000, size: int = 6_000_000,
+                 use_labels: bool = True) -> None:
+        from studio.data.procedural import FAMILIES
+
+        self._resolution, self.start_seed, self.size = int(resolution), int(start_seed), int(size)
+        self._families = list(FAMILIES)
+        self._use_labels = use_labels
+        self.path = Path(FRESH_PAINTINGS)
+
+    resolution = property(lambda self: self._resolution)
+    num_channels = property(lambda self: 3)
+    image_shape = property(lambda self: [3, self._resolution, self._resolution])
+    has_labels = property(lambda self: self._use_labels)
+    carries_labels = property(lambda self: True)
+    label_dim = property(lambda self: len(self._families) if self._use_labels else 0)
+    label_names = property(lambda self: list(self._families) if self._use_labels else None)
+    aspect_ratio = property(lambda self: None)
+    metadata = property(lambda self: None)
+
+    def __len__(self) -> int:
+        return self.size
+
+    def class_indices(self) -> np.ndarray:
+        """Every item's family number, in item order (computed, not painted)."""
+        if not self._use_labels:
+            return np.zeros(self.size, dtype=np.int64)
+        return (self.start_seed + np.arange(self.size, dtype=np.int64)) % len(self._families)
+
+    def get_label(self, index: int) -> torch.Tensor:
+        if not 0 <= index < self.size:
+            raise IndexError(index)
+        label = torch.zeros(self.label_dim, dtype=torch.float32)
+        if self._use_labels:
+            label[(self.start_seed + index) % len(self._families)] = 1
+        return label
+
+    def __getitem__(self, index: int) -> tuple[torch.Tensor, torch.Tensor]:
+        from studio.data.procedural import paint
+
+        if not 0 <= index < self.size:
+            raise IndexError(f"index {index} out of range for {self.size} paintings")
+        arr = np.asarray(paint(self.start_seed + index, self._resolution).image.convert("RGB"))
+        return torch.from_numpy(np.ascontiguousarray(arr.transpose(2, 0, 1))), self.get_label(index)
+
+    def close(self) -> None:
+        pass
+
+    def __repr__(self) -> str:
+        return (f"PaintingStream({self.size:,} paintings from seed {self.start_seed:,}, {self._resolution}px"
+                f"{f', {self.label_dim} labels' if self.has_labels else ''})")
+
+
+def open_dataset(data: str | os.PathLike[str], *, resolution: int | None = None, use_labels: bool = True):
+    """The training set ``data`` names: a prepared folder or zip (its images keep their own
+    size), or :data:`FRESH_PAINTINGS`, painted at ``resolution`` (None: 128 px, the default model's)."""
+    if str(data) == FRESH_PAINTINGS:
+        return PaintingStream(resolution or 128, use_labels=use_labels)
+    return ImageFolderDataset(data, resolution=None, use_labels=use_labels, xflip=False)
 
 
 def _is_numbered(name: str) -> bool:

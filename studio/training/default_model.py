@@ -172,7 +172,10 @@ def training_overrides(given: dict[str, Any], outdir: str | Path,
     """
     from studio.training.runs import latest_run_dir
 
-    if given.get("data") or given.get("preset") not in (None, "default-abstract"):
+    from studio.data.dataset import FRESH_PAINTINGS
+
+    fresh = given.get("data") == FRESH_PAINTINGS
+    if (given.get("data") and not fresh) or given.get("preset") not in (None, "default-abstract"):
         return given, []
     resume = given.get("resume")
     run = latest_run_dir(outdir) if resume == "latest" else None
@@ -186,8 +189,12 @@ def training_overrides(given: dict[str, Any], outdir: str | Path,
     for key, value in TRAINING_DEFAULTS.items():
         if options.get(key) is None:
             options[key] = value
-    options["data"] = str(ensure_training_set(progress))
-    notes.append(f"training the default model on {TRAINING_IMAGES:,} procedural paintings in {options['data']}")
+    if fresh:
+        options["res"] = options.get("res") or RESOLUTION
+        notes.append("training the default model on procedural paintings painted afresh for every image")
+    else:
+        options["data"] = str(ensure_training_set(progress))
+        notes.append(f"training the default model on {TRAINING_IMAGES:,} procedural paintings in {options['data']}")
     if resume == "latest":
         committed, published = resume_snapshot_path(), published_path()
         at_committed, at_published = _continuable_kimg(committed), _continuable_kimg(published)

@@ -60,7 +60,7 @@ import torch
 import torch.nn.functional as F
 
 from studio.core.atomic import remove_stale_temps
-from studio.data.dataset import ImageFolderDataset
+from studio.data.dataset import open_dataset
 from studio.gan.networks import Discriminator, Generator, generator_config_from_dict, make_discriminator, make_generator
 from studio.imaging import sheets
 from studio.imaging.metadata import save_png
@@ -307,6 +307,7 @@ class Trainer:
             gamma=self.gamma, r1_interval=self.d_reg_interval, pl_interval=self.g_reg_interval, clip_d=self.clip_d)
         self.loss.load_state_dict({k[5:]: v for k, v in self._resume_tensors.items() if k.startswith("loss.")})
         self._resume_tensors = {}
+        self._start_loader()
         distributed.broadcast([self.G, self.D, self.G_ema] + ([self.clip_d] if self.clip_d is not None else []))
         torch.manual_seed(opts.seed * 1000 + self.rank + self.nimg)
         self.grid_z = torch.from_numpy(_grid_zs(opts.grid, self.G.z_dim)).to(self.device)
@@ -340,7 +341,7 @@ class Trainer:
     def _open_data(self) -> None:
         opts = self.options
         try:
-            self.dataset = ImageFolderDataset(opts.data, resolution=None, use_labels=opts.cond, xflip=False)
+            self.dataset = open_dataset(opts.data, resolution=opts.res, use_labels=opts.cond)
         except (FileNotFoundError, OSError) as exc:
             raise TrainingError(f"cannot open the dataset {opts.data}: {exc}") from None
         if len(self.dataset) == 0:
@@ -357,11 +358,16 @@ class Trainer:
             raise TrainingError(f"--cond needs class labels, but {opts.data} has none (a dataset.json with "
                                 "'labels'; `studio prepare` writes it from sub-folders)")
         self.c_dim = int(self.dataset.label_dim) if opts.cond else 0
+
+    def _start_loader(self) -> None:
+        """Endless minibatches of the dataset. The order's seed takes in the images already
+        trained on, so a resumed run goes on to other images than the ones it began with."""
+        opts = self.options
+        seed = opts.seed + self.nimg
         if self.class_groups:
-            classes = np.array([int(self.dataset.get_label(i).argmax()) for i in range(len(self.dataset))])
-            sampler = _ClassGroupSampler(classes, self.batch_gpu, self.mbstd_group, opts.seed, self.rank)
+            sampler = _ClassGroupSampler(self.dataset.class_indices(), self.batch_gpu, self.mbstd_group, seed, self.rank)
         else:
-            sampler = _InfiniteSampler(len(self.dataset), opts.seed, self.rank, self.world)
+            sampler = _InfiniteSampler(len(self.dataset), seed, self.rank, self.world)
         loader = torch.utils.data.DataLoader(
             self.dataset, batch_size=self.batch_gpu, sampler=sampler, num_workers=opts.workers,
             pin_memory=self.device.type == "cuda", prefetch_factor=2 if opts.workers > 0 else None,

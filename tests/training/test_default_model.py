@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import shutil
 
+import numpy as np
 import pytest
 import torch
 from PIL import Image
@@ -231,3 +232,25 @@ def test_variety_and_edges_tell_alike_from_different_and_soft_from_crisp():
     soft = crisp.astype(np.float32)
     soft = (soft + np.roll(soft, 1, 1) + np.roll(soft, 1, 2) + np.roll(soft, (1, 1), (1, 2))) / 4   # blurred
     assert default_model.edge_strength(crisp)[0] > 1.5 * default_model.edge_strength(soft.astype(np.uint8))[0]
+
+
+def test_fresh_paintings_train_on_a_stream_that_never_repeats_and_resume(small_default, tmp_path):
+    from studio.data.dataset import FRESH_PAINTINGS, PaintingStream
+    from studio.data.procedural import paint
+
+    stream = PaintingStream(16, start_seed=100, size=50)
+    image, label = stream[7]
+    assert torch.equal(image, torch.from_numpy(np.asarray(paint(107, 16).image.convert("RGB")).transpose(2, 0, 1).copy()))
+    assert FAMILIES[int(label.argmax())] == paint(107, 16).family
+    assert [int(stream.get_label(i).argmax()) for i in range(12)] == stream.class_indices()[:12].tolist()
+
+    runs = tmp_path / "runs"
+    assert main(["train", "--fresh-paintings", "--data", str(tmp_path), "--outdir", str(runs)]) == 2
+    assert main(["train", "--fresh-paintings", "--outdir", str(runs), "--seed", "1"]) == 0
+    assert not default_model.training_set_dir().exists()           # nothing painted ahead
+    run = next(runs.iterdir())
+    options = json.loads((run / "training_options.json").read_text())
+    assert options["data"] == FRESH_PAINTINGS and options["cond"] and options["res"] == 16
+    assert main(["train", "--outdir", str(runs), "--resume", "latest", "--kimg", "0.016"]) == 0
+    state = load_network(sorted(run.glob("network-snapshot-*.safetensors"))[-1]).training_state
+    assert state["nimg"] == 16
