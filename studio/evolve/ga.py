@@ -57,6 +57,8 @@ from __future__ import annotations
 import math
 import time
 from collections import defaultdict
+from concurrent.futures import Future, ThreadPoolExecutor
+from contextlib import nullcontext
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any, Callable, Iterable, Mapping, Sequence
 
@@ -359,12 +361,14 @@ class Evolution:
         class_index: int | None = None,
         settings: RenderSettings | None = None,
         score_batch: int = 16,
+        overlap: bool = False,
     ):
         if score_batch < 1:
             raise ValueError(f"score_batch must be at least 1, got {score_batch}")
         self.renderer = renderer
         self.fitness = fitness
         self.score_batch = int(score_batch)
+        self.overlap = overlap
         self.config = config or EvolveConfig()
         settings = settings or RenderSettings()
         if class_index is not None:
@@ -851,21 +855,18 @@ class Evolution:
     def _evaluate(self, individuals: Sequence[Individual], progress, should_cancel, on_individual,
                   resolution: int | None = None) -> None:
         """Render (at ``resolution``, default the score resolution, ``batch_size`` at a time) and score
-        ``individuals`` (``score_batch`` at a time: CLIP is more efficient on larger batches)."""
+        ``individuals`` (``score_batch`` at a time: CLIP is more efficient on larger batches).
+
+        With :attr:`overlap`, each scoring batch is scored on a second thread while the next one
+        renders; results are still taken in order, on this thread."""
         resolution = resolution or self.score_resolution
         total = len(individuals)
         waiting: list[torch.Tensor] = []
-        done = 0
+        done = rendered = 0
+        pending: tuple[Sequence[Individual], torch.Tensor, Future] | None = None
 
-        def score(count: int) -> None:
+        def take(chunk: Sequence[Individual], images: torch.Tensor, result: FitnessResult) -> None:
             nonlocal done
-            chunk = individuals[done:done + count]
-            images = torch.cat(waiting) if len(waiting) > 1 else waiting[0]
-            waiting.clear()
-            t = time.perf_counter()
-            with torch.inference_mode():
-                result = FitnessResult.coerce(self.fitness(images), len(chunk))
-            self.timings["scoring"] += time.perf_counter() - t
             pixels = to_uint8(images)
             for n, ind in enumerate(chunk):   # new individuals only: a cancelled call drops them all
                 ind.score = float(result.total[n])
@@ -873,19 +874,45 @@ class Evolution:
                 ind.image = pixels[n]
                 if on_individual is not None:
                     on_individual(ind)
-            done += count
+            done += len(chunk)
             if progress is not None:
                 progress(done, total)
 
-        rendered = 0
-        for start in range(0, total, self.batch_size):
-            if should_cancel is not None and should_cancel():
-                raise EvolutionCancelled()
-            chunk = individuals[start:start + self.batch_size]
-            ws = self.ws_of(chunk)
-            t = time.perf_counter()
-            waiting.append(self._synthesize(ws, resolution))
-            self.timings["synthesis"] += time.perf_counter() - t
-            rendered += len(chunk)
-            if rendered - done >= self.score_batch or rendered == total:
-                score(rendered - done)
+        def collect() -> None:
+            nonlocal pending
+            if pending is not None:
+                chunk, images, future = pending
+                pending = None
+                take(chunk, images, future.result())
+
+        with ThreadPoolExecutor(1, thread_name_prefix="evolve-score") if self.overlap else nullcontext() as side:
+            try:
+                for start in range(0, total, self.batch_size):
+                    if should_cancel is not None and should_cancel():
+                        raise EvolutionCancelled()
+                    chunk = individuals[start:start + self.batch_size]
+                    ws = self.ws_of(chunk)
+                    t = time.perf_counter()
+                    waiting.append(self._synthesize(ws, resolution))
+                    self.timings["synthesis"] += time.perf_counter() - t
+                    rendered += len(chunk)
+                    if sum(x.shape[0] for x in waiting) >= self.score_batch or rendered == total:
+                        images = torch.cat(waiting) if len(waiting) > 1 else waiting[0]
+                        waiting.clear()
+                        batch = individuals[rendered - images.shape[0]:rendered]
+                        if side is None:
+                            take(batch, images, self._score(images, len(batch)))
+                        else:
+                            collect()
+                            pending = (batch, images, side.submit(self._score, images, len(batch)))
+                collect()
+            finally:
+                if pending is not None:   # cancelled or failed: let the side thread finish, drop its result
+                    pending[2].cancel()
+
+    def _score(self, images: torch.Tensor, count: int) -> FitnessResult:
+        t = time.perf_counter()
+        with torch.inference_mode():
+            result = FitnessResult.coerce(self.fitness(images), count)
+        self.timings["scoring"] += time.perf_counter() - t
+        return result

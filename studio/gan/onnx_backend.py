@@ -3,9 +3,9 @@ run by the CUDA execution provider where ``onnxruntime-gpu`` finds a GPU, by the
 
 This is how a packaged studio can use a GPU without shipping CUDA PyTorch. The graph is exported
 once per network into the models cache (named by its fingerprint) and reused. It draws what the
-graph holds: stored noise, the trained square, no view; anything else (random or no noise, a tile,
-a canvas, a StyleGAN3 view, regions) renders with PyTorch, and :meth:`OnnxSynthesis.handles` says
-which.
+graph holds: stored noise, the trained square, and a StyleGAN3's view (an input of its graph);
+anything else (random or no noise, a tile, a canvas, regions) renders with PyTorch, and
+:meth:`OnnxSynthesis.handles` says which.
 """
 
 from __future__ import annotations
@@ -81,14 +81,16 @@ class OnnxSynthesis:
         options.add_session_config_entry("session.intra_op.allow_spinning", "0")
         self.session = ort.InferenceSession(str(path), options, providers=providers_for())
         self.provider = self.session.get_providers()[0]
+        self.takes_view = any(i.name == "view" for i in self.session.get_inputs())
 
-
-    @staticmethod
-    def handles(settings: RenderSettings) -> bool:
+    def handles(self, settings: RenderSettings) -> bool:
         """Whether the graph draws what ``settings`` ask for (otherwise PyTorch renders)."""
         return (settings.noise_mode == "const" and not settings.tile and settings.canvas in (None, (4, 4))
-                and not settings.moves_view)
+                and (self.takes_view or not settings.moves_view))
 
-    def __call__(self, ws: torch.Tensor) -> torch.Tensor:
-        out = self.session.run(None, {"ws": np.ascontiguousarray(ws.detach().cpu().numpy(), dtype=np.float32)})[0]
-        return torch.from_numpy(out)
+    def __call__(self, ws: torch.Tensor, view: torch.Tensor | None = None) -> torch.Tensor:
+        """Images of ``ws``, seen through ``view`` (3 x 3; None: the network's own) where the graph takes one."""
+        feed = {"ws": np.ascontiguousarray(ws.detach().cpu().numpy(), dtype=np.float32)}
+        if self.takes_view:
+            feed["view"] = np.eye(3, dtype=np.float32) if view is None else view.detach().cpu().numpy().astype(np.float32)
+        return torch.from_numpy(self.session.run(None, feed)[0])

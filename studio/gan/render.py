@@ -27,8 +27,13 @@ CancelFn = Callable[[], bool]
 
 def to_uint8(images: torch.Tensor) -> np.ndarray:
     """[N, C, H, W] float in about [-1, 1] -> [N, H, W, C] uint8, as the reference quantises."""
-    x = (images * 127.5 + 128).clamp(0, 255).to(torch.uint8)
-    return x.permute(0, 2, 3, 1).cpu().numpy()
+    x = (images * 127.5 + 128).clamp(0, 255).to(torch.uint8).permute(0, 2, 3, 1)
+    if x.is_cuda:   # into page-locked memory, which the GPU copies to directly
+        host = torch.empty(x.shape, dtype=torch.uint8, pin_memory=True)
+        host.copy_(x, non_blocking=True)
+        torch.cuda.current_stream(x.device).synchronize()
+        return host.numpy()
+    return x.cpu().numpy()
 
 
 
@@ -166,7 +171,7 @@ class Renderer:
 
         self.check_canvas(settings)
         if self.onnx is not None and self.onnx.handles(settings):
-            return to_uint8(self.onnx(ws))
+            return to_uint8(self.onnx(ws, self.view_kwargs(settings).get("view")))
         with torch.inference_mode(), ops.tiling(settings.tile), ops.canvas(settings.canvas), \
                 ops.half_from(self.half_from):
             img = self.G.synthesis(ws, noise_mode=settings.noise_mode, noise_generator=generators,

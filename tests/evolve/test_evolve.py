@@ -539,3 +539,36 @@ def test_a_previewed_start_scores_its_best_again_in_full(golden_renderer):
     assert gen.individuals[0].image.shape[0] == 64 and gen.individuals[-1].image.shape[0] == 16
     assert Evolution(golden_renderer, Counting(), small(preview_resolution=64, score_resolution=None)) \
         .preview_resolution is None                                   # no early exit below the score resolution
+
+
+def test_scoring_beside_rendering_gives_the_same_evolution_in_order(tiny):
+    import threading
+
+    def play(overlap):
+        main, threads = threading.get_ident(), set()
+        scorer = Counting()
+        evo = Evolution(tiny, scorer, small(seed=3, population=40), score_batch=8, overlap=overlap)
+        seen, progress = [], []
+
+        def on_individual(ind):
+            threads.add(threading.get_ident())
+            seen.append(ind.id)
+
+        evo.run(2, progress=lambda d, t: progress.append(d), on_individual=on_individual)
+        assert threads == {main}                     # callbacks stay on the caller's thread
+        return evo.to_log(), seen, progress, scorer.images
+
+    plain, overlapped = play(False), play(True)
+    assert overlapped == plain                       # same scores, same order, same images scored
+    assert plain[2] == sorted(plain[2]) and plain[3] == 40 + 2 * 16
+
+    evo = Evolution(tiny, redness, small(population=40), score_batch=8, overlap=True)
+    calls = {"n": 0}
+
+    def cancel_after_three_batches():
+        calls["n"] += 1
+        return calls["n"] > 3
+
+    with pytest.raises(EvolutionCancelled):
+        evo.start(should_cancel=cancel_after_three_batches)
+    assert evo.history == [] and evo.all_generations == []

@@ -66,8 +66,28 @@ def test_the_onnx_backend_renders_what_it_can_and_hands_the_rest_to_pytorch(tiny
     assert np.abs(np.asarray(Image.open(out / "seed0004.png")).astype(int) - plain.astype(int)).max() <= 1
 
 
-def test_stylegan3_is_refused_in_one_sentence_and_renders_with_pytorch(sg3_model, tmp_path, capsys):
-    assert main(["convert", str(sg3_model), str(tmp_path / "sg3.onnx")]) in (1, 2)
-    assert "StyleGAN3 networks are not exported to ONNX yet" in capsys.readouterr().err
-    with pytest.raises(Exception, match="StyleGAN3"):
-        Renderer(load_network(sg3_model), device="cpu", backend="onnx")
+def test_a_stylegan3_graph_draws_its_pictures_and_its_moved_views(sg3_model, tmp_path, studio_home):
+    out = tmp_path / "sg3.onnx"
+    assert main(["convert", str(sg3_model), str(out)]) == 0
+    G = load_network(sg3_model).G
+    from studio.gan.networks.stylegan3 import view_transform
+
+    synthesis = _session(out)
+    assert [i.name for i in synthesis.get_inputs()] == ["ws", "view"]
+    for batch, view in ((1, torch.eye(3)), (3, view_transform((0.2, -0.1), 30))):
+        with torch.inference_mode():
+            ws = G.mapping(torch.randn(batch, G.z_dim, generator=torch.Generator().manual_seed(batch)), None)
+            expected = G.synthesis(ws, view=view)
+        images = synthesis.run(None, {"ws": ws.numpy(), "view": view.numpy()})[0]
+        assert images.shape == tuple(expected.shape) and np.abs(images - expected.numpy()).max() < 1e-3
+
+    torch_renderer = Renderer(load_network(sg3_model), device="cpu")
+    onnx_renderer = Renderer(load_network(sg3_model), device="cpu", backend="onnx")
+    moved = RenderSettings(translate=(0.3, 0.1), rotate=15)
+    assert onnx_renderer.onnx.handles(moved) and not onnx_renderer.onnx.handles(RenderSettings(canvas=(6, 4)))
+    for settings in (RenderSettings(), moved):
+        a = dict(torch_renderer.render_seeds([2], settings))[2]
+        b = dict(onnx_renderer.render_seeds([2], settings))[2]
+        assert np.abs(a.astype(int) - b.astype(int)).max() <= 1, settings
+    assert not np.array_equal(dict(onnx_renderer.render_seeds([2], moved))[2],
+                              dict(onnx_renderer.render_seeds([2], RenderSettings()))[2])

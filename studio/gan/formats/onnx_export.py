@@ -4,8 +4,10 @@ per-layer truncation -> ws), each a graph with a dynamic batch.
 The synthesis graph is traced from the networks' unfused modulated convolution (the input
 scaled by the styles, one shared weight, the output scaled by the demodulation), so no batch
 size is baked in; the stored noise is a constant of the graph (``noise_mode="const"``).
-StyleGAN2, SWAGAN and DCGAN export; StyleGAN3 is refused for now (the tracer does not carry its
-filtered layers' sizes into a graph ONNX Runtime accepts). The
+StyleGAN2, SWAGAN, StyleGAN3 and DCGAN export. A StyleGAN3 graph takes a second input, ``view``
+(3 x 3, :func:`studio.gan.networks.stylegan3.view_transform`; the identity for the network's own
+view), so translating and rotating render in ONNX Runtime too; its filters run per channel with
+the images kept apart, where PyTorch folds the batch into the channels. The
 mapping graph takes ``psi`` per w layer (``[num_ws]``), which is how truncation with a cutoff is
 said without a branch: ``psi[i] = psi`` below the cutoff and 1 above it.
 
@@ -38,6 +40,17 @@ class _Synthesis(nn.Module):
         return self.G.synthesis(ws, noise_mode="const", fused=False)
 
 
+class _ViewedSynthesis(nn.Module):
+    """StyleGAN3: ws and the view transform -> images."""
+
+    def __init__(self, G):
+        super().__init__()
+        self.G = G
+
+    def forward(self, ws: torch.Tensor, view: torch.Tensor) -> torch.Tensor:
+        return self.G.synthesis(ws, fused=False, view=view)
+
+
 class _Mapping(nn.Module):
     def __init__(self, G):
         super().__init__()
@@ -63,18 +76,21 @@ def export_onnx(G, path: str | Path, *, fingerprint: str = "", name: str = "",
     it was (a copy is traced on the CPU)."""
     synthesis_path, mapping_path = onnx_paths(path)
     synthesis_path.parent.mkdir(parents=True, exist_ok=True)
-    if getattr(G.config, "kind", "stylegan2") == "stylegan3":
-        raise StudioError("StyleGAN3 networks are not exported to ONNX yet: PyTorch's tracer does not carry their "
-                          "filtered layers' shapes into a graph ONNX Runtime accepts; they render with PyTorch")
+    viewed = getattr(G.config, "kind", "stylegan2") == "stylegan3"
     G = copy.deepcopy(G).eval().requires_grad_(False).to("cpu", torch.float32)
     ws = G.mapping(torch.randn(EXPORT_BATCH, G.z_dim), _labels(G, EXPORT_BATCH))
     meta = {"studio_fingerprint": fingerprint, "studio_name": name,
             "studio_shapes": json.dumps({"z_dim": G.z_dim, "w_dim": G.w_dim, "c_dim": G.c_dim, "num_ws": G.num_ws,
-                                         "img_resolution": G.img_resolution, "img_channels": G.img_channels})}
+                                         "img_resolution": G.img_resolution, "img_channels": G.img_channels,
+                                         "view": viewed})}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")                  # the tracer's notes on Python-side shape checks
-        _export(_Synthesis(G), (ws,), synthesis_path, ["ws"], ["images"],
-                {"ws": {0: "batch"}, "images": {0: "batch"}})
+        if viewed:
+            _export(_ViewedSynthesis(G), (ws, torch.eye(3)), synthesis_path, ["ws", "view"], ["images"],
+                    {"ws": {0: "batch"}, "images": {0: "batch"}})
+        else:
+            _export(_Synthesis(G), (ws,), synthesis_path, ["ws"], ["images"],
+                    {"ws": {0: "batch"}, "images": {0: "batch"}})
         if mapping:
             z = torch.randn(EXPORT_BATCH, G.z_dim)
             _export(_Mapping(G), (z, _labels(G, EXPORT_BATCH, zeros=True), torch.ones(G.num_ws)), mapping_path,

@@ -486,6 +486,8 @@ class SynthesisBlock(nn.Module):
         dtype = ops.block_dtype(self.resolution, ws.dtype)
         if x is not None and x.dtype != dtype:
             x = x.to(dtype)
+        if x is not None and dtype == torch.float16 and x.is_cuda:
+            x = x.contiguous(memory_format=torch.channels_last)   # tensor cores' layout, as NVIDIA's fp16 blocks
         if self.in_channels == 0:
             x = self.const.to(dtype).unsqueeze(0).expand(ws.shape[0], -1, -1, -1)
             if wide:                                 # a native wide or tall canvas: the constant, widened

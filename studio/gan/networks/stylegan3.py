@@ -270,6 +270,12 @@ def layer_geometry(config: Stylegan3Config) -> dict[str, Any]:
 # Resampling
 
 
+def _as(t: torch.Tensor, dtype: torch.dtype) -> torch.Tensor:
+    """``t`` in ``dtype``, converted only if it differs (an exported graph then holds no casts that do nothing,
+    which ONNX Runtime's optimiser mishandles on initialisers)."""
+    return t if t.dtype == dtype else t.to(dtype)
+
+
 def _filter_1d(x: torch.Tensor, f: torch.Tensor, dim: int, up: int, down: int, pad0: int, pad1: int) -> torch.Tensor:
     """Upsample by zero insertion, pad, convolve with ``f`` (true convolution) and keep every
     ``down``-th sample, along one spatial dimension (2 = rows, 3 = columns) of [N, C, H, W].
@@ -279,11 +285,10 @@ def _filter_1d(x: torch.Tensor, f: torch.Tensor, dim: int, up: int, down: int, p
     convolution computes all phases and a reshape interleaves them. No multiplication touches
     an inserted zero, and downsampling is a strided convolution (nothing filtered is dropped).
     """
-    n, c = x.shape[:2]
-    length = x.shape[dim]
-    taps = f.shape[0]
+    c, length = int(x.shape[1]), int(x.shape[dim])     # ints: a traced graph keeps only the batch symbolic
+    taps = int(f.shape[0])
     out_len = (length * up + pad0 + pad1 - taps) // down + 1
-    g = f.to(x.dtype).flip(0)                          # convolution, not correlation
+    g = _as(f, x.dtype).flip(0)                          # convolution, not correlation
 
     def shaped(k: torch.Tensor) -> torch.Tensor:       # [rows, L] -> the weight of a 1-D pass along dim
         return k.reshape(k.shape[0], 1, 1, -1) if dim == 3 else k.reshape(k.shape[0], 1, -1, 1)
@@ -308,20 +313,21 @@ def _filter_1d(x: torch.Tensor, f: torch.Tensor, dim: int, up: int, down: int, p
     count = -(-out_len // up)                          # samples per phase
     x = _pad_dim(x, dim, -lo, lo + count + width - 1 - length)
     y = F.conv2d(x, shaped(kernel).repeat(c, 1, 1, 1), groups=c)   # channel c*up + p: phase p of c
+    rows, cols = int(y.shape[2]), int(y.shape[3])
     if dim == 3:
-        y = y.view(n, c, up, y.shape[2], count).permute(0, 1, 3, 4, 2).reshape(n, c, y.shape[2], count * up)
+        y = y.view(-1, c, up, rows, count).permute(0, 1, 3, 4, 2).reshape(-1, c, rows, count * up)
     else:
-        y = y.view(n, c, up, count, y.shape[3]).permute(0, 1, 3, 2, 4).reshape(n, c, count * up, y.shape[3])
+        y = y.view(-1, c, up, count, cols).permute(0, 1, 3, 2, 4).reshape(-1, c, count * up, cols)
     return y.narrow(dim, 0, out_len) if count * up != out_len else y
 
 
 def _pad_dim(x: torch.Tensor, dim: int, lo: int, hi: int) -> torch.Tensor:
     """Zero-pad (positive) or crop (negative) one spatial dimension."""
     if lo < 0:
-        x = x.narrow(dim, -lo, x.shape[dim] + lo)
+        x = x.narrow(dim, -lo, int(x.shape[dim]) + lo)
         lo = 0
     if hi < 0:
-        x = x.narrow(dim, 0, x.shape[dim] + hi)
+        x = x.narrow(dim, 0, int(x.shape[dim]) + hi)
         hi = 0
     if lo or hi:
         x = F.pad(x, [lo, hi, 0, 0] if dim == 3 else [0, 0, lo, hi])
@@ -349,6 +355,8 @@ def filtered_lrelu(
     channels are independent here, and this keeps the upsampled tensor small. ``out`` (optional,
     the result's shape) receives the result.
     """
+    if torch.onnx.is_in_onnx_export():   # a graph keeps images apart: no shape may depend on the batch
+        return _filtered_lrelu_chunk(x, up_filter, down_filter, bias, up, down, padding, gain, slope, clamp)
     n, c, h, w = x.shape
     px0, px1, py0, py1 = padding
     # Every channel of every image is filtered on its own: fold the batch into the channels and
@@ -372,7 +380,7 @@ def filtered_lrelu(
 
 def _filtered_lrelu_chunk(x, fu, fd, b, up, down, padding, gain, slope, clamp):
     px0, px1, py0, py1 = padding
-    x = x + b.to(x.dtype).reshape(1, -1, 1, 1)
+    x = x + _as(b, x.dtype).reshape(1, -1, 1, 1)
     if fu is None:
         x = _pad_dim(_pad_dim(x, 3, px0, px1), 2, py0, py1)
         if up > 1:
@@ -399,7 +407,7 @@ def _filtered_lrelu_chunk(x, fu, fd, b, up, down, padding, gain, slope, clamp):
     if fd.ndim == 1:
         x = _filter_1d(x, fd, 3, 1, down, 0, 0)
         return _filter_1d(x, fd, 2, 1, down, 0, 0)
-    k = fd.to(x.dtype).flip([0, 1])
+    k = _as(fd, x.dtype).flip([0, 1])
     c = x.shape[1]
     return F.conv2d(x, k[None, None].expand(c, 1, -1, -1), stride=down, groups=c)
 
@@ -456,12 +464,12 @@ class SynthesisInput(nn.Module):
         rotation[:, 1, 0], rotation[:, 1, 1] = t[:, 1], t[:, 0]
         translation = eye.repeat(n, 1, 1)
         translation[:, 0, 2], translation[:, 1, 2] = -t[:, 2], -t[:, 3]
-        base = self.transform.to(w.dtype)
+        base = _as(self.transform, w.dtype)
         if view is not None:
             base = base @ view.to(device=w.device, dtype=w.dtype)
         transforms = rotation @ translation @ base.unsqueeze(0)
-        freqs = self.freqs.to(w.dtype).unsqueeze(0)                   # [1, C, 2]
-        phases = self.phases.to(w.dtype).unsqueeze(0) + (freqs @ transforms[:, :2, 2:]).squeeze(2)
+        freqs = _as(self.freqs, w.dtype).unsqueeze(0)                   # [1, C, 2]
+        phases = _as(self.phases, w.dtype).unsqueeze(0) + (freqs @ transforms[:, :2, 2:]).squeeze(2)
         freqs = freqs @ transforms[:, :2, :2]                        # [N, C, 2]
         amplitudes = (1 - (freqs.norm(dim=2) - self.bandwidth) / (self.sampling_rate / 2 - self.bandwidth)).clamp(0, 1)
         height, width = canvas_shape(self.size, self.sampling_rate)
@@ -472,7 +480,7 @@ class SynthesisInput(nn.Module):
              + ys.reshape(1, -1, 1, 1) * freqs[:, None, None, :, 1]
              + phases[:, None, None, :])
         x = torch.sin(x * (2 * math.pi)) * amplitudes[:, None, None, :]
-        x = x @ (self.weight.to(w.dtype) / math.sqrt(self.channels)).t()
+        x = x @ (_as(self.weight, w.dtype) / math.sqrt(self.channels)).t()
         return x.permute(0, 3, 1, 2).contiguous()
 
     def extra_repr(self) -> str:
@@ -501,7 +509,8 @@ class SynthesisLayer(nn.Module):
         self.register_buffer("up_filter", up)
         self.register_buffer("down_filter", down)
 
-    def forward(self, x: torch.Tensor, w: torch.Tensor, update_emas: bool = False) -> torch.Tensor:
+    def forward(self, x: torch.Tensor, w: torch.Tensor, update_emas: bool = False,
+                fused: bool | None = None) -> torch.Tensor:
         ops.assert_shape(x, [None, self.in_channels, *canvas_shape(self.in_size, self.in_sampling_rate)],
                          f"the input of {self.extra_name()}")
         if update_emas:
@@ -511,8 +520,8 @@ class SynthesisLayer(nn.Module):
         styles = self.affine(w)
         k = self.conv_kernel
         conv_elements = self.out_channels * (x.shape[2] + k - 1) * (x.shape[3] + k - 1)
-        if x.shape[0] != 1 or torch.is_grad_enabled() or conv_elements <= CONV_CHUNK_ELEMENTS:
-            return self._activate(self._modulated_conv(x, styles), self.bias)
+        if fused is False or x.shape[0] != 1 or torch.is_grad_enabled() or conv_elements <= CONV_CHUNK_ELEMENTS:
+            return self._activate(self._modulated_conv(x, styles, fused), self.bias)
         # One large image: the convolution's output is made a slice of channels at a time and
         # filtered straight away, so that it never exists whole beside the layer's input and output.
         weight = self._image_weight(x, styles)
@@ -543,7 +552,7 @@ class SynthesisLayer(nn.Module):
     def _normalised(self, x: torch.Tensor, styles: torch.Tensor):
         """(weight with the input gain, styles, demodulation coefficients [N, out] or None for ToRGB)."""
         k = self.conv_kernel
-        weight = self.weight.to(x.dtype) * self.magnitude_ema.to(x.dtype).rsqrt()   # the input gain
+        weight = _as(self.weight, x.dtype) * _as(self.magnitude_ema, x.dtype).rsqrt()   # the input gain
         if self.is_torgb:
             styles = styles * (1 / math.sqrt(self.in_channels * k * k))
             dcoefs = None
@@ -555,11 +564,14 @@ class SynthesisLayer(nn.Module):
             dcoefs = (styles.square() @ wsq.t() + 1e-8).rsqrt()                  # [N, out]
         return weight, styles, dcoefs
 
-    def _modulated_conv(self, x: torch.Tensor, styles: torch.Tensor) -> torch.Tensor:
+    def _modulated_conv(self, x: torch.Tensor, styles: torch.Tensor, fused: bool | None = None) -> torch.Tensor:
+        """Per-image weights in one grouped convolution (one image, or training), else one shared weight
+        between scaling the input by the styles and the output by the demodulation (``fused=False``
+        always: no shape depends on the batch)."""
         n = x.shape[0]
         k = self.conv_kernel
         weight, styles, dcoefs = self._normalised(x, styles)
-        if n == 1 or torch.is_grad_enabled():
+        if fused is not False and (n == 1 or torch.is_grad_enabled()):
             w = weight.unsqueeze(0) * styles.reshape(n, 1, -1, 1, 1)
             if dcoefs is not None:
                 w = w * dcoefs.reshape(n, -1, 1, 1, 1)
@@ -611,24 +623,26 @@ class SynthesisNetwork(nn.Module):
         """Render ws, seen through ``view`` (translate / rotate, :func:`view_transform`) if given.
 
         StyleGAN3 has no per-pixel noise and no early, smaller image: ``noise_mode``,
-        ``noise_generator``, ``fused`` and ``max_resolution`` are accepted so that every generator
-        is called alike, and change nothing."""
+        ``noise_generator`` and ``max_resolution`` are accepted so that every generator is called
+        alike, and change nothing. ``fused=False`` renders the whole batch with shared weights (the
+        form ONNX export traces: nothing depends on the batch size)."""
         ops.assert_shape(ws, [None, self.num_ws, self.w_dim], "ws")
-        ws = ws.to(torch.float32)
-        if ws.shape[0] > 1 and not torch.is_grad_enabled() and ws.device.type == "cpu":
+        ws = _as(ws, torch.float32)
+        if fused is not False and ws.shape[0] > 1 and not torch.is_grad_enabled() and ws.device.type == "cpu":
             # On a CPU, one image at a time: per-image modulated weights beat a shared weight
             # (measured at 256 px), and the working set stays in the caches and in memory.
             return torch.cat([self._render(ws[i:i + 1], update_emas, view) for i in range(ws.shape[0])])
-        return self._render(ws, update_emas, view)
+        return self._render(ws, update_emas, view, fused)
 
-    def _render(self, ws: torch.Tensor, update_emas: bool, view: torch.Tensor | None) -> torch.Tensor:
+    def _render(self, ws: torch.Tensor, update_emas: bool, view: torch.Tensor | None,
+                fused: bool | None = None) -> torch.Tensor:
         w = ws.unbind(dim=1)
         x = self.input(w[0], view)
         for layer, wi in zip(self.layers(), w[1:]):
-            x = layer(x, wi, update_emas=update_emas)
+            x = layer(x, wi, update_emas=update_emas, fused=fused)
         if self.output_scale != 1:
             x = x * self.output_scale
-        return x.to(torch.float32)
+        return _as(x, torch.float32)
 
 
 class Stylegan3Generator(MappedGenerator):
