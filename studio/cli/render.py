@@ -351,7 +351,7 @@ def _convert_onnx(source: str, out: Path) -> int:
     G = network.G
     print(f"exported {network.name} -> {synthesis} (synthesis: ws [N, {G.num_ws}, {G.w_dim}] -> images "
           f"[N, {G.img_channels}, {G.img_resolution}, {G.img_resolution}]"
-          f"{', stored noise' if network.kind != 'stylegan3' else ''}; "
+          f"{', stored noise' if network.kind != 'stylegan3' else '; view [3, 3]: translate / rotate'}; "
           f"{synthesis.stat().st_size / 2 ** 20:.1f} MiB) and {mapping.name} (z [N, {G.z_dim}]"
           f"{f', c [N, {G.c_dim}]' if G.c_dim else ''}, psi per w layer [{G.num_ws}] -> ws)")
     return 0
@@ -494,7 +494,8 @@ def add_parsers(sub) -> None:
         "Convert any supported network file to the studio's own format (safe to share, fast to load): the "
         "converted file renders identical images and keeps the same fingerprint. Or, for OUTPUT.onnx, export the "
         "synthesis network (ws -> images, with a dynamic batch and the stored noise) and beside it "
-        "OUTPUT.mapping.onnx (z, class and a psi per w layer -> ws), for ONNX Runtime."))
+        "OUTPUT.mapping.onnx (z, class and a psi per w layer -> ws), for ONNX Runtime. A StyleGAN3's synthesis "
+        "graph also takes view, the 3 x 3 transform that translates and rotates the picture (the identity: none)."))
     p.add_argument("input", help="NVIDIA .pkl, rosinality .pt or studio .safetensors (a file or an http(s) URL)")
     p.add_argument("output", help="OUTPUT.safetensors or OUTPUT.onnx")
     p.add_argument("--half", action="store_true", help="store float16 weights (half the size)")

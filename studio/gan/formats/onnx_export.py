@@ -25,8 +25,6 @@ from pathlib import Path
 import torch
 from torch import nn
 
-from studio.core.errors import StudioError
-
 OPSET = 17
 EXPORT_BATCH = 2        # traced with two images, so that every batch-dependent shape stays symbolic
 
