@@ -4,10 +4,11 @@ compile), and per 3x3 layer shape NNPACK's Winograd convolution against PyTorch'
 direct one. ``studio.gan.onnx_backend.auto_choice`` (what ``--backend auto`` picks) follows what
 this prints for each kind of machine.
 
-Random-weight paper256 (256 px, channel base 16384), float32, const noise, the same ws for every
-backend, timed turn about; images are compared (max difference in levels of 255).
+Random-weight paper256 (256 px, channel base 16384), or with ``--network stylegan3-t`` a 256 px
+StyleGAN3-T in the paper's configuration (channel base 32768); float32, const noise, the same ws
+for every backend, timed turn about; images are compared (max difference in levels of 255).
 
-    python benchmarks/backends.py [--repeats 5] [--batches 1,8] [--compile]
+    python benchmarks/backends.py [--network paper256|stylegan3-t] [--repeats 5] [--batches 1,8] [--compile]
 """
 
 from __future__ import annotations
@@ -79,19 +80,25 @@ def main() -> int:
     p.add_argument("--repeats", type=int, default=5)
     p.add_argument("--batches", default="1,8")
     p.add_argument("--compile", action="store_true", help="also torch.compile the synthesis network")
+    p.add_argument("--network", choices=("paper256", "stylegan3-t"), default="paper256")
     args = p.parse_args()
     tune_allocator()
-    G, _ = build("paper256")
+    if args.network == "stylegan3-t":
+        from stylegan3_cpu import SPEED_CONFIG, build_pair
+
+        G, _ = build_pair(SPEED_CONFIG, None)
+    else:
+        G, _ = build("paper256")
     ways = {"PyTorch": lambda ws: G.synthesis(ws, noise_mode="const")}
     if onnxruntime_available():
         folder = Path(tempfile.mkdtemp(prefix="studio-backends-"))
-        synthesis, _ = export_onnx(G, folder / "paper256.onnx")
+        synthesis, _ = export_onnx(G, folder / f"{args.network}.onnx", mapping=False)
         ort = OnnxSynthesis(synthesis)
         ways[f"ONNX Runtime ({ort.provider})"] = ort
     if args.compile:
         compiled = torch.compile(G.synthesis, dynamic=False)
         ways["torch.compile"] = lambda ws: compiled(ws, noise_mode="const")
-    print(f"paper256, float32, {torch.get_num_threads()} threads, median of {args.repeats}")
+    print(f"{args.network}, float32, {torch.get_num_threads()} threads, median of {args.repeats}")
     with torch.inference_mode():
         for batch in (int(b) for b in args.batches.split(",")):
             ws = G.mapping(torch.randn(batch, 512, generator=torch.Generator().manual_seed(1)), None)
@@ -112,7 +119,8 @@ def main() -> int:
             for name in ways:
                 mine = statistics.median(times[name])
                 print(f"  batch {batch}: {name:<36} {mine:.3f} s/image  ({base / mine:.2f}x PyTorch)")
-    conv_shapes(args.repeats)
+    if args.network == "paper256":
+        conv_shapes(args.repeats)
     return 0
 
 

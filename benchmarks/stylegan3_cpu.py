@@ -12,8 +12,12 @@ one image in a fresh process; the peak resident memory (max RSS) and its growth 
 process after building the network are printed, for the studio and, with ``--reference``,
 for NVIDIA's code.
 
-    python benchmarks/stylegan3_cpu.py [--reference PATH] [--repeats 3] [--batch8-repeats 1]
+    python benchmarks/stylegan3_cpu.py [--reference PATH] [--onnx] [--repeats 3] [--batch8-repeats 1]
                                        [--skip-speed] [--skip-memory] [--threads 2]
+
+``--onnx`` adds a third side: the same network exported to ONNX (its graph keeps the images
+apart and filters channel by channel, unchunked) and run by ONNX Runtime's CPU provider, which
+``--backend auto`` weighs against PyTorch for StyleGAN3.
 
 ``--reference`` is a checkout of github.com/NVlabs/stylegan3 (never part of this project); it
 needs scipy importable (e.g. ``pip install --target /tmp/ref-site scipy`` and
@@ -72,6 +76,7 @@ def speed(args) -> None:
 
     torch.set_num_threads(args.threads)
     ours, ref = build_pair(SPEED_CONFIG, args.reference)
+    ort = _onnx_side(ours, args.threads) if args.onnx else None
     z = torch.from_numpy(np.random.RandomState(0).randn(8, 512).astype(np.float32))
     with torch.inference_mode():
         ws = ours.mapping(z, None, truncation_psi=0.7)
@@ -89,11 +94,16 @@ def speed(args) -> None:
             levels = ((a * 127.5 + 128).clamp(0, 255).to(torch.uint8).int() -
                       (b * 127.5 + 128).clamp(0, 255).to(torch.uint8).int()).abs().max()
             print(f"agreement: max |studio - NVIDIA| = {float((a - b).abs().max()):.2e} ({int(levels)} of 255 levels)")
+        if ort is not None:
+            print(f"agreement: max |studio - ONNX Runtime| = {float((run_ours(1) - ort(ws[:1])).abs().max()):.2e}")
         for batch, repeats in ((1, args.repeats), (8, args.batch8_repeats)):
-            times = {"studio": [], "reference": []}
+            times = {"studio": [], "reference": [], "onnx": []}
             run_ours(batch)                                     # warm-up
+            if ort is not None:
+                ort(ws[:batch])
             for _ in range(repeats):                            # interleaved
-                for name, fn in (("studio", run_ours), ("reference", run_ref if ref is not None else None)):
+                for name, fn in (("studio", run_ours), ("reference", run_ref if ref is not None else None),
+                                 ("onnx", (lambda n: ort(ws[:n])) if ort is not None else None)):
                     if fn is None:
                         continue
                     start = time.perf_counter()
@@ -107,7 +117,21 @@ def speed(args) -> None:
             line = f"batch {batch}: studio {mine:.2f} s/image"
             if theirs:
                 line += f", NVIDIA {theirs:.2f} s/image ({source}), speed-up {theirs / mine:.2f}x"
+            if times["onnx"]:
+                onnx = statistics.median(times["onnx"])
+                line += f"; ONNX Runtime {onnx:.2f} s/image ({mine / onnx:.2f}x the studio's PyTorch)"
             print(line)
+
+
+def _onnx_side(G, threads: int):
+    """``G`` exported to ONNX (into a temporary folder) in an ONNX Runtime session on the CPU."""
+    import tempfile
+
+    from studio.gan.formats.onnx_export import export_onnx
+    from studio.gan.onnx_backend import OnnxSynthesis
+
+    path, _ = export_onnx(G, Path(tempfile.mkdtemp(prefix="studio-sg3-")) / "sg3.onnx", mapping=False)
+    return OnnxSynthesis(path, threads=threads)
 
 
 def _status_bytes(field: str) -> int:
@@ -125,6 +149,7 @@ def memory_child(name: str, side: str, reference: str | None, threads: int) -> N
     torch.set_num_threads(threads)
     ours, ref = build_pair(MEMORY_CONFIGS[name], reference if side == "reference" else None)
     G = ref if side == "reference" else ours
+    ort = _onnx_side(ours, threads) if side == "onnx" else None
     if side == "reference":
         del ours
     z = torch.from_numpy(np.random.RandomState(0).randn(1, 512).astype(np.float32))
@@ -134,7 +159,12 @@ def memory_child(name: str, side: str, reference: str | None, threads: int) -> N
         Path("/proc/self/clear_refs").write_text("5")
         before = _status_bytes("VmRSS")
         start = time.perf_counter()
-        img = G.synthesis(ws, noise_mode="const", force_fp32=True) if side == "reference" else G.synthesis(ws)
+        if side == "onnx":
+            img = ort(ws)
+        elif side == "reference":
+            img = G.synthesis(ws, noise_mode="const", force_fp32=True)
+        else:
+            img = G.synthesis(ws)
         seconds = time.perf_counter() - start
     peak = _status_bytes("VmHWM")
     print(json.dumps({"peak": peak, "before": before, "seconds": seconds, "shape": list(img.shape)}))
@@ -142,7 +172,7 @@ def memory_child(name: str, side: str, reference: str | None, threads: int) -> N
 
 def memory(args) -> None:
     for name in MEMORY_CONFIGS:
-        for side in ("studio", "reference") if args.reference else ("studio",):
+        for side in ("studio",) + (("reference",) if args.reference else ()) + (("onnx",) if args.onnx else ()):
             cmd = [sys.executable, __file__, "--memory-child", name, "--side", side, "--threads", str(args.threads)]
             if args.reference:
                 cmd += ["--reference", args.reference]
@@ -151,7 +181,7 @@ def memory(args) -> None:
                 print(f"{name} {side}: failed ({out.stderr.strip().splitlines()[-1] if out.stderr else out.returncode})")
                 continue
             r = json.loads(out.stdout.strip().splitlines()[-1])
-            verdict = "" if side == "reference" else (" (under the 2 GB goal)" if r["peak"] < MEMORY_LIMIT_GB * 1e9
+            verdict = "" if side != "studio" else (" (under the 2 GB goal)" if r["peak"] < MEMORY_LIMIT_GB * 1e9
                                                         else " (OVER the 2 GB goal)")
             print(f"{name} {side:9s}: peak {r['peak'] / 1e9:.2f} GB, of which rendering one image "
                   f"{(r['peak'] - r['before']) / 1e9:.2f} GB, {r['seconds']:.1f} s{verdict}")
@@ -160,6 +190,7 @@ def memory(args) -> None:
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reference", default=None, help="a checkout of NVlabs/stylegan3 to run side by side")
+    p.add_argument("--onnx", action="store_true", help="also ONNX Runtime on the exported graph")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--batch8-repeats", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)

@@ -223,8 +223,8 @@ class MainWindow(QMainWindow):
         self.backend_actions = {}
         for key, text, tip in (
                 ("torch", "PyTorch", "The studio's own networks (every feature)"),
-                ("onnx", "ONNX Runtime", "The network's ONNX graph, on a GPU with onnxruntime-gpu; random noise, tiles, "
-                                         "canvases and StyleGAN3 still render with PyTorch"),
+                ("onnx", "ONNX Runtime", "The network's ONNX graph (exported once per model), on a GPU with "
+                                         "onnxruntime-gpu; random noise, tiles and canvases still render with PyTorch"),
                 ("auto", "Automatic", "Whichever measured faster on this kind of machine (benchmarks/backends.py)")):
             action = QAction(text, self, checkable=True)
             action.setToolTip(tip)
