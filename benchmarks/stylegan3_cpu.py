@@ -149,7 +149,9 @@ def memory_child(name: str, side: str, reference: str | None, threads: int) -> N
     torch.set_num_threads(threads)
     ours, ref = build_pair(MEMORY_CONFIGS[name], reference if side == "reference" else None)
     G = ref if side == "reference" else ours
+    start = time.perf_counter()
     ort = _onnx_side(ours, threads) if side == "onnx" else None
+    export = {"export_seconds": time.perf_counter() - start, "export_peak": _status_bytes("VmHWM")} if ort else {}
     if side == "reference":
         del ours
     z = torch.from_numpy(np.random.RandomState(0).randn(1, 512).astype(np.float32))
@@ -167,11 +169,11 @@ def memory_child(name: str, side: str, reference: str | None, threads: int) -> N
             img = G.synthesis(ws)
         seconds = time.perf_counter() - start
     peak = _status_bytes("VmHWM")
-    print(json.dumps({"peak": peak, "before": before, "seconds": seconds, "shape": list(img.shape)}))
+    print(json.dumps({"peak": peak, "before": before, "seconds": seconds, "shape": list(img.shape), **export}))
 
 
 def memory(args) -> None:
-    for name in MEMORY_CONFIGS:
+    for name in [n for n in MEMORY_CONFIGS if not args.only or n.startswith(args.only)]:
         for side in ("studio",) + (("reference",) if args.reference else ()) + (("onnx",) if args.onnx else ()):
             cmd = [sys.executable, __file__, "--memory-child", name, "--side", side, "--threads", str(args.threads)]
             if args.reference:
@@ -183,14 +185,17 @@ def memory(args) -> None:
             r = json.loads(out.stdout.strip().splitlines()[-1])
             verdict = "" if side != "studio" else (" (under the 2 GB goal)" if r["peak"] < MEMORY_LIMIT_GB * 1e9
                                                         else " (OVER the 2 GB goal)")
+            exported = (f" (exporting the graph first: {r['export_seconds']:.0f} s, peak {r['export_peak'] / 1e9:.2f} GB)"
+                        if "export_seconds" in r else "")
             print(f"{name} {side:9s}: peak {r['peak'] / 1e9:.2f} GB, of which rendering one image "
-                  f"{(r['peak'] - r['before']) / 1e9:.2f} GB, {r['seconds']:.1f} s{verdict}")
+                  f"{(r['peak'] - r['before']) / 1e9:.2f} GB, {r['seconds']:.1f} s{verdict}{exported}")
 
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--reference", default=None, help="a checkout of NVlabs/stylegan3 to run side by side")
     p.add_argument("--onnx", action="store_true", help="also ONNX Runtime on the exported graph")
+    p.add_argument("--only", default=None, metavar="NAME", help="memory: only stylegan3-t or stylegan3-r")
     p.add_argument("--repeats", type=int, default=3)
     p.add_argument("--batch8-repeats", type=int, default=1)
     p.add_argument("--threads", type=int, default=2)

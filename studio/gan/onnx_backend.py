@@ -21,14 +21,45 @@ from studio.gan.render_settings import RenderSettings
 BACKENDS = ("torch", "onnx", "auto")
 
 
-def auto_choice(device: torch.device) -> str:
-    """What ``auto`` renders with: ONNX Runtime where it has a GPU (its CUDA provider) and PyTorch
-    has none (a CPU-only bundle with onnxruntime-gpu beside it); PyTorch everywhere else. On a CPU
+#: StyleGAN3 on a CPU renders faster through ONNX Runtime (benchmarks/backends.py --network stylegan3-t:
+#: 1.63x PyTorch at 256 px on 2 threads; stylegan3_cpu.py --onnx: 2.8x at 1024 px), but its graph filters
+#: a whole layer at once where PyTorch works through it in cache-sized chunks: one 1024 px -T image
+#: took 6.5 GB against 1.3 GB, and exporting the graph peaked at 9.1 GB. ``auto`` takes it up to here.
+AUTO_STYLEGAN3_MAX_PX = 512
+#: Exporting a StyleGAN3-T of channel base 32768 at 1024 px peaked at this many bytes (it scales with
+#: the pixels and the channels); a machine with less memory free renders it with PyTorch.
+STYLEGAN3_EXPORT_BYTES_1024 = 9.2e9
+
+
+def auto_choice(device: torch.device, G=None) -> str:
+    """What ``auto`` renders ``G`` with: ONNX Runtime where it has a GPU (its CUDA provider) and PyTorch
+    has none (a CPU-only bundle with onnxruntime-gpu beside it), and for a StyleGAN3 of up to
+    :data:`AUTO_STYLEGAN3_MAX_PX` on a CPU; PyTorch everywhere else. For StyleGAN2 on a CPU
     ``benchmarks/backends.py`` measured PyTorch's path faster (0.91x for ONNX Runtime at batch 1,
     0.71x at batch 8); on a GPU the two have not been compared yet, so PyTorch's CUDA stays."""
-    if device.type == "cpu" and "CUDAExecutionProvider" in available_providers():
+    if device.type != "cpu":
+        return "torch"
+    if "CUDAExecutionProvider" in available_providers():
+        return "onnx"
+    config = getattr(G, "config", None)
+    if (getattr(config, "kind", "") == "stylegan3" and onnxruntime_available()
+            and G.img_resolution <= AUTO_STYLEGAN3_MAX_PX):
         return "onnx"
     return "torch"
+
+
+def check_memory(G) -> None:
+    """Refuse, in one sentence, a StyleGAN3 graph this machine has not the memory to export and run."""
+    from studio.core.memory import available_bytes, human
+
+    config = getattr(G, "config", None)
+    if getattr(config, "kind", "") != "stylegan3":
+        return
+    need = STYLEGAN3_EXPORT_BYTES_1024 * (G.img_resolution / 1024) ** 2 * (config.channel_base / 32768)
+    free = available_bytes()
+    if free is not None and free < need:
+        raise StudioError(f"this StyleGAN3 through ONNX Runtime needs about {human(need)} of memory (its graph filters "
+                          f"whole layers at once) and {human(free)} is free")
 
 
 def available_providers() -> list[str]:

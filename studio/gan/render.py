@@ -80,17 +80,19 @@ class Renderer:
 
         if backend not in onnx_backend.BACKENDS:
             raise ValueError(f"the backend is one of {', '.join(onnx_backend.BACKENDS)}, not {backend!r}")
-        if backend == "auto":
-            backend = onnx_backend.auto_choice(self.device)
-        if backend == "torch":
+        chosen = onnx_backend.auto_choice(self.device, self.G) if backend == "auto" else backend
+        if chosen == "torch":
             return f"PyTorch ({self.device.type})"
         try:
+            onnx_backend.check_memory(self.G)
             graph = onnx_backend.cached_graph(self.network)
-        except StudioError:
-            raise
+            self.onnx = onnx_backend.OnnxSynthesis(graph)
         except Exception as exc:  # noqa: BLE001 - the exporter's own failures, said in one sentence
+            if backend == "auto":                     # auto takes ONNX Runtime only where it works
+                return f"PyTorch ({self.device.type})"
+            if isinstance(exc, StudioError):
+                raise
             raise StudioError(f"{self.network.name} could not be exported to ONNX ({exc})") from None
-        self.onnx = onnx_backend.OnnxSynthesis(graph)
         return f"ONNX Runtime ({self.onnx.provider})"
 
     # -- model facts --------------------------------------------------------------------------

@@ -66,7 +66,7 @@ def test_the_onnx_backend_renders_what_it_can_and_hands_the_rest_to_pytorch(tiny
     assert np.abs(np.asarray(Image.open(out / "seed0004.png")).astype(int) - plain.astype(int)).max() <= 1
 
 
-def test_a_stylegan3_graph_draws_its_pictures_and_its_moved_views(sg3_model, tmp_path, studio_home):
+def test_a_stylegan3_graph_draws_its_pictures_and_its_moved_views(sg3_model, tmp_path, studio_home, monkeypatch):
     out = tmp_path / "sg3.onnx"
     assert main(["convert", str(sg3_model), str(out)]) == 0
     G = load_network(sg3_model).G
@@ -91,3 +91,11 @@ def test_a_stylegan3_graph_draws_its_pictures_and_its_moved_views(sg3_model, tmp
         assert np.abs(a.astype(int) - b.astype(int)).max() <= 1, settings
     assert not np.array_equal(dict(onnx_renderer.render_seeds([2], moved))[2],
                               dict(onnx_renderer.render_seeds([2], RenderSettings()))[2])
+    # auto: ONNX Runtime for a StyleGAN3 on a CPU (measured faster), PyTorch where memory is short
+    assert Renderer(load_network(sg3_model), device="cpu", backend="auto").backend.startswith("ONNX Runtime")
+    from studio.core import memory
+
+    monkeypatch.setattr(memory, "available_bytes", lambda: 1000)
+    assert Renderer(load_network(sg3_model), device="cpu", backend="auto").backend.startswith("PyTorch")
+    with pytest.raises(Exception, match="needs about .* of memory"):
+        Renderer(load_network(sg3_model), device="cpu", backend="onnx")
