@@ -28,7 +28,8 @@ from PIL import Image
 from studio.core.errors import StudioError
 from studio.gan.networks.stylegan2 import MAX_CLASSES
 
-__all__ = ["ImageFolderDataset", "PaintingStream", "FRESH_PAINTINGS", "open_dataset", "IMAGE_SUFFIXES"]
+__all__ = ["ImageFolderDataset", "PaintingStream", "FRESH_PAINTINGS", "FRESH_SEED_START", "open_dataset",
+           "IMAGE_SUFFIXES"]
 
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff")
 
@@ -331,6 +332,9 @@ class ImageFolderDataset(torch.utils.data.Dataset):
 
 #: The ``data`` of a run that trains on freshly painted procedural paintings (``--fresh-paintings``).
 FRESH_PAINTINGS = "paintings:fresh"
+#: Their first seed: clear of the cached training set (0-19,999), the default CLIP's seeds and the
+#: held-out paintings the model card measures on (below 10,000,000).
+FRESH_SEED_START = 10_000_000
 
 
 class PaintingStream(torch.utils.data.Dataset):
@@ -348,7 +352,7 @@ class PaintingStream(torch.utils.data.Dataset):
         use_labels: return one-hot family labels (else an empty tensor).
     """
 
-    def __init__(self, resolution: int, *, start_seed: int = 10_000_000, size: int = 6_000_000,
+    def __init__(self, resolution: int, *, start_seed: int = FRESH_SEED_START, size: int = 6_000_000,
                  use_labels: bool = True) -> None:
         from studio.data.procedural import FAMILIES
 

@@ -384,6 +384,8 @@ def _family_recognition(scorer, features, families: list[int]) -> float:
 
 
 def _card(info: dict[str, Any]) -> str:
+    from studio.data.dataset import FRESH_SEED_START
+
     t = info["training"]
     hours = t["train_seconds"] / 3600 if t.get("train_seconds") else None
     fd = info["fd"]
@@ -410,10 +412,14 @@ def _card(info: dict[str, Any]) -> str:
         "",
         "## Training",
         "",
-        f"- data: {info['data_images']:,} procedural paintings at {info['resolution']} px (seeds 0-"
-        f"{info['data_images'] - 1}), labelled by family",
+        (f"- data: procedural paintings at {info['resolution']} px painted afresh for every image (seeds from "
+         f"{FRESH_SEED_START:,}), labelled by family; the weights this training continued had learnt on "
+         f"{info['data_images']:,} cached paintings (seeds 0-{info['data_images'] - 1})" if t.get("fresh") else
+         f"- data: {info['data_images']:,} procedural paintings at {info['resolution']} px (seeds 0-"
+         f"{info['data_images'] - 1}), labelled by family"),
         f"- {t['kimg']:.1f} kimg, batch {t['batch']}, Adam lr {t['lr']}, R1 gamma {t['gamma']:.4g}, "
-        f"style mixing {t['style_mix']}, ADA (target {t['target']}; final p {t['p']:.3f})"
+        f"style mixing {t['style_mix']}, "
+        + ("no augmentation" if t.get("aug") == "noaug" else f"ADA (target {t['target']}; final p {t['p']:.3f})")
         + (f", discriminator blur {t['blur_sigma']:g} px fading to none at {t['blur_kimg']:g} kimg"
            if t.get("blur_sigma") else "")
         + (f", CLIP discriminator on the default CLIP's features (weight {t['clip_d']:g})" if t.get("clip_d") else "")
@@ -476,6 +482,7 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
     """
     from studio.clip.model import load_clip
     from studio.core.atomic import atomic_path, atomic_write_text
+    from studio.data.dataset import FRESH_PAINTINGS
     from studio.data.procedural import FAMILIES
     from studio.gan.formats import load_network
     from studio.gan.formats.native import read_native, save_native
@@ -533,6 +540,7 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
             "clip_d": options.get("clip_d", defaults.clip_d),
             "mode_seeking": options.get("mode_seeking", defaults.mode_seeking),
             "p": float(state.get("p", 0.0)), "train_seconds": state.get("train_seconds"),
+            "aug": options.get("aug", defaults.aug), "fresh": options.get("data") == FRESH_PAINTINGS,
             "hardware": state.get("hardware", []),
         },
         "fingerprint": fingerprint, "note": note, "resumable_kimg": _continuable_kimg(resume_snapshot_path()),

@@ -140,6 +140,17 @@ def test_publish_weights_only_leaves_the_committed_snapshot_alone(small_default,
     assert (tmp_path / "models" / "default-abstract.safetensors").is_file()
     assert not small_default.exists()                   # the committed resumable snapshot was not touched
     assert main(["publish-default", str(snapshot), "--weights-only", "--resumable-only"]) == 2
+    card = (tmp_path / "models" / "default-abstract.md").read_text()
+    assert "12 procedural paintings" in card and "ADA (target" in card
+
+    from studio.data.dataset import FRESH_PAINTINGS
+
+    fresh = tiny_default_snapshot(tmp_path, {"kimg": 12.0, "nimg": 12000,
+                                             "options": {"batch": 8, "data": FRESH_PAINTINGS, "aug": "noaug"}})
+    assert main(["publish-default", str(fresh), "--weights-only", "--fd-images", "8"]) == 0
+    card = (tmp_path / "models" / "default-abstract.md").read_text()
+    assert "painted afresh for every image (seeds from 10,000,000)" in card and "no augmentation" in card
+    assert "ADA (target" not in card
 
 
 def test_publish_writes_half_precision_weights_samples_and_a_model_card(small_default, tmp_path, monkeypatch):
