@@ -32,7 +32,7 @@ fi
 [ "$DEVICE" = cuda ] && nvidia-smi --query-gpu=name,memory.total --format=csv,noheader
 WORKERS=$(( $(nproc) > 2 ? $(nproc) - 2 : 0 ))
 BATCH=$([ "$DEVICE" = cuda ] && echo 64 || echo 16)
-timeout -s INT "${MINUTES}m" $PY -m studio train --fresh-paintings --resume latest --outdir /tmp/gpu-runs \
+timeout -s INT "${MINUTES}m" $PY -m studio train --paintings fresh --resume latest --outdir /tmp/gpu-runs \
     --device "$DEVICE" --batch "$BATCH" --workers "$WORKERS" --snap 2 || [ $? -eq 124 ]
 run=$(ls -d /tmp/gpu-runs/*/ | tail -n 1)
 cp "$run/stats.jsonl" "$OUT/"

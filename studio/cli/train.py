@@ -12,7 +12,6 @@ from studio.cli.common import CliError, add_clip_options, progress_bar
 
 def cmd_train(args: argparse.Namespace) -> int:
     from studio.app.runs import resolve_options
-    from studio.data.dataset import FRESH_PAINTINGS
     from studio.training.default_model import training_overrides
 
     overrides = {k: getattr(args, k) for k in (
@@ -21,12 +20,10 @@ def cmd_train(args: argparse.Namespace) -> int:
         "seed", "device", "workers", "metrics", "metric_images", "clip", "clip_config")}
     overrides["mirror"] = True if args.mirror else None
     overrides["cond"] = True if args.cond else None
-    if args.fresh_paintings:
-        if args.data:
-            print("error: --fresh-paintings trains on the default model's painter; it cannot be used with --data",
-                  file=sys.stderr)
-            return 2
-        overrides["data"] = FRESH_PAINTINGS
+    if args.paintings and args.data:
+        print("error: --paintings chooses the default model's training images; it cannot be used with --data",
+              file=sys.stderr)
+        return 2
     painting = {"bar": None}
 
     def paint_progress(stage: str, done: int, total: int) -> None:
@@ -34,7 +31,7 @@ def cmd_train(args: argparse.Namespace) -> int:
             painting["bar"] = progress_bar(total, "paint the training set")
         painting["bar"].update(done - painting["bar"].n)
 
-    overrides, notes = training_overrides(overrides, args.outdir, paint_progress)
+    overrides, notes = training_overrides(overrides, args.outdir, paint_progress, paintings=args.paintings)
     if painting["bar"] is not None:
         painting["bar"].close()
     for note in notes:
@@ -185,15 +182,17 @@ def add_parsers(sub) -> None:
         "--resume latest continues the newest run in --outdir exactly (kimg, ADA p, optimiser, EMA); "
         "--resume FILE continues a snapshot, or fine-tunes any other network (NVIDIA .pkl, rosinality .pt, "
         "studio .safetensors). Ctrl+C stops after the current step and writes a snapshot; so does a file named "
-        "STOP in the run folder. Without --data this trains the bundled default model: it paints its 20,000 "
-        "procedural paintings into the cache once, trains conditionally on their six families, and with "
+        "STOP in the run folder. Without --data this trains the bundled default model: conditionally on the six "
+        "families of procedural paintings, painted afresh for every image (--paintings cached: 20,000 painted "
+        "into the cache once), and with "
         "--resume latest and no run in --outdir continues whichever is further along: the snapshot committed in "
         "models/training/ or the published weights (whose optimiser state starts afresh)."))
     p.add_argument("--data", default=None, metavar="DIR",
                    help="prepared dataset folder (or zip); default: the default model's procedural paintings")
-    p.add_argument("--fresh-paintings", action="store_true",
-                   help="train the default model on paintings painted afresh for every image (about 7 ms each) "
-                        "instead of its 20,000 cached ones, so the discriminator can never memorise them")
+    p.add_argument("--paintings", choices=("fresh", "cached"), default=None,
+                   help="without --data, what the default model trains on: paintings painted afresh for every "
+                        "image, about 7 ms each, so the discriminator never sees one twice (fresh, the default), or "
+                        "the 20,000 paintings painted into the cache once (cached)")
     p.add_argument("--outdir", default="training-runs", metavar="RUNS", help="folder of runs (default: training-runs)")
     p.add_argument("--resume", default=None, metavar="PATH|latest",
                    help="'latest' (newest run in --outdir) or a network file to continue / fine-tune from")
@@ -258,9 +257,6 @@ def add_parsers(sub) -> None:
         "resources/default-abstract-samples.png and the model card models/default-abstract.md with FD-CLIP "
         "against held-out paintings (scored by the default CLIP)."))
     p.add_argument("snapshot", metavar="SNAPSHOT", help="a training snapshot, or 'latest' (the newest in --outdir)")
-    p.add_argument("--fresh-paintings", action="store_true",
-                   help="train the default model on paintings painted afresh for every image (about 7 ms each) "
-                        "instead of its 20,000 cached ones, so the discriminator can never memorise them")
     p.add_argument("--outdir", default="training-runs", metavar="RUNS", help="folder of runs for 'latest'")
     p.add_argument("--fd-images", type=int, default=1000, metavar="N",
                    help="images per set for FD-CLIP (default 1000)")

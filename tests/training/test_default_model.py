@@ -63,14 +63,17 @@ def test_overrides_leave_other_datasets_and_running_runs_alone(small_default, tm
     assert default_model.training_overrides(given, tmp_path / "runs") == (given, [])
     given = {"preset": "paper256", "data": None}
     assert default_model.training_overrides(given, tmp_path / "runs") == (given, [])
-    options, notes = default_model.training_overrides({"batch": 8, "resume": "latest"}, tmp_path / "runs")
+    options, notes = default_model.training_overrides({"batch": 8, "resume": "latest"}, tmp_path / "runs",
+                                                      paintings="cached")
     assert options["batch"] == 8 and options["cond"] is True and options["resume"] == "latest"
     assert options["data"] == str(default_model.training_set_dir()) and "12 procedural" in notes[0]
+    options, notes = default_model.training_overrides({"resume": "latest"}, tmp_path / "runs")
+    assert options["data"] == "paintings:fresh" and "painted afresh" in notes[0]     # the default
 
 
 def test_train_without_data_trains_the_default_then_continues_the_committed_snapshot(small_default, tmp_path):
     runs = tmp_path / "runs"
-    assert main(["train", "--outdir", str(runs), "--seed", "1"]) == 0
+    assert main(["train", "--paintings", "cached", "--outdir", str(runs), "--seed", "1"]) == 0
     run = next(runs.iterdir())
     options = json.loads((run / "training_options.json").read_text())
     assert options["cond"] and options["data"] == str(default_model.training_set_dir())
@@ -256,8 +259,8 @@ def test_fresh_paintings_train_on_a_stream_that_never_repeats_and_resume(small_d
     assert [int(stream.get_label(i).argmax()) for i in range(12)] == stream.class_indices()[:12].tolist()
 
     runs = tmp_path / "runs"
-    assert main(["train", "--fresh-paintings", "--data", str(tmp_path), "--outdir", str(runs)]) == 2
-    assert main(["train", "--fresh-paintings", "--outdir", str(runs), "--seed", "1"]) == 0
+    assert main(["train", "--paintings", "fresh", "--data", str(tmp_path), "--outdir", str(runs)]) == 2
+    assert main(["train", "--outdir", str(runs), "--seed", "1"]) == 0                  # fresh is the default
     assert not default_model.training_set_dir().exists()           # nothing painted ahead
     run = next(runs.iterdir())
     options = json.loads((run / "training_options.json").read_text())
