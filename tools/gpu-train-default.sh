@@ -5,7 +5,7 @@
 # Here, once (downloads what the GPU machine's image lacks into .whl/, ignored by git):
 #     sh tools/gpu-train-default.sh --fetch-wheels
 # There, one prepared call (MINUTES of training, a snapshot every 2 ticks):
-#     run(command="sh tools/gpu-train-default.sh 8", carry=[".whl"], timeout_s=600)
+#     run(command="sh tools/gpu-train-default.sh 7", carry=[".whl"], timeout_s=600)
 # What comes back under $OUT: stats.jsonl, the preview grid, and the newest resumable snapshot
 # split into 15 MB parts (the tool returns files of up to 16 MiB). Here, join and continue it:
 #     cat PARTS/snapshot.part-* > network-snapshot.safetensors
@@ -20,7 +20,7 @@ if [ "$1" = "--fetch-wheels" ]; then
     ls .whl
     exit 0
 fi
-MINUTES=${1:-8}
+MINUTES=${1:-7}
 DEVICE=${DEVICE:-cuda}
 OUT=${OUT:-/tmp/gpu-train-out}
 PY=${PY:-python3}

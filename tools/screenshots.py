@@ -78,10 +78,11 @@ def main() -> int:
     if "explore" in wanted:
         save("explore")
     if "explore-all-classes" in wanted:
+        before = explore.class_combo.currentIndex()
         explore.class_combo.setCurrentIndex(explore.class_combo.findData("all"))
         wait(lambda: len(explore.grid.grid_model.items) > 0 and rendered(explore.grid), "every class")
         save("explore-all-classes")
-        explore.class_combo.setCurrentIndex(1)
+        explore.class_combo.setCurrentIndex(before)
     if "style-mix" in wanted:
         window.tabs.setCurrentWidget(window.mix)
         window.mix.render()

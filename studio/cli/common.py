@@ -192,8 +192,9 @@ def add_render_options(p: argparse.ArgumentParser, with_network: bool = True) ->
     p.add_argument("--backend", choices=("torch", "onnx", "auto"), default="torch",
                    help="what renders: PyTorch (default), ONNX Runtime (its CUDA provider with onnxruntime-gpu; the "
                         "network's graph is exported once into the models cache), or auto (what measured faster on "
-                        "this kind of machine); pictures ONNX cannot draw (random noise, tiles, canvases, a "
-                        "StyleGAN3 view) render with PyTorch")
+                        "this kind of machine: ONNX Runtime for a StyleGAN3 of up to 512 px on a CPU, or where only it "
+                        "has a GPU; else PyTorch); pictures ONNX cannot draw (random noise, tiles, canvases) render "
+                        "with PyTorch")
 
 
 def finite_float(text: str) -> float:

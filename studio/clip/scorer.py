@@ -58,6 +58,7 @@ class ClipScorer:
         self._std = torch.tensor(list(std), dtype=torch.float32, device=device).view(1, -1, 1, 1)
         self._vocabulary = None if vocabulary is None else frozenset(vocabulary)
         self._text_cache: dict[str, torch.Tensor] = {}
+        self._exact = False
 
     def __repr__(self) -> str:
         return f"ClipScorer({self.name!r}, input_size={self.input_size}, device={self.device})"
@@ -92,10 +93,19 @@ class ClipScorer:
 
     def _half_on_gpu(self):
         """float16 matrix products on a CUDA GPU, as open_clip's own inference does (features come
-        back float32 and normalised); a no-op elsewhere."""
-        if self.device.type == "cuda":
+        back float32 and normalised); a no-op elsewhere and inside :meth:`float32`."""
+        if self.device.type == "cuda" and not self._exact:
             return torch.autocast("cuda", dtype=torch.float16)
         return contextlib.nullcontext()
+
+    @contextlib.contextmanager
+    def float32(self):
+        """Encode in float32 on a GPU too, for figures that must compare with the CPU's (FD-CLIP)."""
+        before, self._exact = self._exact, True
+        try:
+            yield self
+        finally:
+            self._exact = before
 
     def _square_crops(self, x: torch.Tensor) -> list[torch.Tensor]:
         """A wide or tall picture as square crops side by side along its long side, overlapping evenly, so

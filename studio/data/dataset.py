@@ -330,7 +330,7 @@ class ImageFolderDataset(torch.utils.data.Dataset):
                 f"{f', {self.label_dim} labels' if self.has_labels else ''}{', xflip' if self._xflip else ''})")
 
 
-#: The ``data`` of a run that trains on freshly painted procedural paintings (``--fresh-paintings``).
+#: The ``data`` of a run that trains on freshly painted procedural paintings (``--paintings fresh``).
 FRESH_PAINTINGS = "paintings:fresh"
 #: Their first seed: clear of the cached training set (0-19,999), the default CLIP's seeds and the
 #: held-out paintings the model card measures on (below 10,000,000).
@@ -352,7 +352,7 @@ class PaintingStream(torch.utils.data.Dataset):
         use_labels: return one-hot family labels (else an empty tensor).
     """
 
-    def __init__(self, resolution: int, *, start_seed: int = FRESH_SEED_START, size: int = 6_000_000,
+    def __init__(self, resolution: int, *, start_seed: int = FRESH_SEED_START, size: int = 2_000_000,
                  use_labels: bool = True) -> None:
         from studio.data.procedural import FAMILIES
 
@@ -373,6 +373,10 @@ class PaintingStream(torch.utils.data.Dataset):
 
     def __len__(self) -> int:
         return self.size
+
+    @property
+    def summary(self) -> str:
+        return "procedural paintings painted afresh for every image"
 
     def class_indices(self) -> np.ndarray:
         """Every item's family number, in item order (computed, not painted)."""

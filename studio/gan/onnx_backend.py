@@ -120,8 +120,14 @@ class OnnxSynthesis:
                 and (self.takes_view or not settings.moves_view))
 
     def __call__(self, ws: torch.Tensor, view: torch.Tensor | None = None) -> torch.Tensor:
-        """Images of ``ws``, seen through ``view`` (3 x 3; None: the network's own) where the graph takes one."""
-        feed = {"ws": np.ascontiguousarray(ws.detach().cpu().numpy(), dtype=np.float32)}
+        """Images of ``ws``, seen through ``view`` (3 x 3; None: the network's own) where the graph takes one.
+
+        A StyleGAN3 graph on the CPU runs one image at a time: it filters whole layers at once, so its
+        memory grows with the batch, and per image it is as fast at batch 1 as at 4 (measured)."""
+        ws = np.ascontiguousarray(ws.detach().cpu().numpy(), dtype=np.float32)
+        feed = {}
         if self.takes_view:
             feed["view"] = np.eye(3, dtype=np.float32) if view is None else view.detach().cpu().numpy().astype(np.float32)
-        return torch.from_numpy(self.session.run(None, feed)[0])
+        step = 1 if self.takes_view and self.provider == "CPUExecutionProvider" else len(ws)
+        out = [self.session.run(None, {**feed, "ws": ws[i:i + step]})[0] for i in range(0, len(ws), max(step, 1))]
+        return torch.from_numpy(np.concatenate(out) if len(out) > 1 else out[0])

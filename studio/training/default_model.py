@@ -194,6 +194,10 @@ def training_overrides(given: dict[str, Any], outdir: str | Path, progress: Prog
         saved = _saved_data(run)
         if saved is not None and saved == training_set_dir():   # the cache was cleared: paint again
             ensure_training_set(progress)
+        own = "fresh" if saved is not None and str(saved) == FRESH_PAINTINGS else "cached"
+        if paintings is not None and paintings != own:
+            return given, [f"--paintings {paintings} is not used: {run.name} goes on with its own ({own}) paintings; "
+                           "start a new run in another --outdir to change them"]
         return given, []
     notes = []
     options = dict(given)
@@ -214,9 +218,11 @@ def training_overrides(given: dict[str, Any], outdir: str | Path, progress: Prog
             options["resume"] = str(continuation_snapshot(published, start))
             behind = f"; the committed snapshot is at {at_committed:.1f} kimg" if at_committed is not None else ""
             notes.append(f"continuing the published weights {published} at {at_published:.1f} kimg{behind}")
+            options["extra"] = {**(options.get("extra") or {}), "continued": f"the published weights at {at_published:.1f} kimg"}
         elif at_committed is not None:
             options["resume"] = str(committed)
             notes.append(f"continuing the committed snapshot {committed}")
+            options["extra"] = {**(options.get("extra") or {}), "continued": f"the committed snapshot at {at_committed:.1f} kimg"}
     return options, notes
 
 
@@ -424,13 +430,14 @@ def _card(info: dict[str, Any]) -> str:
         "## Training",
         "",
         (f"- data: procedural paintings at {info['resolution']} px painted afresh for every image (seeds from "
-         f"{FRESH_SEED_START:,}), labelled by family; the weights this training continued had learnt on "
-         f"{info['data_images']:,} cached paintings (seeds 0-{info['data_images'] - 1})" if t.get("fresh") else
+         f"{FRESH_SEED_START:,}), labelled by family"
+         + (f"; this run continued {t['continued']}" if t.get("continued") else "") if t.get("fresh") else
          f"- data: {info['data_images']:,} procedural paintings at {info['resolution']} px (seeds 0-"
          f"{info['data_images'] - 1}), labelled by family"),
         f"- {t['kimg']:.1f} kimg, batch {t['batch']}, Adam lr {t['lr']}, R1 gamma {t['gamma']:.4g}, "
         f"style mixing {t['style_mix']}, "
-        + ("no augmentation" if t.get("aug") == "noaug" else f"ADA (target {t['target']}; final p {t['p']:.3f})")
+        + {"noaug": "no augmentation", "fixed": f"fixed augmentation (p {t['p']:.3f})"}.get(
+            t.get("aug"), f"ADA (target {t['target']}; final p {t['p']:.3f})")
         + (f", discriminator blur {t['blur_sigma']:g} px fading to none at {t['blur_kimg']:g} kimg"
            if t.get("blur_sigma") else "")
         + (f", CLIP discriminator on the default CLIP's features (weight {t['clip_d']:g})" if t.get("clip_d") else "")
@@ -475,7 +482,9 @@ def _card(info: dict[str, Any]) -> str:
         "",
         "## Reproduce",
         "",
-        "    studio train --resume latest          # trains (or continues) on paintings painted as it goes",
+        ("    studio train --resume latest          # trains (or continues) on paintings painted as it goes"
+         if t.get("fresh") else
+         "    studio train --resume latest --paintings cached   # paints the data once, then trains (or continues)"),
         "    studio publish-default latest          # writes this file, the weights and the sample grid",
         "",
     ]
@@ -552,6 +561,7 @@ def publish(snapshot: str | Path, *, models_dir: str | Path | None = None, resou
             "mode_seeking": options.get("mode_seeking", defaults.mode_seeking),
             "p": float(state.get("p", 0.0)), "train_seconds": state.get("train_seconds"),
             "aug": options.get("aug", defaults.aug), "fresh": options.get("data") == FRESH_PAINTINGS,
+            "continued": (options.get("extra") or {}).get("continued"),
             "hardware": state.get("hardware", []),
         },
         "fingerprint": fingerprint, "note": note, "resumable_kimg": _continuable_kimg(resume_snapshot_path()),

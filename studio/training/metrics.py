@@ -18,6 +18,7 @@ counts (``fd_clip`` in particular is biased upward for small sets).
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import Iterable
 from typing import Any
 
@@ -123,11 +124,17 @@ def compute_features(scorer: Any, images_iter: Any, limit: int | None = None) ->
         limit: stop after this many images (None: all of them); the iterable is not consumed
             past the batch that reaches it.
     """
-    out: list[np.ndarray] = []
-    count = 0
     batch_size = max(1, int(getattr(scorer, "batch_size", 32) or 32))
     if limit is not None and limit <= 0:
         raise ValueError("limit must be positive")
+    exact = getattr(scorer, "float32", None)     # figures comparable between a GPU and a CPU
+    with exact() if exact is not None else contextlib.nullcontext():
+        return _features(scorer, images_iter, limit, batch_size)
+
+
+def _features(scorer: Any, images_iter: Any, limit: int | None, batch_size: int) -> np.ndarray:
+    out: list[np.ndarray] = []
+    count = 0
     for batch in _batches(images_iter, batch_size):
         if limit is not None:
             batch = batch[:limit - count]

@@ -324,7 +324,8 @@ class Trainer:
         opts, sigma = self.options, self.blur_sigma()
         g_params = sum(p.numel() for p in self.G.parameters())
         d_params = sum(p.numel() for p in self.D.parameters())
-        return (f"{self.family.summary_prefix}{self.resolution}x{self.resolution} px, {len(self.dataset)} images"
+        data = getattr(self.dataset, "summary", None) or f"{len(self.dataset)} images"
+        return (f"{self.family.summary_prefix}{self.resolution}x{self.resolution} px, {data}"
                 f"{f', {self.c_dim} classes' if self.c_dim else ''}; G {g_params:,} / D {d_params:,} parameters; "
                 f"batch {opts.batch}, {self.family.recipe(opts, self.gamma)}, device {self.device}"
                 f"{f' x {self.world} processes' if self.world > 1 else ''}"

@@ -226,7 +226,8 @@ class MainWindow(QMainWindow):
                 ("onnx", "ONNX Runtime", "The network's ONNX graph (exported once per model), on a GPU with "
                                          "onnxruntime-gpu; random noise, tiles and canvases still render with PyTorch"),
                 ("auto", "Automatic", "Whichever measured faster on this kind of machine (benchmarks/backends.py): "
-                                      "on a CPU, PyTorch for StyleGAN2 and ONNX Runtime for StyleGAN3 up to 512 px")):
+                                      "ONNX Runtime for a StyleGAN3 of up to 512 px on a CPU, or where only it has a "
+                                      "GPU (onnxruntime-gpu); PyTorch otherwise")):
             action = QAction(text, self, checkable=True)
             action.setToolTip(tip)
             action.setChecked(self.session.settings.backend == key)

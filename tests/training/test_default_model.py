@@ -248,7 +248,7 @@ def test_variety_and_edges_tell_alike_from_different_and_soft_from_crisp():
     assert default_model.edge_strength(crisp)[0] > 1.5 * default_model.edge_strength(soft.astype(np.uint8))[0]
 
 
-def test_fresh_paintings_train_on_a_stream_that_never_repeats_and_resume(small_default, tmp_path):
+def test_fresh_paintings_train_on_a_stream_that_never_repeats_and_resume(small_default, tmp_path, capsys):
     from studio.data.dataset import FRESH_PAINTINGS, PaintingStream
     from studio.data.procedural import paint
 
@@ -265,6 +265,8 @@ def test_fresh_paintings_train_on_a_stream_that_never_repeats_and_resume(small_d
     run = next(runs.iterdir())
     options = json.loads((run / "training_options.json").read_text())
     assert options["data"] == FRESH_PAINTINGS and options["cond"] and options["res"] == 16
-    assert main(["train", "--outdir", str(runs), "--resume", "latest", "--kimg", "0.016"]) == 0
+    capsys.readouterr()
+    assert main(["train", "--paintings", "cached", "--outdir", str(runs), "--resume", "latest", "--kimg", "0.016"]) == 0
+    assert "--paintings cached is not used" in capsys.readouterr().err     # the run keeps its own
     state = load_network(sorted(run.glob("network-snapshot-*.safetensors"))[-1]).training_state
-    assert state["nimg"] == 16
+    assert state["nimg"] == 16 and state["options"]["data"] == FRESH_PAINTINGS

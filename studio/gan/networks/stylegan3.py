@@ -356,7 +356,8 @@ def filtered_lrelu(
     the result's shape) receives the result.
     """
     if torch.onnx.is_in_onnx_export():   # a graph keeps images apart: no shape may depend on the batch
-        return _filtered_lrelu_chunk(x, up_filter, down_filter, bias, up, down, padding, gain, slope, clamp)
+        y = _filtered_lrelu_chunk(x, up_filter, down_filter, bias, up, down, padding, gain, slope, clamp)
+        return y if out is None else out.copy_(y)
     n, c, h, w = x.shape
     px0, px1, py0, py1 = padding
     # Every channel of every image is filtered on its own: fold the batch into the channels and
