@@ -337,22 +337,26 @@ def test_branch_restores_an_earlier_generation_and_keeps_the_log(tiny):
         evo.switch_to(99)
 
 
-def test_cancel_leaves_the_evolution_unchanged(tiny):
-    evo = Evolution(tiny, redness, small())
+def cancel_after(batches: int):
+    """A should_cancel that lets ``batches`` rendered batches through, then cancels."""
     calls = {"n": 0}
 
-    def cancel_after_one_batch():
+    def should_cancel() -> bool:
         calls["n"] += 1
-        return calls["n"] > 1
+        return calls["n"] > batches
 
+    return should_cancel
+
+
+def test_cancel_leaves_the_evolution_unchanged(tiny):
+    evo = Evolution(tiny, redness, small())
     with pytest.raises(EvolutionCancelled):
-        evo.start(should_cancel=cancel_after_one_batch)
+        evo.start(should_cancel=cancel_after(1))
     assert evo.history == [] and evo.all_generations == []
     evo.start()
     before = (list(evo.history), evo.to_log())
-    calls["n"] = 0
     with pytest.raises(EvolutionCancelled):
-        evo.next_generation(should_cancel=cancel_after_one_batch)
+        evo.next_generation(should_cancel=cancel_after(1))
     assert evo.history == before[0] and evo.to_log() == before[1]
     assert evo.next_generation().ids == Evolution(tiny, redness, small()).run(1)[-1].ids
 
@@ -563,12 +567,6 @@ def test_scoring_beside_rendering_gives_the_same_evolution_in_order(tiny):
     assert plain[2] == sorted(plain[2]) and plain[3] == 40 + 2 * 16
 
     evo = Evolution(tiny, redness, small(population=40), score_batch=8, overlap=True)
-    calls = {"n": 0}
-
-    def cancel_after_three_batches():
-        calls["n"] += 1
-        return calls["n"] > 3
-
     with pytest.raises(EvolutionCancelled):
-        evo.start(should_cancel=cancel_after_three_batches)
+        evo.start(should_cancel=cancel_after(3))
     assert evo.history == [] and evo.all_generations == []
