@@ -1,5 +1,5 @@
-"""Retake the README's screenshots of the default model: Explore, Explore with every class, Style
-Mix and Evolve, each once its pictures have rendered.
+"""Retake the README's screenshots of the default model: Explore, Explore with every class, Explore
+on a 16:9 canvas, Style Mix and Evolve, each once its pictures have rendered.
 
 Run it on a display (a real one, or Xvfb with a window manager) after the default model changes:
 
@@ -23,7 +23,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SHOTS = ("explore", "explore-all-classes", "style-mix", "evolve")
+SHOTS = ("explore", "explore-all-classes", "explore-canvas", "style-mix", "evolve")
 SIZE = (1400, 880)
 TIMEOUT_S = 600
 
@@ -83,6 +83,13 @@ def main() -> int:
         wait(lambda: len(explore.grid.grid_model.items) > 0 and rendered(explore.grid), "every class")
         save("explore-all-classes")
         explore.class_combo.setCurrentIndex(before)
+    if "explore-canvas" in wanted:
+        explore.canvas_combo.setCurrentIndex(explore.canvas_combo.findData("16:9"))
+        wait(lambda: rendered(explore.grid) and explore.grid.grid_model.items[0].image.width() >
+             explore.grid.grid_model.items[0].image.height(), "the 16:9 page")
+        save("explore-canvas")
+        explore.canvas_combo.setCurrentIndex(0)
+        wait(lambda: rendered(explore.grid), "the square page again")
     if "style-mix" in wanted:
         window.tabs.setCurrentWidget(window.mix)
         window.mix.render()
