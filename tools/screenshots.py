@@ -1,5 +1,6 @@
 """Retake the README's screenshots of the default model: Explore, Explore with every class, Explore
-on a 16:9 canvas, Style Mix and Evolve, each once its pictures have rendered.
+on a 16:9 canvas, Style Mix, Evolve and Export (seeds 0 and 1 as a 40 x 50 cm portrait print with
+levels), each once its pictures have rendered.
 
 Run it on a display (a real one, or Xvfb with a window manager) after the default model changes:
 
@@ -23,7 +24,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
-SHOTS = ("explore", "explore-all-classes", "explore-canvas", "style-mix", "evolve")
+SHOTS = ("explore", "explore-all-classes", "explore-canvas", "style-mix", "evolve", "export")
 SIZE = (1400, 880)
 TIMEOUT_S = 600
 
@@ -90,6 +91,23 @@ def main() -> int:
         save("explore-canvas")
         explore.canvas_combo.setCurrentIndex(0)
         wait(lambda: rendered(explore.grid), "the square page again")
+    if "export" in wanted:
+        explore.grid.select_row(0)
+        explore.grid.selectionModel().select(explore.grid.grid_model.index(1),
+                                             explore.grid.selectionModel().SelectionFlag.Select)
+        panel = window.export_panel
+        window.tabs.setCurrentWidget(panel)
+        panel.source_combo.setCurrentIndex(panel.source_combo.findData("explore"))
+        panel.use_selection()
+        panel.levels_check.setChecked(True)
+        panel.aspect_combo.setCurrentIndex(panel.aspect_combo.findData(1.25))
+        panel.portrait.setChecked(True)
+        panel.mode_combo.setCurrentIndex(panel.mode_combo.findData("stretch"))
+        panel.size_mode.setCurrentIndex(panel.size_mode.findData("print"))
+        panel.update_preview()
+        wait(lambda: panel.after.pixmap() is not None and not panel.after.pixmap().isNull(), "the export preview")
+        save("export")
+        window.tabs.setCurrentIndex(0)
     if "style-mix" in wanted:
         window.tabs.setCurrentWidget(window.mix)
         window.mix.render()

@@ -147,6 +147,9 @@ class ExportPanel(QWidget):
         orient.addWidget(self.landscape)
         orient.addWidget(self.portrait)
         self.mode_combo = QComboBox()
+        # its longest choice shows in full in the popup; it must not widen the whole control column
+        self.mode_combo.setSizeAdjustPolicy(QComboBox.SizeAdjustPolicy.AdjustToMinimumContentsLengthWithIcon)
+        self.mode_combo.setMinimumContentsLength(24)
         self.mode_combo.addItem("Stretch (undo a squeezed training set)", "stretch")
         self.mode_combo.addItem("Centre crop", "crop")
         self.mode_combo.addItem("Pad with a colour", "pad")
