@@ -16,7 +16,6 @@ from __future__ import annotations
 import argparse
 import statistics
 import sys
-import tempfile
 import time
 from pathlib import Path
 
@@ -73,8 +72,7 @@ def main() -> int:
 
     from generate_cpu import build
     from studio.core.runtime import tune_allocator
-    from studio.gan.formats.onnx_export import export_onnx
-    from studio.gan.onnx_backend import OnnxSynthesis, onnxruntime_available
+    from studio.gan.onnx_backend import onnxruntime_available
 
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     p.add_argument("--repeats", type=int, default=5)
@@ -91,9 +89,9 @@ def main() -> int:
         G, _ = build("paper256")
     ways = {"PyTorch": lambda ws: G.synthesis(ws, noise_mode="const")}
     if onnxruntime_available():
-        folder = Path(tempfile.mkdtemp(prefix="studio-backends-"))
-        synthesis, _ = export_onnx(G, folder / f"{args.network}.onnx", mapping=False)
-        ort = OnnxSynthesis(synthesis)
+        from stylegan3_cpu import onnx_session
+
+        ort = onnx_session(G)
         ways[f"ONNX Runtime ({ort.provider})"] = ort
     if args.compile:
         compiled = torch.compile(G.synthesis, dynamic=False)

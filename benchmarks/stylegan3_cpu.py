@@ -76,7 +76,7 @@ def speed(args) -> None:
 
     torch.set_num_threads(args.threads)
     ours, ref = build_pair(SPEED_CONFIG, args.reference)
-    ort = _onnx_side(ours, args.threads) if args.onnx else None
+    ort = onnx_session(ours, args.threads) if args.onnx else None
     z = torch.from_numpy(np.random.RandomState(0).randn(8, 512).astype(np.float32))
     with torch.inference_mode():
         ws = ours.mapping(z, None, truncation_psi=0.7)
@@ -123,14 +123,14 @@ def speed(args) -> None:
             print(line)
 
 
-def _onnx_side(G, threads: int):
-    """``G`` exported to ONNX (into a temporary folder) in an ONNX Runtime session on the CPU."""
+def onnx_session(G, threads: int | None = None):
+    """``G``'s synthesis exported to ONNX (into a temporary folder) in an ONNX Runtime session."""
     import tempfile
 
     from studio.gan.formats.onnx_export import export_onnx
     from studio.gan.onnx_backend import OnnxSynthesis
 
-    path, _ = export_onnx(G, Path(tempfile.mkdtemp(prefix="studio-sg3-")) / "sg3.onnx", mapping=False)
+    path, _ = export_onnx(G, Path(tempfile.mkdtemp(prefix="studio-bench-")) / "synthesis.onnx", mapping=False)
     return OnnxSynthesis(path, threads=threads)
 
 
@@ -150,7 +150,7 @@ def memory_child(name: str, side: str, reference: str | None, threads: int) -> N
     ours, ref = build_pair(MEMORY_CONFIGS[name], reference if side == "reference" else None)
     G = ref if side == "reference" else ours
     start = time.perf_counter()
-    ort = _onnx_side(ours, threads) if side == "onnx" else None
+    ort = onnx_session(ours, threads) if side == "onnx" else None
     export = {"export_seconds": time.perf_counter() - start, "export_peak": _status_bytes("VmHWM")} if ort else {}
     if side == "reference":
         del ours

@@ -92,9 +92,7 @@ def main() -> int:
         explore.canvas_combo.setCurrentIndex(0)
         wait(lambda: rendered(explore.grid), "the square page again")
     if "export" in wanted:
-        explore.grid.select_row(0)
-        explore.grid.selectionModel().select(explore.grid.grid_model.index(1),
-                                             explore.grid.selectionModel().SelectionFlag.Select)
+        explore.grid.select_rows([0, 1])
         panel = window.export_panel
         window.tabs.setCurrentWidget(panel)
         panel.source_combo.setCurrentIndex(panel.source_combo.findData("explore"))

@@ -218,11 +218,15 @@ def training_overrides(given: dict[str, Any], outdir: str | Path, progress: Prog
             options["resume"] = str(continuation_snapshot(published, start))
             behind = f"; the committed snapshot is at {at_committed:.1f} kimg" if at_committed is not None else ""
             notes.append(f"continuing the published weights {published} at {at_published:.1f} kimg{behind}")
-            options["extra"] = {**(options.get("extra") or {}), "continued": f"the published weights at {at_published:.1f} kimg"}
+            continued = f"the published weights at {at_published:.1f} kimg"
         elif at_committed is not None:
             options["resume"] = str(committed)
             notes.append(f"continuing the committed snapshot {committed}")
-            options["extra"] = {**(options.get("extra") or {}), "continued": f"the committed snapshot at {at_committed:.1f} kimg"}
+            continued = f"the committed snapshot at {at_committed:.1f} kimg"
+        else:
+            continued = None
+        if continued:                               # the model card names it
+            options["extra"] = {**(options.get("extra") or {}), "continued": continued}
     return options, notes
 
 

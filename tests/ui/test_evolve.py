@@ -39,9 +39,7 @@ def test_evolution_follows_the_artists_choices(make_window, tiny_model, tiny_cli
     assert panel.grid.grid_model.items[0].badge == "✓"
 
     rows = [3, 5]
-    panel.grid.select_row(rows[0])
-    panel.grid.selectionModel().select(panel.grid.grid_model.index(rows[1]),
-                                       panel.grid.selectionModel().SelectionFlag.Select)
+    panel.grid.select_rows(rows)
     picked = [panel.grid.grid_model.items[r].tag for r in rows]
     panel.parents_from_selection()
     panel.grid.select_row(rows[0])

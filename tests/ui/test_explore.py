@@ -93,10 +93,7 @@ def test_job_errors_surface_in_the_status_bar(make_window, tiny_model, qtbot):
 
 def _select(explore, *rows: int) -> None:
     """Click the first row, ctrl-click the others."""
-    explore.grid.select_row(rows[0])
-    for row in rows[1:]:
-        explore.grid.selectionModel().select(explore.grid.grid_model.index(row),
-                                             explore.grid.selectionModel().SelectionFlag.Select)
+    explore.grid.select_rows(rows)
 
 
 def test_interpolation_strip_between_selected_seeds(make_window, tiny_model, qtbot):

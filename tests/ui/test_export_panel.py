@@ -13,9 +13,7 @@ from tests.ui.conftest import grid_done, wait_for
 def test_export_selection_as_tiff_prints(make_window, tiny_model, qtbot, tmp_path):
     window = make_window(tiny_model)
     explore = window.explore
-    explore.grid.select_row(2)
-    explore.grid.selectionModel().select(explore.grid.grid_model.index(6),
-                                         explore.grid.selectionModel().SelectionFlag.Select)
+    explore.grid.select_rows([2, 6])
     panel = window.export_panel
     window.tabs.setCurrentWidget(panel)
     panel.source_combo.setCurrentIndex(panel.source_combo.findData("explore"))

@@ -24,10 +24,7 @@ def _drop(canvas, mime, point: QPoint) -> None:
 
 def _open(qtbot, window):
     explore = window.explore
-    grid = explore.grid
-    grid.selectionModel().clear()
-    for row in (0, 1):
-        grid.selectionModel().select(grid.grid_model.index(row), grid.selectionModel().SelectionFlag.Select)
+    explore.grid.select_rows([0, 1])
     qtbot.mouseClick(explore.panorama_btn, Qt.MouseButton.LeftButton)
     dialog = explore._panorama
     wait_for(qtbot, lambda: dialog.isVisible() and dialog.canvas.image is not None)

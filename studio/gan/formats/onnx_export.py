@@ -30,23 +30,14 @@ EXPORT_BATCH = 2        # traced with two images, so that every batch-dependent 
 
 
 class _Synthesis(nn.Module):
-    def __init__(self, G):
-        super().__init__()
-        self.G = G
-
-    def forward(self, ws: torch.Tensor) -> torch.Tensor:
-        return self.G.synthesis(ws, noise_mode="const", fused=False)
-
-
-class _ViewedSynthesis(nn.Module):
-    """StyleGAN3: ws and the view transform -> images."""
+    """ws (and, for StyleGAN3, the view transform) -> images."""
 
     def __init__(self, G):
         super().__init__()
         self.G = G
 
-    def forward(self, ws: torch.Tensor, view: torch.Tensor) -> torch.Tensor:
-        return self.G.synthesis(ws, fused=False, view=view)
+    def forward(self, ws: torch.Tensor, view: torch.Tensor | None = None) -> torch.Tensor:
+        return self.G.synthesis(ws, noise_mode="const", fused=False, **({} if view is None else {"view": view}))
 
 
 class _Mapping(nn.Module):
@@ -83,12 +74,9 @@ def export_onnx(G, path: str | Path, *, fingerprint: str = "", name: str = "",
                                          "view": viewed})}
     with warnings.catch_warnings(), torch.no_grad():
         warnings.simplefilter("ignore")                  # the tracer's notes on Python-side shape checks
-        if viewed:
-            _export(_ViewedSynthesis(G), (ws, torch.eye(3)), synthesis_path, ["ws", "view"], ["images"],
-                    {"ws": {0: "batch"}, "images": {0: "batch"}})
-        else:
-            _export(_Synthesis(G), (ws,), synthesis_path, ["ws"], ["images"],
-                    {"ws": {0: "batch"}, "images": {0: "batch"}})
+        inputs = ((ws, torch.eye(3)), ["ws", "view"]) if viewed else ((ws,), ["ws"])
+        _export(_Synthesis(G), inputs[0], synthesis_path, inputs[1], ["images"],
+                {"ws": {0: "batch"}, "images": {0: "batch"}})
         if mapping:
             z = torch.randn(EXPORT_BATCH, G.z_dim)
             _export(_Mapping(G), (z, _labels(G, EXPORT_BATCH, zeros=True), torch.ones(G.num_ws)), mapping_path,

@@ -297,3 +297,13 @@ class ImageGrid(QListView):
         index = self.grid_model.index(row)
         self.setCurrentIndex(index)
         self.scrollTo(index)
+
+    def select_rows(self, rows: Sequence[int]) -> None:
+        """Select exactly ``rows``, as clicking the first and Ctrl-clicking the others does."""
+        rows = list(rows)
+        if not rows:
+            self.selectionModel().clear()
+            return
+        self.select_row(rows[0])
+        for row in rows[1:]:
+            self.selectionModel().select(self.grid_model.index(row), self.selectionModel().SelectionFlag.Select)
